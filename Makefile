@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+DEMO_DB ?= sqlite+aiosqlite:///./crm.db
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint format schema
+
+$(STAMP): pyproject.toml examples/loyalty_plugin/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]" -e examples/loyalty_plugin
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	CRM_DATABASE_URL="$${CRM_DATABASE_URL:-$(DEMO_DB)}" $(BIN)/crm-graph migrate
+	CRM_DATABASE_URL="$${CRM_DATABASE_URL:-$(DEMO_DB)}" $(BIN)/crm-graph demo
+	CRM_DATABASE_URL="$${CRM_DATABASE_URL:-$(DEMO_DB)}" $(BIN)/crm-graph serve
+
+test: install lint
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Regenerate the committed schema.graphql (core + bundled plugins; the example partner plugin excluded).
+schema: install
+	CRM_DISABLED_PLUGINS=loyalty $(BIN)/crm-graph schema export > schema.graphql

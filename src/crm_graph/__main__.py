@@ -1,0 +1,3 @@
+from crm_graph.cli import app
+
+app()

@@ -1,0 +1,102 @@
+"""The Starlette application: /graphql (HTTP and WebSocket), /healthz and /plugins."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from crm_graph import __version__
+from crm_graph.db.engine import create_engine
+from crm_graph.plugins_manager import create_plugin_manager
+from crm_graph.runtime import AppContext
+from crm_graph.schema.build import ComposedSchema, build_schema
+from crm_graph.schema.context import RequestContext
+from crm_graph.settings import Settings
+
+
+class GraphQLEndpoint(GraphQL):
+    """strawberry's ASGI view with our per-request context."""
+
+    def __init__(self, schema: ComposedSchema, app: AppContext) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if app.settings.env != "production" else None,
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
+        self.app_context = app
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Any = None
+    ) -> RequestContext:
+        return RequestContext.create(self.app_context, request)
+
+
+async def _run_hooks(results: list[tuple[str, Any]]) -> None:
+    for _name, result in results:
+        if inspect.isawaitable(result):
+            await result
+
+
+def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None = None) -> Starlette:
+    """Build one independent app: its own engine, plugin set and schema (no global state).
+
+    ``plugins=None`` discovers installed plugins; pass a list to choose them (tests do).
+    """
+    settings = settings or Settings()
+    plugin_set = create_plugin_manager(settings, plugins)
+    engine = create_engine(settings.database_url, echo=settings.sql_echo)
+    context = AppContext(settings=settings, engine=engine, plugins=plugin_set)
+    schema = build_schema(plugin_set)
+    graphql = GraphQLEndpoint(schema, context)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await _run_hooks(plugin_set.call_each("crm_startup", app=context))
+        try:
+            yield
+        finally:
+            await _run_hooks(list(reversed(plugin_set.call_each("crm_shutdown", app=context))))
+            await engine.dispose()
+
+    async def healthz(_request: Request) -> Response:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    async def plugins_endpoint(_request: Request) -> Response:
+        return JSONResponse({"core": __version__, "plugins": plugin_set.describe()})
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/plugins", plugins_endpoint),
+        ],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+            )
+        ],
+        lifespan=lifespan,
+    )
+    app.state.crm = context
+    app.state.schema = schema
+    return app

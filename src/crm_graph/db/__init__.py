@@ -1,0 +1,1 @@
+"""Storage: the async engine, the sqlmodel tables and the Alembic migrations."""

@@ -1,0 +1,119 @@
+"""Core tables. Plugins never alter these; they add their own tables with foreign keys here.
+
+Every mutable row carries ``version`` (SQLAlchemy's optimistic-concurrency counter), so a
+concurrent writer that read an older version fails instead of overwriting.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import Column, Index, Integer, Text
+from sqlmodel import Field, SQLModel
+
+from crm_graph.db.types import Json, Money, UTCDateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _version_column() -> Column[int]:
+    """A ``version`` column; the same object goes in ``version_id_col`` of the mapper."""
+    return Column("version", Integer, nullable=False, default=1)
+
+
+def _timestamp(**kwargs: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kwargs)
+
+
+_customer_version = _version_column()
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customer"
+    __table_args__ = (Index("ix_customer_created_at", "created_at"),)
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _customer_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str | None = Field(default=None, max_length=200, unique=True)
+    name: str = Field(max_length=300)
+    email: str | None = Field(default=None, max_length=320, index=True)
+    phone: str | None = Field(default=None, max_length=32, index=True)
+    company: str | None = Field(default=None, max_length=300)
+    lifecycle_stage: str = Field(default="lead", max_length=32)
+    tags: list[str] = Field(default_factory=list, sa_column=Column(Json, nullable=False))
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    version: int = Field(default=1, sa_column=_customer_version)
+
+
+class Interaction(SQLModel, table=True):
+    __tablename__ = "interaction"
+    __table_args__ = (Index("ix_interaction_customer_occurred", "customer_id", "occurred_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    channel: str = Field(max_length=16)
+    direction: str = Field(default="inbound", max_length=16)
+    subject: str | None = Field(default=None, max_length=500)
+    body: str | None = Field(default=None, sa_column=Column(Text))
+    occurred_at: datetime = _timestamp()
+    created_at: datetime = _timestamp()
+
+
+_product_version = _version_column()
+
+
+class Product(SQLModel, table=True):
+    __tablename__ = "product"
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _product_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=300)
+    category: str | None = Field(default=None, max_length=120, index=True)
+    price: Decimal = Field(sa_column=Column(Money, nullable=False))
+    currency: str = Field(max_length=3)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    version: int = Field(default=1, sa_column=_product_version)
+
+
+_order_version = _version_column()
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "order"
+    __table_args__ = (Index("ix_order_customer_placed", "customer_id", "placed_at"),)
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _order_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    number: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    status: str = Field(default="pending", max_length=16)
+    currency: str = Field(max_length=3)
+    placed_at: datetime = _timestamp()
+    total: Decimal = Field(sa_column=Column(Money, nullable=False))
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    version: int = Field(default=1, sa_column=_order_version)
+
+
+class OrderLine(SQLModel, table=True):
+    __tablename__ = "order_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="order.id", index=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    quantity: int
+    unit_price: Decimal = Field(sa_column=Column(Money, nullable=False))
+
+
+CORE_TABLES = [Customer, Interaction, Product, Order, OrderLine]
+
+__all__ = ["CORE_TABLES", "Customer", "Interaction", "Order", "OrderLine", "Product", "utcnow"]

@@ -1,0 +1,1 @@
+"""Business rules on rows: validation, normalisation, lifecycle. No GraphQL, no HTTP."""

@@ -1,0 +1,217 @@
+"""Customer lifecycle: create, update, upsert by external id, soft delete and restore."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_graph.db.models import Customer, utcnow
+from crm_graph.domain.errors import Collector, fail
+from crm_graph.domain.values import clean_text, normalise_email, normalise_phone
+
+LIFECYCLE_STAGES = (
+    "subscriber",
+    "lead",
+    "prospect",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "churned",
+    "other",
+)
+MAX_TAGS, MAX_TAG_LENGTH = 50, 64
+MAX_ATTRIBUTES, MAX_ATTRIBUTES_BYTES = 100, 16_384
+FIELDS = (
+    "external_id",
+    "name",
+    "email",
+    "phone",
+    "company",
+    "lifecycle_stage",
+    "tags",
+    "attributes",
+)
+
+
+def validate_fields(changes: dict[str, Any], region: str, errors: Collector) -> dict[str, Any]:
+    """Normalise the customer fields present in ``changes``; problems go to ``errors``."""
+    out: dict[str, Any] = {}
+    for key, value in changes.items():
+        path = ("input", _camel(key))
+        if key == "name":
+            out[key] = clean_text(value, errors, *path, max_length=300, required=True)
+        elif key in ("company", "external_id"):
+            out[key] = clean_text(value, errors, *path, max_length=300 if key == "company" else 200)
+        elif key == "email":
+            out[key] = normalise_email(value, errors, *path)
+        elif key == "phone":
+            out[key] = normalise_phone(value, region, errors, *path)
+        elif key == "lifecycle_stage":
+            stage = (value or "").strip().lower()
+            if stage not in LIFECYCLE_STAGES:
+                errors.add(
+                    "INVALID_VALUE", f"lifecycle stage must be one of {LIFECYCLE_STAGES}", *path
+                )
+            out[key] = stage
+        elif key == "tags":
+            out[key] = _tags(value or [], errors, path)
+        elif key == "attributes":
+            out[key] = _attributes(value or {}, errors, path)
+        else:
+            raise ValueError(f"unknown customer field {key!r}")
+    return out
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _tags(values: list[str], errors: Collector, path: tuple[str, ...]) -> list[str]:
+    tags: list[str] = []
+    for index, raw in enumerate(values):
+        tag = clean_text(raw, errors, *path, str(index), max_length=MAX_TAG_LENGTH, required=True)
+        if tag and tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        errors.add("TOO_MANY", f"at most {MAX_TAGS} tags", *path)
+    return tags
+
+
+def _attributes(values: Any, errors: Collector, path: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(values, dict):
+        errors.add("INVALID_VALUE", "custom attributes must be a JSON object", *path)
+        return {}
+    if len(values) > MAX_ATTRIBUTES:
+        errors.add("TOO_MANY", f"at most {MAX_ATTRIBUTES} custom attributes", *path)
+    for key, value in values.items():
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            errors.add("INVALID_VALUE", "text must not contain NUL bytes", *path, key)
+        elif not isinstance(value, str | int | float | bool | None):
+            errors.add(
+                "INVALID_VALUE", "attribute values must be strings, numbers or booleans", *path, key
+            )
+    if len(json.dumps(values, default=str)) > MAX_ATTRIBUTES_BYTES:
+        errors.add("TOO_LONG", f"custom attributes exceed {MAX_ATTRIBUTES_BYTES} bytes", *path)
+    return values
+
+
+async def get_live(session: AsyncSession, customer_id: int, *path: str) -> Customer:
+    """The customer, or a NOT_FOUND/DELETED user error naming ``path``."""
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise fail("NOT_FOUND", "no such customer", *path)
+    if customer.deleted_at is not None:
+        raise fail("DELETED", "the customer is deleted; restore it first", *path)
+    return customer
+
+
+def check_version(row: Any, expected: int | None) -> None:
+    if expected is not None and row.version != expected:
+        raise fail(
+            "CONFLICT",
+            f"the record changed: version is {row.version}, not {expected}; reload and retry",
+            "input",
+            "expectedVersion",
+        )
+
+
+async def _ensure_external_id_free(
+    session: AsyncSession, external_id: str | None, own_id: int | None
+) -> None:
+    if external_id is None:
+        return
+    existing = await session.scalar(select(Customer.id).where(Customer.external_id == external_id))
+    if existing is not None and existing != own_id:
+        raise fail(
+            "DUPLICATE", f"external id {external_id!r} is already used", "input", "externalId"
+        )
+
+
+async def create_customer(session: AsyncSession, fields: dict[str, Any], region: str) -> Customer:
+    errors = Collector()
+    values = validate_fields({"name": None, **fields}, region, errors)
+    errors.check()
+    await _ensure_external_id_free(session, values.get("external_id"), None)
+    customer = Customer(**values)
+    session.add(customer)
+    await session.flush()
+    return customer
+
+
+async def update_customer(
+    session: AsyncSession,
+    customer_id: int,
+    changes: dict[str, Any],
+    region: str,
+    expected_version: int | None = None,
+) -> tuple[Customer, list[str]]:
+    """Apply ``changes``; returns the row and the names of the fields that really changed."""
+    customer = await get_live(session, customer_id, "input", "id")
+    check_version(customer, expected_version)
+    errors = Collector()
+    values = validate_fields(changes, region, errors)
+    errors.check()
+    await _ensure_external_id_free(session, values.get("external_id"), customer.id)
+    changed = [k for k, v in values.items() if getattr(customer, k) != v]
+    if changed:
+        for key in changed:
+            setattr(customer, key, values[key])
+        customer.updated_at = utcnow()
+        await session.flush()
+    return customer, changed
+
+
+async def upsert_customer(
+    session: AsyncSession, fields: dict[str, Any], region: str
+) -> tuple[Customer, bool, list[str]]:
+    """Create or update by external id; returns (row, created, changed field names)."""
+    errors = Collector()
+    external_id = clean_text(
+        fields.get("external_id"), errors, "input", "externalId", max_length=200, required=True
+    )
+    errors.check()
+    existing = await session.scalar(select(Customer).where(Customer.external_id == external_id))
+    if existing is None:
+        return (
+            await create_customer(session, {**fields, "external_id": external_id}, region),
+            True,
+            [],
+        )
+    if existing.deleted_at is not None:
+        raise fail(
+            "DELETED",
+            "the customer with this external id is deleted; restore it first",
+            "input",
+            "externalId",
+        )
+    customer, changed = await update_customer(
+        session, existing.id, {k: v for k, v in fields.items() if k != "external_id"}, region
+    )
+    return customer, False, changed
+
+
+async def delete_customer(
+    session: AsyncSession, customer_id: int, expected_version: int | None = None
+) -> Customer:
+    """Soft delete: hidden from lists, restorable. GDPR erasure is a separate operation."""
+    customer = await get_live(session, customer_id, "input", "id")
+    check_version(customer, expected_version)
+    customer.deleted_at = customer.updated_at = utcnow()
+    await session.flush()
+    return customer
+
+
+async def restore_customer(session: AsyncSession, customer_id: int) -> Customer:
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise fail("NOT_FOUND", "no such customer", "input", "id")
+    if customer.deleted_at is None:
+        raise fail("NOT_DELETED", "the customer is not deleted", "input", "id")
+    customer.deleted_at = None
+    customer.updated_at = utcnow()
+    await session.flush()
+    return customer

@@ -1,0 +1,38 @@
+"""User errors: what a client did wrong, with a stable code and the path of the bad field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldError:
+    code: str
+    message: str
+    field: list[str] = field(default_factory=list)
+
+
+class ValidationFailed(Exception):
+    """Raised by domain functions; the unit of work rolls back, so nothing is written."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{'.'.join(e.field)}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+class Collector:
+    """Gathers every problem in an input, so a client sees them all at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def add(self, code: str, message: str, *path: str | int) -> None:
+        self.errors.append(FieldError(code, message, [str(p) for p in path]))
+
+    def check(self) -> None:
+        if self.errors:
+            raise ValidationFailed(self.errors)
+
+
+def fail(code: str, message: str, *path: str | int) -> ValidationFailed:
+    return ValidationFailed([FieldError(code, message, [str(p) for p in path])])

@@ -1,0 +1,47 @@
+"""Interactions: every touch point with a customer (e-mail, call, meeting, ...)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_graph.db.models import Interaction, utcnow
+from crm_graph.domain.customers import get_live
+from crm_graph.domain.errors import Collector
+from crm_graph.domain.values import clean_text
+
+CHANNELS = ("email", "phone", "chat", "social", "meeting", "web", "sms", "other")
+DIRECTIONS = ("inbound", "outbound")
+MAX_BODY = 100_000
+
+
+async def log_interaction(
+    session: AsyncSession, customer_id: int, fields: dict[str, Any]
+) -> Interaction:
+    await get_live(session, customer_id, "input", "customerId")
+    errors = Collector()
+    channel = (fields.get("channel") or "").lower()
+    if channel not in CHANNELS:
+        errors.add("INVALID_VALUE", f"channel must be one of {CHANNELS}", "input", "channel")
+    direction = (fields.get("direction") or "inbound").lower()
+    if direction not in DIRECTIONS:
+        errors.add("INVALID_VALUE", f"direction must be one of {DIRECTIONS}", "input", "direction")
+    subject = clean_text(fields.get("subject"), errors, "input", "subject", max_length=500)
+    body = clean_text(fields.get("body"), errors, "input", "body", max_length=MAX_BODY)
+    occurred_at: datetime = fields.get("occurred_at") or utcnow()
+    if occurred_at.tzinfo is None:
+        errors.add("INVALID_VALUE", "occurredAt needs a time zone", "input", "occurredAt")
+    errors.check()
+    interaction = Interaction(
+        customer_id=customer_id,
+        channel=channel,
+        direction=direction,
+        subject=subject,
+        body=body,
+        occurred_at=occurred_at,
+    )
+    session.add(interaction)
+    await session.flush()
+    return interaction

@@ -1,0 +1,134 @@
+"""Orders: placing them (total computed from the lines) and their status lifecycle."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from babel.numbers import get_currency_precision
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_graph.db.models import Order, OrderLine, Product, utcnow
+from crm_graph.domain.customers import check_version, get_live
+from crm_graph.domain.errors import Collector, fail
+from crm_graph.domain.values import clean_text, normalise_amount, normalise_currency
+
+STATUSES = ("pending", "paid", "fulfilled", "cancelled", "refunded")
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"paid", "cancelled"}),
+    "paid": frozenset({"fulfilled", "cancelled", "refunded"}),
+    "fulfilled": frozenset({"refunded"}),
+    "cancelled": frozenset(),
+    "refunded": frozenset(),
+}
+MAX_LINES, MAX_QUANTITY = 1000, 1_000_000
+
+
+@dataclass(frozen=True)
+class LineInput:
+    product_id: int
+    quantity: int
+    unit_price: Decimal | None = None
+
+
+async def place_order(
+    session: AsyncSession,
+    customer_id: int,
+    lines: list[LineInput],
+    currency: str,
+    number: str | None = None,
+    placed_at: datetime | None = None,
+) -> tuple[Order, list[OrderLine]]:
+    """Validate every line, then write the order and its lines; the total is their sum."""
+    await get_live(session, customer_id, "input", "customerId")
+    errors = Collector()
+    code = normalise_currency(currency, errors, "input", "currency")
+    number = clean_text(number, errors, "input", "number", max_length=64)
+    if placed_at is not None and placed_at.tzinfo is None:
+        errors.add("INVALID_VALUE", "placedAt needs a time zone", "input", "placedAt")
+    if not lines:
+        errors.add("REQUIRED", "an order needs at least one line", "input", "lines")
+    if len(lines) > MAX_LINES:
+        errors.add("TOO_MANY", f"at most {MAX_LINES} lines", "input", "lines")
+    errors.check()
+
+    products = {
+        p.id: p
+        for p in await session.scalars(
+            select(Product).where(Product.id.in_({ln.product_id for ln in lines}))
+        )
+    }
+    rows: list[OrderLine] = []
+    for index, line in enumerate(lines):
+        path = ("input", "lines", str(index))
+        product = products.get(line.product_id)
+        if product is None:
+            errors.add("NOT_FOUND", "no such product", *path, "productId")
+        if not 0 < line.quantity <= MAX_QUANTITY:
+            errors.add(
+                "INVALID_QUANTITY",
+                f"quantity must be between 1 and {MAX_QUANTITY}",
+                *path,
+                "quantity",
+            )
+        if line.unit_price is not None:
+            price = normalise_amount(line.unit_price, code, errors, *path, "unitPrice")
+        elif product is not None and product.currency != code:
+            errors.add(
+                "CURRENCY_MISMATCH",
+                f"the product is priced in {product.currency}, the order is in {code}; give unitPrice",
+                *path,
+                "unitPrice",
+            )
+            price = None
+        else:
+            price = product.price if product else None
+        if price is not None and product is not None:
+            rows.append(OrderLine(product_id=product.id, quantity=line.quantity, unit_price=price))
+    errors.check()
+
+    if number is None:
+        number = f"ORD-{secrets.token_hex(5).upper()}"
+    elif await session.scalar(select(Order.id).where(Order.number == number)) is not None:
+        raise fail("DUPLICATE", f"order number {number!r} is already used", "input", "number")
+    total = sum((r.unit_price * r.quantity for r in rows), Decimal(0))
+    order = Order(
+        customer_id=customer_id,
+        number=number,
+        currency=code,
+        placed_at=placed_at or utcnow(),
+        total=total.quantize(Decimal(1).scaleb(-get_currency_precision(code))),
+    )
+    session.add(order)
+    await session.flush()
+    for row in rows:
+        row.order_id = order.id
+    session.add_all(rows)
+    await session.flush()
+    return order, rows
+
+
+async def change_status(
+    session: AsyncSession, order_id: int, status: str, expected_version: int | None = None
+) -> tuple[Order, str]:
+    """Move an order along an allowed transition; returns the row and its previous status."""
+    order = await session.get(Order, order_id)
+    if order is None:
+        raise fail("NOT_FOUND", "no such order", "input", "id")
+    check_version(order, expected_version)
+    if status not in TRANSITIONS.get(order.status, frozenset()):
+        allowed = ", ".join(sorted(TRANSITIONS.get(order.status, ()))) or "none"
+        raise fail(
+            "INVALID_TRANSITION",
+            f"an order cannot go from {order.status} to {status} (allowed: {allowed})",
+            "input",
+            "status",
+        )
+    previous = order.status
+    order.status = status
+    order.updated_at = utcnow()
+    await session.flush()
+    return order, previous

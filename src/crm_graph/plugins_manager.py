@@ -1,0 +1,189 @@
+"""Discovering, filtering, checking and ordering plugins. No global manager: one per app."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+from pydantic import BaseModel, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crm_graph import __version__, hookspecs
+from crm_graph.contributions import PluginMetadata
+from crm_graph.settings import Settings
+
+ENTRY_POINT_GROUP = "crm_graph.plugins"
+
+
+class PluginError(RuntimeError):
+    """A plugin cannot be loaded or conflicts with another; startup stops with this message."""
+
+
+@dataclass(frozen=True)
+class LoadedPlugin:
+    name: str
+    module: Any
+    metadata: PluginMetadata
+    settings: BaseModel | None
+    distribution: str | None
+
+
+class PluginSet:
+    """The enabled plugins of one app, in deterministic order (by name), with their hooks."""
+
+    def __init__(self, manager: pluggy.PluginManager, plugins: list[LoadedPlugin]) -> None:
+        self.manager = manager
+        self.plugins = sorted(plugins, key=lambda p: p.name)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.plugins]
+
+    def get(self, name: str) -> LoadedPlugin:
+        return next(p for p in self.plugins if p.name == name)
+
+    def call_each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call ``hook`` on every plugin implementing it, ordered by plugin name.
+
+        pluggy's own call order is registration order reversed; we never rely on it. Results
+        keep the plugin's name so that conflicts can name who contributed what.
+        """
+        impls = {
+            impl.plugin_name: impl for impl in getattr(self.manager.hook, hook).get_hookimpls()
+        }
+        results = []
+        for plugin in self.plugins:
+            impl = impls.get(plugin.name)
+            if impl is None:
+                continue
+            result = impl.function(*[kwargs[arg] for arg in impl.argnames])
+            if result is not None:
+                results.append((plugin.name, result))
+        return results
+
+    def describe(self) -> list[dict[str, Any]]:
+        """What ``/plugins`` and ``crm-graph plugins list`` show."""
+        return [
+            {
+                "name": p.name,
+                "version": p.metadata.version,
+                "requiresCore": p.metadata.requires_core,
+                "description": p.metadata.description,
+                "distribution": p.distribution,
+                "hooks": sorted(h.name for h in self.manager.get_hookcallers(p.module) or []),
+            }
+            for p in self.plugins
+        ]
+
+
+def discover(settings: Settings) -> list[tuple[str, Any, str | None]]:
+    """Import the entry points that settings allow; (name, module, distribution) each."""
+    found = []
+    for ep in sorted(
+        importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name
+    ):
+        if settings.plugins is not None and ep.name not in settings.plugins:
+            continue
+        if ep.name in settings.disabled_plugins:
+            continue
+        try:
+            module = ep.load()
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {ep.name!r} ({ep.value}) failed to import: {type(exc).__name__}: {exc}"
+            ) from exc
+        found.append((ep.name, module, ep.dist.name if ep.dist else None))
+    if settings.plugins:
+        missing = sorted(set(settings.plugins) - {name for name, _, _ in found})
+        missing = [m for m in missing if m not in settings.disabled_plugins]
+        if missing:
+            raise PluginError(
+                f"CRM_PLUGINS names plugins that are not installed: {', '.join(missing)}"
+            )
+    return found
+
+
+def create_plugin_manager(settings: Settings, plugins: Iterable[Any] | None = None) -> PluginSet:
+    """Build the plugin set for one app.
+
+    ``plugins=None`` discovers installed plugins through the ``crm_graph.plugins`` entry
+    points, honouring ``CRM_PLUGINS``/``CRM_DISABLED_PLUGINS``; an explicit iterable of plugin
+    objects (modules or classes) is used as given, which is how tests pick plugins.
+    """
+    manager = pluggy.PluginManager("crm_graph")
+    manager.add_hookspecs(hookspecs)
+    if plugins is None:
+        candidates = discover(settings)
+    else:
+        candidates = [(None, plugin, None) for plugin in plugins]
+
+    loaded: list[LoadedPlugin] = []
+    for entry_name, module, distribution in candidates:
+        metadata = _metadata(entry_name, module)
+        if any(p.name == metadata.name for p in loaded):
+            raise PluginError(f"two plugins are named {metadata.name!r}")
+        _check_core_version(metadata)
+        manager.register(module, name=metadata.name)
+        loaded.append(
+            LoadedPlugin(
+                name=metadata.name,
+                module=module,
+                metadata=metadata,
+                settings=_plugin_settings(metadata),
+                distribution=distribution,
+            )
+        )
+    return PluginSet(manager, loaded)
+
+
+def _metadata(entry_name: str | None, module: Any) -> PluginMetadata:
+    label = entry_name or getattr(module, "__name__", repr(module))
+    hook = getattr(module, "crm_plugin_metadata", None)
+    if hook is None:
+        raise PluginError(f"plugin {label!r} does not implement crm_plugin_metadata")
+    metadata = hook()
+    if not isinstance(metadata, PluginMetadata):
+        raise PluginError(f"plugin {label!r}: crm_plugin_metadata must return PluginMetadata")
+    if entry_name is not None and metadata.name != entry_name:
+        raise PluginError(
+            f"plugin {label!r} calls itself {metadata.name!r}: the entry point name and "
+            "PluginMetadata.name must agree"
+        )
+    return metadata
+
+
+def _check_core_version(metadata: PluginMetadata) -> None:
+    try:
+        spec = SpecifierSet(metadata.requires_core)
+    except InvalidSpecifier as exc:
+        raise PluginError(
+            f"plugin {metadata.name!r} has an invalid requires_core {metadata.requires_core!r}"
+        ) from exc
+    if not spec.contains(Version(__version__), prereleases=True):
+        raise PluginError(
+            f"plugin {metadata.name!r} {metadata.version} requires crm-graph "
+            f"{metadata.requires_core}, but this is crm-graph {__version__}"
+        )
+
+
+def _plugin_settings(metadata: PluginMetadata) -> BaseModel | None:
+    """Read the plugin's settings model from ``CRM_PLUGIN_<NAME>_*`` and validate it."""
+    if metadata.settings is None:
+        return None
+    prefix = f"CRM_PLUGIN_{metadata.name.upper().replace('-', '_')}_"
+    reader = type(
+        f"{metadata.settings.__name__}FromEnv",
+        (metadata.settings, BaseSettings),
+        {"model_config": SettingsConfigDict(env_prefix=prefix, extra="ignore")},
+    )
+    try:
+        return metadata.settings.model_validate(reader().model_dump())
+    except ValidationError as exc:
+        raise PluginError(
+            f"plugin {metadata.name!r} settings ({prefix}*) are invalid: {exc}"
+        ) from exc

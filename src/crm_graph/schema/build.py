@@ -1,0 +1,154 @@
+"""Composing the core schema with plugin contributions into one strawberry Schema.
+
+Plugin fields are merged at conversion time through ``Schema.get_fields`` (strawberry's own
+extension point), so the core classes are never mutated and two apps with different plugins
+can live in one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types.base import (
+    StrawberryContainer,
+    StrawberryObjectDefinition,
+    has_object_definition,
+)
+from strawberry.types.field import StrawberryField
+
+from crm_graph.contributions import EXTENDABLE_TYPES, SchemaContribution
+from crm_graph.plugins_manager import PluginError, PluginSet
+from crm_graph.schema.mutations.catalog import ProductMutations
+from crm_graph.schema.mutations.customers import CustomerMutations
+from crm_graph.schema.mutations.interactions import InteractionMutations
+from crm_graph.schema.mutations.orders import OrderMutations
+from crm_graph.schema.query import Query
+from crm_graph.schema.types.customer import Customer
+from crm_graph.schema.types.interaction import Interaction
+from crm_graph.schema.types.order import Order
+from crm_graph.schema.types.product import Product
+
+CORE = "core"
+
+
+@strawberry.type
+class Mutation(CustomerMutations, InteractionMutations, ProductMutations, OrderMutations):
+    pass
+
+
+@strawberry.type(description="Live updates. Plugins and the event log contribute its fields.")
+class Subscription:
+    pass
+
+
+CORE_TYPES: dict[str, type] = {
+    "Query": Query,
+    "Mutation": Mutation,
+    "Subscription": Subscription,
+    "Customer": Customer,
+    "Order": Order,
+    "Interaction": Interaction,
+    "Product": Product,
+}
+
+
+class ComposedSchema(strawberry.Schema):
+    """A strawberry Schema whose types also carry the fields plugins contributed."""
+
+    def __init__(self, *, extra_fields: dict[str, list[StrawberryField]], **kwargs: Any) -> None:
+        self.extra_fields = extra_fields
+        super().__init__(**kwargs)
+
+    def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
+        return [*type_definition.fields, *self.extra_fields.get(type_definition.name, [])]
+
+
+def _definition(cls: type) -> StrawberryObjectDefinition:
+    return cls.__strawberry_definition__  # type: ignore[attr-defined]
+
+
+def _named_types(annotation: Any, seen: set[str]) -> Iterator[tuple[str, type]]:
+    """Every named strawberry object type reachable from a field type (for conflict checks)."""
+    while isinstance(annotation, StrawberryContainer):
+        annotation = annotation.of_type
+    if not has_object_definition(annotation):
+        return
+    definition = _definition(annotation)
+    if definition.name in seen or definition.is_graphql_generic:
+        return
+    seen.add(definition.name)
+    yield definition.name, annotation
+    for field in definition.fields:
+        yield from _named_types(field.type, seen)
+
+
+def build_schema(plugins: PluginSet, extensions: list[Any] | None = None) -> ComposedSchema:
+    """Compose core + every enabled plugin's ``crm_schema`` contribution.
+
+    Conflicts stop startup naming both contributors: a field whose GraphQL (camelCased) name
+    is taken on its type, or a type name defined twice.
+    """
+    converter = StrawberryConfig().name_converter
+    owners: dict[str, dict[str, str]] = {
+        name: {converter.from_field(f): CORE for f in _definition(cls).fields}
+        for name, cls in CORE_TYPES.items()
+    }
+    type_owner: dict[str, tuple[str, type]] = {}
+    for cls in CORE_TYPES.values():
+        for name, found in _named_types(cls, set()):
+            type_owner.setdefault(name, (CORE, found))
+
+    extra: dict[str, list[StrawberryField]] = {}
+    extra_types: list[type] = []
+    for plugin, contribution in plugins.call_each("crm_schema"):
+        if not isinstance(contribution, SchemaContribution):
+            raise PluginError(f"plugin {plugin!r}: crm_schema must return SchemaContribution")
+        for cls in contribution.types:
+            _claim_types(plugin, cls, type_owner)
+            extra_types.append(cls)
+        for target, classes in contribution.extend.items():
+            if target not in EXTENDABLE_TYPES:
+                raise PluginError(
+                    f"plugin {plugin!r} extends {target!r}; only {', '.join(EXTENDABLE_TYPES)} can be extended"
+                )
+            for cls in classes:
+                if not has_object_definition(cls):
+                    raise PluginError(f"plugin {plugin!r}: {cls!r} is not a strawberry type")
+                for field in _definition(cls).fields:
+                    name = converter.from_field(field)
+                    owner = owners[target].get(name)
+                    if owner is not None:
+                        raise PluginError(
+                            f"field {target}.{name} is contributed by both {owner!r} and {plugin!r}"
+                        )
+                    owners[target][name] = plugin
+                    extra.setdefault(target, []).append(field)
+                    for type_name, found in _named_types(field.type, set()):
+                        _claim(plugin, type_name, found, type_owner)
+
+    return ComposedSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription if extra.get("Subscription") else None,
+        types=extra_types,
+        extra_fields=extra,
+        extensions=extensions or [],
+    )
+
+
+def _claim_types(plugin: str, cls: type, type_owner: dict[str, tuple[str, type]]) -> None:
+    for type_name, found in _named_types(cls, set()):
+        _claim(plugin, type_name, found, type_owner)
+
+
+def _claim(plugin: str, type_name: str, cls: type, type_owner: dict[str, tuple[str, type]]) -> None:
+    owner = type_owner.get(type_name)
+    if owner is None:
+        type_owner[type_name] = (plugin, cls)
+    elif owner[1] is not cls:
+        raise PluginError(
+            f"GraphQL type {type_name!r} is defined by both {owner[0]!r} and {plugin!r}"
+        )

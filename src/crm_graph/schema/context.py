@@ -1,0 +1,28 @@
+"""The per-request context every resolver sees as ``info.context``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+
+from crm_graph.runtime import AppContext
+from crm_graph.schema.loaders import Loaders
+
+
+@dataclass
+class RequestContext:
+    app: AppContext
+    request: Request | WebSocket | None
+    loaders: Loaders
+    plugin_state: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, app: AppContext, request: Request | WebSocket | None) -> RequestContext:
+        """Fresh loaders, then each plugin's ``crm_request_context`` contribution."""
+        context = cls(app=app, request=request, loaders=Loaders(app.engine))
+        for name, state in app.plugins.call_each("crm_request_context", context=context):
+            context.plugin_state[name] = state
+        return context

@@ -1,0 +1,39 @@
+"""Opaque Relay global IDs: ``base64url("Customer:42")``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import strawberry
+
+
+class GlobalIdError(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def to_global_id(type_name: str, pk: int) -> strawberry.ID:
+    raw = f"{type_name}:{pk}".encode()
+    return strawberry.ID(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+
+
+def from_global_id(value: str) -> tuple[str, int]:
+    """Split an ID into (type name, primary key); ``GlobalIdError`` when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        type_name, pk = raw.split(":", 1)
+        number = int(pk)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise GlobalIdError("INVALID_ID", f"{value[:80]!r} is not a valid ID") from exc
+    if not type_name.isidentifier() or number <= 0 or not pk.isdigit():
+        raise GlobalIdError("INVALID_ID", f"{value[:80]!r} is not a valid ID")
+    return type_name, number
+
+
+def pk_of(value: str, expected: str) -> int:
+    type_name, pk = from_global_id(value)
+    if type_name != expected:
+        raise GlobalIdError("WRONG_ID_TYPE", f"expected a {expected} ID, got a {type_name} ID")
+    return pk

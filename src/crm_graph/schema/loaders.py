@@ -1,0 +1,101 @@
+"""Per-request DataLoaders: every nested list or reference costs one statement per level.
+
+Created fresh for each request (they cache rows), never shared between requests.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import InstrumentedAttribute
+from strawberry.dataloader import DataLoader
+
+from crm_graph.db.engine import read_session
+from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
+from crm_graph.db.paging import Ordering, Page, Window, count_children, fetch_child_pages
+
+ChildKey = tuple[int, Ordering, Window]
+
+
+def _by_id(engine: AsyncEngine, model: Any) -> DataLoader[int, Any]:
+    async def load(ids: Sequence[int]) -> list[Any]:
+        async with read_session(engine) as session:
+            rows = {
+                row.id: row for row in await session.scalars(select(model).where(model.id.in_(ids)))
+            }
+        return [rows.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _grouped(
+    engine: AsyncEngine, model: Any, parent: InstrumentedAttribute[Any]
+) -> DataLoader[int, list[Any]]:
+    async def load(ids: Sequence[int]) -> list[list[Any]]:
+        grouped: dict[int, list[Any]] = defaultdict(list)
+        async with read_session(engine) as session:
+            for row in await session.scalars(
+                select(model).where(parent.in_(ids)).order_by(model.id)
+            ):
+                grouped[getattr(row, parent.key)].append(row)
+        return [grouped[i] for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _child_pages(
+    engine: AsyncEngine, model: Any, parent: InstrumentedAttribute[Any]
+) -> DataLoader[ChildKey, Page]:
+    """Pages of children keyed by (parent id, ordering, window); one statement per distinct
+    (ordering, window), which in practice is one statement for the whole level."""
+
+    async def load(keys: Sequence[ChildKey]) -> list[Page]:
+        groups: dict[tuple[Ordering, Window], list[int]] = defaultdict(list)
+        for parent_id, ordering, win in keys:
+            groups[(ordering, win)].append(parent_id)
+        pages: dict[ChildKey, Page] = {}
+        async with read_session(engine) as session:
+            for (ordering, win), ids in groups.items():
+                found = await fetch_child_pages(session, model, parent, ids, ordering, win)
+                pages.update({(pid, ordering, win): page for pid, page in found.items()})
+        return [pages[key] for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _child_counts(engine: AsyncEngine, parent: InstrumentedAttribute[Any]) -> DataLoader[int, int]:
+    async def load(ids: Sequence[int]) -> list[int]:
+        async with read_session(engine) as session:
+            counts = await count_children(session, parent, ids)
+        return [counts[i] for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    """The core loaders of one request."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.customer = _by_id(engine, Customer)
+        self.product = _by_id(engine, Product)
+        self.order = _by_id(engine, Order)
+        self.interaction = _by_id(engine, Interaction)
+        self.order_lines = _grouped(engine, OrderLine, OrderLine.order_id)
+        self.customer_orders = _child_pages(engine, Order, Order.customer_id)
+        self.customer_interactions = _child_pages(engine, Interaction, Interaction.customer_id)
+        self.customer_order_count = _child_counts(engine, Order.customer_id)
+        self.customer_interaction_count = _child_counts(engine, Interaction.customer_id)
+
+    def by_type(self, type_name: str) -> Callable[[int], Awaitable[Any]] | None:
+        """The by-id loader behind ``node(id:)`` for a core type name."""
+        loader = {
+            "Customer": self.customer,
+            "Product": self.product,
+            "Order": self.order,
+            "Interaction": self.interaction,
+        }.get(type_name)
+        return loader.load if loader else None

@@ -1,0 +1,1 @@
+"""Core mutations: each takes one ``input:`` and returns a payload with ``errors``."""

@@ -1,0 +1,56 @@
+"""Running a mutation's unit of work and turning domain failures into user errors."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from enum import Enum
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+from strawberry.types import Info
+
+from crm_graph.domain.errors import FieldError, ValidationFailed
+from crm_graph.schema.types.common import UserError, provided, user_errors
+
+T = TypeVar("T")
+
+
+async def perform(
+    info: Info, work: Callable[[AsyncSession], Awaitable[T]]
+) -> tuple[T | None, list[UserError]]:
+    """Run ``work`` in one transaction. Any user error rolls everything back."""
+    try:
+        async with info.context.app.write() as session:
+            return await work(session), []
+    except ValidationFailed as exc:
+        return None, user_errors(exc)
+    except StaleDataError:
+        return None, user_errors(
+            ValidationFailed(
+                [
+                    FieldError(
+                        "CONFLICT",
+                        "the record was changed concurrently; reload and retry",
+                        ["input"],
+                    )
+                ]
+            )
+        )
+    except IntegrityError:
+        # A unique constraint raced with a concurrent writer after our own checks passed.
+        return None, user_errors(
+            ValidationFailed(
+                [
+                    FieldError(
+                        "CONFLICT", "a concurrent change conflicts with this one; retry", ["input"]
+                    )
+                ]
+            )
+        )
+
+
+def fields_of(data: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """The input fields the client sent, with enums reduced to their stored values."""
+    return {k: (v.value if isinstance(v, Enum) else v) for k, v in provided(data, names).items()}

@@ -1,0 +1,131 @@
+"""Customer mutations: create, update, upsert by external id, delete (soft) and restore."""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from crm_graph.db import models
+from crm_graph.domain import customers as domain
+from crm_graph.schema.mutations.base import fields_of, perform
+from crm_graph.schema.types.common import UserError, input_id
+from crm_graph.schema.types.customer import Customer
+from crm_graph.schema.types.enums import LifecycleStage
+
+
+@strawberry.input
+class CreateCustomerInput:
+    name: str
+    external_id: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    company: str | None = strawberry.UNSET
+    lifecycle_stage: LifecycleStage | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    attributes: JSON | None = strawberry.UNSET
+
+
+@strawberry.input
+class UpdateCustomerInput:
+    id: strawberry.ID
+    expected_version: int | None = None
+    name: str | None = strawberry.UNSET
+    external_id: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    company: str | None = strawberry.UNSET
+    lifecycle_stage: LifecycleStage | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    attributes: JSON | None = strawberry.UNSET
+
+
+@strawberry.input
+class UpsertCustomerInput:
+    external_id: str
+    name: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    company: str | None = strawberry.UNSET
+    lifecycle_stage: LifecycleStage | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    attributes: JSON | None = strawberry.UNSET
+
+
+@strawberry.input
+class DeleteCustomerInput:
+    id: strawberry.ID
+    expected_version: int | None = None
+
+
+@strawberry.input
+class RestoreCustomerInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class CustomerPayload:
+    customer: Customer | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class UpsertCustomerPayload:
+    customer: Customer | None
+    created: bool
+    errors: list[UserError]
+
+
+@strawberry.type
+class CustomerMutations:
+    @strawberry.mutation
+    async def create_customer(self, info: Info, input: CreateCustomerInput) -> CustomerPayload:
+        region = info.context.app.settings.default_phone_region
+        fields = fields_of(input, domain.FIELDS)
+        row, errors = await perform(info, lambda s: domain.create_customer(s, fields, region))
+        return CustomerPayload(customer=row, errors=errors)
+
+    @strawberry.mutation
+    async def update_customer(self, info: Info, input: UpdateCustomerInput) -> CustomerPayload:
+        region = info.context.app.settings.default_phone_region
+        changes = fields_of(input, domain.FIELDS)
+
+        async def work(session: AsyncSession) -> models.Customer:
+            pk = input_id(input.id, "Customer", "input", "id")
+            row, _changed = await domain.update_customer(
+                session, pk, changes, region, input.expected_version
+            )
+            return row
+
+        row, errors = await perform(info, work)
+        return CustomerPayload(customer=row, errors=errors)
+
+    @strawberry.mutation
+    async def upsert_customer(
+        self, info: Info, input: UpsertCustomerInput
+    ) -> UpsertCustomerPayload:
+        region = info.context.app.settings.default_phone_region
+        fields = {**fields_of(input, domain.FIELDS), "external_id": input.external_id}
+        result, errors = await perform(info, lambda s: domain.upsert_customer(s, fields, region))
+        row, created = (result[0], result[1]) if result else (None, False)
+        return UpsertCustomerPayload(customer=row, created=created, errors=errors)
+
+    @strawberry.mutation(description="Soft delete: hidden from lists until restored.")
+    async def delete_customer(self, info: Info, input: DeleteCustomerInput) -> CustomerPayload:
+        async def work(session: AsyncSession) -> models.Customer:
+            pk = input_id(input.id, "Customer", "input", "id")
+            return await domain.delete_customer(session, pk, input.expected_version)
+
+        row, errors = await perform(info, work)
+        return CustomerPayload(customer=row, errors=errors)
+
+    @strawberry.mutation
+    async def restore_customer(self, info: Info, input: RestoreCustomerInput) -> CustomerPayload:
+        async def work(session: AsyncSession) -> models.Customer:
+            return await domain.restore_customer(
+                session, input_id(input.id, "Customer", "input", "id")
+            )
+
+        row, errors = await perform(info, work)
+        return CustomerPayload(customer=row, errors=errors)

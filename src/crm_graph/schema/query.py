@@ -1,0 +1,180 @@
+"""Core Query fields: Relay node lookups and the customer, order, interaction and product lists."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import strawberry
+from sqlalchemy import select
+from strawberry.types import Info
+
+from crm_graph.db import models, queries
+from crm_graph.schema.ids import GlobalIdError, from_global_id
+from crm_graph.schema.lists import connection
+from crm_graph.schema.types.common import Connection, Node, id_arg, page_args, query_error
+from crm_graph.schema.types.customer import Customer, CustomerFilter
+from crm_graph.schema.types.enums import (
+    CustomerOrderBy,
+    InteractionOrderBy,
+    OrderOrderBy,
+    ProductOrderBy,
+    ordering,
+)
+from crm_graph.schema.types.interaction import Interaction, InteractionFilter
+from crm_graph.schema.types.order import Order, OrderFilter
+from crm_graph.schema.types.product import Product, ProductFilter
+
+MAX_NODES = 100
+
+
+async def _node(info: Info, global_id: str) -> Any:
+    try:
+        type_name, pk = from_global_id(global_id)
+    except GlobalIdError as exc:
+        raise query_error(exc.code, str(exc), "id") from exc
+    load = info.context.loaders.by_type(type_name)
+    if load is None:
+        raise query_error("INVALID_ID", f"{global_id[:80]!r} is not a valid ID", "id")
+    return await load(pk)
+
+
+def _enum_values(values: list[Any] | None) -> list[str] | None:
+    return None if values is None else [v.value for v in values]
+
+
+def _optional_id(value: str | None, expected: str, argument: str) -> int | None:
+    return None if value is None else id_arg(value, expected, argument)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Any object by its global ID.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await _node(info, id)
+
+    @strawberry.field(
+        description=f"Objects by global IDs (at most {MAX_NODES}), in the same order."
+    )
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > MAX_NODES:
+            raise query_error("TOO_MANY", f"at most {MAX_NODES} ids", "ids")
+        return list(await asyncio.gather(*(_node(info, i) for i in ids)))
+
+    @strawberry.field(description="One customer by global ID or by external id (deleted ones too).")
+    async def customer(
+        self, info: Info, id: strawberry.ID | None = None, external_id: str | None = None
+    ) -> Customer | None:
+        if (id is None) == (external_id is None):
+            raise query_error("INVALID_ARGUMENT", "give exactly one of id and externalId", "id")
+        if id is not None:
+            return await info.context.loaders.customer.load(id_arg(id, "Customer"))
+        async with info.context.app.read() as session:
+            return await session.scalar(
+                select(models.Customer).where(models.Customer.external_id == external_id)
+            )
+
+    @strawberry.field
+    async def customers(
+        self,
+        info: Info,
+        filter: CustomerFilter | None = None,
+        order_by: CustomerOrderBy | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Customer]:
+        f = filter or CustomerFilter()
+        stmt = queries.customer_select(
+            search=f.search,
+            stages=_enum_values(f.lifecycle_stages),
+            tags=f.tags,
+            created_after=f.created_after,
+            created_before=f.created_before,
+            include_deleted=f.include_deleted,
+        )
+        sort = ordering(models.Customer, order_by or CustomerOrderBy())
+        return await connection(
+            info, stmt, models.Customer, sort, page_args(first, after, last, before)
+        )
+
+    @strawberry.field
+    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+        return await info.context.loaders.order.load(id_arg(id, "Order"))
+
+    @strawberry.field
+    async def orders(
+        self,
+        info: Info,
+        filter: OrderFilter | None = None,
+        order_by: OrderOrderBy | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Order]:
+        f = filter or OrderFilter()
+        stmt = queries.order_select(
+            customer_id=_optional_id(f.customer_id, "Customer", "filter.customerId"),
+            statuses=_enum_values(f.statuses),
+            currency=f.currency,
+            placed_after=f.placed_after,
+            placed_before=f.placed_before,
+        )
+        sort = ordering(models.Order, order_by or OrderOrderBy())
+        return await connection(
+            info, stmt, models.Order, sort, page_args(first, after, last, before)
+        )
+
+    @strawberry.field
+    async def interactions(
+        self,
+        info: Info,
+        filter: InteractionFilter | None = None,
+        order_by: InteractionOrderBy | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Interaction]:
+        f = filter or InteractionFilter()
+        stmt = queries.interaction_select(
+            customer_id=_optional_id(f.customer_id, "Customer", "filter.customerId"),
+            channels=_enum_values(f.channels),
+            occurred_after=f.occurred_after,
+            occurred_before=f.occurred_before,
+        )
+        sort = ordering(models.Interaction, order_by or InteractionOrderBy())
+        return await connection(
+            info, stmt, models.Interaction, sort, page_args(first, after, last, before)
+        )
+
+    @strawberry.field(description="One product by global ID or by SKU.")
+    async def product(
+        self, info: Info, id: strawberry.ID | None = None, sku: str | None = None
+    ) -> Product | None:
+        if (id is None) == (sku is None):
+            raise query_error("INVALID_ARGUMENT", "give exactly one of id and sku", "id")
+        if id is not None:
+            return await info.context.loaders.product.load(id_arg(id, "Product"))
+        async with info.context.app.read() as session:
+            return await session.scalar(select(models.Product).where(models.Product.sku == sku))
+
+    @strawberry.field
+    async def products(
+        self,
+        info: Info,
+        filter: ProductFilter | None = None,
+        order_by: ProductOrderBy | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Product]:
+        f = filter or ProductFilter()
+        stmt = queries.product_select(search=f.search, category=f.category)
+        sort = ordering(models.Product, order_by or ProductOrderBy())
+        return await connection(
+            info, stmt, models.Product, sort, page_args(first, after, last, before)
+        )
