@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -70,7 +71,7 @@ async def client(settings: Settings) -> AsyncIterator[GraphQLClient]:
 
 
 @pytest.fixture
-def cli_env(tmp_path) -> Iterator[dict[str, str]]:  # noqa: ANN001
+def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     """Environment for CLI subprocesses on a throwaway SQLite file."""
     yield {
         "CRM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",

@@ -20,10 +20,12 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from crm_graph import __version__
 from crm_graph.db.engine import create_engine
+from crm_graph.middleware import BodySizeLimit
 from crm_graph.plugins_manager import create_plugin_manager
 from crm_graph.runtime import AppContext
 from crm_graph.schema.build import ComposedSchema, build_schema
 from crm_graph.schema.context import RequestContext
+from crm_graph.schema.limits import limit_extensions
 from crm_graph.settings import Settings
 
 
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
     plugin_set = create_plugin_manager(settings, plugins)
     engine = create_engine(settings.database_url, echo=settings.sql_echo)
     context = AppContext(settings=settings, engine=engine, plugins=plugin_set)
-    schema = build_schema(plugin_set)
+    schema = build_schema(plugin_set, extensions=limit_extensions(settings))
     graphql = GraphQLEndpoint(schema, context)
 
     @asynccontextmanager
@@ -88,12 +90,13 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
             Route("/plugins", plugins_endpoint),
         ],
         middleware=[
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST"],
                 allow_headers=["Authorization", "Content-Type"],
-            )
+            ),
         ],
         lifespan=lifespan,
     )

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     default_currency: str = "USD"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_page_size: int = 100
+    max_query_depth: int = 12
+    max_query_aliases: int = 15
+    max_query_tokens: int = 2000
+    max_query_cost: int = 20_000
+    max_body_bytes: int = 1_048_576
     sql_echo: bool = False
 
     @field_validator("plugins", "disabled_plugins", "cors_origins", mode="before")

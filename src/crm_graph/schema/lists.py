@@ -30,6 +30,7 @@ async def connection(
     win = _window(info, args, ordering, model)
     async with info.context.app.read() as session:
         page = await fetch_page(session, stmt, model, ordering, win)
+    info.context.loaders.prime(page.rows)
 
     async def count() -> int:
         async with info.context.app.read() as session:
@@ -50,4 +51,5 @@ async def child_connection(
     """A page of one parent's children, batched with its siblings through DataLoaders."""
     win = _window(info, args, ordering, model)
     page = await pages.load((parent_id, ordering, win))
+    info.context.loaders.prime(page.rows)
     return to_connection(page, lambda: counts.load(parent_id))

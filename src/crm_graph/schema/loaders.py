@@ -90,12 +90,21 @@ class Loaders:
         self.customer_order_count = _child_counts(engine, Order.customer_id)
         self.customer_interaction_count = _child_counts(engine, Interaction.customer_id)
 
+        self._by_model: dict[type, DataLoader[int, Any]] = {
+            Customer: self.customer,
+            Product: self.product,
+            Order: self.order,
+            Interaction: self.interaction,
+        }
+
     def by_type(self, type_name: str) -> Callable[[int], Awaitable[Any]] | None:
         """The by-id loader behind ``node(id:)`` for a core type name."""
-        loader = {
-            "Customer": self.customer,
-            "Product": self.product,
-            "Order": self.order,
-            "Interaction": self.interaction,
-        }.get(type_name)
+        loader = next((lo for m, lo in self._by_model.items() if m.__name__ == type_name), None)
         return loader.load if loader else None
+
+    def prime(self, rows: Sequence[Any]) -> None:
+        """Remember rows a list already fetched, so references to them cost no statement."""
+        for row in rows:
+            loader = self._by_model.get(type(row))
+            if loader is not None:
+                loader.prime(row.id, row)
