@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -40,6 +42,20 @@ class GraphQLEndpoint(GraphQL):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.app_context = app
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """Only a JSON object (or an array, refused later as a batch) is a GraphQL request.
+
+        strawberry lets bodies like ``"x"`` or ``42`` through to code that expects an object,
+        and lets a pathologically nested array raise RecursionError: both must be a 400.
+        """
+        try:
+            parsed = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            raise HTTPException(400, "the request body is not valid JSON") from exc
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "the request body must be a JSON object")
+        return parsed
 
     async def get_context(
         self, request: Request | WebSocket, response: Any = None

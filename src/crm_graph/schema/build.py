@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.base import (
     StrawberryContainer,
@@ -21,6 +22,7 @@ from strawberry.types.field import StrawberryField
 
 from crm_graph.contributions import EXTENDABLE_TYPES, SchemaContribution
 from crm_graph.plugins_manager import PluginError, PluginSet
+from crm_graph.schema.errors import is_unexpected
 from crm_graph.schema.mutations.catalog import ProductMutations
 from crm_graph.schema.mutations.customers import CustomerMutations
 from crm_graph.schema.mutations.interactions import InteractionMutations
@@ -64,6 +66,11 @@ class ComposedSchema(strawberry.Schema):
 
     def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
         return [*type_definition.fields, *self.extra_fields.get(type_definition.name, [])]
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Log only unexpected failures; errors we raise on purpose are the client's answer."""
+        super().process_errors([e for e in errors if is_unexpected(e)], execution_context)
+
 
 
 def _definition(cls: type) -> StrawberryObjectDefinition:

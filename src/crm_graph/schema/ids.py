@@ -8,6 +8,10 @@ import binascii
 import strawberry
 
 
+# Primary keys are 32-bit integers on PostgreSQL; anything larger cannot be one of ours.
+MAX_PK = 2**31 - 1
+
+
 class GlobalIdError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -27,7 +31,7 @@ def from_global_id(value: str) -> tuple[str, int]:
         number = int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise GlobalIdError("INVALID_ID", f"{value[:80]!r} is not a valid ID") from exc
-    if not type_name.isidentifier() or number <= 0 or not pk.isdigit():
+    if not type_name.isidentifier() or not pk.isdigit() or not 0 < number <= MAX_PK:
         raise GlobalIdError("INVALID_ID", f"{value[:80]!r} is not a valid ID")
     return type_name, number
 

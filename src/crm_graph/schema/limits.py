@@ -8,8 +8,12 @@ costs 10,000x its leaves and is refused before any resolver runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from graphql import (
+    ExecutionResult as GraphQLExecutionResult,
+)
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
@@ -17,7 +21,9 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     IntValueNode,
+    Node,
     OperationDefinitionNode,
+    StringValueNode,
     ValidationContext,
     ValidationRule,
 )
@@ -28,8 +34,10 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
+    SchemaExtension,
 )
 
+from crm_graph.schema.errors import is_unexpected
 from crm_graph.schema.lists import DEFAULT_PAGE_SIZE
 from crm_graph.settings import Settings
 
@@ -105,10 +113,51 @@ def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
     return MaxCostRule
 
 
-def _should_mask(error: GraphQLError) -> bool:
-    """Hide unexpected failures (they may carry SQL or internals); keep errors we raised."""
-    original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class RejectNulBytes(SchemaExtension):
+    """Refuse any NUL byte in variables or string literals before execution.
+
+    PostgreSQL cannot store or even compare text containing NUL, so such a value reaching
+    SQL is a crash; refusing it here covers every argument of core and plugin fields alike.
+    """
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        literals = document is not None and any(
+            isinstance(node, StringValueNode) and "\x00" in node.value for node in _walk(document)
+        )
+        if literals or _has_nul(context.variables or {}):
+            context.result = GraphQLExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "text must not contain NUL bytes", extensions={"code": "INVALID_VALUE"}
+                    )
+                ],
+            )
+        yield
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    yield node
+    for key in node.keys:
+        child = getattr(node, key, None)
+        if isinstance(child, Node):
+            yield from _walk(child)
+        elif isinstance(child, tuple | list):
+            for item in child:
+                if isinstance(item, Node):
+                    yield from _walk(item)
 
 
 def limit_extensions(settings: Settings) -> list[Any]:
@@ -119,8 +168,9 @@ def limit_extensions(settings: Settings) -> list[Any]:
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
         lambda: AddValidationRules([cost]),
+        RejectNulBytes,
     ]
     if settings.env == "production":
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-        extensions.append(lambda: MaskErrors(should_mask_error=_should_mask))
+        extensions.append(lambda: MaskErrors(should_mask_error=is_unexpected))
     return extensions
