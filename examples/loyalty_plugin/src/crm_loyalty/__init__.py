@@ -1,0 +1,103 @@
+"""crm-loyalty: loyalty points and tiers for crm-graph, written as a partner would write it.
+
+This module is the plugin: the ``crm_graph.plugins`` entry point ``loyalty`` names it, and
+crm-graph registers its ``@hookimpl`` functions. It imports only ``crm_graph.plugin``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_graph.plugin import (
+    AppContext,
+    Permissions,
+    PluginMetadata,
+    RequestContext,
+    SchemaContribution,
+    Storage,
+    hookimpl,
+)
+from crm_loyalty import accounts, schema
+from crm_loyalty.config import NAME, READ, WRITE, LoyaltySettings
+from crm_loyalty.loaders import LoyaltyLoaders
+from crm_loyalty.models import TABLES
+
+__version__ = "1.0.0"
+
+log = logging.getLogger(__name__)
+
+
+@hookimpl
+def crm_plugin_metadata() -> PluginMetadata:
+    return PluginMetadata(
+        name=NAME,
+        version=__version__,
+        requires_core=">=0.1,<0.2",
+        description="Loyalty points and tiers for customers.",
+        settings=LoyaltySettings,
+    )
+
+
+@hookimpl
+def crm_storage() -> Storage:
+    return Storage(tables=TABLES, migrations=Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def crm_schema() -> SchemaContribution:
+    return SchemaContribution(
+        types=[schema.LoyaltyTierType, schema.LoyaltyAccountType],
+        extend={
+            "Customer": [schema.CustomerLoyalty],
+            "Mutation": [schema.LoyaltyMutations],
+            "Subscription": [schema.LoyaltySubscriptions],
+        },
+    )
+
+
+@hookimpl
+def crm_permissions() -> Permissions:
+    both = [READ, WRITE]
+    return Permissions(
+        declare={
+            READ: "See loyalty balances and tiers, and follow them live.",
+            WRITE: "Award loyalty points.",
+        },
+        grants={
+            "sales": [READ, f"{WRITE}@own"],
+            "marketing": both,
+            "service": both,
+            "integration": both,
+            "analyst": [READ],
+            "readonly": [READ],
+        },
+    )
+
+
+@hookimpl
+async def crm_customer_merge(
+    session: AsyncSession, survivor_id: int, merged_ids: list[int]
+) -> dict[str, int]:
+    return await accounts.merge(session, survivor_id, merged_ids)
+
+
+@hookimpl
+def crm_request_context(context: RequestContext) -> LoyaltyLoaders:
+    return LoyaltyLoaders(context.app)
+
+
+@hookimpl
+async def crm_startup(app: AppContext) -> None:
+    """Say which tiers are in force, and warn early when the loyalty branch is not migrated."""
+    async with app.engine.connect() as connection:
+        migrated = await connection.run_sync(
+            lambda conn: all(inspect(conn).has_table(t.__tablename__) for t in TABLES)
+        )
+    if not migrated:
+        log.warning("loyalty tables are missing: run `crm-graph migrate`")
+    tiers = app.plugin_settings(NAME).tiers
+    log.info("loyalty tiers: %s", ", ".join(f"{n} >= {m}" for n, m in tiers.items()))

@@ -1,0 +1,133 @@
+"""Loyalty rules: awarding points, tiers, watching a balance. No GraphQL here."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_graph.plugin import AppContext, Collector, Customer, ValidationFailed, input_id, utcnow
+from crm_loyalty.config import LoyaltySettings
+from crm_loyalty.models import LoyaltyAccount, LoyaltyEntry
+
+MAX_REASON = 200
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    min_points: int
+    points_to_next_tier: int | None
+
+
+def tier_for(points: int, tiers: dict[str, int]) -> Tier | None:
+    """The highest tier ``points`` reach, or ``None`` below the lowest one."""
+    ladder = sorted(tiers.items(), key=lambda item: item[1])
+    reached = [(name, minimum) for name, minimum in ladder if points >= minimum]
+    if not reached:
+        return None
+    name, minimum = reached[-1]
+    higher = [m for _n, m in ladder if m > points]
+    return Tier(name, minimum, higher[0] - points if higher else None)
+
+
+async def accounts_of(session: AsyncSession, customer_ids: Sequence[int]) -> list[LoyaltyAccount]:
+    """The accounts of these customers in one statement (customers without one are left out)."""
+    statement = select(LoyaltyAccount).where(LoyaltyAccount.customer_id.in_(customer_ids))
+    return list(await session.scalars(statement))
+
+
+async def award(
+    session: AsyncSession,
+    customer_global_id: str,
+    points: int,
+    reason: str,
+    settings: LoyaltySettings,
+) -> tuple[LoyaltyAccount, LoyaltyEntry]:
+    """Add ``points`` to a live customer's balance and record why; every problem at once."""
+    errors = Collector()
+    customer_id = None
+    try:
+        customer_id = input_id(customer_global_id, "Customer", "input", "customerId")
+    except ValidationFailed as exc:
+        errors.errors.extend(exc.errors)
+    if points <= 0:
+        errors.add("INVALID_VALUE", "points must be a positive whole number", "input", "points")
+    elif points > settings.max_award:
+        errors.add("TOO_LARGE", f"at most {settings.max_award} points per award", "input", "points")
+    reason = " ".join(reason.split())
+    if not reason:
+        errors.add("REQUIRED", "say why the points are awarded", "input", "reason")
+    elif len(reason) > MAX_REASON:
+        errors.add("TOO_LONG", f"at most {MAX_REASON} characters", "input", "reason")
+    if customer_id is not None:
+        customer = await session.get(Customer, customer_id)
+        if customer is None or customer.deleted_at is not None:
+            errors.add("NOT_FOUND", "no such customer", "input", "customerId")
+    if customer_id is None or errors.errors:
+        raise ValidationFailed(errors.errors)
+
+    account = await session.scalar(
+        select(LoyaltyAccount).where(LoyaltyAccount.customer_id == customer_id).with_for_update()
+    )
+    if account is None:
+        account = LoyaltyAccount(customer_id=customer_id, points=0)
+        session.add(account)
+    account.points += points
+    account.updated_at = utcnow()
+    entry = LoyaltyEntry(customer_id=customer_id, points=points, reason=reason)
+    session.add(entry)
+    await session.flush()
+    return account, entry
+
+
+async def merge(session: AsyncSession, survivor_id: int, merged_ids: list[int]) -> dict[str, int]:
+    """Fold the merged customers' balances into the survivor's and move their entries."""
+    found = await session.scalars(
+        select(LoyaltyAccount)
+        .where(LoyaltyAccount.customer_id.in_([survivor_id, *merged_ids]))
+        .with_for_update()
+    )
+    accounts = {account.customer_id: account for account in found}
+    merged = [accounts.pop(i) for i in merged_ids if i in accounts]
+    for account in merged:
+        await session.delete(account)
+    await session.flush()  # free the one-account-per-customer slot before reusing it
+    if merged:
+        survivor = accounts.get(survivor_id) or LoyaltyAccount(customer_id=survivor_id, points=0)
+        survivor.points += sum(account.points for account in merged)
+        survivor.updated_at = utcnow()
+        session.add(survivor)
+    entries = await session.execute(
+        update(LoyaltyEntry)
+        .where(LoyaltyEntry.customer_id.in_(merged_ids))
+        .values(customer_id=survivor_id)
+    )
+    return {"loyalty_accounts": len(merged), "loyalty_entries": entries.rowcount}
+
+
+async def customer_exists(app: AppContext, customer_id: int) -> bool:
+    """Whether the caller can see this customer (ownership scopes apply, as to every read)."""
+    async with app.read() as session:
+        return await session.get(Customer, customer_id) is not None
+
+
+async def watch(
+    app: AppContext, customer_id: int, interval: float
+) -> AsyncIterator[LoyaltyAccount]:
+    """The customer's account now, then again each time its points change (polled).
+
+    A customer without an account yet is shown as an unsaved account holding 0 points.
+    """
+    last: int | None = None
+    while True:
+        async with app.read() as session:
+            found = await accounts_of(session, [customer_id])
+        account = found[0] if found else LoyaltyAccount(customer_id=customer_id, points=0)
+        if account.points != last:
+            last = account.points
+            yield account
+        await asyncio.sleep(interval)

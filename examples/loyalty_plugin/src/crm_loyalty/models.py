@@ -1,0 +1,33 @@
+"""The plugin's tables: prefixed ``loyalty_``, pointing at core customers, never altering them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from crm_graph.plugin import Field, SQLModel, UTCDateTime, utcnow
+
+
+class LoyaltyAccount(SQLModel, table=True):
+    """A customer's points balance (one row per customer, created by the first award)."""
+
+    __tablename__ = "loyalty_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", unique=True)
+    points: int = Field(default=0)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LoyaltyEntry(SQLModel, table=True):
+    """One award, kept so that a balance can always be explained."""
+
+    __tablename__ = "loyalty_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    points: int
+    reason: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+TABLES = [LoyaltyAccount, LoyaltyEntry]

@@ -1,0 +1,147 @@
+"""The plugin's GraphQL: fields on Customer, a mutation, a subscription and their types."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from crm_graph.plugin import (
+    CustomerType,
+    UserError,
+    id_arg,
+    perform,
+    query_error,
+    requires,
+    to_global_id,
+)
+from crm_loyalty import accounts
+from crm_loyalty.config import NAME, READ, WRITE, LoyaltySettings
+from crm_loyalty.loaders import LoyaltyLoaders
+from crm_loyalty.models import LoyaltyAccount, LoyaltyEntry
+
+
+def _settings(info: Info) -> LoyaltySettings:
+    return info.context.app.plugin_settings(NAME)
+
+
+def _loaders(info: Info) -> LoyaltyLoaders:
+    return info.context.plugin_state[NAME]
+
+
+def _tier(info: Info, points: int) -> accounts.Tier | None:
+    return accounts.tier_for(points, _settings(info).tiers)
+
+
+@strawberry.type(
+    name="LoyaltyTier",
+    description="A loyalty tier; thresholds come from CRM_PLUGIN_LOYALTY_TIERS.",
+)
+class LoyaltyTierType:
+    name: str
+    min_points: int
+    points_to_next_tier: int | None = strawberry.field(
+        description="Points still missing for the next tier; null at the top tier."
+    )
+
+
+@strawberry.type(name="LoyaltyAccount", description="A customer's loyalty points balance.")
+class LoyaltyAccountType:
+    points: int
+
+    @strawberry.field
+    async def customer(self, info: Info) -> CustomerType:
+        row: LoyaltyAccount = self  # type: ignore[assignment]
+        return await info.context.loaders.customer.load(row.customer_id)
+
+    @strawberry.field
+    def tier(self, info: Info) -> LoyaltyTierType | None:
+        return _tier(info, self.points)  # type: ignore[return-value]
+
+
+@strawberry.type(name="LoyaltyEntry", description="One award of points, with its reason.")
+class LoyaltyEntryType:
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        row: LoyaltyEntry = self  # type: ignore[assignment]
+        return to_global_id("LoyaltyEntry", row.id)  # type: ignore[arg-type]
+
+    points: int
+    reason: str
+    created_at: datetime
+
+
+@strawberry.type
+class CustomerLoyalty:
+    """Fields merged onto ``Customer`` (the root value is the core Customer row)."""
+
+    @strawberry.field(
+        description="Loyalty points balance (0 before the first award).", metadata=requires(READ)
+    )
+    async def loyalty_points(self, info: Info) -> int:
+        account = await _loaders(info).accounts.load(self.id)  # type: ignore[attr-defined]
+        return account.points if account else 0
+
+    @strawberry.field(
+        description="The tier the balance reaches; null below the lowest tier.",
+        metadata=requires(READ),
+    )
+    async def loyalty_tier(self, info: Info) -> LoyaltyTierType | None:
+        account = await _loaders(info).accounts.load(self.id)  # type: ignore[attr-defined]
+        return _tier(info, account.points if account else 0)  # type: ignore[return-value]
+
+
+@strawberry.input
+class AwardLoyaltyPointsInput:
+    customer_id: strawberry.ID
+    points: int
+    reason: str
+
+
+@strawberry.type
+class AwardLoyaltyPointsPayload:
+    account: LoyaltyAccountType | None
+    entry: LoyaltyEntryType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class LoyaltyMutations:
+    @strawberry.mutation(
+        description="Add points to a customer's balance; nothing on any error.",
+        metadata=requires(WRITE),
+    )
+    async def award_loyalty_points(
+        self, info: Info, input: AwardLoyaltyPointsInput
+    ) -> AwardLoyaltyPointsPayload:
+        settings = _settings(info)
+        result, errors = await perform(
+            info,
+            lambda session: accounts.award(
+                session, input.customer_id, input.points, input.reason, settings
+            ),
+        )
+        if result is None:
+            return AwardLoyaltyPointsPayload(account=None, entry=None, errors=errors)
+        account, entry = result
+        _loaders(info).remember(account)
+        return AwardLoyaltyPointsPayload(account=account, entry=entry, errors=[])  # type: ignore[arg-type]
+
+
+@strawberry.type
+class LoyaltySubscriptions:
+    @strawberry.subscription(
+        description="The customer's account now, then after every change of its points.",
+        metadata=requires(READ),
+    )
+    async def loyalty_points_changed(
+        self, info: Info, customer_id: strawberry.ID
+    ) -> AsyncGenerator[LoyaltyAccountType, None]:
+        pk = id_arg(customer_id, "Customer", "customerId")
+        if not await accounts.customer_exists(info.context.app, pk):
+            raise query_error("NOT_FOUND", "no such customer", "customerId")
+        interval = _settings(info).poll_interval
+        async for account in accounts.watch(info.context.app, pk, interval):
+            yield account  # type: ignore[misc]

@@ -1,0 +1,163 @@
+"""The loyalty plugin as its users see it: GraphQL over HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+
+import crm_loyalty
+import pytest
+
+from crm_graph.settings import Settings
+from crm_graph.testing import GraphQLClient, app_client, count_statements
+
+AWARD = """
+mutation ($customerId: ID!, $points: Int!, $reason: String!) {
+  awardLoyaltyPoints(input: {customerId: $customerId, points: $points, reason: $reason}) {
+    account { points tier { name minPoints pointsToNextTier } customer { name } }
+    entry { points reason }
+    errors { code message field }
+  }
+}
+"""
+BALANCE = "query ($id: ID!) { customer(id: $id) { loyaltyPoints loyaltyTier { name } } }"
+
+
+async def new_customer(client: GraphQLClient, name: str) -> str:
+    data = await client.data(
+        "mutation ($name: String!) { createCustomer(input: {name: $name}) { customer { id } } }",
+        {"name": name},
+    )
+    return data["createCustomer"]["customer"]["id"]
+
+
+async def award(client: GraphQLClient, customer: str, points: int, reason: str) -> dict:
+    variables = {"customerId": customer, "points": points, "reason": reason}
+    return (await client.data(AWARD, variables))["awardLoyaltyPoints"]
+
+
+async def test_awards_add_up_and_reach_tiers(loyalty: GraphQLClient) -> None:
+    ada = await new_customer(loyalty, "Ada")
+    assert (await loyalty.data(BALANCE, {"id": ada}))["customer"] == {
+        "loyaltyPoints": 0,
+        "loyaltyTier": None,
+    }
+
+    first = await award(loyalty, ada, 120, "  first   order ")
+    assert first["errors"] == []
+    assert first["entry"] == {"points": 120, "reason": "first order"}
+    assert first["account"] == {
+        "points": 120,
+        "tier": {"name": "bronze", "minPoints": 100, "pointsToNextTier": 380},
+        "customer": {"name": "Ada"},
+    }
+    await award(loyalty, ada, 400, "referral")
+    assert (await loyalty.data(BALANCE, {"id": ada}))["customer"] == {
+        "loyaltyPoints": 520,
+        "loyaltyTier": {"name": "silver"},
+    }
+
+
+async def test_bad_awards_are_user_errors_and_write_nothing(loyalty: GraphQLClient) -> None:
+    ada = await new_customer(loyalty, "Ada")
+    everything_wrong = await award(loyalty, ada, -5, "   ")
+    assert everything_wrong["account"] is None
+    assert {(e["code"], tuple(e["field"])) for e in everything_wrong["errors"]} == {
+        ("INVALID_VALUE", ("input", "points")),
+        ("REQUIRED", ("input", "reason")),
+    }
+    too_many = await award(loyalty, ada, 10_001, "typo")
+    assert [e["code"] for e in too_many["errors"]] == ["TOO_LARGE"]
+    deleted = await new_customer(loyalty, "Gone")
+    await loyalty.data(
+        "mutation ($id: ID!) { deleteCustomer(input: {id: $id}) { errors { code } } }",
+        {"id": deleted},
+    )
+    for customer, code in [(deleted, "NOT_FOUND"), ("bm9wZQ", "INVALID_ID")]:
+        result = await award(loyalty, customer, 10, "welcome")
+        assert [(e["code"], e["field"]) for e in result["errors"]] == [
+            (code, ["input", "customerId"])
+        ]
+    assert (await loyalty.data(BALANCE, {"id": ada}))["customer"]["loyaltyPoints"] == 0
+
+
+async def test_loyalty_fields_cost_one_statement_for_any_number_of_customers(
+    loyalty: GraphQLClient,
+) -> None:
+    for index in range(5):
+        customer = await new_customer(loyalty, f"Customer {index}")
+        await award(loyalty, customer, 100 * (index + 1), "seed")
+    query = "{ customers(first: %d) { nodes { name %s } } }"
+    with count_statements(loyalty.app) as plain:
+        await loyalty.data(query % (5, ""))
+    with count_statements(loyalty.app) as one:
+        await loyalty.data(query % (1, "loyaltyPoints loyaltyTier { name }"))
+    with count_statements(loyalty.app) as five:
+        data = await loyalty.data(query % (5, "loyaltyPoints loyaltyTier { name }"))
+    assert [c["loyaltyPoints"] for c in data["customers"]["nodes"]] == [500, 400, 300, 200, 100]
+    assert len(one) == len(five) == len(plain) + 1
+
+
+async def test_tiers_and_limits_come_from_plugin_settings(
+    loyalty_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_PLUGIN_LOYALTY_TIERS", '{"member": 1, "vip": 50}')
+    monkeypatch.setenv("CRM_PLUGIN_LOYALTY_MAX_AWARD", "60")
+    async with app_client(loyalty_settings, plugins=[crm_loyalty]) as client:
+        ada = await new_customer(client, "Ada")
+        assert [e["code"] for e in (await award(client, ada, 61, "too much"))["errors"]] == [
+            "TOO_LARGE"
+        ]
+        result = await award(client, ada, 60, "enough")
+    assert result["account"]["tier"] == {"name": "vip", "minPoints": 50, "pointsToNextTier": None}
+
+
+async def test_startup_warns_when_the_loyalty_branch_is_not_migrated(
+    loyalty_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with app_client(loyalty_settings, plugins=[]):  # the core branch only
+        pass
+    caplog.set_level(logging.INFO, logger="crm_loyalty")
+    async with app_client(loyalty_settings, plugins=[crm_loyalty], migrate=False):
+        pass
+    assert "loyalty tables are missing: run `crm-graph migrate`" in caplog.text
+    assert "loyalty tiers: bronze >= 100, silver >= 500, gold >= 2000" in caplog.text
+
+
+async def test_roles_award_within_their_grants(loyalty: GraphQLClient) -> None:
+    theirs = await new_customer(loyalty, "Someone else's")
+    sales = loyalty.acting_as("sales", "sam")
+    own = await new_customer(sales, "Sam's")
+    forbidden = await loyalty.acting_as("readonly", "rita").execute(
+        AWARD, {"customerId": own, "points": 5, "reason": "try"}
+    )
+    assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await award(sales, own, 5, "own customer"))["account"]["points"] == 5
+    assert [e["code"] for e in (await award(sales, theirs, 5, "not mine"))["errors"]] == [
+        "NOT_FOUND"
+    ]
+    readable = await loyalty.acting_as("analyst", "ann").data(BALANCE, {"id": own})
+    assert readable["customer"]["loyaltyPoints"] == 5
+
+
+async def test_merging_customers_adds_their_balances(loyalty: GraphQLClient) -> None:
+    keep, dupe, other = [await new_customer(loyalty, n) for n in ("Ada", "Ada L.", "A. L.")]
+    await award(loyalty, keep, 100, "order")
+    await award(loyalty, dupe, 450, "order")
+    merged = await loyalty.data(
+        """mutation ($keep: ID!, $gone: [ID!]!) {
+          mergeCustomers(input: {survivorId: $keep, mergedIds: $gone}) {
+            plan { moves { owner kind count } } errors { code }
+            survivor { loyaltyPoints loyaltyTier { name } }
+          }
+        }""",
+        {"keep": keep, "gone": [dupe, other]},
+    )
+    result = merged["mergeCustomers"]
+    assert result["errors"] == []
+    assert {
+        (m["kind"], m["count"]) for m in result["plan"]["moves"] if m["owner"] == "loyalty"
+    } == {
+        ("loyalty_accounts", 1),
+        ("loyalty_entries", 1),
+    }
+    assert result["survivor"] == {"loyaltyPoints": 550, "loyaltyTier": {"name": "silver"}}

@@ -1,0 +1,339 @@
+"""The plugin contract at its public surfaces: entry points, CRM_* settings, /plugins, the CLI,
+the composed schema and the migrations. The example partner plugin ``loyalty`` is installed from
+``examples/loyalty_plugin`` and found through its entry point like any third-party package."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import crm_loyalty
+import httpx
+import pytest
+import strawberry
+from pydantic import SecretStr
+from starlette.applications import Starlette
+
+from crm_graph import hookspecs
+from crm_graph.app import create_app
+from crm_graph.db.engine import create_engine
+from crm_graph.db.migrate import differences, upgrade
+from crm_graph.plugin import PluginMetadata, SchemaContribution, hookimpl
+from crm_graph.plugins_manager import PluginError, create_plugin_manager
+from crm_graph.settings import Settings
+from crm_graph.testing import TEST_JWT_SECRET, app_client, auth_headers
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGIN_ENV = ("CRM_PLUGINS", "CRM_DISABLED_PLUGINS")
+CUSTOMER_FIELDS = '{ __type(name: "Customer") { fields { name } } }'
+
+
+@pytest.fixture
+def no_plugin_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plugin selection left to the installed entry points (CRM_PLUGINS/DISABLED unset)."""
+    for name in PLUGIN_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def offline(tmp_path: Path) -> Settings:
+    """Settings for apps that only compose a schema (the database is never opened)."""
+    return Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
+        env="test",
+        jwt_secret=SecretStr(TEST_JWT_SECRET),
+        rate_limit_per_minute=0,
+    )
+
+
+def settings_like(base: Settings, **changes: Any) -> Settings:
+    return base.model_copy(update=changes)
+
+
+async def graphql(app: Starlette, query: str) -> dict[str, Any]:
+    """Query an app in-process without its lifespan (enough for introspection and validation)."""
+    async with in_process(app) as http:
+        return (await http.post("/graphql", json={"query": query})).json()
+
+
+def in_process(app: Starlette) -> httpx.AsyncClient:
+    """An admin's HTTP client for an app, without running its lifespan."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=auth_headers()
+    )
+
+
+async def customer_fields(app: Starlette) -> set[str]:
+    return {f["name"] for f in (await graphql(app, CUSTOMER_FIELDS))["data"]["__type"]["fields"]}
+
+
+def crm_graph_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in PLUGIN_ENV}
+    return subprocess.run(
+        [sys.executable, "-m", "crm_graph", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def one_line(text: str) -> str:
+    """CLI messages are wrapped to the terminal width; compare them as one line."""
+    return " ".join(text.split())
+
+
+class FakePlugin:
+    """A throwaway plugin object: a name, a core range and an optional schema contribution."""
+
+    def __init__(self, name: str, requires_core: str = ">=0.1", **extend: list[type]) -> None:
+        self.name, self.requires_core, self.extend = name, requires_core, extend
+
+    @hookimpl
+    def crm_plugin_metadata(self) -> PluginMetadata:
+        return PluginMetadata(name=self.name, version="1.0", requires_core=self.requires_core)
+
+    @hookimpl
+    def crm_schema(self) -> SchemaContribution:
+        return SchemaContribution(extend=self.extend)
+
+
+# --- documentation -------------------------------------------------------------------------
+
+
+def test_every_hook_is_documented_in_plugins_md() -> None:
+    hooks = sorted(n for n, f in vars(hookspecs).items() if hasattr(f, "crm_graph_spec"))
+    docs = (ROOT / "docs" / "plugins.md").read_text()
+    headings = re.findall(r"^###\s.*?`(\w+)`", docs, flags=re.MULTILINE)
+    assert "crm_storage" in hooks
+    missing = [h for h in hooks if h not in headings]
+    assert not missing, f"add a '### `hook`' section to docs/plugins.md for: {missing}"
+
+
+def test_example_plugin_imports_only_the_stable_api() -> None:
+    package = ROOT / "examples" / "loyalty_plugin" / "src" / "crm_loyalty"
+    imported = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert {m for m in imported if m.split(".")[0] == "crm_graph"} == {"crm_graph.plugin"}
+
+
+# --- discovery and control -----------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("no_plugin_env")
+async def test_installed_plugin_is_discovered_and_listed(offline: Settings) -> None:
+    app = create_app(settings_like(offline, plugins=None))
+    async with in_process(app) as http:
+        listed = (await http.get("/plugins")).json()["plugins"]
+    loyalty = next(p for p in listed if p["name"] == "loyalty")
+    assert loyalty["version"] == crm_loyalty.__version__
+    assert loyalty["distribution"] == "crm-loyalty"
+    assert {"crm_schema", "crm_storage", "crm_request_context"} <= set(loyalty["hooks"])
+    assert {"loyaltyPoints", "loyaltyTier"} <= await customer_fields(app)
+
+    cli = crm_graph_cli("plugins", "list", "--json", env={})
+    assert cli.returncode == 0, cli.stderr
+    assert next(p for p in json.loads(cli.stdout) if p["name"] == "loyalty") == loyalty
+
+
+@pytest.mark.parametrize(
+    "env", [{"CRM_DISABLED_PLUGINS": "loyalty"}, {"CRM_PLUGINS": ""}, {"CRM_PLUGINS": "  "}]
+)
+async def test_disabled_plugin_contributes_nothing(
+    env: dict[str, str], offline: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in PLUGIN_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app = create_app(Settings(**offline.model_dump(exclude={"plugins", "disabled_plugins"})))
+    assert "loyalty" not in app.state.crm.plugins.names
+    assert "loyaltyPoints" not in await customer_fields(app)
+    result = await graphql(app, "{ customers { nodes { loyaltyPoints } } }")
+    assert "Cannot query field 'loyaltyPoints' on type 'Customer'" in result["errors"][0]["message"]
+
+
+def test_allow_list_naming_an_unknown_plugin_fails(offline: Settings) -> None:
+    with pytest.raises(PluginError, match="CRM_PLUGINS names plugins that are not installed: nope"):
+        create_app(settings_like(offline, plugins=["loyalty", "nope"]))
+
+
+def test_plugin_failing_to_import_stops_startup_naming_it(tmp_path: Path) -> None:
+    dist = tmp_path / "crm_broken-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: crm-broken\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[crm_graph.plugins]\nbroken = crm_broken\n")
+    (tmp_path / "crm_broken.py").write_text("import a_dependency_nobody_installed\n")
+    env = {"PYTHONPATH": str(tmp_path), "CRM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"}
+    result = crm_graph_cli("plugins", "list", env=env)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert (
+        "error: plugin 'broken' (crm_broken) failed to import: ModuleNotFoundError: "
+        "No module named 'a_dependency_nobody_installed'"
+    ) in one_line(result.stderr)
+
+
+@strawberry.type
+class SnakeCaseLoyalty:
+    loyalty_points: int
+
+
+@strawberry.type
+class ExplicitlyNamed:
+    points: int = strawberry.field(name="loyaltyPoints")
+
+
+@strawberry.type
+class CoreEmail:
+    email: str
+
+
+@strawberry.type(name="LoyaltyTier")
+class OtherTier:
+    level: int
+
+
+@strawberry.type
+class TierField:
+    status_tier: OtherTier
+
+
+@pytest.mark.parametrize(
+    ("rival", "message"),
+    [
+        (
+            FakePlugin("rival", Customer=[SnakeCaseLoyalty]),
+            "field Customer.loyaltyPoints is contributed by both 'loyalty' and 'rival'",
+        ),
+        (
+            FakePlugin("aaa", Customer=[ExplicitlyNamed]),
+            "field Customer.loyaltyPoints is contributed by both 'aaa' and 'loyalty'",
+        ),
+        (
+            FakePlugin("rival", Customer=[CoreEmail]),
+            "field Customer.email is contributed by both 'core' and 'rival'",
+        ),
+        (
+            FakePlugin("rival", Order=[TierField]),
+            "GraphQL type 'LoyaltyTier' is defined by both 'loyalty' and 'rival'",
+        ),
+    ],
+)
+def test_conflicting_contributions_stop_startup_naming_both(
+    rival: FakePlugin, message: str, offline: Settings
+) -> None:
+    with pytest.raises(PluginError, match=re.escape(message)):
+        create_app(offline, plugins=[crm_loyalty, rival])
+
+
+def test_plugin_for_another_core_version_is_refused(offline: Settings) -> None:
+    future = FakePlugin("future", requires_core=">=2.0")
+    with pytest.raises(
+        PluginError,
+        match=re.escape("plugin 'future' 1.0 requires crm-graph >=2.0, but this is crm-graph 0.1"),
+    ):
+        create_app(offline, plugins=[future])
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"CRM_PLUGIN_LOYALTY_POLL_INTERVAL": "-1"},
+            "plugin 'loyalty' settings are invalid: "
+            "CRM_PLUGIN_LOYALTY_POLL_INTERVAL: Input should be greater than 0",
+        ),
+        (
+            {"CRM_PLUGIN_LOYALTY_TIERS": '{"gold": 0}'},
+            "CRM_PLUGIN_LOYALTY_TIERS (at gold): Input should be greater than 0",
+        ),
+        (
+            {"CRM_PLUGIN_LOYALTY_TIERS": '{"gold": 10, "silver": 10}'},
+            "CRM_PLUGIN_LOYALTY_TIERS: Value error, two tiers share a minimum",
+        ),
+        (
+            {"CRM_PLUGIN_LOYALTY_TIERS": "gold=10"},
+            "plugin 'loyalty' settings (CRM_PLUGIN_LOYALTY_*) could not be read: "
+            'error parsing value for field "tiers"',
+        ),
+    ],
+)
+def test_invalid_plugin_settings_name_the_variable(
+    env: dict[str, str], message: str, offline: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(PluginError, match=re.escape(message)):
+        create_app(offline, plugins=[crm_loyalty])
+
+
+async def test_two_apps_in_one_process_keep_their_own_schemas(offline: Settings) -> None:
+    with_loyalty = create_app(offline, plugins=[crm_loyalty])
+    without = create_app(offline, plugins=[])
+    again = create_app(offline, plugins=[crm_loyalty])
+    assert {"loyaltyPoints", "loyaltyTier"} <= await customer_fields(with_loyalty)
+    assert not {"loyaltyPoints", "loyaltyTier"} & await customer_fields(without)
+    assert await customer_fields(again) == await customer_fields(with_loyalty)
+    assert (await graphql(without, "subscription { __typename }"))["errors"]
+    assert "loyaltyPointsChanged" in str(with_loyalty.state.schema)
+
+
+# --- serving and storage (SQLite and PostgreSQL) -------------------------------------------
+
+
+@pytest.fixture
+async def discovered(database_url: str) -> AsyncIterator[Any]:
+    """The loyalty plugin loaded through its entry point (plugins=None), on a migrated DB."""
+    settings = Settings(database_url=database_url, plugins=["loyalty"], env="test")
+    async with app_client(settings, plugins=None) as client:
+        yield client
+
+
+async def test_discovered_plugin_serves_its_fields_and_mutation(discovered: Any) -> None:
+    created = await discovered.data(
+        'mutation { createCustomer(input: {name: "Ada"}) { customer { id loyaltyPoints } } }'
+    )
+    ada = created["createCustomer"]["customer"]
+    assert ada["loyaltyPoints"] == 0
+    award = """mutation ($id: ID!, $points: Int!) {
+      awardLoyaltyPoints(input: {customerId: $id, points: $points, reason: "signup"}) {
+        account { points customer { id } } errors { code field }
+      }
+    }"""
+    rejected = await discovered.data(award, {"id": ada["id"], "points": 0})
+    assert rejected["awardLoyaltyPoints"] == {
+        "account": None,
+        "errors": [{"code": "INVALID_VALUE", "field": ["input", "points"]}],
+    }
+    accepted = await discovered.data(award, {"id": ada["id"], "points": 25})
+    assert accepted["awardLoyaltyPoints"] == {
+        "account": {"points": 25, "customer": {"id": ada["id"]}},
+        "errors": [],
+    }
+    listed = await discovered.data("{ customers { nodes { loyaltyPoints } } }")
+    assert listed["customers"]["nodes"] == [{"loyaltyPoints": 25}]
+
+
+async def test_migrated_database_matches_core_and_plugin_models(database_url: str) -> None:
+    plugins = create_plugin_manager(
+        Settings(database_url=database_url, env="test"), plugins=[crm_loyalty]
+    )
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine, plugins)
+        await upgrade(engine, plugins)  # idempotent: every branch already at its head
+        assert await differences(engine, plugins) == []
+    finally:
+        await engine.dispose()
