@@ -1,0 +1,161 @@
+"""Reading the event log by position, the sequencer, opaque cursors and retention.
+
+Positions are dense (1, 2, 3, ...) and become visible in increasing order: on SQLite they are
+taken inside the (serialised) writing transaction; on PostgreSQL one sequencer at a time
+(an advisory lock) numbers the committed rows that have none, in insertion order, and commits
+before the next can start. A reader that asks for ``position > n`` can therefore never skip an
+event, and a hole in what it reads means retention deleted events it had not seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm_graph.db.engine import is_sqlite, read_session, write_session
+from crm_graph.events.models import EventRecord, EventStore
+
+POSITIONS_CHANNEL = "crm_events"
+SEQUENCER_LOCK = 0x63726D5F657674  # "crm_evt": the one advisory lock the sequencer takes
+SEQUENCE_BATCH = 5000
+
+
+class CursorError(ValueError):
+    """A cursor that cannot be used; ``code`` is INVALID_CURSOR, CURSOR_WRONG_STORE or
+    CURSOR_EXPIRED (then ``oldest_cursor`` is where reading can start again)."""
+
+    def __init__(self, code: str, message: str, oldest_cursor: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.oldest_cursor = oldest_cursor
+
+
+class EventLog:
+    """The log of one database. ``epoch`` is loaded once by :meth:`open`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sqlite = is_sqlite(str(engine.url))
+        self.epoch = ""
+
+    async def open(self) -> None:
+        self.epoch = (await self.state()).epoch
+
+    async def state(self) -> EventStore:
+        async with read_session(self.engine) as session:
+            row = await session.get(EventStore, 1)
+        if row is None:
+            raise RuntimeError("the event store row is missing: run `crm-graph migrate`")
+        return row
+
+    def cursor(self, position: int) -> str:
+        raw = f"{self.epoch}:{position}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    async def position_of(self, cursor: str) -> int:
+        """The position a cursor stands for, checked against this store and its retention."""
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+            epoch, number = raw.split(":", 1)
+            position = int(number)
+        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+            raise CursorError("INVALID_CURSOR", f"{cursor[:80]!r} is not an event cursor") from exc
+        if position < 0 or not number.isdigit():
+            raise CursorError("INVALID_CURSOR", f"{cursor[:80]!r} is not an event cursor")
+        state = await self.state()
+        if epoch != state.epoch or position > state.last_position:
+            raise CursorError(
+                "CURSOR_WRONG_STORE",
+                "this cursor belongs to another event store (a different or restored database); "
+                "start again from eventStream.oldestCursor",
+            )
+        self.check_retained(position, state.pruned_through)
+        return position
+
+    def check_retained(self, position: int, pruned_through: int) -> None:
+        if position < pruned_through:
+            raise CursorError(
+                "CURSOR_EXPIRED",
+                "events after this cursor were deleted by retention; the oldest available "
+                "cursor is in extensions.oldestCursor",
+                self.cursor(pruned_through),
+            )
+
+    async def read(
+        self, after: int, limit: int, types: Sequence[str] | None = None
+    ) -> list[EventRecord]:
+        """Up to ``limit`` events after ``after``, oldest first (optionally of some types)."""
+        stmt = select(EventRecord).where(EventRecord.position > after)
+        if types:
+            stmt = stmt.where(EventRecord.type.in_(types))
+        async with read_session(self.engine) as session:
+            rows = list(await session.scalars(stmt.order_by(EventRecord.position).limit(limit)))
+        return rows
+
+    async def read_contiguous(self, after: int, limit: int) -> list[EventRecord]:
+        """Like :meth:`read`, but a hole after ``after`` (pruned events) is CURSOR_EXPIRED."""
+        rows = await self.read(after, limit)
+        if rows and rows[0].position != after + 1:
+            self.check_retained(after, rows[0].position - 1)
+        return rows
+
+    async def sequence(self) -> int | None:
+        """PostgreSQL: number the committed, unnumbered events; the new last position or None.
+
+        The advisory lock is held until commit, so the next run starts after these positions
+        are visible and can only hand out larger ones.
+        """
+        last: int | None = None
+        while True:
+            async with write_session(self.engine) as session:
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK}
+                )
+                base = await session.scalar(
+                    select(EventStore.last_position).where(EventStore.id == 1)
+                )
+                numbered = list(
+                    await session.scalars(
+                        text(
+                            "UPDATE event_log SET position = :base + pending.rn FROM ("
+                            " SELECT id, row_number() OVER (ORDER BY id) AS rn FROM event_log"
+                            " WHERE position IS NULL ORDER BY id LIMIT :batch) AS pending"
+                            " WHERE event_log.id = pending.id RETURNING event_log.position"
+                        ),
+                        {"base": base, "batch": SEQUENCE_BATCH},
+                    )
+                )
+                if not numbered:
+                    return last
+                last = max(numbered)
+                await session.execute(
+                    update(EventStore).where(EventStore.id == 1).values(last_position=last)
+                )
+                await session.execute(
+                    text("SELECT pg_notify(:channel, :position)"),
+                    {"channel": POSITIONS_CHANNEL, "position": str(last)},
+                )
+            if len(numbered) < SEQUENCE_BATCH:
+                return last
+
+    async def prune(self, older_than: datetime) -> int:
+        """Delete the events before ``older_than`` (a prefix of the log); how many went."""
+        async with write_session(self.engine) as session:
+            through = await session.scalar(
+                select(func.max(EventRecord.position)).where(
+                    EventRecord.occurred_at < older_than, EventRecord.position.is_not(None)
+                )
+            )
+            store = await session.get(EventStore, 1)
+            if through is None or store is None or through <= store.pruned_through:
+                return 0
+            result = await session.execute(
+                delete(EventRecord).where(EventRecord.position <= through)
+            )
+            store.pruned_through = through
+            return result.rowcount or 0

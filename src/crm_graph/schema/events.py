@@ -1,0 +1,199 @@
+"""The event log over GraphQL: ``events`` (polling), ``eventStream``, ``eventTypes`` and the
+``events``/``customerChanged`` subscriptions. Resolvers only parse arguments and read the log."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from sqlalchemy import func, select
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from crm_graph.auth.declare import requires
+from crm_graph.db.engine import read_session
+from crm_graph.events.hub import EventFilter
+from crm_graph.events.models import EventRecord
+from crm_graph.events.service import EventService
+from crm_graph.events.store import CursorError
+from crm_graph.schema.types.common import Connection, Edge, PageInfo, id_arg, query_error
+
+DEFAULT_EVENTS_PAGE = 50
+READ = requires("events:read")
+
+
+@strawberry.type(
+    description="Something that happened, from the ordered event log. Receivers de-duplicate "
+    "on `id`; `cursor` resumes a subscription or `events` query right after this event. "
+    "Events of type `heartbeat` are never stored: they only move a quiet subscriber's cursor."
+)
+class Event:
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        return isinstance(obj, EventRecord)
+
+    @strawberry.field(description="Unique and stable: the same event always has the same id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.uid)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Opaque position in the log, tied to this event store.")
+    def cursor(self, info: Info) -> str:
+        return _events(info).log.cursor(self.position)  # type: ignore[attr-defined]
+
+    type: str
+    entity_type: str | None = strawberry.field(description="GraphQL type of the entity.")
+    entity_id: strawberry.ID | None = strawberry.field(description="Global ID of the entity.")
+    payload: JSON = strawberry.field(
+        description="The entity as JSON with its version; updates add `changedFields`."
+    )
+    actor: str | None
+    occurred_at: datetime
+
+
+@strawberry.type(description="Where the log starts and ends, and how long events are kept.")
+class EventStream:
+    oldest_cursor: str = strawberry.field(
+        description="Replaying `after` this cursor yields every event still stored."
+    )
+    latest_cursor: str = strawberry.field(description="The cursor of the newest event.")
+    retention_days: int
+
+
+@strawberry.type(name="EventType", description="An event type and the JSON Schema of its payload.")
+class EventTypeInfo:
+    name: str
+    description: str
+    owner: str = strawberry.field(description="`core` or the name of the declaring plugin.")
+    entity_type: str | None
+    payload_schema: JSON
+
+
+def _events(info: Info) -> EventService:
+    return info.context.app.events
+
+
+def cursor_error(exc: CursorError, argument: str) -> GraphQLError:
+    extensions: dict[str, Any] = {"code": exc.code, "field": argument}
+    if exc.oldest_cursor is not None:
+        extensions["oldestCursor"] = exc.oldest_cursor
+    return GraphQLError(str(exc), extensions=extensions)
+
+
+async def _position(info: Info, after: str | None, argument: str = "after") -> int | None:
+    if after is None:
+        return None
+    try:
+        return await _events(info).log.position_of(after)
+    except CursorError as exc:
+        raise cursor_error(exc, argument) from exc
+
+
+@strawberry.type
+class EventQueries:
+    @strawberry.field(description="Stored events after a cursor, oldest first.", metadata=READ)
+    async def events(
+        self,
+        info: Info,
+        after: str | None = None,
+        types: list[str] | None = None,
+        first: int | None = None,
+    ) -> Connection[Event]:
+        maximum = info.context.app.settings.max_page_size
+        size = DEFAULT_EVENTS_PAGE if first is None else first
+        if not 0 <= size <= maximum:
+            raise query_error("INVALID_ARGUMENT", f"first must be between 0 and {maximum}", "first")
+        service = _events(info)
+        start = await _position(info, after)
+        if start is None:
+            start = (await service.log.state()).pruned_through
+        rows = await service.log.read(start, size + 1, types)
+        page = rows[:size]
+        cursors = [service.log.cursor(r.position) for r in page]  # type: ignore[arg-type]
+
+        async def count() -> int:
+            stmt = select(func.count()).where(EventRecord.position > start)
+            if types:
+                stmt = stmt.where(EventRecord.type.in_(types))
+            async with read_session(info.context.app.engine) as session:
+                return await session.scalar(stmt) or 0
+
+        return Connection(
+            edges=[Edge(node=row, cursor=c) for row, c in zip(page, cursors, strict=True)],
+            page_info=PageInfo(
+                has_next_page=len(rows) > size,
+                has_previous_page=after is not None,
+                start_cursor=cursors[0] if cursors else None,
+                end_cursor=cursors[-1] if cursors else None,
+            ),
+            count=count,
+        )
+
+    @strawberry.field(description="The bounds of the stored event log.", metadata=READ)
+    async def event_stream(self, info: Info) -> EventStream:
+        service = _events(info)
+        state = await service.log.state()
+        return EventStream(
+            oldest_cursor=service.log.cursor(state.pruned_through),
+            latest_cursor=service.log.cursor(state.last_position),
+            retention_days=info.context.app.settings.event_retention_days,
+        )
+
+    @strawberry.field(
+        description="Every event type of this server: core and plugins.", metadata=READ
+    )
+    def event_types(self, info: Info) -> list[EventTypeInfo]:
+        return [
+            EventTypeInfo(
+                name=t.name,
+                description=t.description,
+                owner=owner,
+                entity_type=t.entity_type,
+                payload_schema=t.payload_schema,
+            )
+            for owner, t in _events(info).types
+        ]
+
+
+@strawberry.type
+class EventSubscriptions:
+    @strawberry.subscription(
+        description="With `after`: every stored event after that cursor, then live ones, with "
+        "no gap and no duplicate. Without: live events only. With `types`, a heartbeat event "
+        "carries the current cursor when nothing matched for a while.",
+        metadata=READ,
+    )
+    async def events(
+        self, info: Info, after: str | None = None, types: list[str] | None = None
+    ) -> AsyncGenerator[Event, None]:
+        start = await _position(info, after)
+        wanted = EventFilter(types=frozenset(types) if types else None)
+        async for row in _stream(info, start, wanted):
+            yield row
+
+    @strawberry.subscription(
+        description="Events about one customer (same log and cursors).", metadata=READ
+    )
+    async def customer_changed(
+        self, info: Info, id: strawberry.ID, after: str | None = None
+    ) -> AsyncGenerator[Event, None]:
+        id_arg(id, "Customer")
+        start = await _position(info, after)
+        wanted = EventFilter(entity_type="Customer", entity_id=str(id))
+        async for row in _stream(info, start, wanted):
+            yield row
+
+
+async def _stream(
+    info: Info, start: int | None, wanted: EventFilter
+) -> AsyncGenerator[EventRecord, None]:
+    stream = _events(info).stream(start, wanted)
+    try:
+        async for row in stream:
+            yield row
+    except CursorError as exc:
+        raise cursor_error(exc, "after") from exc
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]

@@ -1,0 +1,313 @@
+"""Webhooks against a real HTTP receiver on 127.0.0.1 that fails in every way it can.
+
+Every (webhook, event) pair ends succeeded or dead, every request carries a valid Standard
+Webhooks signature, each attempt is in the delivery log, 410 disables the endpoint, 429's
+Retry-After is honoured, and a worker stopped mid-request is replaced by another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import struct
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from test_events import fast, mutate, wait_for_events
+
+from crm_graph.settings import Settings
+from crm_graph.testing import GraphQLClient, app_client
+from crm_graph.webhooks import WebhookVerificationError, new_secret, sign, verify
+
+CREATE_WEBHOOK = """
+mutation ($input: CreateWebhookInput!) {
+  createWebhook(input: $input) { webhook { id url eventTypes status } secret errors { code field } }
+}
+"""
+DELIVERIES = """
+query ($id: ID!, $status: WebhookDeliveryStatus) {
+  webhookDeliveries(webhookId: $id, status: $status, first: 100) {
+    totalCount
+    nodes {
+      eventId status attempts lastError event { type }
+      attemptLog { number statusCode error finishedAt latencyMs responseBody }
+    }
+  }
+}
+"""
+WEBHOOK = "query ($id: ID!) { webhook(id: $id) { status disabledReason } }"
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class Receiver:
+    """A raw HTTP/1.1 server; ``behave(path, n)`` picks the answer to the n-th request."""
+
+    behave: Callable[[str, int], str]
+    requests: list[Request] = field(default_factory=list)
+    url: str = ""
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode().split("\r\n")
+            path = lines[0].split(" ")[1]
+            headers = {
+                k.strip().lower(): v.strip()
+                for k, v in (ln.split(":", 1) for ln in lines[1:] if ln)
+            }
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            count = sum(r.path == path for r in self.requests)
+            self.requests.append(Request(path, headers, body, time.monotonic()))
+            action = self.behave(path, count)
+            if action == "reset":
+                sock = writer.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            elif action == "hang":
+                await asyncio.sleep(1)
+            else:
+                status, _, extra = action.partition(" ")
+                extra_header = f"{extra}\r\n" if extra else ""
+                writer.write(
+                    f"HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n"
+                    f"{extra_header}\r\nok".encode()
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@asynccontextmanager
+async def receiver(behave: Callable[[str, int], str]) -> AsyncIterator[Receiver]:
+    found = Receiver(behave)
+    server = await asyncio.start_server(found.handle, "127.0.0.1", 0)
+    found.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with server:
+        yield found
+        server.close()
+
+
+def hook_settings(settings: Settings, **changes: Any) -> Settings:
+    return fast(
+        settings,
+        webhook_allow_private_targets=True,
+        webhook_retry_scale=3e-6,  # the 75-hour schedule takes under a second
+        webhook_timeout_seconds=0.3,
+        **changes,
+    )
+
+
+async def create_webhook(client: GraphQLClient, url: str, types: list[str] | None = None) -> dict:
+    data = await client.data(CREATE_WEBHOOK, {"input": {"url": url, "eventTypes": types or []}})
+    payload = data["createWebhook"]
+    assert payload["errors"] == [], payload
+    assert payload["secret"].startswith("whsec_")
+    return {**payload["webhook"], "secret": payload["secret"]}
+
+
+async def settled(client: GraphQLClient, webhook: dict, expected: int, timeout: float = 20) -> list:
+    """The webhook's deliveries once there are ``expected`` and none is pending."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page = (await client.data(DELIVERIES, {"id": webhook["id"]}))["webhookDeliveries"]
+        pending = [d for d in page["nodes"] if d["status"] == "PENDING"]
+        if page["totalCount"] >= expected and not pending:
+            return page["nodes"]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"deliveries not settled: {page}")
+        await asyncio.sleep(0.05)
+
+
+async def test_every_pair_ends_succeeded_or_dead_with_signed_requests_and_an_attempt_log(
+    settings: Settings,
+) -> None:
+    chance = random.Random(6)
+
+    def behave(path: str, n: int) -> str:
+        if path == "/dead":
+            return "500"
+        if path == "/gone":
+            return "410" if n == 2 else "200"
+        if path == "/busy":
+            return "429 retry-after: 1" if n == 0 else "204"
+        return chance.choices(["200", "500", "429", "hang", "reset"], weights=[50, 20, 10, 5, 15])[
+            0
+        ]
+
+    async with (
+        receiver(behave) as http,
+        app_client(hook_settings(settings), plugins=[]) as client,
+    ):
+        flaky = [await create_webhook(client, f"{http.url}/flaky{i}") for i in range(2)]
+        gone = await create_webhook(client, f"{http.url}/gone", ["customer.created"])
+        dead = await create_webhook(client, f"{http.url}/dead", ["product.created"])
+        busy = await create_webhook(client, f"{http.url}/busy", ["product.created"])
+        watcher = await create_webhook(client, f"{http.url}/watch", ["webhook.delivery_dead"])
+        for i in range(12):
+            await mutate(client, "createCustomer", {"name": f"C{i}"}, "customer")
+        await mutate(client, "createProduct", {"sku": "S", "name": "S", "price": "1"}, "product")
+        events = await wait_for_events(client, 13)
+
+        for webhook in flaky:
+            deliveries = await settled(client, webhook, 13)
+            assert sorted(d["eventId"] for d in deliveries) == sorted(e["id"] for e in events)
+            for d in deliveries:
+                assert d["status"] in ("SUCCEEDED", "DEAD")
+                assert len(d["attemptLog"]) == d["attempts"]
+                assert [a["number"] for a in d["attemptLog"]] == list(range(1, d["attempts"] + 1))
+                assert all(a["finishedAt"] for a in d["attemptLog"])
+                for a in d["attemptLog"][:-1]:
+                    assert a["error"] or a["statusCode"] in (429, 500), a
+                if d["status"] == "SUCCEEDED":
+                    assert d["attemptLog"][-1]["statusCode"] == 200
+                else:
+                    assert d["attempts"] == 10
+            errors = {a["error"] for d in deliveries for a in d["attemptLog"] if a["error"]}
+            assert any("timed out" in e for e in errors), errors
+
+        gone_deliveries = await settled(client, gone, 12)
+        assert {d["status"] for d in gone_deliveries} == {"SUCCEEDED", "DEAD"}
+        status = (await client.data(WEBHOOK, {"id": gone["id"]}))["webhook"]
+        assert status == {"status": "DISABLED", "disabledReason": "the receiver answered 410 Gone"}
+
+        [died] = await settled(client, dead, 1)
+        assert died["status"] == "DEAD" and died["attempts"] == 10
+        assert [a["statusCode"] for a in died["attemptLog"]] == [500] * 10
+        assert died["event"]["type"] == "product.created"
+
+        [waited] = await settled(client, busy, 1)
+        assert [a["statusCode"] for a in waited["attemptLog"]] == [429, 204]
+        busy_times = [r.at for r in http.requests if r.path == "/busy"]
+        assert busy_times[1] - busy_times[0] >= 0.95, "Retry-After: 1 was not honoured"
+
+        dead_count = 0
+        for webhook in [*flaky, gone, dead]:
+            dead_count += sum(d["status"] == "DEAD" for d in await settled(client, webhook, 1))
+        notices = await settled(client, watcher, dead_count)
+        assert len(notices) == dead_count and all(n["status"] == "SUCCEEDED" for n in notices)
+
+        secrets = {
+            "/" + w["url"].rsplit("/", 1)[1]: w["secret"]
+            for w in [*flaky, gone, dead, busy, watcher]
+        }
+        stranger = new_secret()
+        for request in http.requests:
+            message = verify(secrets[request.path], request.body, request.headers)
+            assert message["id"] == request.headers["webhook-id"]
+            with pytest.raises(WebhookVerificationError):
+                verify(stranger, request.body, request.headers)
+
+
+async def test_a_delivery_whose_worker_stops_mid_request_is_sent_again(
+    settings: Settings,
+) -> None:
+    async with receiver(lambda _path, n: "hang" if n == 0 else "200") as http:
+        async with app_client(hook_settings(settings), plugins=[]) as client:
+            webhook = await create_webhook(client, f"{http.url}/slow")
+            await mutate(client, "createCustomer", {"name": "Ada"}, "customer")
+            for _ in range(200):
+                if http.requests:
+                    break
+                await asyncio.sleep(0.02)
+        # The app (and its worker, mid-request) is gone; a new one takes over after the lease.
+        async with app_client(hook_settings(settings), plugins=[]) as client:
+            [delivery] = await settled(client, webhook, 1)
+    assert delivery["status"] == "SUCCEEDED"
+    first, second = delivery["attemptLog"]
+    assert "stopped during the attempt" in first["error"] and second["statusCode"] == 200
+    assert [r.headers["webhook-id"] for r in http.requests] == [delivery["eventId"]] * 2
+
+
+async def test_webhook_management_secrets_ssrf_and_redelivery(settings: Settings) -> None:
+    guarded = fast(settings, webhook_workers=0)
+    async with app_client(guarded, plugins=[]) as client:
+        for url in [
+            "http://127.0.0.1:9/hook",
+            "http://10.1.2.3/hook",
+            "http://[::1]/hook",
+            "http://169.254.169.254/latest",
+            "ftp://example.com/x",
+            "http://user:pw@93.184.216.34/",
+        ]:
+            data = await client.data(CREATE_WEBHOOK, {"input": {"url": url}})
+            assert data["createWebhook"]["errors"][0]["code"] == "UNSAFE_URL", url
+            assert data["createWebhook"]["secret"] is None
+        unknown = await client.data(
+            CREATE_WEBHOOK, {"input": {"url": "http://93.184.216.34/", "eventTypes": ["nope"]}}
+        )
+        assert unknown["createWebhook"]["errors"] == [
+            {"code": "UNKNOWN_EVENT_TYPE", "field": ["input", "eventTypes", "0"]}
+        ]
+        webhook = await create_webhook(client, "http://93.184.216.34/hook", ["customer.created"])
+        listed = await client.data("{ webhooks { nodes { id url } } }")
+        assert listed["webhooks"]["nodes"] == [{"id": webhook["id"], "url": webhook["url"]}]
+        hidden = await client.execute("{ webhooks { nodes { secret } } }")
+        assert "Cannot query field 'secret'" in hidden["errors"][0]["message"]
+
+        paused = await client.data(
+            "mutation ($id: ID!) { updateWebhook(input: {id: $id, status: PAUSED}) "
+            "{ webhook { status version } errors { code } } }",
+            {"id": webhook["id"]},
+        )
+        assert paused["updateWebhook"]["webhook"]["status"] == "PAUSED"
+        await mutate(client, "createCustomer", {"name": "Ada"}, "customer")
+        [event] = await wait_for_events(client, 1)
+        [pending] = await settled_pending(client, webhook)
+        assert pending["eventId"] == event["id"]
+        again = await client.data(
+            "mutation ($w: ID!, $e: ID!) { redeliverEvent(input: {webhookId: $w, eventId: $e}) "
+            "{ delivery { eventId status } errors { code } } }",
+            {"w": webhook["id"], "e": event["id"]},
+        )
+        assert again["redeliverEvent"]["delivery"] == {"eventId": event["id"], "status": "PENDING"}
+        deleted = await client.data(
+            "mutation ($id: ID!) { deleteWebhook(input: {id: $id}) { errors { code } } }",
+            {"id": webhook["id"]},
+        )
+        assert deleted["deleteWebhook"]["errors"] == []
+        assert (await client.data(WEBHOOK, {"id": webhook["id"]}))["webhook"] is None
+
+
+async def settled_pending(client: GraphQLClient, webhook: dict) -> list:
+    for _ in range(200):
+        page = await client.data(DELIVERIES, {"id": webhook["id"], "status": "PENDING"})
+        if page["webhookDeliveries"]["nodes"]:
+            return page["webhookDeliveries"]["nodes"]
+        await asyncio.sleep(0.02)
+    raise AssertionError("no pending delivery for the paused webhook")
+
+
+def test_verify_refuses_old_timestamps_and_bad_signatures() -> None:
+    secret = new_secret()
+    body = '{"id":"e1"}'
+    now = int(time.time())
+    good = {
+        "webhook-id": "e1",
+        "webhook-timestamp": str(now),
+        "webhook-signature": sign(secret, "e1", now, body),
+    }
+    assert verify(secret, body, good) == {"id": "e1"}
+    stale = now - 301
+    old = {
+        **good,
+        "webhook-timestamp": str(stale),
+        "webhook-signature": sign(secret, "e1", stale, body),
+    }
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        verify(secret, body, old)
+    with pytest.raises(WebhookVerificationError):
+        verify(secret, body + " ", good)
