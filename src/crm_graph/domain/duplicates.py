@@ -1,0 +1,156 @@
+"""Likely duplicate customers: pairs scored on e-mail, phone and fuzzy name/company similarity.
+
+Each signal is evidence with its own strength; they combine as independent probabilities
+(``1 - prod(1 - p)``), so two weak signals together outweigh one. Comparing every pair would
+be quadratic, so customers are first put into blocks by what duplicates share (the e-mail,
+the phone, the first letters of each name word) and only customers sharing a block are
+compared. A block larger than ``MAX_BLOCK`` (a very common first name) tells nothing and is
+skipped.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+from rapidfuzz.utils import default_process
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_graph.db.models import Customer
+from crm_graph.domain.customers import get_live
+
+EMAIL, PHONE, NAME, COMPANY = "EMAIL", "PHONE", "NAME", "COMPANY"
+STRENGTH = {EMAIL: 0.9, PHONE: 0.8, NAME: 0.6, COMPANY: 0.3}
+NAME_SIMILAR, COMPANY_SIMILAR = 0.85, 0.9
+MIN_SCORE = 0.5
+MAX_BLOCK = 200
+PREFIX = 3
+MAX_CANDIDATE_ROWS = 2000
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Match:
+    customer_id: int
+    other_id: int
+    score: float
+    reasons: list[Reason]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What comparing looks at: e-mail and phone (already normalised), names processed once."""
+
+    id: int
+    email: str | None
+    phone: str | None
+    name: str
+    company: str
+
+    @classmethod
+    def of(
+        cls, pk: int, name: str, email: str | None, phone: str | None, company: str | None
+    ) -> Profile:
+        return cls(pk, email, phone, default_process(name), default_process(company or ""))
+
+    def blocks(self) -> set[str]:
+        keys = {f"n:{word[:PREFIX]}" for word in self.name.split() if len(word) >= 2}
+        if self.email:
+            keys.add(f"e:{self.email}")
+        if self.phone:
+            keys.add(f"p:{self.phone}")
+        return keys
+
+
+def compare(a: Profile, b: Profile) -> Match | None:
+    """The score of a pair and its reasons, or None below ``MIN_SCORE``."""
+    reasons: list[Reason] = []
+    if a.email and a.email == b.email:
+        reasons.append(Reason(EMAIL, f"same e-mail address {a.email}", 1.0))
+    if a.phone and a.phone == b.phone:
+        reasons.append(Reason(PHONE, f"same phone number {a.phone}", 1.0))
+    name = fuzz.token_sort_ratio(a.name, b.name) / 100
+    if name >= NAME_SIMILAR:
+        reasons.append(Reason(NAME, f"names are {name:.0%} similar", name))
+    if a.company and b.company and (reasons or name >= NAME_SIMILAR):
+        company = fuzz.token_sort_ratio(a.company, b.company) / 100
+        if company >= COMPANY_SIMILAR:
+            reasons.append(Reason(COMPANY, f"companies are {company:.0%} similar", company))
+    unlikely = 1.0
+    for reason in reasons:
+        unlikely *= 1 - STRENGTH[reason.code] * reason.similarity
+    score = round(1 - unlikely, 4)
+    return Match(a.id, b.id, score, reasons) if score >= MIN_SCORE else None
+
+
+def _profiles(rows: Iterable[tuple[int, str, str | None, str | None, str | None]]) -> list[Profile]:
+    return [Profile.of(*row) for row in rows]
+
+
+_COLUMNS = (Customer.id, Customer.name, Customer.email, Customer.phone, Customer.company)
+
+
+async def duplicate_pairs(session: AsyncSession, limit: int) -> list[Match]:
+    """The ``limit`` most likely duplicate pairs among live customers, best first."""
+    result = await session.stream(
+        select(*_COLUMNS).where(Customer.deleted_at.is_(None)).execution_options(yield_per=2000)
+    )
+    profiles = _profiles([tuple(row) async for row in result])
+    blocks: dict[str, list[int]] = defaultdict(list)
+    for index, profile in enumerate(profiles):
+        for key in profile.blocks():
+            blocks[key].append(index)
+    seen: set[tuple[int, int]] = set()
+    matches = []
+    for members in blocks.values():
+        if len(members) > MAX_BLOCK:
+            continue
+        for i, j in itertools.combinations(members, 2):
+            if (i, j) in seen:
+                continue
+            seen.add((i, j))
+            match = compare(profiles[i], profiles[j])
+            if match is not None:
+                matches.append(match)
+    return heapq.nlargest(limit, matches, key=lambda m: (m.score, -m.customer_id, -m.other_id))
+
+
+async def duplicate_candidates(session: AsyncSession, customer_id: int, limit: int) -> list[Match]:
+    """Customers likely to be the same as ``customer_id``, best first.
+
+    The database does the blocking here: rows sharing the e-mail or phone, or containing the
+    first letters of one of the name's words.
+    """
+    customer = await get_live(session, customer_id, "customerId")
+    target = Profile.of(
+        customer.id, customer.name, customer.email, customer.phone, customer.company
+    )
+    conditions = [
+        func.lower(Customer.name).contains(key[2:], autoescape=True)
+        for key in target.blocks()
+        if key.startswith("n:")
+    ]
+    if target.email:
+        conditions.append(Customer.email == target.email)
+    if target.phone:
+        conditions.append(Customer.phone == target.phone)
+    if not conditions:
+        return []
+    rows = await session.execute(
+        select(*_COLUMNS)
+        .where(Customer.deleted_at.is_(None), Customer.id != customer_id, or_(*conditions))
+        .limit(MAX_CANDIDATE_ROWS)
+    )
+    matches = [m for p in _profiles(rows) if (m := compare(target, p)) is not None]
+    return heapq.nlargest(limit, matches, key=lambda m: (m.score, -m.other_id))

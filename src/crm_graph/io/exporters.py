@@ -1,0 +1,216 @@
+"""Exporting customers, products, orders and interactions as CSV or JSON Lines, streamed.
+
+The files use the import's columns, so an export imports back to the same data. A customer
+without an external id is written with its global ID in its place (orders and interactions
+refer to it the same way). CSV holds custom attributes as text, one column each; JSON Lines
+keeps their JSON types. Deleted customers are left out.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TextIO
+
+from babel.numbers import get_currency_precision
+from sqlalchemy import Select, bindparam, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from crm_graph.db.engine import read_session
+from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
+from crm_graph.db.types import UTCDateTime
+from crm_graph.io.rows import CUSTOMERS, INTERACTIONS, ORDERS, PRODUCTS, TAG_SEPARATOR
+from crm_graph.schema.ids import to_global_id
+
+STREAM_CHUNK = 1000
+
+
+def _amount(value: Decimal, currency: str) -> str:
+    return str(value.quantize(Decimal(1).scaleb(-get_currency_precision(currency))))
+
+
+def _customer_ref(external_id: str | None, customer_id: int) -> str:
+    return external_id or to_global_id("Customer", customer_id)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+async def _stream(session: AsyncSession, stmt: Select[Any]) -> AsyncIterator[Any]:
+    result = await session.stream(stmt.execution_options(yield_per=STREAM_CHUNK))
+    async for row in result:
+        yield row
+
+
+async def export(
+    engine: AsyncEngine, kind: str, out: TextIO, fmt: str, since: datetime | None = None
+) -> int:
+    """Write every ``kind`` record (changed since ``since``) to ``out``; returns how many."""
+    async with read_session(engine) as session:
+        if kind == CUSTOMERS.name:
+            return await _customers(session, out, fmt, since)
+        if kind == PRODUCTS.name:
+            return await _products(session, out, fmt, since)
+        if kind == INTERACTIONS.name:
+            return await _interactions(session, out, fmt, since)
+        return await _orders(session, out, fmt, since)
+
+
+class _Writer:
+    """One record per CSV row or JSON line, with the CSV header written first."""
+
+    def __init__(self, out: TextIO, fmt: str, columns: list[str]) -> None:
+        self.fmt, self.columns, self.count = fmt, columns, 0
+        self.out = out
+        self.csv = csv.writer(out) if fmt == "csv" else None
+        if self.csv is not None:
+            self.csv.writerow(columns)
+
+    def row(self, values: dict[str, Any]) -> None:
+        if self.csv is not None:
+            self.csv.writerow([_cell(values.get(c)) for c in self.columns])
+        else:
+            self.out.write(json.dumps(values, ensure_ascii=False, default=_cell) + "\n")
+
+
+async def _attribute_keys(session: AsyncSession, since: datetime | None) -> list[str]:
+    """The custom attribute names in use: the CSV's extra columns."""
+    if session.bind.dialect.name == "postgresql":
+        sql = "SELECT DISTINCT jsonb_object_keys(attributes) FROM customer WHERE deleted_at IS NULL"
+    else:
+        sql = (
+            "SELECT DISTINCT j.key FROM customer, json_each(customer.attributes) AS j "
+            "WHERE customer.deleted_at IS NULL"
+        )
+    stmt = text(sql)
+    if since is not None:
+        stmt = text(sql + " AND updated_at >= :since").bindparams(
+            bindparam("since", since, type_=UTCDateTime())
+        )
+    keys = (await session.scalars(stmt)).all()
+    return sorted(k for k in keys if k not in CUSTOMERS.columns)
+
+
+async def _customers(session: AsyncSession, out: TextIO, fmt: str, since: datetime | None) -> int:
+    stmt = select(Customer).where(Customer.deleted_at.is_(None)).order_by(Customer.id)
+    if since is not None:
+        stmt = stmt.where(Customer.updated_at >= since)
+    keys = await _attribute_keys(session, since) if fmt == "csv" else []
+    writer = _Writer(out, fmt, [*CUSTOMERS.columns, *keys])
+    async for (customer,) in _stream(session, stmt):
+        values: dict[str, Any] = {
+            "external_id": _customer_ref(customer.external_id, customer.id),
+            "name": customer.name,
+            "email": customer.email,
+            "phone": customer.phone,
+            "company": customer.company,
+            "lifecycle_stage": customer.lifecycle_stage,
+        }
+        if fmt == "csv":
+            values["tags"] = TAG_SEPARATOR.join(customer.tags)
+            values.update({k: v for k, v in customer.attributes.items() if k in keys})
+        else:
+            values["tags"] = customer.tags
+            values["attributes"] = customer.attributes
+        writer.row(values)
+        writer.count += 1
+    return writer.count
+
+
+async def _products(session: AsyncSession, out: TextIO, fmt: str, since: datetime | None) -> int:
+    stmt = select(Product).order_by(Product.id)
+    if since is not None:
+        stmt = stmt.where(Product.updated_at >= since)
+    writer = _Writer(out, fmt, list(PRODUCTS.columns))
+    async for (product,) in _stream(session, stmt):
+        writer.row(
+            {
+                "sku": product.sku,
+                "name": product.name,
+                "category": product.category,
+                "price": _amount(product.price, product.currency),
+                "currency": product.currency,
+            }
+        )
+        writer.count += 1
+    return writer.count
+
+
+async def _interactions(
+    session: AsyncSession, out: TextIO, fmt: str, since: datetime | None
+) -> int:
+    stmt = (
+        select(Interaction, Customer.external_id)
+        .join(Customer, Customer.id == Interaction.customer_id)
+        .order_by(Interaction.id)
+    )
+    if since is not None:
+        stmt = stmt.where(Interaction.created_at >= since)
+    writer = _Writer(out, fmt, list(INTERACTIONS.columns))
+    async for interaction, external_id in _stream(session, stmt):
+        writer.row(
+            {
+                "customer_external_id": _customer_ref(external_id, interaction.customer_id),
+                "channel": interaction.channel,
+                "occurred_at": interaction.occurred_at,
+                "direction": interaction.direction,
+                "subject": interaction.subject,
+                "body": interaction.body,
+            }
+        )
+        writer.count += 1
+    return writer.count
+
+
+async def _orders(session: AsyncSession, out: TextIO, fmt: str, since: datetime | None) -> int:
+    """CSV: one row per line (an order without lines has one row); JSON Lines: one per order."""
+    stmt = (
+        select(Order, Customer.external_id, Product.sku, OrderLine.quantity, OrderLine.unit_price)
+        .join(Customer, Customer.id == Order.customer_id)
+        .outerjoin(OrderLine, OrderLine.order_id == Order.id)
+        .outerjoin(Product, Product.id == OrderLine.product_id)
+        .order_by(Order.id, OrderLine.id)
+    )
+    if since is not None:
+        stmt = stmt.where(Order.updated_at >= since)
+    writer = _Writer(out, fmt, list(ORDERS.columns))
+    current: dict[str, Any] | None = None
+    current_id = None
+    async for order, external_id, sku, quantity, unit_price in _stream(session, stmt):
+        if order.id != current_id:
+            if current is not None and fmt == "jsonl":
+                writer.row(current)
+            current_id, writer.count = order.id, writer.count + 1
+            current = {
+                "order_number": order.number,
+                "customer_external_id": _customer_ref(external_id, order.customer_id),
+                "placed_at": order.placed_at,
+                "total": _amount(order.total, order.currency),
+                "currency": order.currency,
+                "status": order.status,
+                "lines": [],
+            }
+        line = None
+        if sku is not None:
+            line = {
+                "sku": sku,
+                "quantity": quantity,
+                "unit_price": _amount(unit_price, order.currency),
+            }
+        if fmt == "csv":
+            writer.row({**current, **(line or {})})  # type: ignore[dict-item]
+        elif line is not None:
+            current["lines"].append(line)  # type: ignore[index]
+    if current is not None and fmt == "jsonl":
+        writer.row(current)
+    return writer.count

@@ -1,0 +1,302 @@
+"""Importing a file: read it in batches, write each batch, report every rejected row.
+
+Normally each batch commits on its own, so a long import makes steady progress and a bad row
+only costs itself. ``strict`` and ``dry_run`` run the whole file in one transaction instead:
+a strict import with any reject, and every dry run, rolls it back, so nothing is written but
+the counts are exactly those a real run would give.
+
+While one batch is written, the next is read and checked in a worker thread: the checks that
+need no database overlap with the database's own work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import aclosing, contextmanager
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from crm_graph.db.bulk import plan_for_growing_tables
+from crm_graph.db.engine import write_session
+from crm_graph.domain import bulk, bulk_activity
+from crm_graph.domain.bulk import REJECTED, BatchResult, Checked
+from crm_graph.io.rejects import Rejects
+from crm_graph.io.rows import (
+    CUSTOMERS,
+    INTERACTIONS,
+    KINDS,
+    ORDERS,
+    PRODUCTS,
+    Kind,
+    OrderGroup,
+    group_reasons,
+    item_of,
+    order_key,
+    reason,
+)
+from crm_graph.io.sources import Record, Source, SourceError
+from crm_graph.settings import Settings
+
+DEFAULT_BATCH = 5000
+CONCURRENT = "a concurrent change conflicts with this batch; import the file again"
+SIBLING = "another row of this order was rejected"
+T = TypeVar("T")
+
+
+@dataclass
+class ImportOptions:
+    kind: str
+    path: Path
+    format: str
+    batch_size: int = DEFAULT_BATCH
+    dry_run: bool = False
+    strict: bool = False
+    create_customers: bool = True
+    delimiter: str = ","
+    encoding: str = "utf-8-sig"
+
+
+@dataclass
+class Tally:
+    """What one batch did; added to the summary once the batch is committed (or final)."""
+
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    created_customers: int = 0
+    rejects: list[tuple[Record, str]] = field(default_factory=list)
+
+
+@dataclass
+class Summary:
+    kind: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    created_customers: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    rejects_path: Path | None = None
+
+    def add(self, tally: Tally) -> None:
+        for name in ("rows", "inserted", "updated", "unchanged", "created_customers"):
+            setattr(self, name, getattr(self, name) + getattr(tally, name))
+        self.rejected += len(tally.rejects)
+
+
+Progress = Callable[[int, int], None]  # (rows read, bytes read)
+Unit = Record | OrderGroup  # what one outcome is about: a row, or the rows of one order
+
+
+@dataclass
+class Prepared:
+    """A batch read and checked: unreadable rows with their reasons, and the units to write."""
+
+    rows: int
+    problems: list[tuple[Record, str]]
+    units: list[Unit]
+    checked: Checked
+
+
+@dataclass(frozen=True)
+class Steps:
+    """How one kind is imported: checks that need no database, then the batch's writes."""
+
+    check: Callable[[list[dict[str, Any]]], Checked]
+    write: Callable[[AsyncSession, Checked], Awaitable[BatchResult]]
+
+
+def _steps(settings: Settings, options: ImportOptions) -> Steps:
+    region, currency = settings.default_phone_region, settings.default_currency
+    create = options.create_customers
+    if options.kind == CUSTOMERS.name:
+        return Steps(
+            lambda items: bulk.check_customers(items, region),
+            lambda session, checked: bulk.write_customers(session, checked, region),
+        )
+    if options.kind == PRODUCTS.name:
+        return Steps(
+            bulk.check_products,
+            lambda session, checked: bulk.write_products(session, checked, currency),
+        )
+    if options.kind == INTERACTIONS.name:
+        return Steps(
+            bulk_activity.check_interactions,
+            lambda session, checked: bulk_activity.write_interactions(session, checked, create),
+        )
+    return Steps(
+        lambda items: bulk_activity.check_orders(items, currency),
+        lambda session, checked: bulk_activity.write_orders(session, checked, create),
+    )
+
+
+class _RollBack(Exception):
+    """Leaves the single transaction of a dry run or of a strict import with rejects."""
+
+
+async def run_import(
+    engine: AsyncEngine,
+    settings: Settings,
+    options: ImportOptions,
+    progress: Progress | None = None,
+) -> Summary:
+    """Import ``options.path``; raises :class:`SourceError` when the file cannot be imported."""
+    kind = KINDS[options.kind]
+    steps = _steps(settings, options)
+    summary = Summary(kind.name)
+    with (
+        _long_lived_objects_frozen(),
+        Source(
+            options.path, options.format, delimiter=options.delimiter, encoding=options.encoding
+        ) as source,
+    ):
+        if source.columns is not None:
+            missing = kind.missing(source.columns)
+            if missing:
+                raise SourceError(f"required columns are missing: {', '.join(missing)}")
+            summary.ignored_columns = kind.ignored(source.columns)
+        batches = _batches(source, kind, options.batch_size)
+
+        def prepare_next() -> Prepared | None:
+            batch = next(batches, None)
+            return None if batch is None else _prepare(batch, kind, steps)
+
+        with Rejects(options.path, source.columns) as rejects:
+
+            def account(tally: Tally) -> None:
+                summary.add(tally)
+                for record, why in tally.rejects:
+                    rejects.add(record, why)
+                if progress is not None:
+                    progress(summary.rows, source.position)
+
+            async with aclosing(_read_ahead(prepare_next)) as prepared_batches:
+                if options.dry_run or options.strict:
+                    try:
+                        async with write_session(engine) as session:
+                            await plan_for_growing_tables(session)
+                            async for prepared in prepared_batches:
+                                account(await _write(session, prepared, steps))
+                            if options.dry_run or summary.rejected:
+                                raise _RollBack
+                    except _RollBack:
+                        pass
+                else:
+                    async for prepared in prepared_batches:
+                        try:
+                            async with write_session(engine) as session:
+                                await plan_for_growing_tables(session)
+                                tally = await _write(session, prepared, steps)
+                        except (IntegrityError, StaleDataError):
+                            tally = _lost_race(prepared)
+                        account(tally)
+            summary.rejects_path = rejects.path if rejects.count else None
+    return summary
+
+
+async def _read_ahead(prepare: Callable[[], T | None]) -> AsyncIterator[T]:
+    """Yield what ``prepare`` returns until None, preparing the next one in a worker thread
+    while the caller works on the current one."""
+    pending = asyncio.ensure_future(asyncio.to_thread(prepare))
+    try:
+        while (ready := await pending) is not None:
+            pending = asyncio.ensure_future(asyncio.to_thread(prepare))
+            yield ready
+    finally:
+        # The worker reads the file: let it finish before the file is closed.
+        await asyncio.wait([pending])
+
+
+@contextmanager
+def _long_lived_objects_frozen() -> Iterator[None]:
+    """An import allocates millions of short-lived objects, and each full collection would
+    rescan every long-lived one (modules, the schema) again: set those aside meanwhile."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _records(unit: Unit) -> list[Record]:
+    return unit.records if isinstance(unit, OrderGroup) else [unit]
+
+
+def _batches(source: Source, kind: Kind, size: int) -> Iterator[list[Unit]]:
+    """Batches of about ``size`` rows; an order's rows stay together in one batch."""
+    if kind is not ORDERS:
+        records = iter(source)
+        while batch := list(islice(records, size)):
+            yield batch  # type: ignore[misc]
+        return
+    groups: dict[Any, OrderGroup] = {}
+    rows = 0
+    for record in source:
+        key = ("row", record.number) if record.problem else order_key(record)
+        group = groups.get(key)
+        if group is None:
+            if rows >= size:
+                yield list(groups.values())
+                groups, rows = {}, 0
+            group = groups[key] = OrderGroup(record)
+        group.add(record)
+        rows += 1
+    if groups:
+        yield list(groups.values())
+
+
+def _prepare(batch: list[Unit], kind: Kind, steps: Steps) -> Prepared:
+    """Set unreadable rows (and orders with one) aside, and check the rest."""
+    prepared = Prepared(rows=0, problems=[], units=[], checked=Checked.of(0))
+    for unit in batch:
+        records = _records(unit)
+        prepared.rows += len(records)
+        problems = {r.number: r.problem for r in records if r.problem}
+        if isinstance(unit, OrderGroup):
+            problems.update(unit.conflicts)
+        if problems:
+            prepared.problems.extend((r, problems.get(r.number) or SIBLING) for r in records)
+        else:
+            prepared.units.append(unit)
+    items = [
+        u.item() if isinstance(u, OrderGroup) else item_of(kind, u.values) for u in prepared.units
+    ]
+    prepared.checked = steps.check(items)
+    return prepared
+
+
+async def _write(session: AsyncSession, prepared: Prepared, steps: Steps) -> Tally:
+    """Write one batch through the domain and account for every row."""
+    result = await steps.write(session, prepared.checked)
+    tally = Tally(rows=prepared.rows, rejects=list(prepared.problems))
+    tally.created_customers = result.created_customers
+    for unit, outcome in zip(prepared.units, result.outcomes, strict=True):
+        if outcome.status == REJECTED and isinstance(unit, OrderGroup):
+            reasons = group_reasons(unit, outcome.errors)
+            tally.rejects.extend((r, reasons[r.number]) for r in unit.records)
+        elif outcome.status == REJECTED:
+            tally.rejects.append((unit, reason(outcome.errors)))  # type: ignore[arg-type]
+        else:
+            setattr(tally, outcome.status, getattr(tally, outcome.status) + 1)
+    return tally
+
+
+def _lost_race(prepared: Prepared) -> Tally:
+    """A batch that lost a race with a concurrent writer rolled back: its rows are reported."""
+    return Tally(
+        rows=prepared.rows,
+        rejects=[
+            *prepared.problems,
+            *((r, CONCURRENT) for unit in prepared.units for r in _records(unit)),
+        ],
+    )

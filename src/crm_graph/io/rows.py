@@ -1,0 +1,183 @@
+"""From file rows to the items of :mod:`crm_graph.domain.bulk`, and errors back to row reasons.
+
+A column present in the file sets its field and an empty cell clears it; columns the file does
+not have leave the stored values alone. Customers' extra columns are custom attributes (an
+empty cell removes the attribute). Rows of one order share its ``order_number`` and each adds
+a line; JSON Lines may instead give an order's ``lines`` as a list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from crm_graph.domain.errors import FieldError
+from crm_graph.io.sources import Record
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    attributes: bool = False  # extra columns become custom attributes
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+    def missing(self, columns: Sequence[str]) -> list[str]:
+        return [c for c in self.required if c not in columns]
+
+    def ignored(self, columns: Sequence[str]) -> list[str]:
+        return [] if self.attributes else [c for c in columns if c and c not in self.columns]
+
+
+CUSTOMERS = Kind(
+    "customers",
+    ("external_id", "name"),
+    ("email", "phone", "company", "lifecycle_stage", "tags"),
+    attributes=True,
+)
+PRODUCTS = Kind("products", ("sku", "name"), ("category", "price", "currency"))
+INTERACTIONS = Kind(
+    "interactions",
+    ("customer_external_id", "channel", "occurred_at"),
+    ("direction", "subject", "body"),
+)
+ORDERS = Kind(
+    "orders",
+    ("customer_external_id", "placed_at", "total"),
+    ("order_number", "currency", "sku", "quantity", "unit_price", "status"),
+)
+KINDS = {kind.name: kind for kind in (CUSTOMERS, PRODUCTS, INTERACTIONS, ORDERS)}
+TAG_SEPARATOR = ";"
+# Fields that cannot be cleared: an empty cell leaves them as they are (or at their default).
+_KEEP_WHEN_EMPTY = {"lifecycle_stage", "price", "currency", "direction", "status"}
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def item_of(kind: Kind, values: dict[str, Any]) -> dict[str, Any]:
+    """The domain item for one row of customers, products or interactions."""
+    item: dict[str, Any] = {}
+    attributes: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in kind.columns:
+            if not (key in _KEEP_WHEN_EMPTY and _blank(value)):
+                item[key] = value
+        elif kind.attributes and key == "attributes" and isinstance(value, dict):
+            attributes.update(value)
+        elif kind.attributes:
+            attributes[key] = None if _blank(value) else value
+    if "tags" in item and not isinstance(item["tags"], list):  # a CSV cell: "vip; early"
+        cell = str(item["tags"] or "")
+        item["tags"] = [tag.strip() for tag in cell.split(TAG_SEPARATOR) if tag.strip()]
+    if attributes:
+        item["attributes"] = attributes
+    return item
+
+
+ORDER_FIELDS = ("customer_external_id", "placed_at", "total", "currency", "status")
+
+
+@dataclass
+class OrderGroup:
+    """The rows of one order; ``line_rows[i]`` is the row that gave line ``i``."""
+
+    first: Record
+    records: list[Record] = field(default_factory=list)
+    line_rows: list[int] = field(default_factory=list)
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: dict[int, str] = field(default_factory=dict)
+    header: tuple[Any, ...] = ()
+
+    def add(self, record: Record) -> None:
+        """Add a row (this runs for every row of a file: it is written for speed)."""
+        values = record.values
+        if not self.records:
+            self.header = tuple(map(values.get, ORDER_FIELDS))
+        elif tuple(map(values.get, ORDER_FIELDS)) != self.header:
+            self._check_agrees(record)
+        self.records.append(record)
+        nested = values.get("lines")
+        for line in nested if isinstance(nested, list) else (values,):
+            if not isinstance(line, dict):
+                continue
+            sku = line.get("sku")
+            if sku is None or (isinstance(sku, str) and not sku.strip()):
+                continue
+            quantity, price = line.get("quantity"), line.get("unit_price")
+            self.lines.append(
+                {
+                    "sku": sku,
+                    "quantity": None if _blank(quantity) else quantity,
+                    "unit_price": None if _blank(price) else price,
+                }
+            )
+            self.line_rows.append(record.number)
+
+    def _check_agrees(self, record: Record) -> None:
+        """Cells may differ in spaces around them; any other difference is a conflict."""
+        first, values = self.first.values, record.values
+        for name in ORDER_FIELDS:
+            if _cell(values.get(name)) != _cell(first.get(name)):
+                self.conflicts[record.number] = (
+                    f"{name} differs from row {self.first.number} of the same order"
+                )
+                return
+
+    def item(self) -> dict[str, Any]:
+        values = self.first.values
+        item = {k: values.get(k) for k in ORDER_FIELDS}
+        item["number"] = values.get("order_number")
+        item["lines"] = self.lines
+        return item
+
+
+def _cell(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def order_key(record: Record) -> Any:
+    """Rows sharing an order number form one order; a row without one is an order of its own."""
+    number = record.values.get("order_number")
+    return ("row", record.number) if _blank(number) else str(number).strip()
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+_RENAMED = {"number": "order_number"}
+
+
+def column_of(path: Sequence[str]) -> str:
+    """The file's name for a field path: ``["lines", "0", "unitPrice"]`` -> ``unit_price``."""
+    name = _CAMEL.sub(r"_\1", path[-1]).lower() if path else ""
+    if len(path) >= 2 and path[-2] in {"attributes", "tags"}:
+        name = path[-2] if path[-2] == "tags" else path[-1]
+    return _RENAMED.get(name, name)
+
+
+def reason(errors: Sequence[FieldError]) -> str:
+    return "; ".join(f"{column_of(e.field)}: {e.message}" if e.field else e.message for e in errors)
+
+
+def group_reasons(group: OrderGroup, errors: Sequence[FieldError]) -> dict[int, str]:
+    """Why each row of a rejected order was left out: its own problem, or a sibling's."""
+    own: dict[int, list[FieldError]] = {}
+    for error in errors:
+        if error.field[:1] == ["lines"] and len(error.field) > 1 and error.field[1].isdigit():
+            own.setdefault(group.line_rows[int(error.field[1])], []).append(error)
+        else:
+            own.setdefault(group.first.number, []).append(error)
+    reasons = {row: reason(found) for row, found in own.items()}
+    reasons.update(group.conflicts)
+    culprits = ", ".join(str(row) for row in sorted(reasons))
+    for record in group.records:
+        reasons.setdefault(
+            record.number, f"another row of this order was rejected (row {culprits})"
+        )
+    return reasons

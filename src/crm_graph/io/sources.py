@@ -1,0 +1,148 @@
+"""Reading an input file row by row: CSV with a header row, or JSON Lines.
+
+Rows are numbered as a person finds them: in a CSV the header is row 1 (as in a spreadsheet),
+in JSON Lines the row number is the line number. A row that cannot be read at all (a wrong
+number of cells, broken JSON, bytes that are not text in the file's encoding) becomes a record
+with a ``problem`` instead of stopping the import.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+FORMATS = ("csv", "jsonl")
+REPLACED = "\ufffd"  # what undecodable bytes become
+NOT_TEXT = "the row holds bytes that are not text in the file's encoding (see --encoding)"
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+
+class SourceError(ValueError):
+    """The file as a whole cannot be imported (unreadable, bad header, missing columns)."""
+
+
+@dataclass
+class Record:
+    number: int
+    values: dict[str, Any]
+    raw: list[str]
+    problem: str | None = None
+
+
+def detect_format(path: Path) -> str:
+    return "jsonl" if path.suffix.lower() in JSONL_SUFFIXES else "csv"
+
+
+def column_name(header: str) -> str:
+    """Header cells are matched loosely: ``" Customer External ID"`` is ``customer_external_id``."""
+    return "_".join(header.strip().lower().split())
+
+
+class Source:
+    """An open input file: its columns (CSV) and records, and how many bytes were read."""
+
+    def __init__(
+        self, path: Path, fmt: str, *, delimiter: str = ",", encoding: str = "utf-8-sig"
+    ) -> None:
+        try:
+            self._binary = path.open("rb")
+        except OSError as exc:
+            raise SourceError(f"cannot open {path}: {exc.strerror or exc}") from exc
+        self.size = os.fstat(self._binary.fileno()).st_size
+        self.format = fmt
+        self.columns: list[str] | None = None
+        self._csv: Any = None
+        try:
+            self._text = io.TextIOWrapper(
+                self._binary, encoding=encoding, errors="replace", newline=""
+            )
+            if fmt == "csv":
+                self._csv = csv.reader(self._text, delimiter=delimiter)
+                self.columns = self._header()
+        except (LookupError, TypeError, SourceError) as exc:
+            self._binary.close()
+            raise SourceError(str(exc)) from exc
+
+    def _header(self) -> list[str]:
+        try:
+            header = next(self._csv)
+        except StopIteration:
+            raise SourceError("the file is empty: a CSV file needs a header row") from None
+        except csv.Error as exc:
+            raise SourceError(f"the header row cannot be read: {exc}") from exc
+        columns = [column_name(cell) for cell in header]
+        repeated = sorted({c for c in columns if c and columns.count(c) > 1})
+        if repeated:
+            raise SourceError(f"columns appear more than once: {', '.join(repeated)}")
+        return columns
+
+    @property
+    def position(self) -> int:
+        """Bytes consumed so far (read ahead by a buffer, which is fine for a progress bar)."""
+        return self._binary.tell()
+
+    def __iter__(self) -> Iterator[Record]:
+        return self._csv_records() if self.format == "csv" else self._jsonl_records()
+
+    def _csv_records(self) -> Iterator[Record]:
+        columns = self.columns or []
+        width, unnamed = len(columns), "" in columns
+        number = 1
+        while True:
+            number += 1
+            try:
+                cells = next(self._csv)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield Record(number, {}, [], f"the row cannot be read: {exc}")
+                continue
+            joined = "".join(cells)
+            if not joined.strip():
+                continue
+            if REPLACED in joined:
+                yield Record(number, {}, cells, NOT_TEXT)
+            elif len(cells) != width:
+                yield Record(number, {}, cells, f"expected {width} cells, found {len(cells)}")
+            else:
+                values = dict(zip(columns, cells, strict=True))
+                if unnamed:
+                    del values[""]
+                yield Record(number, values, cells)
+
+    def _jsonl_records(self) -> Iterator[Record]:
+        for number, line in enumerate(self._text, start=1):
+            if not line.strip():
+                continue
+            problem = NOT_TEXT if REPLACED in line else None
+            values: Any = {}
+            if problem is None:
+                try:
+                    values = json.loads(line)
+                except ValueError as exc:
+                    problem = f"not valid JSON: {exc}"
+                else:
+                    if not isinstance(values, dict):
+                        problem, values = "each line must hold a JSON object", {}
+            yield Record(number, values, [line.rstrip("\r\n")], problem)
+
+    def close(self) -> None:
+        self._text.close()
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        self.close()

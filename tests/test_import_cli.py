@@ -1,0 +1,274 @@
+"""``crm-graph import``: CSV and JSON Lines in, with the same rules as the GraphQL mutations.
+
+Each test runs on SQLite and PostgreSQL; the CLI writes, the GraphQL API reads back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from io_support import cli, rejects, write
+
+from crm_graph.settings import Settings
+from crm_graph.testing import GraphQLClient
+
+CUSTOMERS = """
+    external_id,name,email,phone,company,lifecycle_stage,tags,country,plan
+    C1,  Ada Lovelace ,ADA@Example.com,+44 20 7946 0958,Analytical Engines,customer,vip; early,United Kingdom,gold
+    C2,Bob,not-an-email,,,lead,,Germany,
+    C3,,carol@example.com,,,,,,
+    C4,Dana,dana@example.com,,,,,Narnia,
+    C5,Eve,eve@example.com,(415) 555-0123,,,,deu,silver
+"""
+
+PRODUCTS = """
+    sku,name,category,price,currency
+    P1,Widget,tools,9.99,USD
+    P2,Gadget,,19.5,EUR
+"""
+
+ORDERS = """
+    order_number,customer_external_id,placed_at,total,currency,sku,quantity,unit_price,status
+    O1,C1,20240105,29.97,USD,P1,3,,paid
+    O2,NEW1,2024-02-01T10:00:00+01:00,24.50,EUR,P2,1,,
+    O2,NEW1,2024-02-01T10:00:00+01:00,24.50,EUR,P1,1,5,
+    O3,C1,2024-02-01,10,USD,NOPE,1,,
+    O3,C1,2024-02-01,10,USD,P1,1,,
+    ,C5,2024-03-01,5,USD,,,,
+    O4,C1,yesterday,1,USD,,,,
+"""
+
+CUSTOMER_FIELDS = "name email phone company lifecycleStage tags attributes version"
+
+
+async def _customer(client: GraphQLClient, external_id: str) -> dict | None:
+    data = await client.data(
+        f"query($x: String!) {{ customer(externalId: $x) {{ {CUSTOMER_FIELDS} }} }}",
+        {"x": external_id},
+    )
+    return data["customer"]
+
+
+async def _count(client: GraphQLClient, kind: str) -> int:
+    return (await client.data(f"{{ {kind} {{ totalCount }} }}"))[kind]["totalCount"]
+
+
+async def test_customers_are_normalised_and_bad_rows_rejected_with_row_numbers(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "customers.csv", CUSTOMERS)
+    result = await cli(settings.database_url, "import", "customers", str(path))
+
+    assert result.exit_code == 1, result.output
+    assert "5 rows read; customers: 2 inserted, 0 updated, 0 unchanged; 3 rows rejected" in (
+        result.stderr
+    )
+    reasons = rejects(path)
+    assert sorted(reasons) == [3, 4, 5]
+    assert reasons[3].startswith("email: not a valid e-mail address")
+    assert reasons[4] == "name: must not be empty"
+    assert reasons[5] == "country: 'Narnia' is not a known country"
+    assert await _customer(client, "C1") == {
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "phone": "+442079460958",
+        "company": "Analytical Engines",
+        "lifecycleStage": "CUSTOMER",
+        "tags": ["vip", "early"],
+        "attributes": {"country": "GB", "plan": "gold"},
+        "version": 1,
+    }
+    eve = await _customer(client, "C5")
+    assert eve["phone"] == "+14155550123"
+    assert eve["attributes"] == {"country": "DE", "plan": "silver"}
+    assert eve["lifecycleStage"] == "LEAD"
+
+
+async def test_importing_again_changes_nothing_and_changed_rows_update(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    first = write(
+        tmp_path / "people.csv",
+        """
+        external_id,name,email,tags,plan
+        A,Ann,ann@example.com,x;y,gold
+        B,Ben,ben@example.com,,
+        """,
+    )
+    assert (await cli(settings.database_url, "import", "customers", str(first))).exit_code == 0
+    again = await cli(settings.database_url, "import", "customers", str(first))
+    assert again.exit_code == 0
+    assert "customers: 0 inserted, 0 updated, 2 unchanged; 0 rows rejected" in again.stderr
+    assert (await _customer(client, "A"))["version"] == 1
+
+    changed = write(
+        tmp_path / "people2.csv",
+        """
+        external_id,name,email,plan
+        A,Ann,ANN@example.com,
+        B,Benjamin,ben@example.com,silver
+        C,Cy,,
+        """,
+    )
+    result = await cli(settings.database_url, "import", "customers", str(changed))
+    assert "customers: 1 inserted, 2 updated, 0 unchanged" in result.stderr
+    ann, ben = await _customer(client, "A"), await _customer(client, "B")
+    # Columns the file lacks (tags) are left alone; an empty attribute cell removes it.
+    assert (ann["tags"], ann["attributes"], ann["version"]) == (["x", "y"], {}, 2)
+    assert (ben["name"], ben["attributes"], ben["version"]) == ("Benjamin", {"plan": "silver"}, 2)
+    assert not changed.with_name("people2.csv.rejects.csv").exists()
+
+
+async def test_orders_group_rows_create_customers_and_reject_whole_orders(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    url = settings.database_url
+    await cli(url, "import", "customers", str(write(tmp_path / "c.csv", CUSTOMERS)))
+    assert (
+        await cli(url, "import", "products", str(write(tmp_path / "p.csv", PRODUCTS)))
+    ).exit_code == 0
+    path = write(tmp_path / "orders.csv", ORDERS)
+
+    result = await cli(url, "import", "orders", str(path))
+    assert result.exit_code == 1
+    assert "7 rows read; orders: 3 inserted, 0 updated, 0 unchanged; 3 rows rejected" in (
+        result.stderr
+    )
+    assert "1 customers created from references" in result.stderr
+    assert rejects(path) == {
+        5: "sku: no product with SKU 'NOPE'",
+        6: "another row of this order was rejected (row 5)",
+        8: "placed_at: 'yesterday' is not an ISO 8601 or YYYYMMDD date",
+    }
+    data = await client.data(
+        """{ orders(orderBy: {field: PLACED_AT, direction: ASC}) { nodes {
+             number status placedAt total { amount currency }
+             customer { externalId name lifecycleStage }
+             lines { quantity product { sku } unitPrice { amount } } } } }"""
+    )
+    o1, o2, o5 = data["orders"]["nodes"]
+    assert (o1["number"], o1["status"], o1["placedAt"]) == (
+        "O1",
+        "PAID",
+        "2024-01-05T00:00:00+00:00",
+    )
+    assert o1["lines"] == [
+        {"quantity": 3, "product": {"sku": "P1"}, "unitPrice": {"amount": "9.99"}}
+    ]
+    assert o2["placedAt"] == "2024-02-01T09:00:00+00:00"
+    assert o2["total"] == {"amount": "24.50", "currency": "EUR"}
+    assert o2["customer"] == {"externalId": "NEW1", "name": "NEW1", "lifecycleStage": "CUSTOMER"}
+    assert [(ln["product"]["sku"], ln["unitPrice"]["amount"]) for ln in o2["lines"]] == [
+        ("P2", "19.50"),
+        ("P1", "5.00"),
+    ]
+    assert o5["number"].startswith("IMP-") and o5["lines"] == []
+
+    again = await cli(url, "import", "orders", str(path))
+    assert "orders: 0 inserted, 0 updated, 3 unchanged; 3 rows rejected" in again.stderr
+    assert await _count(client, "orders") == 3
+
+
+async def test_missing_customers_are_refused_when_asked(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "touches.csv",
+        """
+        customer_external_id,channel,occurred_at,direction,subject
+        GHOST,email,2024-05-01T12:00:00Z,outbound,Hello
+        """,
+    )
+    result = await cli(
+        settings.database_url, "import", "interactions", str(path), "--no-create-customers"
+    )
+    assert result.exit_code == 1
+    assert rejects(path) == {2: "customer_external_id: no customer 'GHOST'"}
+    assert await _count(client, "customers") == 0
+
+
+async def test_interactions_from_json_lines_are_idempotent(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "touches.jsonl",
+        """
+        {"customer_external_id": "K1", "channel": "call", "occurred_at": "20240501"}
+        {"customer_external_id": "K1", "channel": "phone", "occurred_at": "20240501", "subject": "Hi"}
+        [1, 2]
+        {"customer_external_id": "K1", "channel": "EMAIL", "occurred_at": "2024-05-02T08:30:00+02:00", "direction": "outbound", "body": "Offer"}
+        """,
+    )
+    result = await cli(settings.database_url, "import", "interactions", str(path))
+    assert result.exit_code == 1
+    assert "interactions: 2 inserted" in result.stderr
+    reasons = rejects(path)
+    assert reasons[1].startswith("channel: channel must be one of")
+    assert reasons[3] == "each line must hold a JSON object"
+    again = await cli(settings.database_url, "import", "interactions", str(path))
+    assert "interactions: 0 inserted, 0 updated, 2 unchanged" in again.stderr
+    data = await client.data(
+        """{ customer(externalId: "K1") { interactions(orderBy: {field: OCCURRED_AT, direction: ASC})
+             { nodes { channel direction subject body occurredAt } } } }"""
+    )
+    assert data["customer"]["interactions"]["nodes"] == [
+        {
+            "channel": "PHONE",
+            "direction": "INBOUND",
+            "subject": "Hi",
+            "body": None,
+            "occurredAt": "2024-05-01T00:00:00+00:00",
+        },
+        {
+            "channel": "EMAIL",
+            "direction": "OUTBOUND",
+            "subject": None,
+            "body": "Offer",
+            "occurredAt": "2024-05-02T06:30:00+00:00",
+        },
+    ]
+
+
+async def test_strict_import_with_a_bad_row_writes_nothing(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "customers.csv", CUSTOMERS)
+    result = await cli(
+        settings.database_url, "import", "customers", str(path), "--strict", "--batch-size", "2"
+    )
+    assert result.exit_code == 1
+    assert "strict: rows were rejected, so nothing was written" in result.stderr
+    assert sorted(rejects(path)) == [3, 4, 5]
+    assert await _count(client, "customers") == 0
+
+    good = write(tmp_path / "good.csv", "external_id,name\nG1,Gil\nG2,Gus\n")
+    ok = await cli(settings.database_url, "import", "customers", str(good), "--strict")
+    assert ok.exit_code == 0
+    assert await _count(client, "customers") == 2
+
+
+async def test_dry_run_reports_the_counts_and_writes_nothing(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    url = settings.database_url
+    await cli(url, "import", "products", str(write(tmp_path / "p.csv", PRODUCTS)))
+    path = write(tmp_path / "orders.csv", ORDERS)
+    result = await cli(url, "import", "orders", str(path), "--dry-run", "--batch-size", "3")
+    assert "orders: 3 inserted, 0 updated, 0 unchanged; 3 rows rejected" in result.stderr
+    assert "3 customers created from references" in result.stderr
+    assert "dry run: nothing was written" in result.stderr
+    assert result.exit_code == 1
+    assert await _count(client, "orders") == 0
+    assert await _count(client, "customers") == 0
+
+
+async def test_a_file_that_cannot_be_imported_stops_before_writing(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "orders.csv", "order_number,total\nO1,5\n")
+    result = await cli(settings.database_url, "import", "orders", str(path))
+    assert result.exit_code == 2
+    assert "required columns are missing: customer_external_id, placed_at" in result.stderr
+    missing = await cli(settings.database_url, "import", "orders", str(tmp_path / "nope.csv"))
+    assert missing.exit_code == 2
+    assert await _count(client, "orders") == 0

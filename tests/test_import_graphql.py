@@ -1,0 +1,143 @@
+"""GraphQL bulk imports: ``importCustomers`` and ``importOrders``, with per-item errors."""
+
+from __future__ import annotations
+
+from crm_graph.testing import GraphQLClient
+
+IMPORT_CUSTOMERS = """
+mutation($input: [ImportCustomerInput!]!, $strict: Boolean! = false) {
+  importCustomers(input: $input, strict: $strict) {
+    inserted updated unchanged rejected
+    errors { code field }
+    results { index status errors { code message field } customer { externalId email attributes } }
+  }
+}"""
+
+IMPORT_ORDERS = """
+mutation($input: [ImportOrderInput!]!, $create: Boolean! = true) {
+  importOrders(input: $input, createMissingCustomers: $create) {
+    inserted updated unchanged rejected createdCustomers
+    errors { code field }
+    results { index status errors { code field }
+              order { number total { amount currency } customer { externalId }
+                      lines { quantity product { sku } unitPrice { amount } } } }
+  }
+}"""
+
+
+async def test_import_customers_writes_good_items_and_reports_bad_ones(
+    client: GraphQLClient,
+) -> None:
+    items = [
+        {
+            "externalId": "A",
+            "name": "Ann",
+            "email": "ANN@example.com",
+            "attributes": {"country": "France"},
+        },
+        {"externalId": "B", "name": "Ben", "email": "not-an-email"},
+        {"externalId": "C", "email": "c@example.com"},
+    ]
+    result = (await client.data(IMPORT_CUSTOMERS, {"input": items}))["importCustomers"]
+    assert (result["inserted"], result["rejected"], result["errors"]) == (1, 2, [])
+    ann, ben, cy = result["results"]
+    assert ann["status"] == "INSERTED"
+    assert ann["customer"] == {
+        "externalId": "A",
+        "email": "ann@example.com",
+        "attributes": {"country": "FR"},
+    }
+    assert ben["status"] == "REJECTED" and ben["customer"] is None
+    assert [(e["code"], e["field"]) for e in ben["errors"]] == [
+        ("INVALID_EMAIL", ["input", "1", "email"])
+    ]
+    assert [(e["code"], e["field"]) for e in cy["errors"]] == [("REQUIRED", ["input", "2", "name"])]
+
+    # The same validation as the single mutation, word for word.
+    single = await client.data(
+        'mutation { createCustomer(input: {name: "Ben", email: "not-an-email"}) '
+        "{ errors { code message } } }"
+    )
+    assert single["createCustomer"]["errors"][0]["message"] == ben["errors"][0]["message"]
+
+    # Again, with a patch of A's attributes: A changes, nothing else.
+    again = [
+        {"externalId": "A", "attributes": {"country": None, "tier": 2}},
+        {"externalId": "B", "name": "Ben"},
+    ]
+    result = (await client.data(IMPORT_CUSTOMERS, {"input": again}))["importCustomers"]
+    assert (result["inserted"], result["updated"], result["unchanged"]) == (1, 1, 0)
+    assert result["results"][0]["customer"]["attributes"] == {"tier": 2}
+    result = (await client.data(IMPORT_CUSTOMERS, {"input": again}))["importCustomers"]
+    assert (result["inserted"], result["updated"], result["unchanged"]) == (0, 0, 2)
+
+
+async def test_a_strict_import_with_a_bad_item_writes_nothing(client: GraphQLClient) -> None:
+    items = [{"externalId": "A", "name": "Ann"}, {"externalId": "B", "name": " "}]
+    result = (await client.data(IMPORT_CUSTOMERS, {"input": items, "strict": True}))[
+        "importCustomers"
+    ]
+    assert result["errors"] == [{"code": "REQUIRED", "field": ["input", "1", "name"]}]
+    assert (result["inserted"], result["results"]) == (0, [])
+    assert (await client.data("{ customers { totalCount } }"))["customers"]["totalCount"] == 0
+
+
+async def test_at_most_a_thousand_items(client: GraphQLClient) -> None:
+    items = [{"externalId": f"X{i}", "name": "X"} for i in range(1001)]
+    result = (await client.data(IMPORT_CUSTOMERS, {"input": items}))["importCustomers"]
+    assert result["errors"] == [{"code": "TOO_MANY", "field": ["input"]}]
+    assert (await client.data("{ customers { totalCount } }"))["customers"]["totalCount"] == 0
+
+
+async def test_import_orders_by_sku_with_per_item_errors(client: GraphQLClient) -> None:
+    await client.data(
+        'mutation { createProduct(input: {sku: "P1", name: "Widget", price: "9.99", currency: "USD"}) '
+        "{ errors { code } } }"
+    )
+    orders = [
+        {
+            "number": "O1",
+            "customerExternalId": "NEW",
+            "placedAt": "2024-01-05T10:00:00Z",
+            "total": "19.98",
+            "currency": "USD",
+            "status": "PAID",
+            "lines": [{"sku": "P1", "quantity": 2}],
+        },
+        {
+            "number": "O2",
+            "customerExternalId": "NEW",
+            "placedAt": "2024-01-06T10:00:00Z",
+            "total": "5",
+            "lines": [{"sku": "MISSING"}, {"sku": "P1", "quantity": 0}],
+        },
+        {"customerExternalId": "NEW", "placedAt": "2024-01-07T00:00:00Z", "total": "1.5"},
+    ]
+    result = (await client.data(IMPORT_ORDERS, {"input": orders}))["importOrders"]
+    assert (result["inserted"], result["rejected"], result["createdCustomers"]) == (2, 1, 1)
+    first, second, third = result["results"]
+    assert first["order"] == {
+        "number": "O1",
+        "total": {"amount": "19.98", "currency": "USD"},
+        "customer": {"externalId": "NEW"},
+        "lines": [{"quantity": 2, "product": {"sku": "P1"}, "unitPrice": {"amount": "9.99"}}],
+    }
+    assert sorted((e["code"], tuple(e["field"])) for e in second["errors"]) == [
+        ("INVALID_QUANTITY", ("input", "1", "lines", "1", "quantity")),
+        ("NOT_FOUND", ("input", "1", "lines", "0", "sku")),
+    ]
+    assert third["order"]["number"].startswith("IMP-")
+
+    # A retry is a no-op, even for the order that had no number.
+    retry = (await client.data(IMPORT_ORDERS, {"input": [orders[0], orders[2]]}))["importOrders"]
+    assert (retry["inserted"], retry["unchanged"]) == (0, 2)
+
+    refused = (
+        await client.data(
+            IMPORT_ORDERS,
+            {"input": [{**orders[0], "customerExternalId": "GHOST"}], "create": False},
+        )
+    )["importOrders"]
+    assert refused["results"][0]["errors"] == [
+        {"code": "NOT_FOUND", "field": ["input", "0", "customerExternalId"]}
+    ]
