@@ -1,0 +1,68 @@
+"""Turning an ``Authorization: Bearer ...`` credential into a :class:`Principal`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm_graph.auth.keys import find_active, is_active, looks_like_key
+from crm_graph.auth.permissions import Policy
+from crm_graph.auth.principal import AuthError, Principal
+from crm_graph.auth.ratelimit import RateLimiter
+from crm_graph.auth.tokens import looks_like_jwt, verify_token
+from crm_graph.db.models import utcnow
+from crm_graph.settings import Settings
+
+MAX_CREDENTIAL = 8192
+HOW = "send `Authorization: Bearer <API key or token>`"
+
+
+class Authenticator:
+    """Everything one app needs to authenticate and throttle callers."""
+
+    def __init__(self, settings: Settings, policy: Policy, engine: AsyncEngine) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.engine = engine
+        self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+
+    async def from_header(self, authorization: str | None) -> Principal:
+        if not authorization:
+            raise AuthError(f"authentication required: {HOW}")
+        scheme, _, credential = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise AuthError(f"unsupported credentials: {HOW}")
+        return await self.from_credential(credential.strip())
+
+    async def from_credential(self, credential: str) -> Principal:
+        if len(credential) > MAX_CREDENTIAL:
+            raise AuthError("the credential is too long")
+        if looks_like_key(credential):
+            key = await find_active(self.engine, credential)
+            if key is None:
+                raise AuthError("the API key is unknown, revoked or expired")
+            return Principal.for_role(
+                self.policy, "key", f"key:{key.id}", key.name, key.role, key.user_id, key.expires_at
+            )
+        if looks_like_jwt(credential):
+            claims = verify_token(self.settings, credential)
+            role = claims.get(self.settings.jwt_role_claim)
+            subject = claims["sub"]
+            if not isinstance(role, str) or not isinstance(subject, str):
+                raise AuthError(
+                    f"the token needs string claims sub and {self.settings.jwt_role_claim}"
+                )
+            expires = datetime.fromtimestamp(claims["exp"], UTC)
+            return Principal.for_role(
+                self.policy, "token", f"user:{subject}", subject, role, subject, expires
+            )
+        raise AuthError(f"the credential is neither an API key nor a token: {HOW}")
+
+    async def still_valid(self, principal: Principal) -> bool:
+        """For long-lived connections: not expired, and (for a key) not revoked since."""
+        if principal.expires_at is not None and principal.expires_at <= utcnow():
+            return False
+        if principal.kind == "key":
+            return await is_active(self.engine, int(principal.id.removeprefix("key:")))
+        return True

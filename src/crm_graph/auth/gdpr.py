@@ -1,0 +1,233 @@
+"""GDPR: export everything held about a customer, and erase it irreversibly.
+
+Plugins take part through ``crm_customer_export`` and ``crm_customer_erase``. A plugin that
+implements neither still has the rows of its tables that point at the customer
+(``customer_id`` foreign keys) exported as they are and deleted on erasure, so no plugin's
+data is silently left behind.
+
+Erasure anonymises the customer row (and the customers merged into it), deletes their
+interactions and consent records, blanks merge aliases, replaces the payloads of stored events
+about them, and re-hashes every plain value in audit rows that touched them. Orders stay for
+accounting, pointing at the anonymised row. On SQLite the file is then vacuumed and the WAL
+truncated, so no old page still holds the data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import String, Text, cast, delete, literal, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from crm_graph.auth.audit import REDACT, redacted
+from crm_graph.auth.models import AuditEntry, CustomerConsent
+from crm_graph.db.migrate import storages
+from crm_graph.db.models import Customer, CustomerMerge, Interaction, Order, OrderLine, utcnow
+from crm_graph.db.queries import json_array_contains
+from crm_graph.domain.errors import fail
+from crm_graph.events.models import EventRecord
+from crm_graph.plugins_manager import PluginSet
+from crm_graph.schema.ids import to_global_id
+
+EXPORT_FORMAT = "crm-graph.customer-export/1"
+ERASED_NAME = "Erased customer"
+ERASED_VALUES: dict[str, Any] = {"name": ERASED_NAME, "tags": [], "attributes": {}}
+REFERENCES = {"customer_id": "Customer", "order_id": "Order", "product_id": "Product"}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def document(row: Any) -> dict[str, Any]:
+    """Every column of a row, camelCased; its id and references as global IDs."""
+    out: dict[str, Any] = {}
+    for column in row.__table__.columns:
+        value = getattr(row, column.key)
+        if column.key == "id" and isinstance(value, int):
+            value = to_global_id(type(row).__name__, value)
+        elif column.key in REFERENCES and isinstance(value, int):
+            value = to_global_id(REFERENCES[column.key], value)
+        out[_camel(column.key)] = _plain(value)
+    return out
+
+
+def _implementers(plugins: PluginSet, hook: str) -> set[str]:
+    return {impl.plugin_name for impl in getattr(plugins.manager.hook, hook).get_hookimpls()}
+
+
+def _linked_tables(plugins: PluginSet, skip: set[str]) -> list[tuple[str, Any]]:
+    """(plugin, model) for plugin tables with a ``customer_id`` foreign key, children first."""
+    found = []
+    for plugin, storage in storages(plugins):
+        if plugin in skip:
+            continue
+        for model in storage.tables:
+            column = model.__table__.columns.get("customer_id")
+            if column is not None and any(
+                fk.target_fullname == "customer.id" for fk in column.foreign_keys
+            ):
+                found.append((plugin, model))
+    return found
+
+
+async def _awaited(results: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {name: (await r if asyncio.iscoroutine(r) else r) for name, r in results}
+
+
+async def export_customer(
+    session: AsyncSession, plugins: PluginSet, customer_id: int
+) -> dict[str, Any] | None:
+    """The export document, or None when there is no such customer (in the caller's scope)."""
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        return None
+    orders = list(await session.scalars(select(Order).where(Order.customer_id == customer_id)))
+    lines = list(
+        await session.scalars(
+            select(OrderLine).where(OrderLine.order_id.in_([o.id for o in orders]))
+        )
+    )
+
+    async def rows(model: Any, *where: Any) -> list[dict[str, Any]]:
+        return [document(r) for r in await session.scalars(select(model).where(*where))]
+
+    hooked = _implementers(plugins, "crm_customer_export")
+    plugin_data = await _awaited(
+        plugins.call_each("crm_customer_export", session=session, customer_id=customer_id)
+    )
+    for plugin, model in _linked_tables(plugins, hooked):
+        plugin_data.setdefault(plugin, {})[model.__tablename__] = await rows(
+            model, model.customer_id == customer_id
+        )
+    return {
+        "format": EXPORT_FORMAT,
+        "exportedAt": utcnow().isoformat(),
+        "customer": document(customer),
+        "interactions": await rows(Interaction, Interaction.customer_id == customer_id),
+        "orders": [
+            {**document(o), "lines": [document(ln) for ln in lines if ln.order_id == o.id]}
+            for o in orders
+        ],
+        "consents": await rows(CustomerConsent, CustomerConsent.customer_id == customer_id),
+        "mergedCustomers": await rows(CustomerMerge, CustomerMerge.survivor_id == customer_id),
+        "plugins": plugin_data,
+    }
+
+
+async def _with_merged(session: AsyncSession, customer_id: int) -> list[int]:
+    """The customer and every customer merged into it, directly or through others."""
+    ids, frontier = [customer_id], [customer_id]
+    while frontier:
+        merged = await session.scalars(
+            select(CustomerMerge.merged_id).where(CustomerMerge.survivor_id.in_(frontier))
+        )
+        frontier = [m for m in merged if m not in ids]
+        ids.extend(frontier)
+    return ids
+
+
+def _anonymise(customer: Customer) -> None:
+    now = utcnow()
+    for column in Customer.__table__.columns:
+        if column.info.get("pii"):
+            setattr(customer, column.key, ERASED_VALUES.get(column.key))
+    customer.deleted_at = customer.deleted_at or now
+    customer.erased_at = customer.updated_at = now
+
+
+async def _redact_audit(session: AsyncSession, customer_gids: list[str], key: bytes) -> None:
+    column = AuditEntry.__table__.c.target_ids
+    touched = or_(*(json_array_contains(column, literal(g, String)) for g in customer_gids))
+    for entry in await session.scalars(select(AuditEntry).where(touched)):
+        entry.changes = redacted(entry.changes, key)
+
+
+async def _scrub_events(session: AsyncSession, gids: list[str]) -> None:
+    payload = cast(EventRecord.payload, Text)
+    await session.execute(
+        update(EventRecord)
+        .where(
+            or_(
+                EventRecord.entity_id.in_(gids),
+                *(payload.contains(f'"{gid}"', autoescape=True) for gid in gids),
+            )
+        )
+        .values(payload={"erased": True})
+    )
+
+
+async def erase_customer(
+    session: AsyncSession, plugins: PluginSet, customer_id: int, hash_key: bytes
+) -> Customer:
+    """Anonymise everything personal about the customer, in the caller's transaction."""
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise fail("NOT_FOUND", "no such customer", "input", "id")
+    if customer.erased_at is not None:
+        raise fail("ERASED", "the customer is already erased", "input", "id")
+    if session.bind.dialect.name == "sqlite":
+        await session.execute(text("PRAGMA secure_delete=ON"))
+    session.info[REDACT] = True
+    ids = await _with_merged(session, customer_id)
+    customer_gids = [to_global_id("Customer", i) for i in ids]
+    gids = list(customer_gids)
+    for row in await session.scalars(select(Customer).where(Customer.id.in_(ids))):
+        _anonymise(row)
+    for model in (Interaction, CustomerConsent):
+        for row in await session.scalars(select(model).where(model.customer_id.in_(ids))):
+            gids.append(to_global_id(type(row).__name__, row.id))
+            await session.delete(row)
+    await session.execute(
+        update(CustomerMerge)
+        .where(or_(CustomerMerge.merged_id.in_(ids), CustomerMerge.survivor_id.in_(ids)))
+        .values(external_id=None)
+    )
+    hooked = _implementers(plugins, "crm_customer_erase")
+    for erased in ids:
+        await _awaited(plugins.call_each("crm_customer_erase", session=session, customer_id=erased))
+    for _plugin, model in reversed(_linked_tables(plugins, hooked)):
+        await session.execute(delete(model).where(model.customer_id.in_(ids)))
+    await session.flush()
+    await _scrub_events(session, gids)
+    await _redact_audit(session, customer_gids, hash_key)
+    return customer
+
+
+async def compact(engine: AsyncEngine, attempts: int = 50) -> None:
+    """SQLite: rebuild the file from live rows only and empty the WAL, so erased values are
+    gone from the bytes on disk (PostgreSQL reclaims dead rows with its own VACUUM)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    def pragma(statement: str) -> Any:
+        def call(connection: Any) -> tuple[Any, ...] | None:
+            cursor = connection.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(statement)
+                return cursor.fetchone()
+            finally:
+                cursor.close()
+
+        return call
+
+    async with engine.connect() as connection:
+        await connection.run_sync(pragma("PRAGMA secure_delete=ON"))
+        await connection.run_sync(pragma("VACUUM"))
+        for _ in range(attempts):
+            busy, *_rest = await connection.run_sync(pragma("PRAGMA wal_checkpoint(TRUNCATE)"))
+            if not busy:
+                return
+            await asyncio.sleep(0.02)

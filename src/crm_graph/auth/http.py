@@ -1,0 +1,98 @@
+"""The HTTP door: 401 without valid credentials, 429 over the rate limit, a request id.
+
+Wraps the GraphQL endpoint (and ``/plugins``); ``/healthz`` stays public for load balancers.
+WebSocket connections pass through: they authenticate in ``connection_init`` (see app.py).
+Errors have the GraphQL response shape, so clients handle them like any other error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from typing import Any
+
+from starlette.datastructures import Headers, QueryParams
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from crm_graph.auth.authenticate import Authenticator
+from crm_graph.auth.principal import AuthError
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def rate_limited_error(wait: float) -> dict[str, Any]:
+    return {
+        "message": f"rate limit exceeded; retry after {wait:.2f} s",
+        "extensions": {"code": "RATE_LIMITED", "retryAfter": round(wait, 3)},
+    }
+
+
+async def _error(
+    send: Send, status: int, error: dict[str, Any], headers: list[tuple[bytes, bytes]]
+) -> None:
+    body = json.dumps({"data": None, "errors": [error]}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class Authenticated:
+    """ASGI wrapper putting ``principal`` and ``request_id`` into the request state."""
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, open_ide: bool) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.open_ide = open_ide
+
+    def _is_ide_page(self, scope: Scope, headers: Headers) -> bool:
+        """GraphiQL's HTML page holds no data; its requests send their own credentials."""
+        return (
+            self.open_ide
+            and scope["method"] == "GET"
+            and "text/html" in headers.get("accept", "")
+            and "query" not in QueryParams(scope.get("query_string", b""))
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if self._is_ide_page(scope, headers):
+            await self.app(scope, receive, send)
+            return
+        given = headers.get("x-request-id", "")
+        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        echo = [(b"x-request-id", request_id.encode())]
+        try:
+            principal = await self.authenticator.from_header(headers.get("authorization"))
+        except AuthError as exc:
+            error = {"message": str(exc), "extensions": {"code": exc.code}}
+            await _error(send, 401, error, [(b"www-authenticate", b"Bearer"), *echo])
+            return
+        wait = self.authenticator.limiter.acquire(principal.id)
+        if wait:
+            retry = str(math.ceil(wait)).encode()
+            await _error(send, 429, rate_limited_error(wait), [(b"retry-after", retry), *echo])
+            return
+        state = scope.setdefault("state", {})
+        state["principal"] = principal
+        state["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *echo]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

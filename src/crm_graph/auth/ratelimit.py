@@ -1,0 +1,49 @@
+"""A token bucket per caller (API key or token subject), kept in this process.
+
+Each caller may burst ``CRM_RATE_LIMIT_BURST`` requests, refilled at
+``CRM_RATE_LIMIT_PER_MINUTE``. With several worker processes each keeps its own buckets, so
+the effective limit is per process; put a shared limiter in front for exact global limits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+MAX_BUCKETS = 10_000
+
+
+class RateLimiter:
+    def __init__(
+        self, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.clock = clock
+        self.buckets: dict[str, tuple[float, float]] = {}  # caller -> (tokens, last refill)
+
+    def acquire(self, caller: str) -> float:
+        """Take one token: 0.0 when allowed, else the seconds until a token is available."""
+        if self.rate <= 0:
+            return 0.0
+        now = self.clock()
+        tokens, last = self.buckets.get(caller, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens >= 1.0:
+            self.buckets[caller] = (tokens - 1.0, now)
+            self._prune(now)
+            return 0.0
+        self.buckets[caller] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        """Forget callers whose bucket has refilled completely (they are indistinguishable
+        from new callers), so that memory stays bounded."""
+        if len(self.buckets) <= MAX_BUCKETS:
+            return
+        full = (self.burst / self.rate) if self.rate else 0.0
+        self.buckets = {
+            caller: (tokens, last)
+            for caller, (tokens, last) in self.buckets.items()
+            if now - last < full
+        }

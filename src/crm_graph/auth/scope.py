@@ -1,0 +1,123 @@
+"""Ownership scopes, enforced where rows are read: every ORM SELECT of a customer-linked row.
+
+While a GraphQL operation runs, :data:`current_principal` holds its caller. One listener on
+SQLAlchemy's ``do_orm_execute`` adds ``with_loader_criteria`` to each ORM statement, so lists,
+``node`` lookups, DataLoaders, nested connections, plugin queries and the lookups mutations
+make (``session.get``) all see only the rows the caller's scope allows: a guessed id of someone
+else's customer is simply not found. No SQL is added for scope ``all``.
+
+Which grant decides: in a mutation's unit of work, the mutation's own permission (its scope
+covers every row it touches); elsewhere the ``read`` permission of the row's family
+(``customers:read`` for customers and rows hanging off them, ``orders:read`` for orders...).
+New customers get the caller as owner (see :func:`_fill_defaults`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import event, false, select
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlmodel import SQLModel
+
+from crm_graph.auth.principal import Principal
+from crm_graph.db.bulk import ROW_DEFAULTS
+from crm_graph.db.models import Customer, Interaction, Order
+
+current_principal: ContextVar[Principal | None] = ContextVar("crm_principal", default=None)
+
+# session.info key: the permission whose scope governs a unit of work (set by perform).
+SESSION_PERMISSION = "crm_permission"
+
+READ_PERMISSION = {
+    Customer: "customers:read",
+    Order: "orders:read",
+    Interaction: "interactions:read",
+}
+
+
+@contextmanager
+def acting_as(principal: Principal | None) -> Iterator[None]:
+    """Run the block as ``principal`` (None: unrestricted, e.g. CLI and background work)."""
+    token = current_principal.set(principal)
+    try:
+        yield
+    finally:
+        # ValueError: closed from another context (an abandoned generator): harmless.
+        with suppress(ValueError):
+            current_principal.reset(token)
+
+
+_linked: dict[int, list[type]] = {}
+
+
+def _customer_linked() -> list[type]:
+    """Every mapped table with a ``customer_id`` foreign key to ``customer.id``, by name
+    (recomputed only when plugins add mapped classes)."""
+    mappers = SQLModel._sa_registry.mappers
+    if len(mappers) not in _linked:
+        found = []
+        for mapper in mappers:
+            column = mapper.columns.get("customer_id")
+            if column is not None and any(
+                fk.target_fullname == "customer.id" for fk in column.foreign_keys
+            ):
+                found.append(mapper.class_)
+        _linked[len(mappers)] = sorted(found, key=lambda cls: cls.__name__)
+    return _linked[len(mappers)]
+
+
+def _owned(owners: frozenset[str] | None) -> Any:
+    return false() if not owners else Customer.owner_id.in_(sorted(owners))
+
+
+def _criteria(principal: Principal, permission: str | None) -> tuple[Any, ...]:
+    """The loader options for this principal, memoised per governing permission."""
+    linked = _customer_linked()
+    key = (permission, len(linked))
+    if key in principal.memo:
+        return principal.memo[key]
+    options = []
+    for model in [Customer, *linked]:
+        governing = permission or READ_PERMISSION.get(model, "customers:read")
+        scope = principal.scope(governing)
+        if scope == "all":
+            continue
+        owned = _owned(principal.owners(scope) if scope else frozenset())
+        if model is Customer:
+            options.append(with_loader_criteria(Customer, owned, include_aliases=True))
+        else:
+            visible = select(Customer.id).where(owned)
+            options.append(
+                with_loader_criteria(model, model.customer_id.in_(visible), include_aliases=True)
+            )
+    principal.memo[key] = tuple(options)
+    return principal.memo[key]
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_statement(state: ORMExecuteState) -> None:
+    principal = current_principal.get()
+    if principal is None or principal.unrestricted:
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    options = _criteria(principal, state.session.info.get(SESSION_PERMISSION))
+    if options:
+        state.statement = state.statement.options(*options)
+
+
+@event.listens_for(Session, "before_flush")
+def _fill_defaults(session: Session, _context: Any, _instances: Any) -> None:
+    """New rows get the unit of work's defaults (the caller as owner of new customers), as rows
+    written in bulk do (:data:`crm_graph.db.bulk.ROW_DEFAULTS`)."""
+    defaults = session.info.get(ROW_DEFAULTS)
+    if not defaults:
+        return
+    for row in session.new:
+        for column, value in defaults.get(getattr(row, "__tablename__", None), {}).items():
+            if getattr(row, column, None) is None:
+                setattr(row, column, value)

@@ -1,0 +1,243 @@
+"""The audit log: every committed mutation has exactly one audit row, written in its own
+transaction; refused or failed mutations leave none. Personal data in it is hashed.
+
+The script below performs every mutation of the composed schema (core, events, imports,
+analytics, loyalty) successfully; the test fails when a mutation exists that it does not run,
+so a new mutation cannot escape the audit comparison.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crm_graph.settings import Settings
+from crm_graph.testing import GraphQLClient, app_client
+
+
+class Script:
+    """Runs mutations that must succeed, remembering each one's request id."""
+
+    def __init__(self, client: GraphQLClient) -> None:
+        self.client = client
+        self.made: list[tuple[str, str]] = []  # (operation, request id)
+
+    async def run(
+        self, name: str, selection: str, arguments: str = "input: $input", **variables: Any
+    ) -> dict:
+        declared = ", ".join(f"${k}: {t}" for k, (t, _v) in variables.items())
+        document = f"mutation ({declared}) {{ {name}({arguments}) {{ {selection} errors {{ code message field }} }} }}"
+        values = {k: v for k, (_t, v) in variables.items()}
+        response = await self.client.http.post(
+            "/graphql", json={"query": document, "variables": values}
+        )
+        body = response.json()
+        assert not body.get("errors"), (name, body)
+        payload = body["data"][name]
+        assert payload["errors"] == [], (name, payload["errors"])
+        self.made.append((name, response.headers["x-request-id"]))
+        return payload
+
+    async def input(self, name: str, input_type: str, value: dict, selection: str = "") -> dict:
+        return await self.run(name, selection, input=(f"{input_type}!", value))
+
+
+async def perform_every_mutation(client: GraphQLClient) -> Script:
+    s = Script(client)
+    product = (
+        await s.input(
+            "createProduct",
+            "CreateProductInput",
+            {"sku": "A-1", "name": "A", "price": "10"},
+            "product { id }",
+        )
+    )["product"]["id"]
+    await s.input("updateProduct", "UpdateProductInput", {"id": product, "name": "A2"})
+    ada = (
+        await s.input(
+            "createCustomer",
+            "CreateCustomerInput",
+            {"name": "Ada", "email": "ada@example.com", "externalId": "ada"},
+            "customer { id }",
+        )
+    )["customer"]["id"]
+    await s.input("updateCustomer", "UpdateCustomerInput", {"id": ada, "phone": "+14155550123"})
+    bob = (
+        await s.input(
+            "upsertCustomer",
+            "UpsertCustomerInput",
+            {"externalId": "bob", "name": "Bob"},
+            "customer { id }",
+        )
+    )["customer"]["id"]
+    await s.input(
+        "logInteraction",
+        "LogInteractionInput",
+        {"customerId": ada, "channel": "EMAIL", "subject": "Hi", "body": "Call me"},
+    )
+    order = (
+        await s.input(
+            "placeOrder",
+            "PlaceOrderInput",
+            {"customerId": ada, "lines": [{"productId": product, "quantity": 2}]},
+            "order { id }",
+        )
+    )["order"]["id"]
+    await s.input("changeOrderStatus", "ChangeOrderStatusInput", {"id": order, "status": "PAID"})
+    await s.input(
+        "recordConsent",
+        "RecordConsentInput",
+        {"customerId": ada, "channel": "EMAIL", "granted": True},
+    )
+    await s.input(
+        "assignCustomerOwner", "AssignCustomerOwnerInput", {"id": ada, "ownerId": "alice"}
+    )
+    await s.input("deleteCustomer", "DeleteCustomerInput", {"id": bob})
+    await s.input("restoreCustomer", "RestoreCustomerInput", {"id": bob})
+    key = (
+        await s.input(
+            "createApiKey", "CreateApiKeyInput", {"name": "k", "role": "readonly"}, "apiKey { id }"
+        )
+    )["apiKey"]["id"]
+    await s.input("revokeApiKey", "RevokeApiKeyInput", {"id": key})
+    await s.run(
+        "importCustomers",
+        "inserted",
+        "input: $items",
+        items=("[ImportCustomerInput!]!", [{"externalId": "cy", "name": "Cy"}]),
+    )
+    await s.run(
+        "importOrders",
+        "inserted",
+        "input: $items",
+        items=(
+            "[ImportOrderInput!]!",
+            [
+                {
+                    "customerExternalId": "cy",
+                    "placedAt": "2026-01-02T00:00:00Z",
+                    "total": "10",
+                    "lines": [{"sku": "A-1", "quantity": 1, "unitPrice": "10"}],
+                }
+            ],
+        ),
+    )
+    cy = (await client.data('{ customer(externalId: "cy") { id } }'))["customer"]["id"]
+    await s.input(
+        "mergeCustomers",
+        "MergeCustomersInput",
+        {"survivorId": ada, "mergedIds": [cy], "dryRun": False},
+    )
+    hook = (
+        await s.input(
+            "createWebhook",
+            "CreateWebhookInput",
+            {"url": "http://127.0.0.1:9/hook", "eventTypes": []},
+            "webhook { id }",
+        )
+    )["webhook"]["id"]
+    await s.input("updateWebhook", "UpdateWebhookInput", {"id": hook, "description": "ops"})
+    event = (await client.data("{ events(first: 1) { nodes { id } } }"))["events"]["nodes"][0]["id"]
+    await s.input("redeliverEvent", "RedeliverEventInput", {"webhookId": hook, "eventId": event})
+    await s.input("deleteWebhook", "WebhookIdInput", {"id": hook})
+    await s.run(
+        "trainAnalyticsModels",
+        "job { id }",
+        "input: $input",
+        input=("TrainAnalyticsModelsInput", {}),
+    )
+    await s.input(
+        "awardLoyaltyPoints",
+        "AwardLoyaltyPointsInput",
+        {"customerId": ada, "points": 5, "reason": "visit"},
+    )
+    await s.input("eraseCustomer", "EraseCustomerInput", {"id": bob})
+    return s
+
+
+@pytest.fixture
+async def full(settings: Settings) -> Any:
+    everything = settings.model_copy(
+        update={"plugins": None, "webhook_allow_private_targets": True, "webhook_workers": 0}
+    )
+    async with app_client(everything) as client:
+        yield client
+
+
+AUDIT = """
+query ($after: String) {
+  auditLog(first: 100, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    nodes { operation requestId actor actorRole targetIds changes }
+  }
+}
+"""
+
+
+async def audit_rows(client: GraphQLClient) -> list[dict]:
+    rows, after = [], None
+    while True:
+        page = (await client.data(AUDIT, {"after": after}))["auditLog"]
+        rows += page["nodes"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return rows[::-1]  # oldest first
+        after = page["pageInfo"]["endCursor"]
+
+
+async def test_every_mutation_made_has_exactly_one_audit_row(full: GraphQLClient) -> None:
+    script = await perform_every_mutation(full)
+    schema_mutations = set(full.app.state.schema._schema.mutation_type.fields)
+    assert schema_mutations == {name for name, _id in script.made}, (
+        "run every mutation in perform_every_mutation: "
+        f"{sorted(schema_mutations - {n for n, _ in script.made})}"
+    )
+    rows = await audit_rows(full)
+    assert [(r["operation"], r["requestId"]) for r in rows] == script.made
+    assert {(r["actor"], r["actorRole"]) for r in rows} == {("user:test-admin", "admin")}
+    empty = [r["operation"] for r in rows if not (r["targetIds"] and r["changes"])]
+    assert empty == [], "mutations whose audit row names no changed record"
+
+
+async def test_audit_rows_hold_changes_with_personal_data_hashed(client: GraphQLClient) -> None:
+    created = await client.data(
+        'mutation { createCustomer(input: {name: "Zed Canary", email: "zed@example.com"}) '
+        "{ customer { id version } } }"
+    )
+    zed = created["createCustomer"]["customer"]
+    await client.data(
+        'mutation ($id: ID!) { updateCustomer(input: {id: $id, email: "z2@example.com", '
+        "lifecycleStage: CUSTOMER}) { errors { code } } }",
+        {"id": zed["id"]},
+    )
+    rows = await audit_rows(client)
+    update = rows[-1]
+    assert update["operation"] == "updateCustomer" and update["targetIds"] == [zed["id"]]
+    [change] = update["changes"]
+    fields = change["fields"]
+    assert change["action"] == "update" and change["id"] == zed["id"]
+    assert fields["lifecycle_stage"] == {"before": "lead", "after": "customer"}
+    assert fields["email"]["before"].startswith("hmac-sha256:")
+    assert fields["email"]["before"] != fields["email"]["after"]
+    assert "zed" not in repr(rows).lower()
+
+    by_target = await client.data(
+        'query ($id: ID!) { auditLog(filter: {targetId: $id, operation: "updateCustomer"}) '
+        "{ totalCount } }",
+        {"id": zed["id"]},
+    )
+    assert by_target["auditLog"]["totalCount"] == 1
+
+
+async def test_refused_and_failed_mutations_leave_no_audit_row(client: GraphQLClient) -> None:
+    failed = await client.data(
+        'mutation { createCustomer(input: {name: "", email: "nope"}) { errors { code } } }'
+    )
+    assert failed["createCustomer"]["errors"]
+    denied = await client.acting_as("readonly", "r").execute(
+        'mutation { createCustomer(input: {name: "X"}) { errors { code } } }'
+    )
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert await audit_rows(client) == []
+    readonly = await client.acting_as("sales", "s").execute("{ auditLog { totalCount } }")
+    assert readonly["errors"][0]["extensions"]["code"] == "FORBIDDEN"
