@@ -1,0 +1,135 @@
+"""crm-analytics: RFM, customer lifetime value, churn risk, segments and recommendations.
+
+A bundled plugin, loaded exactly like a partner's: the ``crm_graph.plugins`` entry point
+``analytics`` names this module. It imports only ``crm_graph.plugin`` from crm-graph. Models
+are trained in batch (``trainAnalyticsModels`` or ``crm-graph analytics train``) and their
+scores stored; the GraphQL fields only read what was stored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pluggy
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_analytics import commands, hookspecs, schema, store
+from crm_analytics.jobs import Jobs
+from crm_analytics.loaders import AnalyticsLoaders
+from crm_analytics.settings import NAME, AnalyticsSettings
+from crm_analytics.store import TRAINED_EVENT
+from crm_analytics.tables import TABLES
+from crm_graph.plugin import (
+    AppContext,
+    EventType,
+    Permissions,
+    PluginMetadata,
+    RequestContext,
+    SchemaContribution,
+    Storage,
+    hookimpl,
+)
+
+__version__ = "0.1.0"
+
+
+@hookimpl
+def crm_plugin_metadata() -> PluginMetadata:
+    return PluginMetadata(
+        name=NAME,
+        version=__version__,
+        requires_core=">=0.1,<0.2",
+        description="RFM, lifetime value, churn risk, segments and product recommendations.",
+        settings=AnalyticsSettings,
+    )
+
+
+@hookimpl
+def crm_add_hookspecs(plugin_manager: pluggy.PluginManager) -> None:
+    plugin_manager.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def crm_storage() -> Storage:
+    return Storage(tables=TABLES, migrations=Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def crm_schema() -> SchemaContribution:
+    return SchemaContribution(
+        extend={
+            "Customer": [schema.CustomerAnalytics],
+            "Product": [schema.ProductAnalytics],
+            "Query": [schema.AnalyticsQuery],
+            "Mutation": [schema.AnalyticsMutations],
+        },
+    )
+
+
+@hookimpl
+def crm_event_types() -> list[EventType]:
+    return [
+        EventType(
+            name=TRAINED_EVENT,
+            description="A training run finished and its scores are now served.",
+            payload_schema={
+                "type": "object",
+                "properties": {
+                    "asOf": {"type": ["string", "null"], "format": "date-time"},
+                    "models": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                    "customers": {"type": "integer"},
+                },
+                "required": ["asOf", "models", "customers"],
+            },
+            entity_type="AnalyticsJob",
+        )
+    ]
+
+
+@hookimpl
+def crm_permissions() -> Permissions:
+    return Permissions(
+        declare={
+            "analytics:read": "Read analytics scores, fitted models and reports.",
+            "analytics:train": "Start training the analytics models.",
+        },
+        grants={
+            "analyst": ["analytics:read", "analytics:train"],
+            "marketing": ["analytics:read"],
+            "sales": ["analytics:read"],
+            "service": ["analytics:read"],
+            "readonly": ["analytics:read"],
+        },
+    )
+
+
+@hookimpl
+async def crm_customer_merge(
+    session: AsyncSession, survivor_id: int, merged_ids: list[int]
+) -> dict[str, int]:
+    """Drop the merged customers' scores (they are soft-deleted); the survivor keeps its own
+    until the next training scores it with the history it gained."""
+    return await store.forget(session, merged_ids)
+
+
+@hookimpl
+def crm_request_context(context: RequestContext) -> AnalyticsLoaders:
+    return AnalyticsLoaders(context.app)
+
+
+@hookimpl
+async def crm_startup(app: AppContext) -> None:
+    app.plugin_state[NAME] = Jobs(app)
+
+
+@hookimpl
+async def crm_shutdown(app: AppContext) -> None:
+    jobs: Jobs | None = app.plugin_state.pop(NAME, None)
+    if jobs is not None:
+        await jobs.stop()
+
+
+@hookimpl
+def crm_cli(cli: typer.Typer) -> None:
+    commands.register(cli)

@@ -1,0 +1,92 @@
+"""Training as a background job of the running app, its state kept in ``analytics_job``.
+
+The job row is the truth (any process can read it); the task itself lives in the process
+that started it. One training at a time per app: a second request is refused while one runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_analytics import store
+from crm_analytics.settings import NAME, AnalyticsSettings
+from crm_analytics.tables import AnalyticsJob
+from crm_analytics.training import Progress, Trained, config_for, train
+from crm_graph.plugin import AppContext, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def _settings(app: AppContext) -> AnalyticsSettings:
+    return app.plugin_settings(NAME)
+
+
+async def run(app: AppContext, job: AnalyticsJob, report: Progress | None = None) -> Trained:
+    """Train and store as the given job, recording progress and the outcome on its row."""
+
+    async def progress(fraction: float, message: str) -> None:
+        await store.update_job(app, job.id, status="RUNNING", progress=fraction, message=message)
+        if report is not None:
+            await report(fraction, message)
+
+    config = config_for(
+        _settings(app), app.settings.default_currency, job.as_of, job.time_unit_days
+    )
+    try:
+        trained = await train(app, config, progress)
+        await progress(0.9, f"saving scores of {len(trained.scores)} customers")
+        await store.save(app, trained, job.id)
+    except BaseException as exc:
+        reason = (
+            "stopped" if isinstance(exc, asyncio.CancelledError) else f"{type(exc).__name__}: {exc}"
+        )
+        await asyncio.shield(
+            store.update_job(
+                app, job.id, status="FAILED", message=reason[:2000], finished_at=utcnow()
+            )
+        )
+        raise
+    return trained
+
+
+class Jobs:
+    """Background training tasks of one app (kept in ``AppContext.plugin_state``)."""
+
+    def __init__(self, app: AppContext) -> None:
+        self.app = app
+        self.tasks: dict[int, asyncio.Task[Trained]] = {}
+
+    @property
+    def running(self) -> int | None:
+        return next((job_id for job_id, task in self.tasks.items() if not task.done()), None)
+
+    async def add(
+        self, session: AsyncSession, as_of: datetime, time_unit_days: int | None
+    ) -> AnalyticsJob:
+        """The job's row, written in the caller's unit of work (``perform``: audited)."""
+        unit = time_unit_days or _settings(self.app).time_unit_days
+        return await store.add_job(session, as_of, unit)
+
+    def launch(self, job: AnalyticsJob) -> None:
+        """Train in the background once the job's row is committed. A fresh context: the task
+        must see every customer, not only those in the requesting caller's scope."""
+        task = asyncio.create_task(
+            run(self.app, job), name=f"analytics-job-{job.id}", context=contextvars.Context()
+        )
+        task.add_done_callback(self._finished)
+        self.tasks[job.id] = task
+
+    def _finished(self, task: asyncio.Task[Trained]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("analytics training failed", exc_info=task.exception())
+
+    async def stop(self) -> None:
+        """Cancel running jobs (their rows say FAILED: stopped) and wait for them."""
+        for task in self.tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)

@@ -1,0 +1,627 @@
+"""The plugin's GraphQL: fields on Customer, Product, Query and Mutation, and their types.
+
+Every field reads stored scores (batched through the request's loaders). A field whose model
+has never been trained, or could not be at the last run, is null with a ``NOT_TRAINED`` error
+that says why and how to train.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated
+
+import numpy as np
+import strawberry
+from sqlalchemy import and_, case, func, select
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from crm_analytics import clv, rfm
+from crm_analytics.dataset import NOT_COUNTED
+from crm_analytics.jobs import Jobs
+from crm_analytics.loaders import AnalyticsLoaders
+from crm_analytics.settings import NAME, AnalyticsSettings
+from crm_analytics.tables import (
+    AnalyticsCustomerScore,
+    AnalyticsJob,
+    AnalyticsModel,
+    AnalyticsRecommendation,
+    AnalyticsSimilarProduct,
+)
+from crm_graph.plugin import (
+    Customer,
+    MoneyType,
+    Order,
+    ProductType,
+    UserError,
+    id_arg,
+    money,
+    perform,
+    query_error,
+    requires,
+    to_global_id,
+    utcnow,
+)
+
+MAX_HORIZON_DAYS = 3650
+MAX_BUCKETS = 50
+MAX_RECOMMENDATIONS = 100
+READ = requires("analytics:read")
+TRAIN = requires("analytics:train")
+
+
+def _loaders(info: Info) -> AnalyticsLoaders:
+    return info.context.plugin_state[NAME]
+
+
+def _settings(info: Info) -> AnalyticsSettings:
+    return info.context.app.plugin_settings(NAME)
+
+
+def _currency(info: Info) -> str:
+    return _settings(info).currency or info.context.app.settings.default_currency
+
+
+def _money(info: Info, amount: float, currency: str | None = None) -> MoneyType:
+    return money(Decimal(str(round(float(amount), 4))), currency or _currency(info))
+
+
+async def _model(info: Info, kind: str, field: str) -> AnalyticsModel:
+    """The stored model of ``kind``, or a NOT_TRAINED error saying why there is none."""
+    model = await _loaders(info).models.load(kind)
+    if model is None:
+        raise query_error(
+            "NOT_TRAINED",
+            f"the {kind} model has not been trained yet: run the trainAnalyticsModels "
+            "mutation or `crm-graph analytics train`",
+            field,
+        )
+    if not model.trained:
+        raise query_error(
+            "NOT_TRAINED",
+            f"the {kind} model could not be trained at the last run "
+            f"(as of {model.as_of.date().isoformat()}): {model.metrics.get('error')}",
+            field,
+        )
+    return model
+
+
+def _bounded(value: float, low: float, high: float, argument: str) -> None:
+    if not low <= value <= high:
+        raise query_error("INVALID_VALUE", f"{argument} must be between {low} and {high}", argument)
+
+
+@strawberry.enum(description="Churn risk band: LOW below 0.3, MEDIUM below 0.6, HIGH above.")
+class ChurnBand(Enum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+
+
+@strawberry.enum(description="Length of the periods cohorts are grouped by.")
+class CohortPeriod(Enum):
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+    QUARTER = "QUARTER"
+
+
+@strawberry.enum(description="Where a training job is.")
+class AnalyticsJobStatus(Enum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+@strawberry.type(description="Recency, frequency and monetary value with quintile scores 1-5.")
+class RfmScore:
+    recency_days: int = strawberry.field(description="Days since the last order.")
+    frequency: int = strawberry.field(description="Orders placed.")
+    monetary: MoneyType = strawberry.field(description="Revenue from those orders.")
+    r: int = strawberry.field(description="Recency score, 5 = most recent fifth.")
+    f: int
+    m: int
+    segment: str = strawberry.field(description="Named RFM segment, e.g. Champions, At Risk.")
+
+
+@strawberry.type(description="Customer lifetime value: predicted (BG/NBD + Gamma-Gamma) and past.")
+class LifetimeValue:
+    value: MoneyType = strawberry.field(
+        description="Discounted margin expected within the horizon."
+    )
+    historical_value: MoneyType = strawberry.field(
+        description="Past revenue x margin, discounted to the first purchase."
+    )
+    expected_purchases: float = strawberry.field(description="Purchases expected in the horizon.")
+    expected_average_order_value: MoneyType
+    probability_alive: float = strawberry.field(description="Probability the customer is active.")
+
+
+@strawberry.type(description="A feature behind a churn score; impact > 0 raises the risk.")
+class ChurnFactor:
+    name: str
+    impact: float = strawberry.field(
+        description="Change in probability against a typical value of this feature."
+    )
+
+
+@strawberry.type(description="Probability of no order within the churn window.")
+class ChurnRisk:
+    probability: float
+    band: ChurnBand
+    factors: list[ChurnFactor]
+
+
+@strawberry.type(description="A customer segment found by K-means on RFM and value.")
+class CustomerSegment:
+    id: strawberry.ID
+    name: str
+    description: str
+    customers: int
+
+
+@strawberry.type(description="A recommended product with its score and why.")
+class Recommendation:
+    product_id: strawberry.Private[int]
+    score: float
+    reason: str = strawberry.field(description='e.g. "bought with Espresso beans".')
+
+    @strawberry.field
+    async def product(self, info: Info) -> ProductType:
+        return await info.context.loaders.product.load(self.product_id)
+
+
+@strawberry.type
+class BgNbdParameters:
+    r: float
+    alpha: float
+    a: float
+    b: float
+
+
+@strawberry.type
+class GammaGammaParameters:
+    p: float
+    q: float
+    gamma: float
+
+
+@strawberry.type(description="The fitted predictive CLV models.")
+class ClvModel:
+    bgnbd: BgNbdParameters
+    gamma_gamma: GammaGammaParameters
+    time_unit_days: int
+    as_of: datetime
+    customers: int
+    trained_at: datetime
+    log_likelihood: float
+
+
+@strawberry.type
+class RfmSegmentSummary:
+    segment: str
+    customers: int
+    revenue: MoneyType
+
+
+@strawberry.type(description="Customers whose first order fell in one period, and who came back.")
+class Cohort:
+    cohort: date = strawberry.field(description="First day of the cohort's period.")
+    customers: int
+    retention: list[float] = strawberry.field(
+        description="Share of the cohort ordering k periods later (k = 0, 1, ...)."
+    )
+
+
+@strawberry.type
+class MonthlyRevenue:
+    month: str = strawberry.field(description="YYYY-MM")
+    revenue: MoneyType
+    orders: int
+    customers: int
+
+
+@strawberry.type(description="Customers whose predicted value falls in [lower, upper).")
+class ClvBucket:
+    lower: MoneyType
+    upper: MoneyType | None = strawberry.field(description="Null for the open last bucket.")
+    customers: int
+    total: MoneyType
+
+
+@strawberry.type(description="Business-level analytics, shaped for charts.")
+class AnalyticsReport:
+    @strawberry.field(description="Customers and revenue per RFM segment (every segment listed).")
+    async def rfm_segments(self, info: Info) -> list[RfmSegmentSummary]:
+        model = await _model(info, "rfm", "rfmSegments")
+        score = AnalyticsCustomerScore
+        async with info.context.app.read() as session:
+            rows = {
+                name: (count, revenue)
+                for name, count, revenue in await session.execute(
+                    select(score.rfm_segment, func.count(), func.sum(score.revenue)).group_by(
+                        score.rfm_segment
+                    )
+                )
+            }
+        currency = model.params.get("currency")
+        return [
+            RfmSegmentSummary(
+                segment=name,
+                customers=rows.get(name, (0, 0))[0],
+                revenue=_money(info, rows.get(name, (0, 0.0))[1] or 0.0, currency),
+            )
+            for name in rfm.SEGMENTS
+        ]
+
+    @strawberry.field(description="Retention curves of the most recent cohorts (at most 24).")
+    async def cohort_retention(
+        self, info: Info, period: CohortPeriod = CohortPeriod.MONTH
+    ) -> list[Cohort]:
+        model = await _model(info, "reports", "cohortRetention")
+        return [
+            Cohort(
+                cohort=date.fromisoformat(row["cohort"]),
+                customers=row["customers"],
+                retention=row["retention"],
+            )
+            for row in model.params["cohorts"][period.value]
+        ]
+
+    @strawberry.field(description="Revenue, orders and buying customers per calendar month.")
+    async def revenue_by_month(self, info: Info) -> list[MonthlyRevenue]:
+        model = await _model(info, "reports", "revenueByMonth")
+        currency = model.params["currency"]
+        return [
+            MonthlyRevenue(
+                month=row["month"],
+                revenue=_money(info, row["revenue"], currency),
+                orders=row["orders"],
+                customers=row["customers"],
+            )
+            for row in model.params["revenueByMonth"]
+        ]
+
+    @strawberry.field(
+        description="Of the customers who ordered before `from`, the share who ordered again "
+        "in [from, to). Computed from the orders now; null when nobody ordered before `from`."
+    )
+    async def retention_rate(
+        self,
+        info: Info,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
+    ) -> float | None:
+        if to <= from_:
+            raise query_error("INVALID_VALUE", "`to` must be after `from`", "to")
+        start = datetime.combine(from_, time(), UTC)
+        end = datetime.combine(to, time(), UTC)
+        counted = (
+            Customer.deleted_at.is_(None),
+            Order.status.not_in(NOT_COUNTED),
+            Order.currency == _currency(info),
+        )
+        buyers = select(Order.customer_id).join(Customer, Customer.id == Order.customer_id)
+        before = buyers.where(*counted, Order.placed_at < start).distinct().subquery()
+        during = (
+            buyers.where(*counted, Order.placed_at >= start, Order.placed_at < end)
+            .distinct()
+            .subquery()
+        )
+        async with info.context.app.read() as session:
+            base, kept = (
+                await session.execute(
+                    select(
+                        func.count(before.c.customer_id), func.count(during.c.customer_id)
+                    ).select_from(
+                        before.outerjoin(during, before.c.customer_id == during.c.customer_id)
+                    )
+                )
+            ).one()
+        return round(kept / base, 4) if base else None
+
+    @strawberry.field(description="Share of buying customers with more than one order.")
+    async def repeat_purchase_rate(self, info: Info) -> float | None:
+        model = await _model(info, "reports", "repeatPurchaseRate")
+        return model.params["repeatPurchaseRate"]
+
+    @strawberry.field(
+        description="Histogram of predicted lifetime value: equal buckets up to the 99th "
+        "percentile, the last one open-ended."
+    )
+    async def clv_distribution(self, info: Info, buckets: int = 10) -> list[ClvBucket]:
+        _bounded(buckets, 2, MAX_BUCKETS, "buckets")
+        model = await _model(info, "clv", "clvDistribution")
+        currency = model.params["currency"]
+        top = max(float(model.metrics["valueP99"]), 1e-9)
+        edges = [top * i / (buckets - 1) for i in range(buckets)]
+        value = AnalyticsCustomerScore.predicted_value
+        # The first bucket also takes tiny negative rounding noise; the last is open-ended.
+        ranges = [value < edges[1]]
+        ranges += [and_(value >= lo, value < hi) for lo, hi in itertools.pairwise(edges[1:])]
+        ranges += [value >= edges[-1]]
+        async with info.context.app.read() as session:
+            row = (
+                await session.execute(
+                    select(
+                        *[func.sum(case((r, 1), else_=0)) for r in ranges],
+                        *[func.sum(case((r, value), else_=0.0)) for r in ranges],
+                    ).where(value.is_not(None))
+                )
+            ).one()
+        return [
+            ClvBucket(
+                lower=_money(info, edges[i], currency),
+                upper=_money(info, edges[i + 1], currency) if i + 1 < buckets else None,
+                customers=int(row[i] or 0),
+                total=_money(info, row[buckets + i] or 0.0, currency),
+            )
+            for i in range(buckets)
+        ]
+
+
+@strawberry.type(name="AnalyticsJob", description="A training run and how far it got.")
+class AnalyticsJobType:
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("AnalyticsJob", self.id)  # type: ignore[arg-type]
+
+    status: AnalyticsJobStatus
+    progress: float = strawberry.field(description="From 0 to 1.")
+    message: str
+    as_of: datetime
+    time_unit_days: int
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@strawberry.type
+class CustomerAnalytics:
+    """Fields merged onto ``Customer`` (the root value is the core Customer row)."""
+
+    @strawberry.field(
+        metadata=READ, description="RFM scores; null for a customer without orders when trained."
+    )
+    async def rfm(self, info: Info) -> RfmScore | None:
+        model = await _model(info, "rfm", "rfm")
+        row = await _loaders(info).scores.load(self.id)  # type: ignore[attr-defined]
+        if row is None:
+            return None
+        return RfmScore(
+            recency_days=int(row.recency_days),
+            frequency=row.orders,
+            monetary=_money(info, row.revenue, model.params.get("currency")),
+            r=row.r,
+            f=row.f,
+            m=row.m,
+            segment=row.rfm_segment,
+        )
+
+    @strawberry.field(
+        metadata=READ,
+        description="Predicted value over `horizonDays` (default 365) discounted at "
+        "`discountRate` a year (default: the plugin setting), and historical value.",
+    )
+    async def lifetime_value(
+        self, info: Info, horizon_days: int = 365, discount_rate: float | None = None
+    ) -> LifetimeValue | None:
+        _bounded(horizon_days, 1, MAX_HORIZON_DAYS, "horizonDays")
+        if discount_rate is not None:
+            _bounded(discount_rate, 0.0, 10.0, "discountRate")
+        model = await _model(info, "clv", "lifetimeValue")
+        row = await _loaders(info).scores.load(self.id)  # type: ignore[attr-defined]
+        if row is None:
+            return None
+        params = model.params
+        rate = params["discountRate"] if discount_rate is None else discount_rate
+        unit = params["timeUnitDays"]
+        x, t_x, T = (np.array([v]) for v in (row.frequency, row.recency, row.age))
+        if horizon_days == params["horizonDays"] and rate == params["discountRate"]:
+            value, purchases = row.predicted_value, row.expected_purchases
+        else:
+            values, expected = clv.discounted_value(
+                clv.BgNbd(**params["bgnbd"]),
+                np.array([row.expected_spend]),
+                x,
+                t_x,
+                T,
+                horizon_days,
+                unit,
+                rate,
+                params["margin"],
+            )
+            value, purchases = float(values[0]), float(expected[0])
+        periods = np.array([p for p, _ in row.revenue_periods], dtype=float)
+        revenue = np.array([r for _, r in row.revenue_periods], dtype=float)
+        currency = params["currency"]
+        return LifetimeValue(
+            value=_money(info, value, currency),
+            historical_value=_money(
+                info, clv.historical_value(periods, revenue, unit, rate, params["margin"]), currency
+            ),
+            expected_purchases=round(float(purchases), 6),
+            expected_average_order_value=_money(info, row.expected_spend, currency),
+            probability_alive=round(float(row.probability_alive), 6),
+        )
+
+    @strawberry.field(
+        metadata=READ, description="Churn probability, band and the factors behind it."
+    )
+    async def churn_risk(self, info: Info) -> ChurnRisk | None:
+        await _model(info, "churn", "churnRisk")
+        row = await _loaders(info).scores.load(self.id)  # type: ignore[attr-defined]
+        if row is None or row.churn_probability is None:
+            return None
+        return ChurnRisk(
+            probability=round(row.churn_probability, 6),
+            band=ChurnBand(row.churn_band),
+            factors=[ChurnFactor(name=n, impact=i) for n, i in row.churn_factors or []],
+        )
+
+    @strawberry.field(
+        metadata=READ, description="The customer's segment (K-means on RFM and value)."
+    )
+    async def segment(self, info: Info) -> CustomerSegment | None:
+        await _model(info, "segments", "segment")
+        row = await _loaders(info).scores.load(self.id)  # type: ignore[attr-defined]
+        if row is None or row.segment is None:
+            return None
+        found = await _loaders(info).segments.load(row.segment)
+        return CustomerSegment(
+            id=to_global_id("CustomerSegment", found.number),
+            name=found.name,
+            description=found.description,
+            customers=found.customers,
+        )
+
+    @strawberry.field(
+        metadata=READ,
+        description="Products to offer, best first; popular ones for customers without orders.",
+    )
+    async def recommendations(self, info: Info, first: int = 10) -> list[Recommendation] | None:
+        _bounded(first, 1, MAX_RECOMMENDATIONS, "first")
+        model = await _model(info, "recommendations", "recommendations")
+        rows: list[AnalyticsRecommendation] = await _loaders(info).recommendations.load(
+            self.id  # type: ignore[attr-defined]
+        )
+        if rows:
+            return [
+                Recommendation(product_id=r.product_id, score=r.score, reason=r.reason)
+                for r in rows[:first]
+            ]
+        return [
+            Recommendation(product_id=p, score=round(s, 6), reason="popular with other customers")
+            for p, s in zip(model.params["popular"], model.params["popularScore"], strict=True)
+        ][:first]
+
+
+@strawberry.type
+class ProductAnalytics:
+    @strawberry.field(
+        metadata=READ, description="Products bought by the same customers, most similar first."
+    )
+    async def similar_products(self, info: Info, first: int = 10) -> list[Recommendation] | None:
+        _bounded(first, 1, MAX_RECOMMENDATIONS, "first")
+        await _model(info, "recommendations", "similarProducts")
+        rows: list[AnalyticsSimilarProduct] = await _loaders(info).similar.load(
+            self.id  # type: ignore[attr-defined]
+        )
+        return [
+            Recommendation(product_id=r.similar_id, score=r.score, reason=r.reason)
+            for r in rows[:first]
+        ]
+
+
+@strawberry.type
+class AnalyticsQuery:
+    @strawberry.field(metadata=READ, description="The fitted BG/NBD and Gamma-Gamma parameters.")
+    async def clv_model(self, info: Info) -> ClvModel | None:
+        model = await _model(info, "clv", "clvModel")
+        p, m = model.params, model.metrics
+        return ClvModel(
+            bgnbd=BgNbdParameters(**p["bgnbd"]),
+            gamma_gamma=GammaGammaParameters(**p["gammaGamma"]),
+            time_unit_days=p["timeUnitDays"],
+            as_of=model.as_of,
+            customers=m["customers"],
+            trained_at=model.trained_at,
+            log_likelihood=m["logLikelihood"],
+        )
+
+    @strawberry.field(metadata=READ, description="Business-level analytics for charts.")
+    def analytics(self) -> AnalyticsReport:
+        return AnalyticsReport()
+
+    @strawberry.field(metadata=READ, description="A training job by ID.")
+    async def analytics_job(self, info: Info, id: strawberry.ID) -> AnalyticsJobType | None:
+        pk = id_arg(id, "AnalyticsJob")
+        async with info.context.app.read() as session:
+            return await session.get(AnalyticsJob, pk)  # type: ignore[return-value]
+
+    @strawberry.field(
+        metadata=READ, description="Metrics of the stored models (cross-validated AUC, ...)."
+    )
+    async def analytics_models(self, info: Info) -> JSON:
+        async with info.context.app.read() as session:
+            rows = await session.scalars(select(AnalyticsModel).order_by(AnalyticsModel.kind))
+            return {
+                row.kind: {"trained": row.trained, "asOf": row.as_of.isoformat(), **row.metrics}
+                for row in rows
+            }
+
+
+@strawberry.input
+class TrainAnalyticsModelsInput:
+    as_of: datetime | None = strawberry.field(
+        default=None, description="Ignore orders after this time (default: now)."
+    )
+    time_unit_days: int | None = strawberry.field(
+        default=None, description="BG/NBD time unit (default: the plugin setting, 7)."
+    )
+
+
+@strawberry.type
+class TrainAnalyticsModelsPayload:
+    job: AnalyticsJobType | None
+    errors: list[UserError]
+
+
+def _input_errors(input: TrainAnalyticsModelsInput) -> list[UserError]:
+    errors = []
+    if input.as_of is not None and input.as_of.tzinfo is None:
+        errors.append(
+            UserError(
+                code="INVALID_VALUE", message="asOf needs a time zone", field=["input", "asOf"]
+            )
+        )
+    elif input.as_of is not None and input.as_of > utcnow():
+        errors.append(
+            UserError(
+                code="INVALID_VALUE",
+                message="asOf cannot be in the future",
+                field=["input", "asOf"],
+            )
+        )
+    if input.time_unit_days is not None and not 1 <= input.time_unit_days <= 365:
+        errors.append(
+            UserError(
+                code="INVALID_VALUE",
+                message="timeUnitDays must be between 1 and 365",
+                field=["input", "timeUnitDays"],
+            )
+        )
+    return errors
+
+
+@strawberry.type
+class AnalyticsMutations:
+    @strawberry.mutation(
+        metadata=TRAIN,
+        description="Start training every analytics model in the background; poll analyticsJob.",
+    )
+    async def train_analytics_models(
+        self, info: Info, input: TrainAnalyticsModelsInput | None = None
+    ) -> TrainAnalyticsModelsPayload:
+        input = input or TrainAnalyticsModelsInput()
+        errors = _input_errors(input)
+        jobs: Jobs = info.context.app.plugin_state[NAME]
+        if not errors and jobs.running is not None:
+            errors.append(
+                UserError(
+                    code="ALREADY_RUNNING",
+                    message="a training job is already running: "
+                    + to_global_id("AnalyticsJob", jobs.running),
+                    field=["input"],
+                )
+            )
+        if errors:
+            return TrainAnalyticsModelsPayload(job=None, errors=errors)
+        job, errors = await perform(
+            info, lambda session: jobs.add(session, input.as_of or utcnow(), input.time_unit_days)
+        )
+        if job is not None:
+            jobs.launch(job)
+        return TrainAnalyticsModelsPayload(job=job, errors=errors)  # type: ignore[arg-type]

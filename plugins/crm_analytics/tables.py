@@ -1,0 +1,121 @@
+"""The plugin's tables (prefix ``analytics_``): jobs, fitted models and stored scores.
+
+Scores are written in batch by training and only read by the API, so reading a customer's
+churn risk or lifetime value is a lookup, never a model run. Training replaces every score
+table in one transaction: readers see the previous models or the new ones, never a mix.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column
+
+from crm_graph.plugin import Field, Json, SQLModel, UTCDateTime, utcnow
+
+
+class AnalyticsJob(SQLModel, table=True):
+    """One training run, started from the API or the command line."""
+
+    __tablename__ = "analytics_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: str = Field(default="QUEUED", max_length=16)
+    progress: float = 0.0
+    message: str = Field(default="", max_length=2000)
+    as_of: datetime = Field(sa_type=UTCDateTime)
+    time_unit_days: int
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AnalyticsModel(SQLModel, table=True):
+    """A fitted model (``kind``: rfm, clv, churn, segments, recommendations, reports).
+
+    ``params`` holds what reading needs (e.g. BG/NBD parameters); ``metrics`` how good it is,
+    or why it could not be trained (``metrics["error"]``, with ``trained`` false).
+    """
+
+    __tablename__ = "analytics_model"
+
+    kind: str = Field(primary_key=True, max_length=32)
+    trained: bool
+    as_of: datetime = Field(sa_type=UTCDateTime)
+    trained_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
+    metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
+
+
+class AnalyticsCustomerScore(SQLModel, table=True):
+    """Everything scored for one customer with at least one order at training time."""
+
+    __tablename__ = "analytics_customer_score"
+
+    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
+    recency_days: float
+    orders: int
+    revenue: float
+    r: int
+    f: int
+    m: int
+    rfm_segment: str = Field(max_length=32, index=True)
+    frequency: float  # BG/NBD x: repeat purchase days
+    recency: float  # t_x in time units
+    age: float  # T in time units
+    repeat_mean: float  # mean value of the repeat purchase days
+    revenue_periods: list[list[float]] = Field(
+        default_factory=list, sa_column=Column(Json, nullable=False)
+    )  # [[time units since the first purchase, revenue], ...] for historical value
+    expected_purchases: float | None = None  # within the default horizon
+    probability_alive: float | None = None
+    expected_spend: float | None = None
+    predicted_value: float | None = None  # default horizon, discount rate and margin
+    churn_probability: float | None = None
+    churn_band: str | None = Field(default=None, max_length=8)
+    churn_factors: list[list[Any]] | None = Field(default=None, sa_column=Column(Json))
+    segment: int | None = None
+
+
+class AnalyticsSegment(SQLModel, table=True):
+    __tablename__ = "analytics_segment"
+
+    number: int = Field(primary_key=True)
+    name: str = Field(max_length=64)
+    description: str = Field(max_length=1000)
+    customers: int
+    centre: dict[str, float] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
+
+
+class AnalyticsRecommendation(SQLModel, table=True):
+    """A product recommended to a customer, best first (``rank`` from 1)."""
+
+    __tablename__ = "analytics_recommendation"
+
+    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
+    rank: int = Field(primary_key=True)
+    product_id: int = Field(foreign_key="product.id")
+    score: float
+    reason: str = Field(max_length=400)
+
+
+class AnalyticsSimilarProduct(SQLModel, table=True):
+    """A product similar to another (bought by the same customers), best first."""
+
+    __tablename__ = "analytics_similar_product"
+
+    product_id: int = Field(foreign_key="product.id", primary_key=True)
+    rank: int = Field(primary_key=True)
+    similar_id: int = Field(foreign_key="product.id")
+    score: float
+    reason: str = Field(max_length=400)
+
+
+SCORE_TABLES = [
+    AnalyticsCustomerScore,
+    AnalyticsSegment,
+    AnalyticsRecommendation,
+    AnalyticsSimilarProduct,
+]
+TABLES = [AnalyticsJob, AnalyticsModel, *SCORE_TABLES]

@@ -1,0 +1,410 @@
+"""One training run: load the history, fit every model, score every customer, store it all.
+
+The CPU-heavy steps run in worker threads so a server keeps answering while it trains. Each
+model is trained independently: one that lacks data (say, too few churners yet) is stored as
+untrained with the reason, and the others are still stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from crm_analytics import churn, clv, recommend, reports, rfm, segments
+from crm_analytics.dataset import Dataset, load
+from crm_analytics.features import Features, churned, customer_features
+from crm_analytics.settings import AnalyticsSettings
+from crm_graph.plugin import AppContext
+
+Progress = Callable[[float, str], Awaitable[None]]
+MIN_CLV_CUSTOMERS = 20
+MIN_REPEAT_CUSTOMERS = 10
+FEATURE_HOOK = "crm_analytics_customer_features"
+
+
+@dataclass(frozen=True)
+class Config:
+    as_of: datetime
+    settings: AnalyticsSettings
+    currency: str
+
+    @property
+    def unit_days(self) -> int:
+        return self.settings.time_unit_days
+
+
+@dataclass
+class Trained:
+    """What a run stores: model rows, score rows and the rest, as plain column dicts."""
+
+    models: list[dict[str, Any]] = field(default_factory=list)
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    recommendations: list[dict[str, Any]] = field(default_factory=list)
+    similar: list[dict[str, Any]] = field(default_factory=list)
+
+    def model(self, kind: str, trained: bool, as_of: datetime, **details: Any) -> None:
+        self.models.append(
+            {
+                "kind": kind,
+                "trained": trained,
+                "as_of": as_of,
+                "params": details.get("params", {}),
+                "metrics": details.get("metrics", {}),
+            }
+        )
+
+    def summary(self) -> str:
+        parts = []
+        for m in self.models:
+            if m["kind"] == "reports":
+                continue
+            parts.append(
+                m["kind"] if m["trained"] else f"{m['kind']} not trained ({m['metrics']['error']})"
+            )
+        return "trained: " + ", ".join(parts)
+
+
+def _revenue_periods(
+    customers: np.ndarray, first_day: np.ndarray, data: Dataset, unit_days: int
+) -> list[list[list[float]]]:
+    """Per customer, [[time units since the first purchase, revenue], ...]."""
+    owner = np.searchsorted(customers, data.order_customer)
+    period = (np.floor(data.order_time).astype(np.int64) - first_day[owner]) // unit_days
+    keys, index = np.unique(np.c_[owner, period], axis=0, return_inverse=True)
+    sums = np.bincount(index.ravel(), weights=data.order_total)
+    out: list[list[list[float]]] = [[] for _ in customers]
+    for (who, when), total in zip(keys.tolist(), sums.tolist(), strict=True):
+        out[who].append([when, round(total, 4)])
+    return out
+
+
+def fit_value(
+    data: Dataset, config: Config, trained: Trained
+) -> tuple[Features, np.ndarray | None]:
+    """RFM and lifetime value for every purchasing customer; fills ``trained.scores``."""
+    s = config.settings
+    base = customer_features(data, s.churn_window_days)
+    recency, orders, revenue = (
+        base.column("recency_days"),
+        base.column("orders"),
+        base.column("revenue"),
+    )
+    scored = rfm.score(recency, orders, revenue)
+    summary = clv.summarise(
+        data.order_customer,
+        np.floor(data.order_time).astype(np.int64),
+        data.order_total,
+        int(np.floor(data.now)),
+        config.unit_days,
+    )
+    periods = _revenue_periods(summary.customer, summary.first_day, data, config.unit_days)
+    if len(base.customers):
+        trained.model("rfm", True, data.as_of, metrics={"customers": len(base.customers)})
+    else:
+        trained.model("rfm", False, data.as_of, metrics={"error": "no orders yet"})
+    value = _fit_clv(summary, config, trained, data.as_of)
+    for i, customer in enumerate(base.customers.tolist()):
+        row = {
+            "customer_id": customer,
+            "recency_days": float(recency[i]),
+            "orders": int(orders[i]),
+            "revenue": float(revenue[i]),
+            "r": int(scored.r[i]),
+            "f": int(scored.f[i]),
+            "m": int(scored.m[i]),
+            "rfm_segment": scored.segment[i],
+            "frequency": float(summary.frequency[i]),
+            "recency": float(summary.recency[i]),
+            "age": float(summary.age[i]),
+            "repeat_mean": float(summary.monetary[i]),
+            "revenue_periods": periods[i],
+        }
+        if value is not None:
+            row |= {
+                "expected_purchases": float(value.expected_purchases[i]),
+                "probability_alive": float(value.probability_alive[i]),
+                "expected_spend": float(value.expected_spend[i]),
+                "predicted_value": float(value.value[i]),
+            }
+        trained.scores.append(row)
+    return base, None if value is None else value.value
+
+
+def _fit_clv(
+    summary: clv.Summary, config: Config, trained: Trained, as_of: datetime
+) -> clv.Scores | None:
+    s = config.settings
+    repeaters = int(np.sum(summary.frequency > 0))
+    problem = None
+    if len(summary.customer) < MIN_CLV_CUSTOMERS or repeaters < MIN_REPEAT_CUSTOMERS:
+        problem = (
+            f"needs {MIN_CLV_CUSTOMERS} customers and {MIN_REPEAT_CUSTOMERS} with repeat "
+            f"purchases; has {len(summary.customer)} and {repeaters}"
+        )
+    else:
+        bg = clv.fit_bgnbd(summary.frequency, summary.recency, summary.age)
+        gg = clv.fit_gamma_gamma(summary.frequency, summary.monetary)
+        if gg.model.q <= 1:
+            problem = "spend varies too much between customers to predict it (Gamma-Gamma q <= 1)"
+    if problem:
+        trained.model("clv", False, as_of, metrics={"error": problem})
+        return None
+    value = clv.score(bg.model, gg.model, summary, s.horizon_days, s.discount_rate, s.margin)
+    trained.model(
+        "clv",
+        True,
+        as_of,
+        params={
+            "bgnbd": {k: float(v) for k, v in vars(bg.model).items()},
+            "gammaGamma": {k: float(v) for k, v in vars(gg.model).items()},
+            "timeUnitDays": config.unit_days,
+            "currency": config.currency,
+            "discountRate": s.discount_rate,
+            "margin": s.margin,
+            "horizonDays": s.horizon_days,
+        },
+        metrics={
+            "customers": bg.customers,
+            "distinct": bg.distinct,
+            "logLikelihood": bg.log_likelihood,
+            "gammaGammaCustomers": gg.customers,
+            "gammaGammaLogLikelihood": gg.log_likelihood,
+            "valueP99": float(np.quantile(value.value, 0.99)),
+        },
+    )
+    return value
+
+
+async def plugin_features(
+    app: AppContext, customers: np.ndarray, as_of: datetime
+) -> dict[str, Mapping[int, float]]:
+    """Features other plugins contribute (``crm_analytics_customer_features``), namespaced
+    by plugin: ``service.open_tickets``."""
+    found: dict[str, Mapping[int, float]] = {}
+    ids = [int(c) for c in customers]
+    for plugin, result in app.plugins.call_each(
+        FEATURE_HOOK, app=app, customer_ids=ids, as_of=as_of
+    ):
+        features = await result if inspect.isawaitable(result) else result
+        for name, values in (features or {}).items():
+            found[f"{plugin}.{name}"] = values
+    return found
+
+
+def fit_churn(
+    data: Dataset,
+    config: Config,
+    trained: Trained,
+    extra_then: Mapping[str, Mapping[int, float]],
+    extra_now: Mapping[str, Mapping[int, float]],
+) -> None:
+    window = config.settings.churn_window_days
+    cutoff = data.now - window
+    then = customer_features(data.until(cutoff), window, extra_then)
+    labels = churned(data, then.customers, cutoff, window)
+    try:
+        model = churn.fit(then.values, labels, seed=config.settings.seed)
+    except churn.NotEnoughData as exc:
+        trained.model("churn", False, data.as_of, metrics={"error": str(exc)})
+        return
+    now = customer_features(data, window, extra_now)
+    probability, factors = churn.factors(model, now.values, now.names)
+    by_customer = {int(c): i for i, c in enumerate(now.customers)}
+    for row in trained.scores:
+        i = by_customer[row["customer_id"]]
+        row |= {
+            "churn_probability": float(probability[i]),
+            "churn_band": churn.band(float(probability[i])),
+            "churn_factors": [list(f) for f in factors[i]],
+        }
+    trained.model(
+        "churn",
+        True,
+        data.as_of,
+        params={"model": model.kind, "features": now.names, "windowDays": window},
+        metrics={
+            "cvRocAuc": model.cv_auc,
+            "trainingCustomers": model.customers,
+            "trainingChurnRate": model.churn_rate,
+        },
+    )
+
+
+def fit_segments(
+    data: Dataset, config: Config, trained: Trained, base: Features, value: np.ndarray | None
+) -> None:
+    names = ["recency_days", "orders", "revenue"]
+    columns = [base.column(n) for n in names]
+    if value is not None:
+        names.append("predicted_value")
+        columns.append(value)
+    try:
+        found = (
+            segments.cluster(np.column_stack(columns), names, config.currency, config.settings.seed)
+            if len(base.customers) >= 3
+            else None
+        )
+    except ValueError as exc:
+        trained.model("segments", False, data.as_of, metrics={"error": str(exc)})
+        return
+    if found is None:
+        trained.model(
+            "segments",
+            False,
+            data.as_of,
+            metrics={"error": "needs at least 3 customers with orders"},
+        )
+        return
+    for row, label in zip(trained.scores, found.labels.tolist(), strict=True):
+        row["segment"] = label
+    trained.segments = [
+        {
+            "number": s.number,
+            "name": s.name,
+            "description": s.description,
+            "customers": s.customers,
+            "centre": s.centre,
+        }
+        for s in found.segments
+    ]
+    trained.model(
+        "segments",
+        True,
+        data.as_of,
+        params={"features": names},
+        metrics={
+            "k": len(found.segments),
+            "silhouette": found.silhouette,
+            "silhouettes": {str(k): v for k, v in found.silhouettes.items()},
+        },
+    )
+
+
+def _ranked_rows(
+    ranked: recommend.Ranked,
+    owners: np.ndarray,
+    owner_key: str,
+    item_key: str,
+    items: np.ndarray,
+    reason: Callable[[int, int], str],
+) -> list[dict[str, Any]]:
+    """Table rows (owner, rank from 1, item, score, reason) from a ranking by row index."""
+    rank = np.arange(len(ranked.row)) - np.searchsorted(ranked.row, ranked.row) + 1
+    return [
+        {
+            owner_key: int(owners[row]),
+            "rank": position,
+            item_key: int(items[item]),
+            "score": round(score, 6),
+            "reason": reason(because, code),
+        }
+        for row, item, score, because, code, position in zip(
+            ranked.row.tolist(),
+            ranked.item.tolist(),
+            ranked.score.tolist(),
+            ranked.because.tolist(),
+            ranked.category.tolist(),
+            rank.tolist(),
+            strict=True,
+        )
+    ]
+
+
+def fit_recommendations(data: Dataset, config: Config, trained: Trained) -> None:
+    if len(data.line_customer) == 0:
+        trained.model("recommendations", False, data.as_of, metrics={"error": "no orders yet"})
+        return
+    s = config.settings
+    bought = recommend.purchases(data.line_customer, data.line_product, data.product_id)
+    similar = recommend.neighbours(bought.matrix, s.neighbours)
+    popular = recommend.popularity(bought.matrix)
+    names = data.product_name
+    categories = sorted({c for c in data.product_category if c is not None})
+    code = {c: i for i, c in enumerate(categories)}
+    category = np.array(
+        [
+            code.get(c, recommend.NO_ITEM) if c is not None else recommend.NO_ITEM
+            for c in data.product_category
+        ]
+    )
+
+    def reason(because: int, category_code: int) -> str:
+        if because != recommend.NO_ITEM:
+            return f"bought with {names[because]}"[:400]
+        if category_code != recommend.NO_ITEM:
+            return f"popular in {categories[category_code]}"[:400]
+        return "popular with other customers"
+
+    ranked = recommend.fill(
+        bought,
+        recommend.collaborative(bought, similar, s.recommendations),
+        s.recommendations,
+        category,
+        popular,
+    )
+    trained.recommendations = _ranked_rows(
+        ranked, bought.customers, "customer_id", "product_id", data.product_id, reason
+    )
+    alike = recommend.similar_items(similar, s.recommendations, category, popular)
+    trained.similar = _ranked_rows(
+        alike, data.product_id, "product_id", "similar_id", data.product_id, reason
+    )
+    top = recommend.most_popular(popular)[: s.recommendations]
+    trained.model(
+        "recommendations",
+        True,
+        data.as_of,
+        params={
+            "popular": [int(data.product_id[i]) for i in top],
+            "popularScore": [float(popular[i]) / len(bought.customers) for i in top],
+        },
+        metrics={
+            "customers": len(bought.customers),
+            "products": int(np.sum(popular > 0)),
+            "neighbours": int(similar.nnz),
+        },
+    )
+
+
+async def train(app: AppContext, config: Config, progress: Progress) -> Trained:
+    """Fit and score everything as of ``config.as_of``; the caller stores the result."""
+    trained = Trained()
+    await progress(0.05, "loading orders and interactions")
+    data = await load(app, config.as_of, config.currency)
+    await progress(0.2, f"fitting RFM and lifetime value ({len(data.order_customer)} orders)")
+    base, value = await asyncio.to_thread(fit_value, data, config, trained)
+    await progress(0.4, "training the churn model")
+    cutoff = data.now - config.settings.churn_window_days
+    then = await plugin_features(
+        app, np.unique(data.until(cutoff).order_customer), data.until(cutoff).as_of
+    )
+    now = await plugin_features(app, base.customers, data.as_of)
+    await asyncio.to_thread(fit_churn, data, config, trained, then, now)
+    await progress(0.6, "finding segments")
+    await asyncio.to_thread(fit_segments, data, config, trained, base, value)
+    await progress(0.7, "building recommendations")
+    await asyncio.to_thread(fit_recommendations, data, config, trained)
+    summary = await asyncio.to_thread(reports.summary, data)
+    trained.model(
+        "reports",
+        True,
+        data.as_of,
+        params=summary | {"currency": config.currency},
+        metrics={"otherCurrencyOrders": data.other_currency_orders},
+    )
+    return trained
+
+
+def config_for(
+    settings: AnalyticsSettings, core_currency: str, as_of: datetime, time_unit_days: int | None
+) -> Config:
+    if time_unit_days is not None:
+        settings = settings.model_copy(update={"time_unit_days": time_unit_days})
+    return Config(as_of=as_of, settings=settings, currency=settings.currency or core_currency)

@@ -1,0 +1,254 @@
+"""The analytics plugin over GraphQL, on SQLite and PostgreSQL: training as a background job,
+stored scores on Customer and Product, chart data on Query, and what happens before training.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import crm_analytics
+import pytest
+from sqlalchemy import select
+
+from crm_graph.demo import seed_demo
+from crm_graph.plugin import EventRecord
+from crm_graph.settings import Settings
+from crm_graph.testing import GraphQLClient, app_client, count_statements
+
+AS_OF = "2026-11-01T23:59:59+00:00"
+CUSTOMER_FIELDS = """
+  rfm { recencyDays frequency monetary { amount currency } r f m segment }
+  lifetimeValue { value { amount currency } historicalValue { amount } expectedPurchases
+                  expectedAverageOrderValue { amount } probabilityAlive }
+  churnRisk { probability band factors { name impact } }
+  segment { id name description customers }
+  recommendations(first: 3) { product { id name category } score reason }
+"""
+
+
+@pytest.fixture
+async def analytics(settings: Settings) -> AsyncIterator[GraphQLClient]:
+    """An app with the analytics plugin on a migrated database holding demo data."""
+    async with app_client(settings, plugins=[crm_analytics]) as client:
+        await seed_demo(client.app.state.crm.engine, customers=150, seed=3)
+        yield client
+
+
+async def _train(client: GraphQLClient, **input: Any) -> dict[str, Any]:
+    started = await client.data(
+        "mutation($input: TrainAnalyticsModelsInput) { trainAnalyticsModels(input: $input) "
+        "{ job { id status progress asOf } errors { code message field } } }",
+        {"input": {"asOf": AS_OF, **input}},
+    )
+    payload = started["trainAnalyticsModels"]
+    assert payload["errors"] == []
+    job_id = payload["job"]["id"]
+    for _ in range(600):
+        job = (
+            await client.data(
+                "query($id: ID!) { analyticsJob(id: $id) { id status progress message } }",
+                {"id": job_id},
+            )
+        )["analyticsJob"]
+        if job["status"] in ("SUCCEEDED", "FAILED"):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"training did not finish: {job}")
+
+
+async def test_untrained_fields_are_null_with_a_clear_error(analytics: GraphQLClient) -> None:
+    result = await analytics.execute(
+        f"{{ customers(first: 2) {{ nodes {{ name {CUSTOMER_FIELDS} }} }} clvModel {{ asOf }} }}"
+    )
+    nodes = result["data"]["customers"]["nodes"]
+    assert [n["rfm"] for n in nodes] == [None, None]
+    assert result["data"]["clvModel"] is None
+    codes = {e["extensions"]["code"] for e in result["errors"]}
+    assert codes == {"NOT_TRAINED"}
+    messages = {e["path"][-1]: e["message"] for e in result["errors"]}
+    assert "trainAnalyticsModels" in messages["clvModel"]
+    assert "crm-graph analytics train" in messages["churnRisk"]
+
+
+async def test_training_job_scores_customers_and_products(analytics: GraphQLClient) -> None:
+    job = await _train(analytics)
+    assert job["status"] == "SUCCEEDED", job
+    assert job["progress"] == 1.0
+    assert "clv" in job["message"] and "not trained" not in job["message"]
+
+    data = await analytics.data(
+        f"{{ customers(first: 40) {{ nodes {{ id name {CUSTOMER_FIELDS} }} }} }}"
+    )
+    scored = [n for n in data["customers"]["nodes"] if n["rfm"] is not None]
+    assert len(scored) > 20
+    for node in scored:
+        rfm = node["rfm"]
+        assert all(1 <= rfm[k] <= 5 for k in "rfm")
+        assert rfm["monetary"]["currency"] == "USD"
+        value = node["lifetimeValue"]
+        assert 0.0 <= value["probabilityAlive"] <= 1.0
+        assert value["expectedPurchases"] >= 0
+        assert float(value["value"]["amount"]) >= 0
+        assert float(value["historicalValue"]["amount"]) > 0
+        risk = node["churnRisk"]
+        assert 0.0 <= risk["probability"] <= 1.0
+        assert risk["band"] in ("LOW", "MEDIUM", "HIGH")
+        assert len(risk["factors"]) == 3
+        assert node["segment"]["name"] and node["segment"]["description"].startswith(
+            "Customers who"
+        )
+        recommendations = node["recommendations"]
+        assert len(recommendations) == 3
+        assert all(r["reason"] for r in recommendations)
+        assert [r["score"] for r in recommendations] == sorted(
+            (r["score"] for r in recommendations), reverse=True
+        ) or any(not r["reason"].startswith("bought with") for r in recommendations)
+    assert any(r["reason"].startswith("bought with ") for n in scored for r in n["recommendations"])
+    # A customer never gets a product recommended that they already bought.
+    some = scored[0]
+    bought = await analytics.data(
+        "query($id: ID!) { customer(id: $id) { orders(first: 100) { nodes { lines "
+        "{ product { id } } } } } }",
+        {"id": some["id"]},
+    )
+    owned = {
+        line["product"]["id"]
+        for order in bought["customer"]["orders"]["nodes"]
+        for line in order["lines"]
+    }
+    assert not owned & {r["product"]["id"] for r in some["recommendations"]}
+
+    products = await analytics.data(
+        "{ products(first: 5) { nodes { name similarProducts(first: 4) "
+        "{ product { name } score reason } } } }"
+    )
+    for product in products["products"]["nodes"]:
+        similar = product["similarProducts"]
+        assert 1 <= len(similar) <= 4
+        assert product["name"] not in {s["product"]["name"] for s in similar}
+
+
+async def test_longer_horizon_and_discounting_change_lifetime_value(
+    analytics: GraphQLClient,
+) -> None:
+    await _train(analytics)
+    data = await analytics.data(
+        "{ customers(first: 30) { nodes { "
+        "year: lifetimeValue { value { amount } expectedPurchases historicalValue { amount } } "
+        "twoYears: lifetimeValue(horizonDays: 730) { value { amount } expectedPurchases } "
+        "undiscounted: lifetimeValue(discountRate: 0) { value { amount } "
+        "historicalValue { amount } } } } }"
+    )
+    nodes = [n for n in data["customers"]["nodes"] if n["year"] is not None]
+    assert nodes
+    for n in nodes:
+        assert n["twoYears"]["expectedPurchases"] >= n["year"]["expectedPurchases"]
+        assert float(n["twoYears"]["value"]["amount"]) >= float(n["year"]["value"]["amount"])
+        assert float(n["undiscounted"]["value"]["amount"]) >= float(n["year"]["value"]["amount"])
+        assert float(n["undiscounted"]["historicalValue"]["amount"]) >= float(
+            n["year"]["historicalValue"]["amount"]
+        )
+    bad = await analytics.execute(
+        "{ customers(first: 1) { nodes { lifetimeValue(horizonDays: 0) { value { amount } } } } }"
+    )
+    assert bad["errors"][0]["extensions"] == {"code": "INVALID_VALUE", "field": "horizonDays"}
+
+
+async def test_reading_scores_costs_the_same_statements_for_any_number_of_customers(
+    analytics: GraphQLClient,
+) -> None:
+    await _train(analytics)
+    counts = []
+    for first in (5, 60):
+        with count_statements(analytics.app) as statements:
+            await analytics.data(
+                f"{{ customers(first: {first}) {{ nodes {{ {CUSTOMER_FIELDS} }} }} }}"
+            )
+        # Only this request's reads: the event sequencer works in the background meanwhile.
+        counts.append(len([s for s in statements if "event" not in s.lower()]))
+    assert counts[0] == counts[1], statements
+    assert counts[0] <= 8
+
+
+async def test_model_and_chart_queries(analytics: GraphQLClient) -> None:
+    await _train(analytics)
+    data = await analytics.data(
+        """{
+          clvModel { bgnbd { r alpha a b } gammaGamma { p q gamma } timeUnitDays asOf customers
+                     trainedAt logLikelihood }
+          analytics {
+            rfmSegments { segment customers revenue { amount currency } }
+            cohortRetention(period: QUARTER) { cohort customers retention }
+            revenueByMonth { month revenue { amount } orders customers }
+            retentionRate(from: "2026-05-01", to: "2026-11-01")
+            repeatPurchaseRate
+            clvDistribution(buckets: 5) { lower { amount } upper { amount } customers total { amount } }
+          }
+        }"""
+    )
+    model = data["clvModel"]
+    assert all(v > 0 for v in model["bgnbd"].values())
+    assert model["gammaGamma"]["q"] > 1
+    assert model["timeUnitDays"] == 7 and model["asOf"].startswith("2026-11-01")
+    assert model["logLikelihood"] < 0
+    charts = data["analytics"]
+    segments = charts["rfmSegments"]
+    assert len(segments) == 11
+    assert sum(s["customers"] for s in segments) == model["customers"]
+    cohorts = charts["cohortRetention"]
+    assert cohorts and all(c["retention"][0] == 1.0 for c in cohorts)
+    assert all(0 <= r <= 1 for c in cohorts for r in c["retention"])
+    months = charts["revenueByMonth"]
+    assert [m["month"] for m in months] == sorted(m["month"] for m in months)
+    assert 0 < charts["retentionRate"] < 1
+    assert 0 < charts["repeatPurchaseRate"] < 1
+    buckets = charts["clvDistribution"]
+    assert len(buckets) == 5 and buckets[-1]["upper"] is None
+    assert sum(b["customers"] for b in buckets) == model["customers"]
+
+
+async def test_training_emits_an_event_and_refuses_bad_input(analytics: GraphQLClient) -> None:
+    job = await _train(analytics)
+    async with analytics.app.state.crm.read() as session:
+        events = list(
+            await session.scalars(
+                select(EventRecord).where(EventRecord.type == "analytics.trained")
+            )
+        )
+    assert len(events) == 1
+    assert events[0].entity_id == job["id"]
+    assert events[0].payload["models"]["churn"] is True
+
+    refused = await analytics.data(
+        'mutation { trainAnalyticsModels(input: {asOf: "2999-01-01T00:00:00Z", '
+        "timeUnitDays: 0}) { job { id } errors { code field } } }"
+    )
+    assert refused["trainAnalyticsModels"] == {
+        "job": None,
+        "errors": [
+            {"code": "INVALID_VALUE", "field": ["input", "asOf"]},
+            {"code": "INVALID_VALUE", "field": ["input", "timeUnitDays"]},
+        ],
+    }
+
+
+async def test_models_lacking_data_say_why(settings: Settings) -> None:
+    async with app_client(settings, plugins=[crm_analytics]) as client:
+        await seed_demo(client.app.state.crm.engine, customers=12, seed=1)
+        job = await _train(client)
+        assert job["status"] == "SUCCEEDED"
+        assert "clv not trained" in job["message"]
+        result = await client.execute("{ clvModel { asOf } }")
+        assert result["data"]["clvModel"] is None
+        assert result["errors"][0]["extensions"]["code"] == "NOT_TRAINED"
+        assert "could not be trained at the last run" in result["errors"][0]["message"]
+
+
+async def test_the_analytics_branch_migrates_to_exactly_the_tables(settings: Settings) -> None:
+    from crm_graph.db.migrate import differences
+
+    async with app_client(settings, plugins=[crm_analytics]) as client:
+        crm = client.app.state.crm
+        assert await differences(crm.engine, crm.plugins) == []
