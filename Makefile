@@ -18,6 +18,7 @@ install: $(STAMP)
 demo: install
 	CRM_DATABASE_URL="$${CRM_DATABASE_URL:-$(DEMO_DB)}" $(BIN)/crm-graph migrate
 	CRM_DATABASE_URL="$${CRM_DATABASE_URL:-$(DEMO_DB)}" $(BIN)/crm-graph demo
+	CRM_DATABASE_URL="$${CRM_DATABASE_URL:-$(DEMO_DB)}" $(BIN)/crm-graph keys create --role admin --name demo --replace
 	CRM_DATABASE_URL="$${CRM_DATABASE_URL:-$(DEMO_DB)}" $(BIN)/crm-graph serve
 
 test: install lint

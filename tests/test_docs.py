@@ -20,7 +20,11 @@ def test_schema_graphql_is_the_exported_schema_of_core_and_bundled_plugins(tmp_p
     }
     env.pop("CRM_PLUGINS", None)
     exported = subprocess.run(
-        [sys.executable, "-m", "crm_graph", "schema", "export"], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "crm_graph", "schema", "export"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     committed = (ROOT / "schema.graphql").read_text()
     assert exported == committed, "schema.graphql drifted: run `make schema` and commit it"
@@ -29,14 +33,20 @@ def test_schema_graphql_is_the_exported_schema_of_core_and_bundled_plugins(tmp_p
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     for name in Settings.model_fields:
-        assert f"`CRM_{name.upper()}`" in readme, f"CRM_{name.upper()} is not documented in README.md"
+        assert f"`CRM_{name.upper()}`" in readme, (
+            f"CRM_{name.upper()} is not documented in README.md"
+        )
 
 
 def _command_paths(command: object, prefix: str = "crm-graph") -> list[str]:
     subcommands = getattr(command, "commands", None)
     if not subcommands:
         return [prefix]
-    return [path for name, sub in subcommands.items() for path in _command_paths(sub, f"{prefix} {name}")]
+    return [
+        path
+        for name, sub in subcommands.items()
+        for path in _command_paths(sub, f"{prefix} {name}")
+    ]
 
 
 def test_every_cli_command_is_documented_in_the_readme() -> None:

@@ -16,9 +16,10 @@ from crm_graph.settings import Settings
 from crm_graph.testing import app_client
 
 CORPUS = Path(__file__).parent / "corpus" / "hostile.jsonl"
+# SQL keywords in upper case only: graphql-core's own messages say "must not select ...".
 LEAKS = re.compile(
-    r"Traceback|File \"|sqlalchemy|asyncpg|sqlite3|psycopg|SELECT |INSERT |UPDATE |DELETE FROM",
-    re.I,
+    r"(?i:Traceback|File \"|sqlalchemy|asyncpg|sqlite3|psycopg)"
+    r"|SELECT |INSERT |UPDATE |DELETE FROM"
 )
 REJECTION_BUDGET_S = 0.050
 

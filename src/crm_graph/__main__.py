@@ -1,3 +1,3 @@
-from crm_graph.cli import app
+from crm_graph.cli import main
 
-app()
+main()

@@ -6,6 +6,7 @@ import inspect
 import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from cross_web import HTTPException
@@ -15,13 +16,20 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from crm_graph import __version__
+from crm_graph.auth.authenticate import Authenticator
+from crm_graph.auth.guard import AccessExtension, check_declarations
+from crm_graph.auth.http import Authenticated
+from crm_graph.auth.permissions import build_policy
+from crm_graph.auth.ws import ThrottledTransportWS, authenticate_socket
 from crm_graph.db.engine import create_engine
+from crm_graph.events.service import EventService
 from crm_graph.middleware import BodySizeLimit
 from crm_graph.plugins_manager import create_plugin_manager
 from crm_graph.runtime import AppContext
@@ -40,8 +48,17 @@ class GraphQLEndpoint(GraphQL):
             graphql_ide="graphiql" if app.settings.env != "production" else None,
             allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=app.settings.max_subscriptions_per_socket,
         )
         self.app_context = app
+        self.authenticator = app.auth
+
+    graphql_transport_ws_handler_class = ThrottledTransportWS
+
+    async def on_ws_connect(self, context: RequestContext) -> UnsetType:
+        """A WebSocket authenticates in its connection_init payload, or is closed (4403)."""
+        await authenticate_socket(self.authenticator, context)
+        return UNSET
 
     def parse_json(self, data: str | bytes) -> Any:
         """Only a JSON object (or an array, refused later as a batch) is a GraphQL request.
@@ -78,15 +95,22 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
     plugin_set = create_plugin_manager(settings, plugins)
     engine = create_engine(settings.database_url, echo=settings.sql_echo)
     context = AppContext(settings=settings, engine=engine, plugins=plugin_set)
-    schema = build_schema(plugin_set, extensions=limit_extensions(settings))
+    context.events = EventService(context)
+    context.auth = Authenticator(settings, build_policy(settings, plugin_set), engine)
+    schema = build_schema(plugin_set, extensions=[*limit_extensions(settings), AccessExtension])
+    check_declarations(schema, context.auth.policy)
     graphql = GraphQLEndpoint(schema, context)
+    # /plugins names plugin versions (useful to an attacker): like the API, it needs a caller.
+    door = partial(Authenticated, authenticator=context.auth, open_ide=settings.env != "production")
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await _run_hooks(plugin_set.call_each("crm_startup", app=context))
+        await context.events.start()
         try:
             yield
         finally:
+            await context.events.stop()
             await _run_hooks(list(reversed(plugin_set.call_each("crm_shutdown", app=context))))
             await engine.dispose()
 
@@ -100,10 +124,10 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", door(graphql), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
-            Route("/plugins", plugins_endpoint),
+            Route("/plugins", door(request_response(plugins_endpoint))),
         ],
         middleware=[
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),

@@ -9,9 +9,12 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from crm_graph.auth.cli import keys_app
+from crm_graph.cli_io import io_app
 from crm_graph.db.engine import create_engine
 from crm_graph.db.migrate import upgrade
 from crm_graph.plugins_manager import PluginError, PluginSet, create_plugin_manager
@@ -23,6 +26,8 @@ schema_app = typer.Typer(help="The composed GraphQL schema.", no_args_is_help=Tr
 plugins_app = typer.Typer(help="Installed plugins.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(plugins_app, name="plugins")
+app.add_typer(io_app)  # import, export
+app.add_typer(keys_app, name="keys")
 err = Console(stderr=True)
 
 
@@ -68,7 +73,7 @@ def migrate() -> None:
 
 @app.command()
 def demo(
-    customers: Annotated[int, typer.Option(help="How many demo customers.")] = 400,
+    customers: Annotated[int, typer.Option(help="How many demo customers.", min=1)] = 400,
     seed: Annotated[int, typer.Option(help="Random seed (the data is deterministic).")] = 7,
 ) -> None:
     """Seed deterministic demo data into the configured database (idempotent)."""
@@ -83,7 +88,7 @@ def demo(
         finally:
             await engine.dispose()
 
-    err.print(asyncio.run(run()))
+    err.print(asyncio.run(run()), soft_wrap=True)
 
 
 @schema_app.command("export")
@@ -111,3 +116,32 @@ def plugins_list(
             ", ".join(p["hooks"]),
         )
     Console().print(table)
+
+
+def _command_names(cli: typer.Typer) -> list[str]:
+    names = [c.name or c.callback.__name__.replace("_", "-") for c in cli.registered_commands]
+    return names + [g.name for g in cli.registered_groups if g.name]
+
+
+def add_plugin_commands(cli: typer.Typer, plugins: PluginSet) -> None:
+    """Let every enabled plugin add its commands (``crm_cli``); a name used twice stops here."""
+    plugins.call_each("crm_cli", cli=cli)
+    names = _command_names(cli)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise PluginError(f"plugins add commands whose names are taken: {', '.join(twice)}")
+
+
+def main() -> None:
+    """The ``crm-graph`` entry point: the core commands plus those enabled plugins add."""
+    try:
+        plugins = create_plugin_manager(Settings())
+    except (PluginError, ValidationError):
+        plugins = None  # the core commands report the problem themselves
+    if plugins is not None:
+        try:
+            add_plugin_commands(app, plugins)
+        except PluginError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise SystemExit(2) from exc
+    app()

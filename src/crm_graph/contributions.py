@@ -44,3 +44,17 @@ class SchemaContribution:
 
     types: list[type] = field(default_factory=list)
     extend: dict[str, list[type]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventType:
+    """An event type a plugin emits (see ``crm_event_types``), listed by ``Query.eventTypes``.
+
+    ``payload_schema`` is the JSON Schema of the event's payload; ``entity_type`` names the
+    GraphQL type whose global ID is the event's ``entityId`` (``None`` when there is none).
+    """
+
+    name: str
+    description: str
+    payload_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    entity_type: str | None = None

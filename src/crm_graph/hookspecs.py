@@ -13,7 +13,18 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from crm_graph.plugin import AppContext, PluginMetadata, SchemaContribution, Storage
+    import typer
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from crm_graph.plugin import (
+        AppContext,
+        EventRecord,
+        EventType,
+        Permissions,
+        PluginMetadata,
+        SchemaContribution,
+        Storage,
+    )
     from crm_graph.schema.context import RequestContext
 
 hookspec = pluggy.HookspecMarker("crm_graph")
@@ -67,3 +78,90 @@ def crm_startup(app: AppContext) -> Any:
 @hookspec
 def crm_shutdown(app: AppContext) -> Any:
     """Run when the server stops, in reverse plugin order (``async def`` is awaited)."""
+
+
+@hookspec
+def crm_event_types() -> list[EventType]:
+    """The event types this plugin emits, each with the JSON Schema of its payload.
+
+    They are listed by ``Query.eventTypes``. A name declared twice (by core or another plugin)
+    stops startup naming both. Emit them with ``crm_graph.plugin.emit(session, ...)`` inside
+    the unit of work that makes the change, so the event commits (or rolls back) with it.
+    """
+
+
+@hookspec
+def crm_event(event: EventRecord, app: AppContext) -> Any:
+    """Called after commit for every event in the log, in log order (``async def`` is awaited).
+
+    Each plugin has its own durable position in the log: the handler runs at least once per
+    event, in one server process at a time, and resumes after a restart. Errors are isolated:
+    an exception is logged and the plugin moves on; other plugins and requests never see it.
+    """
+
+
+@hookspec
+def crm_add_hookspecs(plugin_manager: pluggy.PluginManager) -> None:
+    """Declare hooks of this plugin's own, for other plugins to implement.
+
+    Called once, after every enabled plugin is registered, in plugin order. Call
+    ``plugin_manager.add_hookspecs(module)`` with a module of functions marked
+    ``@crm_graph.plugin.hookspec`` (the same pattern as pytest's ``pytest_addhooks``), and call
+    the hook through ``app.plugins.call_each(name, ...)``. Implementations of a hook whose
+    declaring plugin is not enabled are simply never called.
+    """
+
+
+@hookspec
+def crm_cli(cli: typer.Typer) -> None:
+    """Add commands to the ``crm-graph`` command line, e.g. ``cli.add_typer(group, name=...)``.
+
+    Called by ``crm-graph`` at start for the enabled plugins, before the arguments are parsed.
+    Commands open their own app with ``crm_graph.plugin.open_app()``; a command name already
+    taken by the core or another plugin stops the command line, naming the plugin.
+    """
+
+
+@hookspec
+def crm_permissions() -> Permissions:
+    """The permissions this plugin's fields require, and which roles get them.
+
+    Return ``Permissions(declare={"loyalty:write": "Award points."}, grants={"sales":
+    ["loyalty:write@own"]})``. A permission declared twice (by core or another plugin) stops
+    startup naming both; a grant of an undeclared permission stops it too. ``CRM_ROLES`` can
+    still replace any role's grants. Declare what a field needs with
+    ``metadata=requires("loyalty:write")`` (see ``crm_graph.plugin``).
+    """
+
+
+@hookspec
+def crm_customer_export(session: AsyncSession, customer_id: int) -> Any:
+    """This plugin's data about one customer, for ``exportCustomerData`` (GDPR access).
+
+    Write it as ``async def``; return a JSON-serialisable dict. It appears under
+    ``plugins.<name>`` of the export. Without this hook the rows of the plugin's tables whose
+    ``customer_id`` points at the customer are exported as they are.
+    """
+
+
+@hookspec
+def crm_customer_erase(session: AsyncSession, customer_id: int) -> Any:
+    """Irreversibly remove or anonymise this plugin's personal data about one customer.
+
+    Write it as ``async def``; it runs inside the ``eraseCustomer`` transaction (``session``),
+    once for the customer and once for each customer merged into it. Without this hook the
+    rows of the plugin's tables whose ``customer_id`` points at the customer are deleted.
+    """
+
+
+@hookspec
+def crm_customer_merge(session: AsyncSession, survivor_id: int, merged_ids: list[int]) -> Any:
+    """Move this plugin's rows from the merged customers to the survivor (``mergeCustomers``).
+
+    Write it as ``async def``; it runs inside the merge transaction (``session``), before the
+    merged customers are soft-deleted, and must write only through that session: a dry run
+    is the same call in a transaction that is rolled back. Return a dict of counts, e.g.
+    ``{"loyalty_accounts": 2}``; it appears in the merge plan. Resolve your own conflicts
+    (one row per customer, say) here. Side effects outside the database belong in a
+    ``crm_event`` handler for ``customer.merged``, which only runs once the merge commits.
+    """

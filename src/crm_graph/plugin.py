@@ -9,15 +9,34 @@ from __future__ import annotations
 import pluggy
 from sqlmodel import Field, SQLModel
 
-from crm_graph.contributions import EXTENDABLE_TYPES, PluginMetadata, SchemaContribution, Storage
+from crm_graph.auth.declare import AUTHENTICATED, personal_data, requires
+from crm_graph.auth.permissions import Permissions
+from crm_graph.contributions import (
+    EXTENDABLE_TYPES,
+    EventType,
+    PluginMetadata,
+    SchemaContribution,
+    Storage,
+)
 from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product, utcnow
 from crm_graph.db.types import Json, Money, UTCDateTime
 from crm_graph.domain.errors import Collector, FieldError, ValidationFailed, fail
-from crm_graph.runtime import AppContext
+from crm_graph.events.models import EventRecord
+from crm_graph.events.outbox import emit
+from crm_graph.hookspecs import hookspec
+from crm_graph.runtime import AppContext, open_app
 from crm_graph.schema.context import RequestContext
 from crm_graph.schema.ids import from_global_id, to_global_id
 from crm_graph.schema.mutations.base import perform
-from crm_graph.schema.types.common import Connection, Node, UserError, input_id, money
+from crm_graph.schema.types.common import (
+    Connection,
+    Node,
+    UserError,
+    id_arg,
+    input_id,
+    money,
+    query_error,
+)
 from crm_graph.schema.types.common import Money as MoneyType
 from crm_graph.schema.types.customer import Customer as CustomerType
 from crm_graph.schema.types.interaction import Interaction as InteractionType
@@ -27,12 +46,15 @@ from crm_graph.schema.types.product import Product as ProductType
 hookimpl = pluggy.HookimplMarker("crm_graph")
 
 __all__ = [
+    "AUTHENTICATED",
     "EXTENDABLE_TYPES",
     "AppContext",
     "Collector",
     "Connection",
     "Customer",
     "CustomerType",
+    "EventRecord",
+    "EventType",
     "Field",
     "FieldError",
     "Interaction",
@@ -44,6 +66,7 @@ __all__ = [
     "Order",
     "OrderLine",
     "OrderType",
+    "Permissions",
     "PluginMetadata",
     "Product",
     "ProductType",
@@ -54,12 +77,19 @@ __all__ = [
     "UTCDateTime",
     "UserError",
     "ValidationFailed",
+    "emit",
     "fail",
     "from_global_id",
     "hookimpl",
+    "hookspec",
+    "id_arg",
     "input_id",
     "money",
+    "open_app",
     "perform",
+    "personal_data",
+    "query_error",
+    "requires",
     "to_global_id",
     "utcnow",
 ]

@@ -11,7 +11,7 @@ import pluggy
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 from pydantic import BaseModel, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from crm_graph import __version__, hookspecs
 from crm_graph.contributions import PluginMetadata
@@ -138,7 +138,9 @@ def create_plugin_manager(settings: Settings, plugins: Iterable[Any] | None = No
                 distribution=distribution,
             )
         )
-    return PluginSet(manager, loaded)
+    plugin_set = PluginSet(manager, loaded)
+    plugin_set.call_each("crm_add_hookspecs", plugin_manager=manager)
+    return plugin_set
 
 
 def _metadata(entry_name: str | None, module: Any) -> PluginMetadata:
@@ -184,6 +186,22 @@ def _plugin_settings(metadata: PluginMetadata) -> BaseModel | None:
     try:
         return metadata.settings.model_validate(reader().model_dump())
     except ValidationError as exc:
+        problems = "; ".join(_setting_problem(prefix, error) for error in exc.errors())
+        raise PluginError(f"plugin {metadata.name!r} settings are invalid: {problems}") from exc
+    except SettingsError as exc:  # e.g. a value that should be JSON and is not
         raise PluginError(
-            f"plugin {metadata.name!r} settings ({prefix}*) are invalid: {exc}"
+            f"plugin {metadata.name!r} settings ({prefix}*) could not be read: {exc}: "
+            f"{exc.__cause__}"
         ) from exc
+
+
+def _setting_problem(prefix: str, error: Any) -> str:
+    """One validation error named by its environment variable, e.g. ``CRM_PLUGIN_X_LIMIT``.
+
+    The offending value is left out: plugin settings often hold secrets.
+    """
+    if not error["loc"]:  # a model-level validator: no single variable to blame
+        return f"{prefix}*: {error['msg']}"
+    variable, *inside = [str(part) for part in error["loc"]]
+    where = f" (at {'.'.join(inside)})" if inside else ""
+    return f"{prefix}{variable.upper()}{where}: {error['msg']}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -36,6 +36,31 @@ class Settings(BaseSettings):
     max_query_cost: int = 20_000
     max_body_bytes: int = 1_048_576
     sql_echo: bool = False
+    # Events (see the Events section of the README).
+    event_retention_days: int = Field(default=30, ge=0)
+    event_prune_interval_seconds: float = Field(default=3600.0, gt=0)
+    event_poll_interval_seconds: float = Field(default=0.5, gt=0)
+    event_heartbeat_seconds: float = Field(default=30.0, gt=0)
+    event_subscriber_buffer: int = Field(default=1000, ge=1)
+    webhook_allow_private_targets: bool = False
+    webhook_retry_scale: float = Field(default=1.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    webhook_workers: int = Field(default=4, ge=0)
+
+    # Security (see the Security section of the README).
+    jwt_secret: SecretStr | None = Field(default=None, min_length=32)
+    jwt_public_key: str | None = None
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_issuer: str = "crm-graph"
+    jwt_audience: str = "crm-graph"
+    jwt_role_claim: str = "role"
+    jwt_leeway_seconds: int = Field(default=30, ge=0)
+    roles: dict[str, list[str]] = Field(default_factory=dict)
+    teams: dict[str, list[str]] = Field(default_factory=dict)
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    max_subscriptions_per_socket: int = Field(default=10, ge=1)
+    audit_hash_key: SecretStr = SecretStr("")
 
     @field_validator("plugins", "disabled_plugins", "cors_origins", mode="before")
     @classmethod

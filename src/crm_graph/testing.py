@@ -8,38 +8,107 @@ graphql-transport-ws protocol to it over a real WebSocket.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import websockets
+from pydantic import SecretStr
 from sqlalchemy import event
 from starlette.applications import Starlette
 
 from crm_graph.app import create_app
+from crm_graph.auth.tokens import issue_token
 from crm_graph.db.migrate import upgrade
 from crm_graph.settings import Settings
 
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CRM_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@asynccontextmanager
+async def temporary_database(kind: str, directory: Path) -> AsyncIterator[str]:
+    """The URL of a fresh, empty database, gone afterwards: ``"sqlite"`` (a file in
+    ``directory``) or ``"postgresql"`` (created through ``CRM_TEST_POSTGRES_ADMIN_URL``)."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{directory / f'crm_{uuid.uuid4().hex[:12]}.db'}"
+        return
+    if kind != "postgresql":
+        raise ValueError(f"unknown database kind {kind!r}; use 'sqlite' or 'postgresql'")
+    name = f"crm_test_{uuid.uuid4().hex[:12]}"
+    await _postgres_admin(f'CREATE DATABASE "{name}"')
+    try:
+        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+        yield f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
+    finally:
+        await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _postgres_admin(sql: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=10)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+# Signs the tokens of test clients and servers (each test process has its own).
+TEST_JWT_SECRET = secrets.token_urlsafe(32)
+TEST_USER = "test-admin"
+
+
+def admin_token(
+    role: str = "admin", user_id: str = TEST_USER, secret: str = TEST_JWT_SECRET
+) -> str:
+    """A bearer token for ``role`` that apps and servers started by these helpers accept."""
+    return issue_token(Settings(jwt_secret=SecretStr(secret)), user_id, role)
+
+
+def auth_headers(role: str = "admin", user_id: str = TEST_USER) -> dict[str, str]:
+    """``Authorization`` header for raw HTTP calls to :func:`running_server`."""
+    return {"Authorization": f"Bearer {admin_token(role, user_id)}"}
+
 
 class GraphQLClient:
-    """Posts GraphQL documents to an app and returns the decoded JSON response."""
+    """Posts GraphQL documents to an app and returns the decoded JSON response.
 
-    def __init__(self, http: httpx.AsyncClient, app: Starlette) -> None:
+    Its ``http`` client sends the credentials of the role :func:`app_client` was given;
+    :meth:`acting_as` gives a client for the same app acting as another role and user.
+    """
+
+    def __init__(
+        self, http: httpx.AsyncClient, app: Starlette, headers: dict[str, str] | None = None
+    ) -> None:
         self.http = http
         self.app = app
+        self.headers = headers or {}
+
+    def acting_as(self, role: str, user_id: str = TEST_USER) -> GraphQLClient:
+        secret = self.app.state.crm.settings.jwt_secret.get_secret_value()
+        token = admin_token(role, user_id, secret)
+        return GraphQLClient(self.http, self.app, {"Authorization": f"Bearer {token}"})
 
     async def execute(
         self, query: str, variables: dict[str, Any] | None = None, **headers: str
     ) -> dict[str, Any]:
         response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={**self.headers, **headers},
         )
         return response.json()
 
@@ -52,32 +121,65 @@ class GraphQLClient:
 
 @asynccontextmanager
 async def app_client(
-    settings: Settings, plugins: Iterable[Any] | None = None, migrate: bool = True
+    settings: Settings,
+    plugins: Iterable[Any] | None = None,
+    migrate: bool = True,
+    role: str | None = "admin",
+    user_id: str = TEST_USER,
 ) -> AsyncIterator[GraphQLClient]:
-    """An app with the chosen plugins, its database migrated, and a client for it."""
+    """An app with the chosen plugins, its database migrated, and a client for it.
+
+    The client authenticates with a token of ``role`` for ``user_id`` (``role=None``: no
+    credentials); the app gets a generated ``jwt_secret`` when the settings have none, and no
+    rate limit unless the settings set ``rate_limit_per_minute``.
+    """
+    if settings.jwt_secret is None:
+        settings = settings.model_copy(update={"jwt_secret": SecretStr(TEST_JWT_SECRET)})
+    if "rate_limit_per_minute" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"rate_limit_per_minute": 0})
     app = create_app(settings, plugins)
     if migrate:
         await upgrade(app.state.crm.engine, app.state.crm.plugins)
+    headers = {}
+    if role is not None:
+        secret = settings.jwt_secret.get_secret_value()  # type: ignore[union-attr]
+        headers["Authorization"] = f"Bearer {admin_token(role, user_id, secret)}"
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=headers
+        ) as http:
             yield GraphQLClient(http, app)
+
+
+_counting: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "crm_graph_counting", default=None
+)
 
 
 @contextmanager
 def count_statements(app: Starlette) -> Iterator[list[str]]:
-    """Collect every SQL statement the app's engine runs inside the block."""
+    """Collect every SQL statement the app's engine runs for the code inside the block.
+
+    Only statements issued from the block's own context (and the tasks it starts, such as
+    DataLoader batches) count; the app's background loops (event tail, sequencer) started
+    earlier and poll on their own schedule, so counting them would make counts flaky.
+    """
     statements: list[str] = []
     engine = app.state.crm.engine.sync_engine
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if _counting.get() is not statements:
+            return
         if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
             statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
+    token = _counting.set(statements)
     try:
         yield statements
     finally:
+        _counting.reset(token)
         event.remove(engine, "before_cursor_execute", record)
 
 
@@ -89,46 +191,70 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(env: dict[str, str], workers: int = 1, timeout: float = 30.0) -> Iterator[str]:
-    """A real ``crm-graph serve`` process on a free loopback port; yields its base URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "crm_graph",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise RuntimeError(f"server exited with {process.returncode}:\n{output}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"server did not answer on {url} within {timeout}s")
-            time.sleep(0.1)
+    """A real ``crm-graph serve`` process on a free loopback port; yields its base URL.
+
+    Unless ``env`` sets ``CRM_JWT_SECRET``, the server accepts :func:`auth_headers` tokens;
+    unless it sets ``CRM_RATE_LIMIT_PER_MINUTE``, it does not rate-limit.
+    """
+    with server_process(env, workers, timeout) as (url, _process):
         yield url
-    finally:
-        process.terminate()
+
+
+@contextmanager
+def server_process(
+    env: dict[str, str], workers: int = 1, timeout: float = 30.0
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like :func:`running_server`, also yielding the process (to SIGKILL it in a test).
+
+    Its output goes to a temporary file, so a chatty server never blocks on a full pipe.
+    """
+    port = free_port()
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "crm_graph",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            env={
+                **os.environ,
+                "CRM_JWT_SECRET": TEST_JWT_SECRET,
+                "CRM_RATE_LIMIT_PER_MINUTE": "0",
+                **env,
+            },
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            while True:
+                if process.poll() is not None:
+                    output.seek(0)
+                    raise RuntimeError(
+                        f"server exited with {process.returncode}:\n{output.read().decode()}"
+                    )
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"server did not answer on {url} within {timeout}s")
+                time.sleep(0.1)
+            yield url, process
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 async def subscribe(
@@ -137,10 +263,15 @@ async def subscribe(
     variables: dict[str, Any] | None = None,
     payload: dict[str, Any] | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Yield each ``next`` payload of a subscription over graphql-transport-ws."""
+    """Yield each ``next`` payload of a subscription over graphql-transport-ws.
+
+    ``payload`` is the connection_init payload; by default it carries an admin token.
+    """
+    if payload is None:
+        payload = {"Authorization": f"Bearer {admin_token()}"}
     ws_url = url.replace("http://", "ws://") + "/graphql"
     async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": payload or {}}))
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
         ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
         if ack["type"] != "connection_ack":
             raise RuntimeError(f"expected connection_ack, got {ack}")

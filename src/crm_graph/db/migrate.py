@@ -15,9 +15,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crm_graph.auth.models import AUTH_TABLES
 from crm_graph.contributions import Storage
 from crm_graph.db.models import CORE_TABLES
-from crm_graph.plugins_manager import PluginError, PluginSet
+from crm_graph.events.models import EVENT_TABLES
+from crm_graph.plugins_manager import PluginError, PluginSet, create_plugin_manager
+from crm_graph.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,7 +37,7 @@ def storages(plugins: PluginSet) -> list[tuple[str, Storage]]:
 def target_metadata(plugins: PluginSet) -> MetaData:
     """The tables this app expects: core plus those of its enabled plugins (not all imported)."""
     metadata = MetaData()
-    for model in CORE_TABLES:
+    for model in [*CORE_TABLES, *EVENT_TABLES, *AUTH_TABLES]:
         model.__table__.to_metadata(metadata)
     for _name, storage in storages(plugins):
         for model in storage.tables:
@@ -42,8 +45,24 @@ def target_metadata(plugins: PluginSet) -> MetaData:
     return metadata
 
 
+def _migration_folders(plugins: PluginSet) -> list[Path]:
+    """Core's folder, the enabled plugins' folders, and those of every other installed plugin.
+
+    A database migrated while a plugin was enabled records that plugin's revision; Alembic must
+    find it to read the database's state even after the plugin is disabled. Disabled plugins'
+    branches are known, never upgraded (see :func:`upgrade`).
+    """
+    folders = [MIGRATIONS / "versions", *(s.migrations for _n, s in storages(plugins))]
+    try:
+        installed = create_plugin_manager(Settings(plugins=None, disabled_plugins=[]))
+    except PluginError:
+        return folders  # a broken installed plugin must not block migrating the others
+    folders += [s.migrations for _n, s in storages(installed) if s.migrations not in folders]
+    return folders
+
+
 def alembic_config(plugins: PluginSet, connection: Connection | None = None) -> Config:
-    locations = [MIGRATIONS / "versions"] + [s.migrations for _n, s in storages(plugins)]
+    locations = _migration_folders(plugins)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
@@ -54,11 +73,16 @@ def alembic_config(plugins: PluginSet, connection: Connection | None = None) -> 
 
 
 async def upgrade(engine: AsyncEngine, plugins: PluginSet) -> None:
-    """Bring the database to the head of every branch (core and each enabled plugin)."""
+    """Upgrade the core branch, then each enabled plugin's branch (labelled with its name)."""
+    targets = ["core@head", *(f"{name}@head" for name, _storage in storages(plugins))]
+
+    def run(conn: Connection) -> None:
+        config = alembic_config(plugins, conn)
+        for target in targets:
+            command.upgrade(config, target)
+
     async with engine.begin() as connection:
-        await connection.run_sync(
-            lambda conn: command.upgrade(alembic_config(plugins, conn), "heads")
-        )
+        await connection.run_sync(run)
 
 
 async def differences(engine: AsyncEngine, plugins: PluginSet) -> list[Any]:

@@ -20,6 +20,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Column ``info`` marking personal data: hashed in the audit log, anonymised by GDPR erasure.
+PII: dict[str, Any] = {"pii": True}
+
+
 def _version_column() -> Column[int]:
     """A ``version`` column; the same object goes in ``version_id_col`` of the mapper."""
     return Column("version", Integer, nullable=False, default=1)
@@ -38,18 +42,30 @@ class Customer(SQLModel, table=True):
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _customer_version}
 
     id: int | None = Field(default=None, primary_key=True)
-    external_id: str | None = Field(default=None, max_length=200, unique=True)
-    name: str = Field(max_length=300)
-    email: str | None = Field(default=None, max_length=320, index=True)
-    phone: str | None = Field(default=None, max_length=32, index=True)
-    company: str | None = Field(default=None, max_length=300)
+    external_id: str | None = Field(
+        default=None, max_length=200, unique=True, sa_column_kwargs={"info": PII}
+    )
+    name: str = Field(max_length=300, sa_column_kwargs={"info": PII})
+    email: str | None = Field(
+        default=None, max_length=320, index=True, sa_column_kwargs={"info": PII}
+    )
+    phone: str | None = Field(
+        default=None, max_length=32, index=True, sa_column_kwargs={"info": PII}
+    )
+    company: str | None = Field(default=None, max_length=300, sa_column_kwargs={"info": PII})
     lifecycle_stage: str = Field(default="lead", max_length=32)
-    tags: list[str] = Field(default_factory=list, sa_column=Column(Json, nullable=False))
-    attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(Json, nullable=False, info=PII))
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(Json, nullable=False, info=PII)
+    )
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     version: int = Field(default=1, sa_column=_customer_version)
+    # The user id (API key or token subject) whose records these are; see ownership scopes.
+    owner_id: str | None = Field(default=None, max_length=200, index=True)
+    # Set by GDPR erasure: the personal data is gone for good and the row cannot be restored.
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Interaction(SQLModel, table=True):
@@ -60,8 +76,8 @@ class Interaction(SQLModel, table=True):
     customer_id: int = Field(foreign_key="customer.id")
     channel: str = Field(max_length=16)
     direction: str = Field(default="inbound", max_length=16)
-    subject: str | None = Field(default=None, max_length=500)
-    body: str | None = Field(default=None, sa_column=Column(Text))
+    subject: str | None = Field(default=None, max_length=500, sa_column_kwargs={"info": PII})
+    body: str | None = Field(default=None, sa_column=Column(Text, info=PII))
     occurred_at: datetime = _timestamp()
     created_at: datetime = _timestamp()
 
@@ -114,6 +130,27 @@ class OrderLine(SQLModel, table=True):
     unit_price: Decimal = Field(sa_column=Column(Money, nullable=False))
 
 
-CORE_TABLES = [Customer, Interaction, Product, Order, OrderLine]
+class CustomerMerge(SQLModel, table=True):
+    """A customer merged into a survivor; its external id stays findable as an alias."""
 
-__all__ = ["CORE_TABLES", "Customer", "Interaction", "Order", "OrderLine", "Product", "utcnow"]
+    __tablename__ = "customer_merge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    merged_id: int = Field(foreign_key="customer.id", unique=True)
+    survivor_id: int = Field(foreign_key="customer.id", index=True)
+    external_id: str | None = Field(default=None, max_length=200, unique=True)
+    merged_at: datetime = _timestamp()
+
+
+CORE_TABLES = [Customer, Interaction, Product, Order, OrderLine, CustomerMerge]
+
+__all__ = [
+    "CORE_TABLES",
+    "Customer",
+    "CustomerMerge",
+    "Interaction",
+    "Order",
+    "OrderLine",
+    "Product",
+    "utcnow",
+]

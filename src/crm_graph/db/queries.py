@@ -47,15 +47,20 @@ def customer_select(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     include_deleted: bool = False,
+    search_personal_data: bool = True,
 ) -> Select[Any]:
+    """``search_personal_data=False`` searches names only: a caller who sees e-mails and
+    phones masked must not be able to probe them through the search either."""
     stmt = select(Customer)
     if not include_deleted:
         stmt = stmt.where(Customer.deleted_at.is_(None))
     if search and search.strip():
         text = search.strip()
-        matches = [_like(Customer.name, text), _like(Customer.email, text)]
+        matches = [_like(Customer.name, text)]
+        if search_personal_data:
+            matches.append(_like(Customer.email, text))
         digits = re.sub(r"\D", "", text)
-        if digits:
+        if digits and search_personal_data:
             matches.append(Customer.phone.contains(digits, autoescape=True))
         stmt = stmt.where(or_(*matches))
     if stages is not None:

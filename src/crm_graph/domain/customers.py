@@ -8,9 +8,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_graph.db.models import Customer, utcnow
+from crm_graph.db.models import Customer, CustomerMerge, utcnow
 from crm_graph.domain.errors import Collector, fail
-from crm_graph.domain.values import clean_text, normalise_email, normalise_phone
+from crm_graph.domain.values import (
+    clean_text,
+    normalise_country,
+    normalise_email,
+    normalise_phone,
+)
+from crm_graph.events.payloads import entity_event
 
 LIFECYCLE_STAGES = (
     "subscriber",
@@ -24,6 +30,7 @@ LIFECYCLE_STAGES = (
 )
 MAX_TAGS, MAX_TAG_LENGTH = 50, 64
 MAX_ATTRIBUTES, MAX_ATTRIBUTES_BYTES = 100, 16_384
+COUNTRY_ATTRIBUTE = "country"  # a custom attribute stored as an ISO 3166 alpha-2 code
 FIELDS = (
     "external_id",
     "name",
@@ -96,6 +103,9 @@ def _attributes(values: Any, errors: Collector, path: tuple[str, ...]) -> dict[s
             )
     if len(json.dumps(values, default=str)) > MAX_ATTRIBUTES_BYTES:
         errors.add("TOO_LONG", f"custom attributes exceed {MAX_ATTRIBUTES_BYTES} bytes", *path)
+    if isinstance(values.get(COUNTRY_ATTRIBUTE), str):
+        country = normalise_country(values[COUNTRY_ATTRIBUTE], errors, *path, COUNTRY_ATTRIBUTE)
+        values = {**values, COUNTRY_ATTRIBUTE: country}
     return values
 
 
@@ -129,6 +139,15 @@ async def _ensure_external_id_free(
         raise fail(
             "DUPLICATE", f"external id {external_id!r} is already used", "input", "externalId"
         )
+    alias = select(CustomerMerge.id).where(CustomerMerge.external_id == external_id)
+    if await session.scalar(alias) is not None:
+        raise fail(
+            "MERGED",
+            f"external id {external_id!r} belongs to a customer merged into another; "
+            "update that one",
+            "input",
+            "externalId",
+        )
 
 
 async def create_customer(session: AsyncSession, fields: dict[str, Any], region: str) -> Customer:
@@ -139,6 +158,7 @@ async def create_customer(session: AsyncSession, fields: dict[str, Any], region:
     customer = Customer(**values)
     session.add(customer)
     await session.flush()
+    await entity_event(session, "customer.created", customer)
     return customer
 
 
@@ -162,6 +182,7 @@ async def update_customer(
             setattr(customer, key, values[key])
         customer.updated_at = utcnow()
         await session.flush()
+        await entity_event(session, "customer.updated", customer, changed)
     return customer, changed
 
 
@@ -202,6 +223,7 @@ async def delete_customer(
     check_version(customer, expected_version)
     customer.deleted_at = customer.updated_at = utcnow()
     await session.flush()
+    await entity_event(session, "customer.deleted", customer)
     return customer
 
 
@@ -209,9 +231,17 @@ async def restore_customer(session: AsyncSession, customer_id: int) -> Customer:
     customer = await session.get(Customer, customer_id)
     if customer is None:
         raise fail("NOT_FOUND", "no such customer", "input", "id")
+    if customer.erased_at is not None:
+        raise fail("ERASED", "the customer was erased (GDPR); it cannot be restored", "input", "id")
     if customer.deleted_at is None:
         raise fail("NOT_DELETED", "the customer is not deleted", "input", "id")
+    merged = select(CustomerMerge.id).where(CustomerMerge.merged_id == customer_id)
+    if await session.scalar(merged) is not None:
+        raise fail(
+            "MERGED", "the customer was merged into another; it cannot come back", "input", "id"
+        )
     customer.deleted_at = None
     customer.updated_at = utcnow()
     await session.flush()
+    await entity_event(session, "customer.restored", customer)
     return customer

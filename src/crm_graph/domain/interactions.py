@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,17 +11,15 @@ from crm_graph.db.models import Interaction, utcnow
 from crm_graph.domain.customers import get_live
 from crm_graph.domain.errors import Collector
 from crm_graph.domain.values import clean_text
+from crm_graph.events.payloads import entity_event
 
 CHANNELS = ("email", "phone", "chat", "social", "meeting", "web", "sms", "other")
 DIRECTIONS = ("inbound", "outbound")
 MAX_BODY = 100_000
 
 
-async def log_interaction(
-    session: AsyncSession, customer_id: int, fields: dict[str, Any]
-) -> Interaction:
-    await get_live(session, customer_id, "input", "customerId")
-    errors = Collector()
+def validate_fields(fields: dict[str, Any], errors: Collector) -> dict[str, Any]:
+    """The normalised columns of a new interaction; problems go to ``errors``."""
     channel = (fields.get("channel") or "").lower()
     if channel not in CHANNELS:
         errors.add("INVALID_VALUE", f"channel must be one of {CHANNELS}", "input", "channel")
@@ -33,15 +31,25 @@ async def log_interaction(
     occurred_at: datetime = fields.get("occurred_at") or utcnow()
     if occurred_at.tzinfo is None:
         errors.add("INVALID_VALUE", "occurredAt needs a time zone", "input", "occurredAt")
+        occurred_at = occurred_at.replace(tzinfo=UTC)
+    return {
+        "channel": channel,
+        "direction": direction,
+        "subject": subject,
+        "body": body,
+        "occurred_at": occurred_at.astimezone(UTC),
+    }
+
+
+async def log_interaction(
+    session: AsyncSession, customer_id: int, fields: dict[str, Any]
+) -> Interaction:
+    await get_live(session, customer_id, "input", "customerId")
+    errors = Collector()
+    values = validate_fields(fields, errors)
     errors.check()
-    interaction = Interaction(
-        customer_id=customer_id,
-        channel=channel,
-        direction=direction,
-        subject=subject,
-        body=body,
-        occurred_at=occurred_at,
-    )
+    interaction = Interaction(customer_id=customer_id, **values)
     session.add(interaction)
     await session.flush()
+    await entity_event(session, "interaction.logged", interaction)
     return interaction

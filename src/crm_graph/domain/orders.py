@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from babel.numbers import get_currency_precision
@@ -15,6 +15,7 @@ from crm_graph.db.models import Order, OrderLine, Product, utcnow
 from crm_graph.domain.customers import check_version, get_live
 from crm_graph.domain.errors import Collector, fail
 from crm_graph.domain.values import clean_text, normalise_amount, normalise_currency
+from crm_graph.events.payloads import entity_event, order_lines
 
 STATUSES = ("pending", "paid", "fulfilled", "cancelled", "refunded")
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -29,9 +30,31 @@ MAX_LINES, MAX_QUANTITY = 1000, 1_000_000
 
 @dataclass(frozen=True)
 class LineInput:
-    product_id: int
+    """``product_id`` is None when the caller could not decode it and already reported why."""
+
+    product_id: int | None
     quantity: int
     unit_price: Decimal | None = None
+
+
+def line_price(
+    product: Product | None,
+    unit_price: Decimal | str | None,
+    currency: str,
+    errors: Collector,
+    *path: str,
+) -> Decimal | None:
+    """The line's unit price: as given, else the product's own price when currencies agree."""
+    if unit_price is not None:
+        return normalise_amount(unit_price, currency, errors, *path)
+    if product is not None and product.currency != currency:
+        errors.add(
+            "CURRENCY_MISMATCH",
+            f"the product is priced in {product.currency}, the order is in {currency}; give unitPrice",
+            *path,
+        )
+        return None
+    return product.price if product else None
 
 
 async def place_order(
@@ -41,10 +64,15 @@ async def place_order(
     currency: str,
     number: str | None = None,
     placed_at: datetime | None = None,
+    errors: Collector | None = None,
 ) -> tuple[Order, list[OrderLine]]:
-    """Validate every line, then write the order and its lines; the total is their sum."""
+    """Validate every line, then write the order and its lines; the total is their sum.
+
+    ``errors`` may hold problems the caller found while decoding the input (bad product IDs),
+    so that they are reported together with every other bad line.
+    """
     await get_live(session, customer_id, "input", "customerId")
-    errors = Collector()
+    errors = errors if errors is not None else Collector()
     code = normalise_currency(currency, errors, "input", "currency")
     number = clean_text(number, errors, "input", "number", max_length=64)
     if placed_at is not None and placed_at.tzinfo is None:
@@ -53,19 +81,20 @@ async def place_order(
         errors.add("REQUIRED", "an order needs at least one line", "input", "lines")
     if len(lines) > MAX_LINES:
         errors.add("TOO_MANY", f"at most {MAX_LINES} lines", "input", "lines")
-    errors.check()
+    if code is None or not lines or len(lines) > MAX_LINES:
+        errors.check()  # the lines cannot be checked without a currency or within limits
 
     products = {
         p.id: p
         for p in await session.scalars(
-            select(Product).where(Product.id.in_({ln.product_id for ln in lines}))
+            select(Product).where(Product.id.in_({ln.product_id for ln in lines} - {None}))
         )
     }
     rows: list[OrderLine] = []
     for index, line in enumerate(lines):
         path = ("input", "lines", str(index))
-        product = products.get(line.product_id)
-        if product is None:
+        product = products.get(line.product_id) if line.product_id is not None else None
+        if product is None and line.product_id is not None:
             errors.add("NOT_FOUND", "no such product", *path, "productId")
         if not 0 < line.quantity <= MAX_QUANTITY:
             errors.add(
@@ -74,18 +103,7 @@ async def place_order(
                 *path,
                 "quantity",
             )
-        if line.unit_price is not None:
-            price = normalise_amount(line.unit_price, code, errors, *path, "unitPrice")
-        elif product is not None and product.currency != code:
-            errors.add(
-                "CURRENCY_MISMATCH",
-                f"the product is priced in {product.currency}, the order is in {code}; give unitPrice",
-                *path,
-                "unitPrice",
-            )
-            price = None
-        else:
-            price = product.price if product else None
+        price = line_price(product, line.unit_price, code, errors, *path, "unitPrice")
         if price is not None and product is not None:
             rows.append(OrderLine(product_id=product.id, quantity=line.quantity, unit_price=price))
     errors.check()
@@ -99,7 +117,7 @@ async def place_order(
         customer_id=customer_id,
         number=number,
         currency=code,
-        placed_at=placed_at or utcnow(),
+        placed_at=(placed_at or utcnow()).astimezone(UTC),
         total=total.quantize(Decimal(1).scaleb(-get_currency_precision(code))),
     )
     session.add(order)
@@ -108,6 +126,7 @@ async def place_order(
         row.order_id = order.id
     session.add_all(rows)
     await session.flush()
+    await entity_event(session, "order.placed", order, lines=order_lines(rows, order.currency))
     return order, rows
 
 
@@ -131,4 +150,5 @@ async def change_status(
     order.status = status
     order.updated_at = utcnow()
     await session.flush()
+    await entity_event(session, "order.status_changed", order, ["status"], previousStatus=previous)
     return order, previous

@@ -11,9 +11,13 @@ from crm_graph.db.models import Product, utcnow
 from crm_graph.domain.customers import check_version
 from crm_graph.domain.errors import Collector, fail
 from crm_graph.domain.values import clean_text, normalise_amount, normalise_currency
+from crm_graph.events.payloads import entity_event
 
 
-def _validate(fields: dict[str, Any], current: Product | None, errors: Collector) -> dict[str, Any]:
+def validate_fields(
+    fields: dict[str, Any], current: Product | None, errors: Collector
+) -> dict[str, Any]:
+    """Normalise the product fields present in ``fields``; problems go to ``errors``."""
     out: dict[str, Any] = {}
     if "sku" in fields:
         out["sku"] = clean_text(fields["sku"], errors, "input", "sku", max_length=64, required=True)
@@ -39,7 +43,7 @@ async def create_product(
     session: AsyncSession, fields: dict[str, Any], default_currency: str
 ) -> Product:
     errors = Collector()
-    values = _validate(
+    values = validate_fields(
         {"sku": None, "name": None, "price": None, "currency": default_currency, **fields},
         None,
         errors,
@@ -50,6 +54,7 @@ async def create_product(
     product = Product(**values)
     session.add(product)
     await session.flush()
+    await entity_event(session, "product.created", product)
     return product
 
 
@@ -64,7 +69,7 @@ async def update_product(
         raise fail("NOT_FOUND", "no such product", "input", "id")
     check_version(product, expected_version)
     errors = Collector()
-    values = _validate(changes, product, errors)
+    values = validate_fields(changes, product, errors)
     errors.check()
     if "sku" in values and values["sku"] != product.sku:
         taken = await session.scalar(select(Product.id).where(Product.sku == values["sku"]))
@@ -76,4 +81,5 @@ async def update_product(
             setattr(product, key, values[key])
         product.updated_at = utcnow()
         await session.flush()
+        await entity_event(session, "product.updated", product, changed)
     return product, changed

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import lru_cache
 
 import phonenumbers
+import pycountry
 from babel.numbers import get_currency_precision, list_currencies
 from email_validator import EmailNotValidError, validate_email
 
@@ -63,8 +66,13 @@ def normalise_amount(
         return None
     if currency is None:
         return amount
-    exponent = Decimal(1).scaleb(-get_currency_precision(currency))
-    return amount.quantize(exponent, rounding=ROUND_HALF_EVEN)
+    return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_EVEN)
+
+
+@lru_cache(maxsize=512)
+def minor_unit(currency: str) -> Decimal:
+    """``Decimal("0.01")`` for USD, ``Decimal("1")`` for JPY (looked up once per currency)."""
+    return Decimal(1).scaleb(-get_currency_precision(currency))
 
 
 def clean_text(
@@ -83,3 +91,56 @@ def clean_text(
         errors.add("TOO_LONG", f"at most {max_length} characters", *path)
         return None
     return text
+
+
+def parse_datetime(value: datetime | str | None, errors: Collector, *path: str) -> datetime | None:
+    """An aware UTC datetime from ISO 8601 or ``YYYYMMDD`` text (files carry no type).
+
+    Values without a time zone are taken as UTC; a date alone means midnight UTC.
+    """
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = (value or "").strip()
+        if not text:
+            errors.add("REQUIRED", "must not be empty", *path)
+            return None
+        try:
+            if len(text) == 8 and text.isdigit():
+                parsed = datetime(int(text[:4]), int(text[4:6]), int(text[6:]))
+            else:
+                parsed = datetime.fromisoformat(text)
+        except ValueError:
+            errors.add("INVALID_DATE", f"{text[:40]!r} is not an ISO 8601 or YYYYMMDD date", *path)
+            return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+_COUNTRY_ALIASES = {"UK": "GB"}
+
+
+@lru_cache(maxsize=1024)
+def _country_code(text: str) -> str | None:
+    """ISO 3166 alpha-2 for a code or a name; a fuzzy match only when it is unambiguous."""
+    if text.upper() in _COUNTRY_ALIASES:
+        return _COUNTRY_ALIASES[text.upper()]
+    try:
+        return pycountry.countries.lookup(text).alpha_2
+    except LookupError:
+        pass
+    try:
+        found = pycountry.countries.search_fuzzy(text)
+    except LookupError:
+        return None
+    return found[0].alpha_2 if len(found) == 1 else None
+
+
+def normalise_country(value: str | None, errors: Collector, *path: str) -> str | None:
+    """An ISO 3166-1 alpha-2 code (``DE``) from a code (``de``, ``DEU``) or a name (``Germany``)."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    code = _country_code(text[:100])
+    if code is None:
+        errors.add("INVALID_COUNTRY", f"{text[:40]!r} is not a known country", *path)
+    return code

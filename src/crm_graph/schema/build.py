@@ -20,31 +20,54 @@ from strawberry.types.base import (
 )
 from strawberry.types.field import StrawberryField
 
+from crm_graph.auth.guard import secure_fields
+from crm_graph.auth.schema import CustomerSecurityFields, SecurityMutations, SecurityQueries
 from crm_graph.contributions import EXTENDABLE_TYPES, SchemaContribution
 from crm_graph.plugins_manager import PluginError, PluginSet
+from crm_graph.schema.dedupe import DedupeQueries, MergeMutations
 from crm_graph.schema.errors import is_unexpected
+from crm_graph.schema.events import EventQueries, EventSubscriptions
+from crm_graph.schema.mutations.bulk import BulkMutations
 from crm_graph.schema.mutations.catalog import ProductMutations
 from crm_graph.schema.mutations.customers import CustomerMutations
 from crm_graph.schema.mutations.interactions import InteractionMutations
 from crm_graph.schema.mutations.orders import OrderMutations
-from crm_graph.schema.query import Query
+from crm_graph.schema.query import Query as CoreQuery
 from crm_graph.schema.types.customer import Customer
 from crm_graph.schema.types.interaction import Interaction
 from crm_graph.schema.types.order import Order
 from crm_graph.schema.types.product import Product
+from crm_graph.schema.webhooks import WebhookMutations, WebhookQueries
 
 CORE = "core"
 
 
 @strawberry.type
-class Mutation(CustomerMutations, InteractionMutations, ProductMutations, OrderMutations):
+class Query(CoreQuery, EventQueries, SecurityQueries, DedupeQueries, WebhookQueries):
+    pass
+
+
+@strawberry.type
+class Mutation(
+    CustomerMutations,
+    InteractionMutations,
+    ProductMutations,
+    OrderMutations,
+    SecurityMutations,
+    BulkMutations,
+    MergeMutations,
+    WebhookMutations,
+):
     pass
 
 
 @strawberry.type(description="Live updates. Plugins and the event log contribute its fields.")
-class Subscription:
+class Subscription(EventSubscriptions):
     pass
 
+
+# Core fields that live with their own layer rather than in the core type classes.
+CORE_CONTRIBUTION = SchemaContribution(extend={"Customer": [CustomerSecurityFields]})
 
 CORE_TYPES: dict[str, type] = {
     "Query": Query,
@@ -62,15 +85,22 @@ class ComposedSchema(strawberry.Schema):
 
     def __init__(self, *, extra_fields: dict[str, list[StrawberryField]], **kwargs: Any) -> None:
         self.extra_fields = extra_fields
+        # By definition object: specialised generics (connections) share one name while built.
+        self.secured_fields: dict[int, tuple[Any, list[StrawberryField]]] = {}
         super().__init__(**kwargs)
 
     def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
-        return [*type_definition.fields, *self.extra_fields.get(type_definition.name, [])]
+        """Core and plugin fields, with their declared permissions and masks enforced."""
+        key = id(type_definition)
+        if key not in self.secured_fields:
+            name = type_definition.name
+            fields = [*type_definition.fields, *self.extra_fields.get(name, [])]
+            self.secured_fields[key] = (type_definition, secure_fields(name, fields))
+        return self.secured_fields[key][1]
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Log only unexpected failures; errors we raise on purpose are the client's answer."""
         super().process_errors([e for e in errors if is_unexpected(e)], execution_context)
-
 
 
 def _definition(cls: type) -> StrawberryObjectDefinition:
@@ -110,7 +140,7 @@ def build_schema(plugins: PluginSet, extensions: list[Any] | None = None) -> Com
 
     extra: dict[str, list[StrawberryField]] = {}
     extra_types: list[type] = []
-    for plugin, contribution in plugins.call_each("crm_schema"):
+    for plugin, contribution in [(CORE, CORE_CONTRIBUTION), *plugins.call_each("crm_schema")]:
         if not isinstance(contribution, SchemaContribution):
             raise PluginError(f"plugin {plugin!r}: crm_schema must return SchemaContribution")
         for cls in contribution.types:
@@ -139,7 +169,7 @@ def build_schema(plugins: PluginSet, extensions: list[Any] | None = None) -> Com
     return ComposedSchema(
         query=Query,
         mutation=Mutation,
-        subscription=Subscription if extra.get("Subscription") else None,
+        subscription=Subscription,
         types=extra_types,
         extra_fields=extra,
         extensions=extensions or [],

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
+from crm_graph.auth.principal import Principal
 from crm_graph.runtime import AppContext
 from crm_graph.schema.loaders import Loaders
 
@@ -18,11 +19,23 @@ class RequestContext:
     request: Request | WebSocket | None
     loaders: Loaders
     plugin_state: dict[str, Any] = field(default_factory=dict)
+    # The authenticated caller (crm_graph.auth): set by the HTTP door, or by a WebSocket's
+    # connection_init (whose payload strawberry puts in connection_params).
+    principal: Principal | None = None
+    request_id: str | None = None
+    connection_params: dict[str, Any] | None = None
 
     @classmethod
     def create(cls, app: AppContext, request: Request | WebSocket | None) -> RequestContext:
         """Fresh loaders, then each plugin's ``crm_request_context`` contribution."""
-        context = cls(app=app, request=request, loaders=Loaders(app.engine))
+        state = (request.scope.get("state") or {}) if request is not None else {}
+        context = cls(
+            app=app,
+            request=request,
+            loaders=Loaders(app.engine),
+            principal=state.get("principal"),
+            request_id=state.get("request_id"),
+        )
         for name, state in app.plugins.call_each("crm_request_context", context=context):
             context.plugin_state[name] = state
         return context

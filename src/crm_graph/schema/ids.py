@@ -7,7 +7,6 @@ import binascii
 
 import strawberry
 
-
 # Primary keys are 32-bit integers on PostgreSQL; anything larger cannot be one of ours.
 MAX_PK = 2**31 - 1
 

@@ -12,20 +12,23 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
-    ExecutionResult as GraphQLExecutionResult,
-)
-from graphql import (
+    ArgumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     Node,
+    ObjectFieldNode,
     OperationDefinitionNode,
     StringValueNode,
     ValidationContext,
     ValidationRule,
+)
+from graphql import (
+    ExecutionResult as GraphQLExecutionResult,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
@@ -113,14 +116,40 @@ def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
     return MaxCostRule
 
 
-def _has_nul(value: Any) -> bool:
+def _nul_in_value(value: Any, path: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The path of the first text (or object key) in a variable value holding a NUL byte."""
     if isinstance(value, str):
-        return "\x00" in value
+        return path if "\x00" in value else None
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _nul_in_value(key, (*path, str(key))) or _nul_in_value(item, (*path, str(key)))
+        if found is not None:
+            return found
+    return None
+
+
+def _nul_in_literal(node: Any, path: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The argument path (``input.name``) of the first string literal holding a NUL byte."""
+    if isinstance(node, StringValueNode):
+        return path if "\x00" in node.value else None
+    if isinstance(node, ArgumentNode | ObjectFieldNode):
+        path = (*path, node.name.value)
+    for key in node.keys:
+        child = getattr(node, key, None)
+        children = child if isinstance(child, tuple | list) else (child,)
+        for index, item in enumerate(children):
+            if not isinstance(item, Node):
+                continue
+            step = (*path, str(index)) if isinstance(node, ListValueNode) else path
+            found = _nul_in_literal(item, step)
+            if found is not None:
+                return found
+    return None
 
 
 class RejectNulBytes(SchemaExtension):
@@ -128,36 +157,27 @@ class RejectNulBytes(SchemaExtension):
 
     PostgreSQL cannot store or even compare text containing NUL, so such a value reaching
     SQL is a crash; refusing it here covers every argument of core and plugin fields alike.
+    The error's ``field`` is the dotted path of the bad text (``input.name``), in the
+    variables or in the document's arguments.
     """
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        literals = document is not None and any(
-            isinstance(node, StringValueNode) and "\x00" in node.value for node in _walk(document)
-        )
-        if literals or _has_nul(context.variables or {}):
+        path = _nul_in_value(context.variables or {}, ())
+        if path is None and document is not None:
+            path = _nul_in_literal(document, ())
+        if path is not None:
             context.result = GraphQLExecutionResult(
                 data=None,
                 errors=[
                     GraphQLError(
-                        "text must not contain NUL bytes", extensions={"code": "INVALID_VALUE"}
+                        "text must not contain NUL bytes",
+                        extensions={"code": "INVALID_VALUE", "field": ".".join(path)},
                     )
                 ],
             )
         yield
-
-
-def _walk(node: Any) -> Iterator[Any]:
-    yield node
-    for key in node.keys:
-        child = getattr(node, key, None)
-        if isinstance(child, Node):
-            yield from _walk(child)
-        elif isinstance(child, tuple | list):
-            for item in child:
-                if isinstance(item, Node):
-                    yield from _walk(item)
 
 
 def limit_extensions(settings: Settings) -> list[Any]:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
+from crm_graph.auth.models import CustomerConsent
 from crm_graph.db.engine import read_session
 from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
 from crm_graph.db.paging import Ordering, Page, Window, count_children, fetch_child_pages
@@ -89,6 +90,7 @@ class Loaders:
         self.customer_interactions = _child_pages(engine, Interaction, Interaction.customer_id)
         self.customer_order_count = _child_counts(engine, Order.customer_id)
         self.customer_interaction_count = _child_counts(engine, Interaction.customer_id)
+        self.customer_consents = _grouped(engine, CustomerConsent, CustomerConsent.customer_id)
 
         self._by_model: dict[type, DataLoader[int, Any]] = {
             Customer: self.customer,

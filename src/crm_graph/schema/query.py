@@ -9,7 +9,10 @@ import strawberry
 from sqlalchemy import select
 from strawberry.types import Info
 
+from crm_graph.auth.declare import AUTHENTICATED, requires
+from crm_graph.auth.guard import principal_of, require
 from crm_graph.db import models, queries
+from crm_graph.domain.merge import alias_owner
 from crm_graph.schema.ids import GlobalIdError, from_global_id
 from crm_graph.schema.lists import connection
 from crm_graph.schema.types.common import Connection, Node, id_arg, page_args, query_error
@@ -26,6 +29,13 @@ from crm_graph.schema.types.order import Order, OrderFilter
 from crm_graph.schema.types.product import Product, ProductFilter
 
 MAX_NODES = 100
+# node(id:) is open to any caller; what it returns needs the permission of its type.
+NODE_PERMISSIONS = {
+    "Customer": "customers:read",
+    "Order": "orders:read",
+    "Interaction": "interactions:read",
+    "Product": "products:read",
+}
 
 
 async def _node(info: Info, global_id: str) -> Any:
@@ -36,6 +46,7 @@ async def _node(info: Info, global_id: str) -> Any:
     load = info.context.loaders.by_type(type_name)
     if load is None:
         raise query_error("INVALID_ID", f"{global_id[:80]!r} is not a valid ID", "id")
+    require(info, NODE_PERMISSIONS[type_name])
     return await load(pk)
 
 
@@ -49,19 +60,24 @@ def _optional_id(value: str | None, expected: str, argument: str) -> int | None:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Any object by its global ID.")
+    @strawberry.field(description="Any object by its global ID.", metadata=requires(AUTHENTICATED))
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await _node(info, id)
 
     @strawberry.field(
-        description=f"Objects by global IDs (at most {MAX_NODES}), in the same order."
+        description=f"Objects by global IDs (at most {MAX_NODES}), in the same order.",
+        metadata=requires(AUTHENTICATED),
     )
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > MAX_NODES:
             raise query_error("TOO_MANY", f"at most {MAX_NODES} ids", "ids")
         return list(await asyncio.gather(*(_node(info, i) for i in ids)))
 
-    @strawberry.field(description="One customer by global ID or by external id (deleted ones too).")
+    @strawberry.field(
+        description="One customer by global ID or by external id (deleted ones too; the external "
+        "id of a customer merged into another finds the survivor).",
+        metadata=requires("customers:read"),
+    )
     async def customer(
         self, info: Info, id: strawberry.ID | None = None, external_id: str | None = None
     ) -> Customer | None:
@@ -70,11 +86,13 @@ class Query:
         if id is not None:
             return await info.context.loaders.customer.load(id_arg(id, "Customer"))
         async with info.context.app.read() as session:
-            return await session.scalar(
+            found = await session.scalar(
                 select(models.Customer).where(models.Customer.external_id == external_id)
             )
+            survivor = None if found else await alias_owner(session, external_id)
+            return await session.get(models.Customer, survivor) if survivor else found
 
-    @strawberry.field
+    @strawberry.field(metadata=requires("customers:read"))
     async def customers(
         self,
         info: Info,
@@ -88,6 +106,7 @@ class Query:
         f = filter or CustomerFilter()
         stmt = queries.customer_select(
             search=f.search,
+            search_personal_data=principal_of(info).has("pii:read"),
             stages=_enum_values(f.lifecycle_stages),
             tags=f.tags,
             created_after=f.created_after,
@@ -99,11 +118,11 @@ class Query:
             info, stmt, models.Customer, sort, page_args(first, after, last, before)
         )
 
-    @strawberry.field
+    @strawberry.field(metadata=requires("orders:read"))
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         return await info.context.loaders.order.load(id_arg(id, "Order"))
 
-    @strawberry.field
+    @strawberry.field(metadata=requires("orders:read"))
     async def orders(
         self,
         info: Info,
@@ -127,7 +146,7 @@ class Query:
             info, stmt, models.Order, sort, page_args(first, after, last, before)
         )
 
-    @strawberry.field
+    @strawberry.field(metadata=requires("interactions:read"))
     async def interactions(
         self,
         info: Info,
@@ -150,7 +169,9 @@ class Query:
             info, stmt, models.Interaction, sort, page_args(first, after, last, before)
         )
 
-    @strawberry.field(description="One product by global ID or by SKU.")
+    @strawberry.field(
+        description="One product by global ID or by SKU.", metadata=requires("products:read")
+    )
     async def product(
         self, info: Info, id: strawberry.ID | None = None, sku: str | None = None
     ) -> Product | None:
@@ -161,7 +182,7 @@ class Query:
         async with info.context.app.read() as session:
             return await session.scalar(select(models.Product).where(models.Product.sku == sku))
 
-    @strawberry.field
+    @strawberry.field(metadata=requires("products:read"))
     async def products(
         self,
         info: Info,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 from strawberry.types import Info
 
+from crm_graph.auth.unit import audited
 from crm_graph.domain.errors import FieldError, ValidationFailed
 from crm_graph.schema.types.common import UserError, provided, user_errors
 
@@ -20,9 +21,13 @@ T = TypeVar("T")
 async def perform(
     info: Info, work: Callable[[AsyncSession], Awaitable[T]]
 ) -> tuple[T | None, list[UserError]]:
-    """Run ``work`` in one transaction. Any user error rolls everything back."""
+    """Run ``work`` in one transaction. Any user error rolls everything back.
+
+    The transaction also writes the mutation's audit row and sees only the rows the caller's
+    scope allows (see :mod:`crm_graph.auth.unit`).
+    """
     try:
-        async with info.context.app.write() as session:
+        async with info.context.app.write() as session, audited(session, info):
             return await work(session), []
     except ValidationFailed as exc:
         return None, user_errors(exc)

@@ -8,6 +8,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
+from crm_graph.auth.declare import requires
 from crm_graph.db import models
 from crm_graph.domain import products as domain
 from crm_graph.schema.mutations.base import fields_of, perform
@@ -45,7 +46,7 @@ class ProductPayload:
 
 @strawberry.type
 class ProductMutations:
-    @strawberry.mutation
+    @strawberry.mutation(metadata=requires("products:write"))
     async def create_product(self, info: Info, input: CreateProductInput) -> ProductPayload:
         fields = fields_of(input, FIELDS)
         if fields.get("currency") is None:
@@ -54,7 +55,7 @@ class ProductMutations:
         row, errors = await perform(info, lambda s: domain.create_product(s, fields, currency))
         return ProductPayload(product=row, errors=errors)
 
-    @strawberry.mutation
+    @strawberry.mutation(metadata=requires("products:write"))
     async def update_product(self, info: Info, input: UpdateProductInput) -> ProductPayload:
         changes = fields_of(input, FIELDS)
 

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from crm_graph.auth.declare import requires
 from crm_graph.db import models
 from crm_graph.domain import customers as domain
 from crm_graph.schema.mutations.base import fields_of, perform
@@ -79,14 +80,14 @@ class UpsertCustomerPayload:
 
 @strawberry.type
 class CustomerMutations:
-    @strawberry.mutation
+    @strawberry.mutation(metadata=requires("customers:write"))
     async def create_customer(self, info: Info, input: CreateCustomerInput) -> CustomerPayload:
         region = info.context.app.settings.default_phone_region
         fields = fields_of(input, domain.FIELDS)
         row, errors = await perform(info, lambda s: domain.create_customer(s, fields, region))
         return CustomerPayload(customer=row, errors=errors)
 
-    @strawberry.mutation
+    @strawberry.mutation(metadata=requires("customers:write"))
     async def update_customer(self, info: Info, input: UpdateCustomerInput) -> CustomerPayload:
         region = info.context.app.settings.default_phone_region
         changes = fields_of(input, domain.FIELDS)
@@ -101,7 +102,7 @@ class CustomerMutations:
         row, errors = await perform(info, work)
         return CustomerPayload(customer=row, errors=errors)
 
-    @strawberry.mutation
+    @strawberry.mutation(metadata=requires("customers:write"))
     async def upsert_customer(
         self, info: Info, input: UpsertCustomerInput
     ) -> UpsertCustomerPayload:
@@ -111,7 +112,10 @@ class CustomerMutations:
         row, created = (result[0], result[1]) if result else (None, False)
         return UpsertCustomerPayload(customer=row, created=created, errors=errors)
 
-    @strawberry.mutation(description="Soft delete: hidden from lists until restored.")
+    @strawberry.mutation(
+        description="Soft delete: hidden from lists until restored.",
+        metadata=requires("customers:write"),
+    )
     async def delete_customer(self, info: Info, input: DeleteCustomerInput) -> CustomerPayload:
         async def work(session: AsyncSession) -> models.Customer:
             pk = input_id(input.id, "Customer", "input", "id")
@@ -120,7 +124,7 @@ class CustomerMutations:
         row, errors = await perform(info, work)
         return CustomerPayload(customer=row, errors=errors)
 
-    @strawberry.mutation
+    @strawberry.mutation(metadata=requires("customers:write"))
     async def restore_customer(self, info: Info, input: RestoreCustomerInput) -> CustomerPayload:
         async def work(session: AsyncSession) -> models.Customer:
             return await domain.restore_customer(

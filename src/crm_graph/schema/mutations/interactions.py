@@ -8,6 +8,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
+from crm_graph.auth.declare import requires
 from crm_graph.db import models
 from crm_graph.domain import interactions as domain
 from crm_graph.schema.mutations.base import fields_of, perform
@@ -34,7 +35,7 @@ class InteractionPayload:
 
 @strawberry.type
 class InteractionMutations:
-    @strawberry.mutation
+    @strawberry.mutation(metadata=requires("interactions:write"))
     async def log_interaction(self, info: Info, input: LogInteractionInput) -> InteractionPayload:
         fields = fields_of(input, ("channel", "direction", "subject", "body", "occurred_at"))
 

@@ -9,6 +9,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
+from crm_graph.auth.declare import requires
 from crm_graph.db import models
 from crm_graph.domain import orders as domain
 from crm_graph.domain.errors import Collector
@@ -52,40 +53,47 @@ class OrderPayload:
     errors: list[UserError]
 
 
-def _lines(lines: list[OrderLineInput]) -> list[domain.LineInput]:
-    """Decode every line's product ID, reporting all bad ones at once."""
-    errors = Collector()
+def _lines(lines: list[OrderLineInput], errors: Collector) -> list[domain.LineInput]:
+    """Decode every line's product ID; bad ones go to ``errors`` and the line stays in place,
+    so the domain still checks its other fields and reports everything at once."""
     decoded = []
     for index, line in enumerate(lines):
         try:
-            pk = pk_of(line.product_id, "Product")
+            pk: int | None = pk_of(line.product_id, "Product")
         except GlobalIdError as exc:
             errors.add(exc.code, str(exc), "input", "lines", index, "productId")
-            continue
+            pk = None
         decoded.append(
             domain.LineInput(product_id=pk, quantity=line.quantity, unit_price=line.unit_price)
         )
-    errors.check()
     return decoded
 
 
 @strawberry.type
 class OrderMutations:
-    @strawberry.mutation(description="Place an order; its total is computed from the lines.")
+    @strawberry.mutation(
+        description="Place an order; its total is computed from the lines.",
+        metadata=requires("orders:write"),
+    )
     async def place_order(self, info: Info, input: PlaceOrderInput) -> OrderPayload:
         currency = input.currency or info.context.app.settings.default_currency
 
         async def work(session: AsyncSession) -> models.Order:
             customer = input_id(input.customer_id, "Customer", "input", "customerId")
+            errors = Collector()
+            lines = _lines(input.lines, errors)
             order, _lines_written = await domain.place_order(
-                session, customer, _lines(input.lines), currency, input.number, input.placed_at
+                session, customer, lines, currency, input.number, input.placed_at, errors
             )
             return order
 
         row, errors = await perform(info, work)
         return OrderPayload(order=row, errors=errors)
 
-    @strawberry.mutation(description="Move an order along an allowed status transition.")
+    @strawberry.mutation(
+        description="Move an order along an allowed status transition.",
+        metadata=requires("orders:write"),
+    )
     async def change_order_status(self, info: Info, input: ChangeOrderStatusInput) -> OrderPayload:
         async def work(session: AsyncSession) -> models.Order:
             pk = input_id(input.id, "Order", "input", "id")

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from crm_graph.auth.declare import personal_data, requires
 from crm_graph.db import models
 from crm_graph.schema.ids import to_global_id
 from crm_graph.schema.lists import child_connection
@@ -40,8 +41,10 @@ class Customer(Node):
 
     external_id: str | None
     name: str
-    email: str | None
-    phone: str | None = strawberry.field(description="E.164, e.g. +14155550123.")
+    email: str | None = strawberry.field(metadata=personal_data("email"))
+    phone: str | None = strawberry.field(
+        description="E.164, e.g. +14155550123.", metadata=personal_data("phone")
+    )
     company: str | None
     lifecycle_stage: LifecycleStage
     tags: list[str]
@@ -54,7 +57,8 @@ class Customer(Node):
     )
 
     @strawberry.field(
-        description="The customer's orders, newest first unless orderBy says otherwise."
+        description="The customer's orders, newest first unless orderBy says otherwise.",
+        metadata=requires("orders:read"),
     )
     async def orders(
         self,
@@ -76,7 +80,10 @@ class Customer(Node):
             page_args(first, after, last, before),
         )
 
-    @strawberry.field(description="The customer's interactions, newest first by default.")
+    @strawberry.field(
+        description="The customer's interactions, newest first by default.",
+        metadata=requires("interactions:read"),
+    )
     async def interactions(
         self,
         info: Info,

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from crm_graph.auth.declare import personal_data, requires
 from crm_graph.db import models
 from crm_graph.schema.ids import to_global_id
 from crm_graph.schema.types.common import Node
@@ -27,12 +28,12 @@ class Interaction(Node):
 
     channel: InteractionChannel
     direction: InteractionDirection
-    subject: str | None
-    body: str | None
+    subject: str | None = strawberry.field(metadata=personal_data())
+    body: str | None = strawberry.field(metadata=personal_data())
     occurred_at: datetime
     created_at: datetime
 
-    @strawberry.field
+    @strawberry.field(metadata=requires("customers:read"))
     async def customer(self, info: Info) -> Customer:
         return await info.context.loaders.customer.load(self.customer_id)  # type: ignore[attr-defined]
 

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from crm_graph.auth.declare import requires
 from crm_graph.db import models
 from crm_graph.schema.ids import to_global_id
 from crm_graph.schema.types.common import Money, Node, money
@@ -61,7 +62,7 @@ class Order(Node):
     def total(self) -> Money:
         return money(self.total, self.currency)  # type: ignore[arg-type]
 
-    @strawberry.field
+    @strawberry.field(metadata=requires("customers:read"))
     async def customer(self, info: Info) -> Customer:
         return await info.context.loaders.customer.load(self.customer_id)  # type: ignore[attr-defined]
 
