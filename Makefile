@@ -32,6 +32,8 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Regenerate the committed schema.graphql (core + bundled plugins; the example partner plugin excluded).
+# Regenerate the committed schema.graphql (core + bundled plugins; the example partner plugin
+# excluded) and the hostile corpus built from it.
 schema: install
 	CRM_DISABLED_PLUGINS=loyalty $(BIN)/crm-graph schema export > schema.graphql
+	$(BIN)/python tests/corpus/generate.py

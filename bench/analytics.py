@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
 from crm_analytics import clv, recommend
 from crm_analytics.simulate import simulate
 

@@ -8,10 +8,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import crm_analytics
 import pytest
 from sqlalchemy import select
 
+import crm_analytics
 from crm_graph.demo import seed_demo
 from crm_graph.plugin import EventRecord
 from crm_graph.settings import Settings

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import crm_analytics
-
 from crm_graph.db.migrate import upgrade
 from crm_graph.demo import seed_demo
 from crm_graph.plugin import open_app

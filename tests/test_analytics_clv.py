@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from scipy import integrate, stats
+
 from crm_analytics.clv import (
     BgNbd,
     GammaGamma,
@@ -19,7 +21,6 @@ from crm_analytics.clv import (
     summarise,
 )
 from crm_analytics.simulate import simulate
-from scipy import integrate, stats
 
 CUSTOMERS = 30_000
 # Fitted parameters must land within this relative distance of the truth. With 30,000

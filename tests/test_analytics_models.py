@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from crm_analytics import churn, recommend, rfm, segments
 
 

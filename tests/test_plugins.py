@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import crm_loyalty
 import httpx
 import pytest
 import strawberry
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
+import crm_loyalty
 from crm_graph import hookspecs
 from crm_graph.app import create_app
 from crm_graph.db.engine import create_engine

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import numpy as np
+
 from crm_analytics.dataset import Dataset
 
 PERIODS = ("WEEK", "MONTH", "QUARTER")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-import crm_loyalty
 import pytest
 
+import crm_loyalty
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client, count_statements
 

@@ -104,11 +104,14 @@ def _secured(field: StrawberryField, operation: bool) -> StrawberryField:
     if permission is None and kind is None:
         return field
     secured = copy.copy(field)
-    # strawberry runs the last extension outermost: the guard decides before anything runs.
-    if kind is not None:
-        secured.extensions.append(PersonalDataMask(kind))
-    if permission is not None:
-        secured.extensions.append(PermissionGuard(permission))
+    # A fresh list: the shallow copy shares it with the class's field, which other apps
+    # composed in this process must not see. The last extension runs outermost, so the
+    # guard decides before anything runs.
+    secured.extensions = [
+        *field.extensions,
+        *([PersonalDataMask(kind)] if kind is not None else []),
+        *([PermissionGuard(permission)] if permission is not None else []),
+    ]
     return secured
 
 
