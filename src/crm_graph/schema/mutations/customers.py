@@ -16,10 +16,8 @@ from crm_graph.schema.types.customer import Customer
 from crm_graph.schema.types.enums import LifecycleStage
 
 
-@strawberry.input
-class CreateCustomerInput:
-    name: str
-    external_id: str | None = strawberry.UNSET
+@strawberry.input(description="Customer fields a client may send; left out = unchanged.")
+class CustomerFieldsInput:
     email: str | None = strawberry.UNSET
     phone: str | None = strawberry.UNSET
     company: str | None = strawberry.UNSET
@@ -29,29 +27,23 @@ class CreateCustomerInput:
 
 
 @strawberry.input
-class UpdateCustomerInput:
+class CreateCustomerInput(CustomerFieldsInput):
+    name: str
+    external_id: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class UpdateCustomerInput(CustomerFieldsInput):
     id: strawberry.ID
     expected_version: int | None = None
     name: str | None = strawberry.UNSET
     external_id: str | None = strawberry.UNSET
-    email: str | None = strawberry.UNSET
-    phone: str | None = strawberry.UNSET
-    company: str | None = strawberry.UNSET
-    lifecycle_stage: LifecycleStage | None = strawberry.UNSET
-    tags: list[str] | None = strawberry.UNSET
-    attributes: JSON | None = strawberry.UNSET
 
 
 @strawberry.input
-class UpsertCustomerInput:
+class UpsertCustomerInput(CustomerFieldsInput):
     external_id: str
     name: str | None = strawberry.UNSET
-    email: str | None = strawberry.UNSET
-    phone: str | None = strawberry.UNSET
-    company: str | None = strawberry.UNSET
-    lifecycle_stage: LifecycleStage | None = strawberry.UNSET
-    tags: list[str] | None = strawberry.UNSET
-    attributes: JSON | None = strawberry.UNSET
 
 
 @strawberry.input
