@@ -14,6 +14,8 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from crm_graph.auth.declare import requires
+from crm_graph.auth.event_access import visible_payload
+from crm_graph.auth.guard import principal_of
 from crm_graph.db.engine import read_session
 from crm_graph.events.hub import EventFilter
 from crm_graph.events.models import EventRecord
@@ -46,9 +48,15 @@ class Event:
     type: str
     entity_type: str | None = strawberry.field(description="GraphQL type of the entity.")
     entity_id: strawberry.ID | None = strawberry.field(description="Global ID of the entity.")
-    payload: JSON = strawberry.field(
-        description="The entity as JSON with its version; updates add `changedFields`."
+
+    @strawberry.field(
+        description="The entity as JSON with its version; updates add `changedFields`. "
+        "Personal data is masked without `pii:read`; null when the caller may not read the "
+        "entity (the event still arrives, so the cursor moves on)."
     )
+    def payload(self, info: Info) -> JSON | None:
+        return visible_payload(self.entity_type, self.payload, principal_of(info))  # type: ignore[attr-defined]
+
     actor: str | None
     occurred_at: datetime
 
