@@ -130,3 +130,7 @@ async def count(session: AsyncSession, stmt: Select[Any]) -> int:
     return (
         await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     )
+
+
+async def product_by_sku(session: AsyncSession, sku: str) -> Product | None:
+    return await session.scalar(select(Product).where(Product.sku == sku))

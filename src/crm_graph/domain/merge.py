@@ -195,3 +195,12 @@ async def alias_owner(session: AsyncSession, external_id: str) -> int | None:
     return await session.scalar(
         select(CustomerMerge.survivor_id).where(CustomerMerge.external_id == external_id)
     )
+
+
+async def find_by_external_id(session: AsyncSession, external_id: str) -> Customer | None:
+    """The customer with this external id, or the survivor it was merged into."""
+    found = await session.scalar(select(Customer).where(Customer.external_id == external_id))
+    if found is not None:
+        return found
+    survivor = await alias_owner(session, external_id)
+    return await session.get(Customer, survivor) if survivor else None

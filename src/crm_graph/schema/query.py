@@ -6,13 +6,12 @@ import asyncio
 from typing import Any
 
 import strawberry
-from sqlalchemy import select
 from strawberry.types import Info
 
 from crm_graph.auth.declare import AUTHENTICATED, requires
 from crm_graph.auth.guard import principal_of, require
 from crm_graph.db import models, queries
-from crm_graph.domain.merge import alias_owner
+from crm_graph.domain.merge import find_by_external_id
 from crm_graph.schema.ids import GlobalIdError, from_global_id
 from crm_graph.schema.lists import connection
 from crm_graph.schema.types.common import Connection, Node, id_arg, page_args, query_error
@@ -86,11 +85,7 @@ class Query:
         if id is not None:
             return await info.context.loaders.customer.load(id_arg(id, "Customer"))
         async with info.context.app.read() as session:
-            found = await session.scalar(
-                select(models.Customer).where(models.Customer.external_id == external_id)
-            )
-            survivor = None if found else await alias_owner(session, external_id)
-            return await session.get(models.Customer, survivor) if survivor else found
+            return await find_by_external_id(session, external_id)
 
     @strawberry.field(metadata=requires("customers:read"))
     async def customers(
@@ -180,7 +175,7 @@ class Query:
         if id is not None:
             return await info.context.loaders.product.load(id_arg(id, "Product"))
         async with info.context.app.read() as session:
-            return await session.scalar(select(models.Product).where(models.Product.sku == sku))
+            return await queries.product_by_sku(session, sku)
 
     @strawberry.field(metadata=requires("products:read"))
     async def products(
