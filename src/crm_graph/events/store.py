@@ -14,7 +14,7 @@ import binascii
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_graph.db.engine import is_sqlite, read_session, write_session
@@ -86,16 +86,24 @@ class EventLog:
                 self.cursor(pruned_through),
             )
 
+    @staticmethod
+    def _after(after: int, types: Sequence[str] | None) -> ColumnElement[bool]:
+        condition = EventRecord.position > after
+        return condition & EventRecord.type.in_(types) if types else condition
+
     async def read(
         self, after: int, limit: int, types: Sequence[str] | None = None
     ) -> list[EventRecord]:
         """Up to ``limit`` events after ``after``, oldest first (optionally of some types)."""
-        stmt = select(EventRecord).where(EventRecord.position > after)
-        if types:
-            stmt = stmt.where(EventRecord.type.in_(types))
+        stmt = select(EventRecord).where(self._after(after, types))
         async with read_session(self.engine) as session:
-            rows = list(await session.scalars(stmt.order_by(EventRecord.position).limit(limit)))
-        return rows
+            return list(await session.scalars(stmt.order_by(EventRecord.position).limit(limit)))
+
+    async def count(self, after: int, types: Sequence[str] | None = None) -> int:
+        """How many events follow ``after`` (optionally of some types)."""
+        stmt = select(func.count()).where(self._after(after, types))
+        async with read_session(self.engine) as session:
+            return await session.scalar(stmt) or 0
 
     async def read_contiguous(self, after: int, limit: int) -> list[EventRecord]:
         """Like :meth:`read`, but a hole after ``after`` (pruned events) is CURSOR_EXPIRED."""

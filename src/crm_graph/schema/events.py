@@ -9,14 +9,12 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy import func, select
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from crm_graph.auth.declare import requires
 from crm_graph.auth.event_access import visible_payload
 from crm_graph.auth.guard import principal_of
-from crm_graph.db.engine import read_session
 from crm_graph.events.hub import EventFilter
 from crm_graph.events.models import EventRecord
 from crm_graph.events.service import EventService
@@ -122,11 +120,7 @@ class EventQueries:
         cursors = [service.log.cursor(r.position) for r in page]  # type: ignore[arg-type]
 
         async def count() -> int:
-            stmt = select(func.count()).where(EventRecord.position > start)
-            if types:
-                stmt = stmt.where(EventRecord.type.in_(types))
-            async with read_session(info.context.app.engine) as session:
-                return await session.scalar(stmt) or 0
+            return await service.log.count(start, types)
 
         return Connection(
             edges=[Edge(node=row, cursor=c) for row, c in zip(page, cursors, strict=True)],

@@ -18,15 +18,22 @@ from crm_graph.auth.models import CustomerConsent
 from crm_graph.db.engine import read_session
 from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
 from crm_graph.db.paging import Ordering, Page, Window, count_children, fetch_child_pages
+from crm_graph.events.models import EventRecord, WebhookAttempt
 
 ChildKey = tuple[int, Ordering, Window]
 
 
-def _by_id(engine: AsyncEngine, model: Any) -> DataLoader[int, Any]:
-    async def load(ids: Sequence[int]) -> list[Any]:
+def _by_id(
+    engine: AsyncEngine, model: Any, key: InstrumentedAttribute[Any] | None = None
+) -> DataLoader[Any, Any]:
+    """Rows by primary key, or by another unique column ``key``."""
+    column = model.id if key is None else key
+
+    async def load(ids: Sequence[Any]) -> list[Any]:
         async with read_session(engine) as session:
             rows = {
-                row.id: row for row in await session.scalars(select(model).where(model.id.in_(ids)))
+                getattr(row, column.key): row
+                for row in await session.scalars(select(model).where(column.in_(ids)))
             }
         return [rows.get(i) for i in ids]
 
@@ -91,6 +98,8 @@ class Loaders:
         self.customer_order_count = _child_counts(engine, Order.customer_id)
         self.customer_interaction_count = _child_counts(engine, Interaction.customer_id)
         self.customer_consents = _grouped(engine, CustomerConsent, CustomerConsent.customer_id)
+        self.event_by_uid = _by_id(engine, EventRecord, EventRecord.uid)
+        self.webhook_attempts = _grouped(engine, WebhookAttempt, WebhookAttempt.delivery_id)
 
         self._by_model: dict[type, DataLoader[int, Any]] = {
             Customer: self.customer,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -11,13 +9,12 @@ from typing import Any
 import strawberry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from crm_graph.auth.declare import requires
 from crm_graph.db.paging import Ordering
 from crm_graph.events import webhook_endpoints as domain
-from crm_graph.events.models import EventRecord, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from crm_graph.events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from crm_graph.schema.events import Event
 from crm_graph.schema.ids import to_global_id
 from crm_graph.schema.lists import connection
@@ -33,7 +30,6 @@ from crm_graph.schema.types.common import (
 MANAGE = requires("webhooks:manage")
 NEWEST_FIRST = Ordering("webhook_delivery.id.desc", (), descending=True)
 OLDEST_FIRST = Ordering("webhook_endpoint.id.asc", (), descending=False)
-LOADERS = "core:webhooks"  # key of this module's loaders in the request's plugin_state
 
 
 @strawberry.enum
@@ -112,11 +108,11 @@ class WebhookDeliveryType:
 
     @strawberry.field(description="The event, while it is within retention.")
     async def event(self, info: Info) -> Event | None:
-        return await _loaders(info)["events"].load(self.event_uid)  # type: ignore[attr-defined]
+        return await info.context.loaders.event_by_uid.load(self.event_uid)  # type: ignore[attr-defined]
 
     @strawberry.field(description="Every attempt, oldest first.")
     async def attempt_log(self, info: Info) -> list[WebhookAttemptLog]:
-        return await _loaders(info)["attempts"].load(self.id)  # type: ignore[attr-defined]
+        return await info.context.loaders.webhook_attempts.load(self.id)  # type: ignore[attr-defined]
 
     status: WebhookDeliveryStatus
     attempts: int
@@ -124,33 +120,6 @@ class WebhookDeliveryType:
     last_error: str | None
     created_at: datetime
     updated_at: datetime
-
-
-def _loaders(info: Info) -> dict[str, DataLoader[Any, Any]]:
-    """Per-request loaders for attempts and events (one statement per list, not per row)."""
-    state = info.context.plugin_state
-    if LOADERS not in state:
-        app = info.context.app
-
-        async def attempts(ids: Sequence[int]) -> list[list[WebhookAttempt]]:
-            grouped: dict[int, list[WebhookAttempt]] = defaultdict(list)
-            async with app.read() as session:
-                for row in await session.scalars(
-                    select(WebhookAttempt)
-                    .where(WebhookAttempt.delivery_id.in_(ids))
-                    .order_by(WebhookAttempt.id)
-                ):
-                    grouped[row.delivery_id].append(row)
-            return [grouped[i] for i in ids]
-
-        async def events(uids: Sequence[str]) -> list[EventRecord | None]:
-            async with app.read() as session:
-                rows = await session.scalars(select(EventRecord).where(EventRecord.uid.in_(uids)))
-                found = {row.uid: row for row in rows}
-            return [found.get(uid) for uid in uids]
-
-        state[LOADERS] = {"attempts": DataLoader(attempts), "events": DataLoader(events)}
-    return state[LOADERS]
 
 
 @strawberry.input
