@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.models import utcnow
@@ -136,3 +136,9 @@ async def redeliver(session: AsyncSession, endpoint_id: int, event_id: str) -> W
     session.add(delivery)
     await session.flush()
     return delivery
+
+
+def deliveries_select(endpoint_id: int, status: str | None = None) -> Select[Any]:
+    """A webhook's deliveries, optionally of one status (for paging by the caller)."""
+    stmt = select(WebhookDelivery).where(WebhookDelivery.webhook_id == endpoint_id)
+    return stmt if status is None else stmt.where(WebhookDelivery.status == status)

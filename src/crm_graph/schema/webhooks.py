@@ -212,11 +212,9 @@ class WebhookQueries:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[WebhookDeliveryType]:
-        stmt = select(WebhookDelivery).where(
-            WebhookDelivery.webhook_id == id_arg(webhook_id, "Webhook", "webhookId")
+        stmt = domain.deliveries_select(
+            id_arg(webhook_id, "Webhook", "webhookId"), status.value if status else None
         )
-        if status is not None:
-            stmt = stmt.where(WebhookDelivery.status == status.value)
         return await connection(
             info, stmt, WebhookDelivery, NEWEST_FIRST, page_args(first, after, None, None)
         )
