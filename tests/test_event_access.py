@@ -1,12 +1,16 @@
 """Events are checked per event: payloads follow the same read and personal-data rules as the
-entities they describe, while every event still arrives so readers' cursors move on."""
+entities they describe, while every event still arrives so readers' cursors move on. Sockets
+that share a selection (whose answers are executed once and shared) still each get their own
+view."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 import pytest
+from test_subscriptions import receive, start, websocket
 
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client
@@ -67,3 +71,44 @@ async def test_unreadable_entities_arrive_with_a_null_payload(
     event = await _only_event(admin.acting_as(role))
     assert event["type"] == "customer.created" and event["entityId"]
     assert event["payload"] is None
+
+
+SHARED = """
+subscription ($after: String, $types: [String!]) {
+  events(after: $after, types: $types) { type entityId payload }
+}
+"""
+
+
+async def test_sockets_sharing_a_selection_each_get_their_own_view(admin: GraphQLClient) -> None:
+    after = (await admin.data(EVENTS))["events"]["edges"][0]["cursor"]
+    subscribers = {
+        "admin": (admin, SHARED, {"after": after}),
+        "admin again": (admin, SHARED, {"after": after}),
+        "auditor": (admin.acting_as("auditor"), SHARED, {"after": after}),
+        "watcher": (admin.acting_as("watcher"), SHARED, {"after": after}),
+        "other variables": (admin, SHARED, {"after": after, "types": ["customer.created"]}),
+        "other selection": (
+            admin,
+            "subscription ($after: String) { events(after: $after) { kind: type payload } }",
+            {"after": after},
+        ),
+    }
+    async with AsyncExitStack() as stack:
+        sockets = {}
+        for name, (client, query, variables) in subscribers.items():
+            sockets[name] = await stack.enter_async_context(websocket(client))
+            await start(sockets[name], "1", query, variables)
+        created = await admin.data(
+            'mutation { createCustomer(input: {name: "John Doe", email: "john@example.com"}) '
+            "{ customer { id } } }"
+        )
+        answers = {name: (await receive(ws, 1))[0] for name, ws in sockets.items()}
+
+    full = answers["admin"]
+    assert full["entityId"] == created["createCustomer"]["customer"]["id"]
+    assert full["payload"]["entity"]["email"] == "john@example.com"
+    assert answers["admin again"] == answers["other variables"] == full
+    assert answers["auditor"]["payload"]["entity"]["email"] == "j***@example.com"
+    assert answers["watcher"] == {**full, "payload": None}
+    assert answers["other selection"] == {"kind": "customer.created", "payload": full["payload"]}

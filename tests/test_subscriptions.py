@@ -38,7 +38,10 @@ async def websocket(client: GraphQLClient) -> AsyncIterator[AsyncWebSocketSessio
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
         aconnect_ws("/graphql", http, subprotocols=["graphql-transport-ws"]) as ws,
     ):
-        credentials = {"Authorization": client.http.headers["Authorization"]}
+        credentials = {
+            "Authorization": client.headers.get("Authorization")
+            or client.http.headers["Authorization"]
+        }
         await ws.send_json({"type": "connection_init", "payload": credentials})
         assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
         yield ws

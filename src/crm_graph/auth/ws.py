@@ -1,4 +1,5 @@
-"""WebSocket authentication (graphql-transport-ws) and per-caller throttling of operations.
+"""WebSocket authentication (graphql-transport-ws), per-caller throttling of operations, and
+the send path of event answers shared between sockets (:mod:`crm_graph.schema.fanout`).
 
 Browsers cannot set headers on a WebSocket, so the credential travels in the
 ``connection_init`` payload as ``{"Authorization": "Bearer <key or token>"}`` (``{"token":
@@ -8,16 +9,21 @@ as well. A socket without valid credentials is closed with 4403 before any opera
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+from starlette.websockets import WebSocketDisconnect
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 
 from crm_graph.auth.authenticate import Authenticator
 from crm_graph.auth.http import rate_limited_error
 from crm_graph.auth.principal import AuthError
+from crm_graph.schema.fanout import SEND_SHARED, EncodedData, next_message
 
 
 async def authenticate_socket(authenticator: Authenticator, context: Any) -> None:
@@ -40,7 +46,8 @@ async def authenticate_socket(authenticator: Authenticator, context: Any) -> Non
 class ThrottledTransportWS(BaseGraphQLTransportWSHandler):
     """Each ``subscribe`` message re-checks the credential (a revoked key or an expired token
     closes the socket), takes a token from the caller's rate-limit bucket, and a socket holds
-    at most ``CRM_MAX_SUBSCRIPTIONS_PER_SOCKET`` active operations."""
+    at most ``CRM_MAX_SUBSCRIPTIONS_PER_SOCKET`` active operations. Answers shared between
+    sockets are written as encoded once, never re-encoded per socket."""
 
     async def handle_subscribe(self, message: Any) -> None:
         principal = getattr(self.context, "principal", None)
@@ -65,3 +72,23 @@ class ThrottledTransportWS(BaseGraphQLTransportWSHandler):
 
     async def _refuse(self, message: Any, error: dict[str, Any]) -> None:
         await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
+
+    async def run_operation(self, operation: Operation[Any, Any]) -> None:
+        SEND_SHARED.set(partial(self._send_shared, operation))
+        await super().run_operation(operation)
+
+    async def _send_shared(self, operation: Operation[Any, Any], data: EncodedData) -> None:
+        if not operation.completed:
+            try:
+                await self.websocket.ws.send_text(next_message(operation.id, data))  # type: ignore[attr-defined]
+            except WebSocketDisconnect as exc:
+                raise WebSocketDisconnected from exc
+
+    async def send_message(self, message: Any) -> None:
+        """A ``next`` message carrying a shared answer is written as it was encoded once."""
+        payload = message.get("payload")
+        data = payload.get("data") if message["type"] == "next" and len(payload) == 1 else None
+        if isinstance(data, EncodedData):
+            await self._send_shared(self.operations[message["id"]], data)
+        else:
+            await super().send_message(message)

@@ -14,6 +14,9 @@ logger = logging.getLogger("crm_graph.events")
 async def wait_or_timeout(wake: asyncio.Event, timeout: float | None) -> bool:
     """Wait for ``wake`` at most ``timeout`` seconds; whether it was set. (``asyncio.timeout``
     rather than ``wait_for``: no helper task per wait.)"""
+    if timeout is None:  # the common case of a subscriber: no timer at all
+        await wake.wait()
+        return True
     with suppress(TimeoutError):
         async with asyncio.timeout(timeout):
             await wake.wait()

@@ -27,6 +27,7 @@ from crm_graph.events.notify import listen
 from crm_graph.events.outbox import EMITTED, WRITTEN_CHANNEL
 from crm_graph.events.store import POSITIONS_CHANNEL, EventLog
 from crm_graph.runtime import AppContext
+from crm_graph.schema.fanout import SharedResults
 
 
 class EventService:
@@ -40,6 +41,8 @@ class EventService:
         self.sequencer_wake = asyncio.Event()
         self.tasks: list[asyncio.Task[Any]] = []
         self.deliverer: Deliverer | None = None  # its HTTP client lives from start to stop
+        # Answers shared by every subscriber of the same selection (crm_graph.schema.fanout).
+        self.shared = SharedResults()
 
     async def start(self) -> None:
         await self.log.open()

@@ -27,6 +27,7 @@ from crm_graph.plugins_manager import PluginError, PluginSet
 from crm_graph.schema.dedupe import DedupeQueries, MergeMutations
 from crm_graph.schema.errors import is_unexpected
 from crm_graph.schema.events import EventQueries, EventSubscriptions
+from crm_graph.schema.fanout import SharedEventExecutor
 from crm_graph.schema.mutations.bulk import BulkMutations
 from crm_graph.schema.mutations.catalog import ProductMutations
 from crm_graph.schema.mutations.customers import CustomerMutations
@@ -173,6 +174,7 @@ def build_schema(plugins: PluginSet, extensions: list[Any] | None = None) -> Com
         types=extra_types,
         extra_fields=extra,
         extensions=extensions or [],
+        execution_context_class=SharedEventExecutor,
     )
 
 

@@ -19,6 +19,7 @@ from crm_graph.events.hub import EventFilter
 from crm_graph.events.models import EventRecord
 from crm_graph.events.service import EventService
 from crm_graph.events.store import CursorError
+from crm_graph.schema.fanout import direct_sender
 from crm_graph.schema.types.common import Connection, Edge, PageInfo, id_arg, query_error
 
 DEFAULT_EVENTS_PAGE = 50
@@ -192,9 +193,11 @@ async def _stream(
     info: Info, start: int | None, wanted: EventFilter
 ) -> AsyncGenerator[EventRecord, None]:
     stream = _events(info).stream(start, wanted)
+    send_shared = direct_sender(info)
     try:
         async for row in stream:
-            yield row
+            if send_shared is None or not await send_shared(row):
+                yield row
     except CursorError as exc:
         raise cursor_error(exc, "after") from exc
     finally:

@@ -1,0 +1,142 @@
+"""Subscriptions over the event log: each event is executed and encoded once per selection.
+
+A thousand sockets subscribed to the same selection would otherwise each execute it over the
+same event, run strawberry's per-result machinery and JSON-encode the same answer, which costs
+far more than sending it. What an event's answer holds depends only on the event, the
+operation (document, operation name and variables) and the caller's grants (payload masking
+and visibility, field permissions; see :mod:`crm_graph.auth.event_access`). So:
+
+- the first subscriber to execute an event (:class:`SharedEventExecutor`) stores the encoded
+  answer under that key;
+- every other subscriber's stream finds it there and writes the stored bytes straight to its
+  socket (:func:`direct_sender`), skipping execution altogether.
+
+Only answers without errors are shared: an error runs the ordinary path per subscriber.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
+
+from graphql import ExecutionResult, OperationDefinitionNode, print_ast
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import Info
+
+from crm_graph.events.models import EventRecord
+
+# Enough for every distinct selection of the last few hundred events; a subscriber catching up
+# from further back executes its events itself, as without sharing.
+SHARED_RESULTS = 4096
+
+# Set by the WebSocket transport in each operation's task: writes a shared answer as that
+# operation's next message.
+SEND_SHARED: ContextVar[Callable[[EncodedData], Awaitable[None]] | None] = ContextVar(
+    "crm_send_shared", default=None
+)
+
+
+class EncodedData(dict[str, Any]):
+    """An answer's ``data``, carrying its JSON so the transport need not encode it again."""
+
+    json: str
+
+
+class SharedResults:
+    """Recent answers by (event uid, selection key), oldest evicted first."""
+
+    def __init__(self, size: int = SHARED_RESULTS) -> None:
+        self.size = size
+        self.results: dict[tuple[str, Any], ExecutionResult] = {}
+
+    def get(self, key: tuple[str, Any]) -> ExecutionResult | None:
+        return self.results.get(key)
+
+    def put(self, key: tuple[str, Any], result: ExecutionResult) -> None:
+        self.results[key] = result
+        if len(self.results) > self.size:
+            del self.results[next(iter(self.results))]
+
+
+def selection_key(
+    operation: OperationDefinitionNode, fragments: dict[str, Any], variables: Any, context: Any
+) -> Any:
+    """Everything besides the event that an answer depends on (see the module)."""
+    principal = getattr(context, "principal", None)
+    return (
+        print_ast(operation),
+        tuple(sorted(print_ast(f) for f in fragments.values())),
+        json.dumps(variables, sort_keys=True, default=repr),
+        tuple(sorted(principal.grants.items())) if principal is not None else None,
+    )
+
+
+class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
+    """strawberry's executor, storing each event-log event's answer for the other subscribers."""
+
+    selection_key: Any = None
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        if self.selection_key is None:
+            self.selection_key = selection_key(
+                self.operation,
+                self.fragment_definitions,
+                self.variable_values.coerced,
+                self.context_value,
+            )
+        return super().build_per_event_executor(payload)
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        row = self.root_value
+        if self.selection_key is None or not isinstance(row, EventRecord):
+            return super().execute_operation(serially)
+        shared = self.context_value.app.events.shared
+        key = (row.uid, self.selection_key)
+        cached = shared.get(key)
+        if cached is not None:
+            return cached
+        result = super().execute_operation(serially)
+        if self.is_awaitable(result):
+            return self._share(shared, key, result)
+        return _stored(shared, key, result)
+
+    async def _share(self, shared: SharedResults, key: tuple[str, Any], result: Any) -> Any:
+        return _stored(shared, key, await result)
+
+
+def _stored(shared: SharedResults, key: tuple[str, Any], result: ExecutionResult) -> Any:
+    if result.errors or not isinstance(result.data, dict):
+        return result
+    data = EncodedData(result.data)
+    data.json = json.dumps(result.data, separators=(",", ":"))
+    answer = ExecutionResult(data=data)
+    shared.put(key, answer)
+    return answer
+
+
+def direct_sender(info: Info) -> Callable[[EventRecord], Awaitable[bool]] | None:
+    """For a subscription resolver on a socket: a function that writes an event's stored
+    answer to the socket and says True, or says False when the event must be yielded (and
+    executed) normally. None when the caller is not on a sharing transport."""
+    send = SEND_SHARED.get()
+    if send is None:
+        return None
+    shared: SharedResults = info.context.app.events.shared
+    raw = info._raw_info  # graphql-core's info: strawberry's does not expose the fragments
+    key = selection_key(raw.operation, raw.fragments, raw.variable_values, raw.context)
+
+    async def deliver(row: EventRecord) -> bool:
+        answer = shared.get((row.uid, key))
+        if answer is None:
+            return False
+        await send(answer.data)  # type: ignore[arg-type]
+        return True
+
+    return deliver
+
+
+def next_message(operation_id: str, data: EncodedData) -> str:
+    """The graphql-transport-ws ``next`` message for a shared answer, without re-encoding."""
+    return f'{{"id":{json.dumps(operation_id)},"type":"next","payload":{{"data":{data.json}}}}}'
