@@ -77,10 +77,10 @@ class ThrottledTransportWS(BaseGraphQLTransportWSHandler):
         SEND_SHARED.set(partial(self._send_shared, operation))
         await super().run_operation(operation)
 
-    async def _send_shared(self, operation: Operation[Any, Any], data: EncodedData) -> None:
+    async def _send_shared(self, operation: Operation[Any, Any], answer: str) -> None:
         if not operation.completed:
             try:
-                await self.websocket.ws.send_text(next_message(operation.id, data))  # type: ignore[attr-defined]
+                await self.websocket.ws.send_text(next_message(operation.id, answer))  # type: ignore[attr-defined]
             except WebSocketDisconnect as exc:
                 raise WebSocketDisconnected from exc
 
@@ -89,6 +89,6 @@ class ThrottledTransportWS(BaseGraphQLTransportWSHandler):
         payload = message.get("payload")
         data = payload.get("data") if message["type"] == "next" and len(payload) == 1 else None
         if isinstance(data, EncodedData):
-            await self._send_shared(self.operations[message["id"]], data)
+            await self._send_shared(self.operations[message["id"]], data.json)
         else:
             await super().send_message(message)

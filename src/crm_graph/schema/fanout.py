@@ -27,13 +27,14 @@ from strawberry.types import Info
 
 from crm_graph.events.models import EventRecord
 
-# Enough for every distinct selection of the last few hundred events; a subscriber catching up
-# from further back executes its events itself, as without sharing.
-SHARED_RESULTS = 4096
+# Bytes of encoded answers kept: every distinct selection of the last many events (answers are
+# typically under 2 KB). A subscriber catching up from further back executes its events
+# itself, as without sharing.
+SHARED_BYTES = 4 * 1024 * 1024
 
 # Set by the WebSocket transport in each operation's task: writes a shared answer as that
 # operation's next message.
-SEND_SHARED: ContextVar[Callable[[EncodedData], Awaitable[None]] | None] = ContextVar(
+SEND_SHARED: ContextVar[Callable[[str], Awaitable[None]] | None] = ContextVar(
     "crm_send_shared", default=None
 )
 
@@ -41,23 +42,29 @@ SEND_SHARED: ContextVar[Callable[[EncodedData], Awaitable[None]] | None] = Conte
 class EncodedData(dict[str, Any]):
     """An answer's ``data``, carrying its JSON so the transport need not encode it again."""
 
-    json: str
+    def __init__(self, data: dict[str, Any], encoded: str) -> None:
+        super().__init__(data)
+        self.json = encoded
 
 
 class SharedResults:
-    """Recent answers by (event uid, selection key), oldest evicted first."""
+    """Recent answers as JSON text by (event uid, selection key); the oldest are evicted past
+    ``budget`` bytes. Only text is kept: decoded answers would take several times as much."""
 
-    def __init__(self, size: int = SHARED_RESULTS) -> None:
-        self.size = size
-        self.results: dict[tuple[str, Any], ExecutionResult] = {}
+    def __init__(self, budget: int = SHARED_BYTES) -> None:
+        self.budget = budget
+        self.size = 0
+        self.answers: dict[tuple[str, Any], str] = {}
 
-    def get(self, key: tuple[str, Any]) -> ExecutionResult | None:
-        return self.results.get(key)
+    def get(self, key: tuple[str, Any]) -> str | None:
+        return self.answers.get(key)
 
-    def put(self, key: tuple[str, Any], result: ExecutionResult) -> None:
-        self.results[key] = result
-        if len(self.results) > self.size:
-            del self.results[next(iter(self.results))]
+    def put(self, key: tuple[str, Any], answer: str) -> None:
+        replaced = self.answers.pop(key, None)  # two subscribers may both miss, then both put
+        self.size += len(answer) - len(replaced or "")
+        self.answers[key] = answer
+        while self.size > self.budget:
+            self.size -= len(self.answers.pop(next(iter(self.answers))))
 
 
 def selection_key(
@@ -94,9 +101,9 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             return super().execute_operation(serially)
         shared = self.context_value.app.events.shared
         key = (row.uid, self.selection_key)
-        cached = shared.get(key)
-        if cached is not None:
-            return cached
+        answer = shared.get(key)
+        if answer is not None:
+            return ExecutionResult(data=EncodedData(json.loads(answer), answer))
         result = super().execute_operation(serially)
         if self.is_awaitable(result):
             return self._share(shared, key, result)
@@ -109,11 +116,9 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
 def _stored(shared: SharedResults, key: tuple[str, Any], result: ExecutionResult) -> Any:
     if result.errors or not isinstance(result.data, dict):
         return result
-    data = EncodedData(result.data)
-    data.json = json.dumps(result.data, separators=(",", ":"))
-    answer = ExecutionResult(data=data)
+    answer = json.dumps(result.data, separators=(",", ":"))
     shared.put(key, answer)
-    return answer
+    return ExecutionResult(data=EncodedData(result.data, answer))
 
 
 def direct_sender(info: Info) -> Callable[[EventRecord], Awaitable[bool]] | None:
@@ -131,12 +136,12 @@ def direct_sender(info: Info) -> Callable[[EventRecord], Awaitable[bool]] | None
         answer = shared.get((row.uid, key))
         if answer is None:
             return False
-        await send(answer.data)  # type: ignore[arg-type]
+        await send(answer)
         return True
 
     return deliver
 
 
-def next_message(operation_id: str, data: EncodedData) -> str:
+def next_message(operation_id: str, answer: str) -> str:
     """The graphql-transport-ws ``next`` message for a shared answer, without re-encoding."""
-    return f'{{"id":{json.dumps(operation_id)},"type":"next","payload":{{"data":{data.json}}}}}'
+    return f'{{"id":{json.dumps(operation_id)},"type":"next","payload":{{"data":{answer}}}}}'
