@@ -160,62 +160,76 @@ async def test_rolled_back_and_rejected_changes_leave_no_event(
 async def test_a_cursor_reader_never_skips_transactions_that_commit_out_of_order(
     events_client: GraphQLClient, database_url: str
 ) -> None:
-    """Writers take their event ids in one order and commit in the reverse one.
+    """Writers take their event ids in one order and commit in the reverse one; after each
+    commit both readers poll.
 
     A reader that remembers the largest serial id it has seen (what a plain auto-increment
-    cursor does) skips the events that commit late on PostgreSQL; one following our cursors
-    gets every event exactly once. On SQLite the writers are serialised, so neither skips.
+    cursor does) skips every event that commits after a later one on PostgreSQL; one following
+    our cursors gets every event exactly once. On SQLite writers are serialised (each commits
+    before the next may write), so neither skips.
     """
     client = events_client
     app = client.app.state.crm
     writers = 5
+    postgres = database_url.startswith("postgresql")
+    inserted = [asyncio.Event() for _ in range(writers)]
+    release = [asyncio.Event() for _ in range(writers)]
 
     async def writer(index: int) -> None:
-        await asyncio.sleep(index * 0.06)
         async with app.write() as session:
-            await create_customer(session, {"name": f"W{index}"}, "US")
-            await asyncio.sleep((writers - index) * 0.12)  # inside the open transaction
+            await create_customer(session, {"name": f"W{index}"}, "US")  # takes its event id
+            inserted[index].set()
+            await release[index].wait()  # the transaction stays open until released
 
     plain_seen: list[str] = []
     ours_seen: list[str] = []
-    done = asyncio.Event()
+    plain_last = 0
+    after: str | None = None
 
-    async def plain_reader() -> None:
-        last = 0
-        while True:
-            finished = done.is_set()
-            async with app.read() as session:
-                rows = (
-                    await session.execute(
-                        text("SELECT id, uid FROM event_log WHERE id > :last ORDER BY id"),
-                        {"last": last},
-                    )
-                ).all()
-            for row_id, uid in rows:
+    async def plain_poll() -> None:
+        nonlocal plain_last
+        async with app.read() as session:
+            rows = await session.execute(
+                text("SELECT id, uid FROM event_log WHERE id > :last ORDER BY id"),
+                {"last": plain_last},
+            )
+            for row_id, uid in rows.all():
                 plain_seen.append(uid)
-                last = row_id
-            if finished:
-                return
-            await asyncio.sleep(0.02)
+                plain_last = row_id
 
-    async def cursor_reader() -> None:
-        after = None
-        while len(ours_seen) < writers:
+    async def cursor_poll(committed: int) -> None:
+        """Read on until the newly committed event is there (it is sequenced after commit)."""
+        nonlocal after
+        for _ in range(250):
             page = (await client.data(EVENTS, {"after": after, "first": 10}))["events"]
             ours_seen.extend(edge["node"]["id"] for edge in page["edges"])
             after = page["pageInfo"]["endCursor"] or after
+            if len(ours_seen) >= committed:
+                return
             await asyncio.sleep(0.02)
 
-    readers = [asyncio.create_task(plain_reader()), asyncio.create_task(cursor_reader())]
-    await asyncio.gather(*(writer(i) for i in range(writers)))
-    await asyncio.wait_for(readers[1], 10)
-    done.set()
-    await readers[0]
+    tasks = []
+    for index in range(writers):  # ids are taken in index order
+        tasks.append(asyncio.create_task(writer(index)))
+        if postgres:
+            await inserted[index].wait()
+        else:  # the next writer waits for this one's commit (BEGIN IMMEDIATE)
+            release[index].set()
+            await tasks[index]
+            await plain_poll()
+            await cursor_poll(index + 1)
+    if postgres:
+        for done, index in enumerate(reversed(range(writers)), start=1):  # commit in reverse
+            release[index].set()
+            await tasks[index]
+            await plain_poll()
+            await cursor_poll(done)
+
     assert len(ours_seen) == len(set(ours_seen)) == writers
-    if database_url.startswith("postgresql"):
-        assert len(plain_seen) < writers, "the plain serial cursor should have skipped events"
+    if postgres:
+        assert len(plain_seen) == 1, "the plain serial cursor should have skipped 4 events"
     else:
-        assert sorted(plain_seen) == sorted(ours_seen)
+        assert plain_seen == ours_seen
 
 
 async def test_bad_foreign_and_expired_cursors_are_refused_with_codes(
