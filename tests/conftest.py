@@ -7,33 +7,15 @@ Set CRM_TEST_POSTGRES_ADMIN_URL to point elsewhere than postgres@127.0.0.1:5432/
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from crm_graph.settings import Settings
-from crm_graph.testing import GraphQLClient, app_client
-
-ADMIN_DSN = os.environ.get(
-    "CRM_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(ADMIN_DSN, timeout=10)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-def _async_url(database: str) -> str:
-    base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{database}"
+from crm_graph.testing import POSTGRES_ADMIN_URL, GraphQLClient, app_client, temporary_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -41,21 +23,16 @@ async def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
     """A fresh, empty database of each kind for one test."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "crm.db"
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    name = f"crm_test_{uuid.uuid4().hex[:12]}"
-    try:
-        await _admin(f'CREATE DATABASE "{name}"')
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(
-            f"PostgreSQL is required for the test suite and did not answer at {ADMIN_DSN}: {exc}"
-        )
-    try:
-        yield _async_url(name)
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with AsyncExitStack() as stack:
+        try:
+            database = temporary_database(request.param, tmp_path_factory.mktemp("db"))
+            url = await stack.enter_async_context(database)
+        except (OSError, asyncpg.PostgresError) as exc:
+            pytest.fail(
+                "PostgreSQL is required for the test suite and did not answer at "
+                f"{POSTGRES_ADMIN_URL}: {exc}"
+            )
+        yield url
 
 
 @pytest.fixture
