@@ -7,7 +7,6 @@ that says why and how to train.
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import Enum
@@ -15,26 +14,22 @@ from typing import Annotated
 
 import numpy as np
 import strawberry
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import select
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from crm_analytics import clv, rfm
-from crm_analytics.dataset import NOT_COUNTED
+from crm_analytics import clv, queries, rfm
 from crm_analytics.jobs import Jobs
 from crm_analytics.loaders import AnalyticsLoaders
 from crm_analytics.settings import NAME, AnalyticsSettings
 from crm_analytics.tables import (
-    AnalyticsCustomerScore,
     AnalyticsJob,
     AnalyticsModel,
     AnalyticsRecommendation,
     AnalyticsSimilarProduct,
 )
 from crm_graph.plugin import (
-    Customer,
     MoneyType,
-    Order,
     ProductType,
     UserError,
     id_arg,
@@ -237,22 +232,14 @@ class AnalyticsReport:
     @strawberry.field(description="Customers and revenue per RFM segment (every segment listed).")
     async def rfm_segments(self, info: Info) -> list[RfmSegmentSummary]:
         model = await _model(info, "rfm", "rfmSegments")
-        score = AnalyticsCustomerScore
         async with info.context.app.read() as session:
-            rows = {
-                name: (count, revenue)
-                for name, count, revenue in await session.execute(
-                    select(score.rfm_segment, func.count(), func.sum(score.revenue)).group_by(
-                        score.rfm_segment
-                    )
-                )
-            }
+            totals = await queries.segment_totals(session)
         currency = model.params.get("currency")
         return [
             RfmSegmentSummary(
                 segment=name,
-                customers=rows.get(name, (0, 0))[0],
-                revenue=_money(info, rows.get(name, (0, 0.0))[1] or 0.0, currency),
+                customers=totals.get(name, (0, 0.0))[0],
+                revenue=_money(info, totals.get(name, (0, 0.0))[1], currency),
             )
             for name in rfm.SEGMENTS
         ]
@@ -299,28 +286,8 @@ class AnalyticsReport:
             raise query_error("INVALID_VALUE", "`to` must be after `from`", "to")
         start = datetime.combine(from_, time(), UTC)
         end = datetime.combine(to, time(), UTC)
-        counted = (
-            Customer.deleted_at.is_(None),
-            Order.status.not_in(NOT_COUNTED),
-            Order.currency == _currency(info),
-        )
-        buyers = select(Order.customer_id).join(Customer, Customer.id == Order.customer_id)
-        before = buyers.where(*counted, Order.placed_at < start).distinct().subquery()
-        during = (
-            buyers.where(*counted, Order.placed_at >= start, Order.placed_at < end)
-            .distinct()
-            .subquery()
-        )
         async with info.context.app.read() as session:
-            base, kept = (
-                await session.execute(
-                    select(
-                        func.count(before.c.customer_id), func.count(during.c.customer_id)
-                    ).select_from(
-                        before.outerjoin(during, before.c.customer_id == during.c.customer_id)
-                    )
-                )
-            ).one()
+            base, kept = await queries.retention(session, start, end, _currency(info))
         return round(kept / base, 4) if base else None
 
     @strawberry.field(description="Share of buying customers with more than one order.")
@@ -338,28 +305,16 @@ class AnalyticsReport:
         currency = model.params["currency"]
         top = max(float(model.metrics["valueP99"]), 1e-9)
         edges = [top * i / (buckets - 1) for i in range(buckets)]
-        value = AnalyticsCustomerScore.predicted_value
-        # The first bucket also takes tiny negative rounding noise; the last is open-ended.
-        ranges = [value < edges[1]]
-        ranges += [and_(value >= lo, value < hi) for lo, hi in itertools.pairwise(edges[1:])]
-        ranges += [value >= edges[-1]]
         async with info.context.app.read() as session:
-            row = (
-                await session.execute(
-                    select(
-                        *[func.sum(case((r, 1), else_=0)) for r in ranges],
-                        *[func.sum(case((r, value), else_=0.0)) for r in ranges],
-                    ).where(value.is_not(None))
-                )
-            ).one()
+            histogram = await queries.value_histogram(session, edges)
         return [
             ClvBucket(
                 lower=_money(info, edges[i], currency),
                 upper=_money(info, edges[i + 1], currency) if i + 1 < buckets else None,
-                customers=int(row[i] or 0),
-                total=_money(info, row[buckets + i] or 0.0, currency),
+                customers=customers,
+                total=_money(info, total, currency),
             )
-            for i in range(buckets)
+            for i, (customers, total) in enumerate(histogram)
         ]
 
 
