@@ -4,7 +4,8 @@ The dispatcher follows the log with its own stored position and creates delivery
 same transaction that advances it, so a crash can neither lose nor double a delivery. Workers
 claim due deliveries (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, serialised writes on SQLite)
 with a lease; a worker that dies mid-request loses its lease and another one tries again, so
-delivery is at least once. Every attempt is logged.
+delivery is at least once. Every attempt is logged, one cut short by its worker's death too
+(it counts: when it was the last one, the delivery is dead).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import httpx
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -44,6 +45,8 @@ DISPATCH_BATCH = 500
 RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 DEAD_EVENT = "webhook.delivery_dead"
 MAX_RESPONSE = 1000
+STOPPED = "the worker stopped during the attempt (lease expired)"
+CUT_SHORT = "the webhook was disabled (410 Gone) before this attempt finished"
 
 
 def wants(endpoint: WebhookEndpoint, event_type: str) -> bool:
@@ -110,9 +113,13 @@ async def dispatch(engine: AsyncEngine) -> int:
             )
             if not rows:
                 return made
+            # FOR SHARE: a 410 disabling an endpoint waits for these deliveries, and buries
+            # them; or, disabled first, the endpoint is not read here.
             endpoints = list(
                 await session.scalars(
-                    select(WebhookEndpoint).where(WebhookEndpoint.status != "disabled")
+                    select(WebhookEndpoint)
+                    .where(WebhookEndpoint.status != "disabled")
+                    .with_for_update(read=True)
                 )
             )
             for row in rows:
@@ -158,6 +165,17 @@ def body_of(event: EventRecord) -> str:
     )
 
 
+async def response_head(response: httpx.Response) -> str:
+    """The first ``MAX_RESPONSE`` characters of an answer, reading no more than that: a
+    receiver must not make a worker hold (or wait for) an endless body."""
+    kept = bytearray()
+    async for chunk in response.aiter_raw():
+        kept += chunk
+        if len(kept) >= MAX_RESPONSE * 4:  # a character is at most 4 bytes of UTF-8
+            break
+    return kept.decode("utf-8", errors="replace")[:MAX_RESPONSE]
+
+
 @dataclass
 class Outcome:
     status_code: int | None = None
@@ -194,52 +212,51 @@ class Deliverer:
         await self.http.aclose()
 
     async def step(self) -> None:
-        while jobs := await self.claim(self.settings.webhook_workers):
-            await asyncio.gather(*(self.run(job) for job in jobs))
+        """Work until nothing is due. Each worker claims its next delivery as soon as it is
+        free, so a slow receiver holds up one worker, not a batch of them."""
+        if not await self._any_due(utcnow()):
+            return
+        async with asyncio.TaskGroup() as workers:
+            for _ in range(self.settings.webhook_workers):
+                workers.create_task(self._work())
 
-    async def claim(self, limit: int) -> list[Job]:
-        now = utcnow()
-        if not await self._any_due(now):
-            return []
+    async def _work(self) -> None:
+        try:
+            while job := await self.claim():
+                await self.run(job)
+        except Exception:  # logged here: raising would cancel the others' requests mid-way
+            logger.exception("claiming a webhook delivery failed")
+
+    async def claim(self) -> Job | None:
+        """Take the next due delivery and start its attempt; None when nothing is due. (Only
+        after :meth:`step` saw work with a read, so an idle process never takes SQLite's write
+        lock.)"""
         # Long enough for one attempt to time out and be recorded, with room to spare.
         lease = timedelta(seconds=self.settings.webhook_timeout_seconds * 2 + 1)
-        jobs: list[Job] = []
-        async with write_session(self.engine) as session:
-            due = list(
-                await session.scalars(
+        while True:
+            now = utcnow()
+            async with write_session(self.engine) as session:
+                due = await session.scalar(
                     select(WebhookDelivery)
                     .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.webhook_id)
-                    .where(
-                        WebhookDelivery.status == "pending",
-                        WebhookDelivery.next_attempt_at <= now,
-                        or_(
-                            WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now
-                        ),
-                        WebhookEndpoint.status == "active",
-                    )
+                    .where(*_due(now))
                     .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                    .limit(limit)
+                    .limit(1)
                     .with_for_update(skip_locked=True, of=WebhookDelivery)
                 )
-            )
-            for delivery in due:
-                job = await self._start_attempt(session, delivery, now, now + lease)
-                if job is not None:
-                    jobs.append(job)
-        return jobs
+                if due is None:
+                    return None
+                job = await self._start_attempt(session, due, now, now + lease)
+            if job is not None:  # else it was buried, not attempted: take the next one
+                return job
 
     async def _any_due(self, now: datetime) -> bool:
-        """A read-only look first, so an idle process never takes SQLite's write lock."""
+        """A read-only look, so an idle process never takes SQLite's write lock."""
         async with read_session(self.engine) as session:
             due = await session.scalar(
                 select(WebhookDelivery.id)
                 .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.webhook_id)
-                .where(
-                    WebhookDelivery.status == "pending",
-                    WebhookDelivery.next_attempt_at <= now,
-                    or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
-                    WebhookEndpoint.status == "active",
-                )
+                .where(*_due(now))
                 .limit(1)
             )
         return due is not None
@@ -247,11 +264,7 @@ class Deliverer:
     async def _start_attempt(
         self, session: AsyncSession, delivery: WebhookDelivery, now: datetime, lease_until: datetime
     ) -> Job | None:
-        await session.execute(
-            update(WebhookAttempt)
-            .where(WebhookAttempt.delivery_id == delivery.id, WebhookAttempt.finished_at.is_(None))
-            .values(finished_at=now, error="the worker stopped during the attempt (lease expired)")
-        )
+        await _close_open_attempts(session, WebhookAttempt.delivery_id == delivery.id, now, STOPPED)
         event = await session.scalar(
             select(EventRecord).where(EventRecord.uid == delivery.event_uid)
         )
@@ -259,6 +272,11 @@ class Deliverer:
         if event is None or endpoint is None:
             delivery.status, delivery.last_error = "dead", "the event is no longer in the log"
             delivery.updated_at = now
+            return None
+        if delivery.attempts >= len(RETRY_SCHEDULE):  # the last attempt's worker died
+            delivery.last_error = STOPPED
+            delivery.lease_owner = delivery.lease_until = None
+            await self._bury(session, delivery, event.type)
             return None
         delivery.attempts += 1
         delivery.lease_owner, delivery.lease_until = self.owner, lease_until
@@ -289,6 +307,7 @@ class Deliverer:
         timestamp = int(time.time())
         headers = {
             "content-type": "application/json",
+            "accept-encoding": "identity",  # the logged head of the answer stays readable
             "user-agent": "crm-graph-webhooks",
             "webhook-id": job.event_uid,
             "webhook-timestamp": str(timestamp),
@@ -297,14 +316,19 @@ class Deliverer:
         outcome = Outcome()
         try:
             await check_target(job.url, self.settings.webhook_allow_private_targets)
-            response = await self.http.post(job.url, content=job.body, headers=headers)
-            outcome.status_code = response.status_code
-            outcome.response = response.text[:MAX_RESPONSE]
-            if response.status_code == 429:
-                outcome.retry_after = retry_after(response.headers.get("retry-after"))
+            # One deadline for the whole exchange: httpx's own timeouts are per read, so a
+            # receiver dripping a byte at a time would otherwise hold a worker forever.
+            async with (
+                asyncio.timeout(self.settings.webhook_timeout_seconds),
+                self.http.stream("POST", job.url, content=job.body, headers=headers) as response,
+            ):
+                outcome.status_code = response.status_code
+                outcome.response = await response_head(response)
+                if response.status_code == 429:
+                    outcome.retry_after = retry_after(response.headers.get("retry-after"))
         except UnsafeTarget as exc:
             outcome.error = str(exc)
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             outcome.error = f"timed out after {self.settings.webhook_timeout_seconds:g} s"
         except httpx.HTTPError as exc:
             outcome.error = f"{type(exc).__name__}: {exc}"[:MAX_RESPONSE]
@@ -321,9 +345,10 @@ class Deliverer:
     async def record(self, job: Job, outcome: Outcome) -> None:
         now = utcnow()
         async with write_session(self.engine) as session:
+            # What really happened replaces a presumption written meanwhile (STOPPED, CUT_SHORT).
             await session.execute(
                 update(WebhookAttempt)
-                .where(WebhookAttempt.id == job.attempt_id, WebhookAttempt.finished_at.is_(None))
+                .where(WebhookAttempt.id == job.attempt_id)
                 .values(
                     finished_at=now,
                     status_code=outcome.status_code,
@@ -355,17 +380,28 @@ class Deliverer:
                 delivery.next_attempt_at = now + timedelta(seconds=delay)
 
     async def _disable(self, session: AsyncSession, job: Job, now: datetime) -> None:
-        """410 Gone: the receiver asks us to stop. Disable it; its pending deliveries die."""
+        """410 Gone: the receiver asks us to stop. Disable it; its pending deliveries die.
+
+        Their attempts still running are closed here, as nobody would close them if their
+        worker died; a worker that is alive records its real outcome over that note. (The
+        dispatcher holds a share lock on the endpoints it reads, so it cannot add a delivery
+        to this endpoint behind our back.)
+        """
         endpoint = await session.get(WebhookEndpoint, job.webhook_id)
         if endpoint is not None:
             endpoint.status = "disabled"
             endpoint.disabled_reason = "the receiver answered 410 Gone"
             endpoint.updated_at = now
-        pending = await session.scalars(
-            select(WebhookDelivery).where(
-                WebhookDelivery.webhook_id == job.webhook_id, WebhookDelivery.status == "pending"
-            )
+        of_endpoint = (
+            WebhookDelivery.webhook_id == job.webhook_id,
+            WebhookDelivery.status == "pending",
         )
+        # The lock waits for claims in flight, so their new attempts are closed below too.
+        pending = await session.scalars(
+            select(WebhookDelivery).where(*of_endpoint).with_for_update()
+        )
+        running = WebhookAttempt.delivery_id.in_(select(WebhookDelivery.id).where(*of_endpoint))
+        await _close_open_attempts(session, running, now, CUT_SHORT)
         for delivery in pending:
             delivery.last_error = delivery.last_error or "the webhook was disabled (410 Gone)"
             delivery.lease_owner = delivery.lease_until = None
@@ -396,3 +432,24 @@ class Deliverer:
                 "lastError": delivery.last_error,
             },
         )
+
+
+def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Pending, its time has come, nobody holds a live lease on it, and its endpoint is active."""
+    return (
+        WebhookDelivery.status == "pending",
+        WebhookDelivery.next_attempt_at <= now,
+        or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
+        WebhookEndpoint.status == "active",
+    )
+
+
+async def _close_open_attempts(
+    session: AsyncSession, which: ColumnElement[bool], now: datetime, error: str
+) -> None:
+    """End the unfinished attempts among ``which``, saying why with ``error``."""
+    await session.execute(
+        update(WebhookAttempt)
+        .where(which, WebhookAttempt.finished_at.is_(None))
+        .values(finished_at=now, error=error)
+    )

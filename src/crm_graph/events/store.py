@@ -5,6 +5,7 @@ taken inside the (serialised) writing transaction; on PostgreSQL one sequencer a
 (an advisory lock) numbers the committed rows that have none, in insertion order, and commits
 before the next can start. A reader that asks for ``position > n`` can therefore never skip an
 event, and a hole in what it reads means retention deleted events it had not seen.
+Retention also takes the settled webhook deliveries along (pending ones are never deleted).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_graph.db.engine import is_sqlite, read_session, write_session
 from crm_graph.events.models import EventRecord, EventStore
+from crm_graph.events.webhook_endpoints import prune_deliveries
 
 POSITIONS_CHANNEL = "crm_events"
 SEQUENCER_LOCK = 0x63726D5F657674  # "crm_evt": the one advisory lock the sequencer takes
@@ -152,8 +154,10 @@ class EventLog:
                 return last
 
     async def prune(self, older_than: datetime) -> int:
-        """Delete the events before ``older_than`` (a prefix of the log); how many went."""
+        """Delete the events before ``older_than`` (a prefix of the log), and the webhook
+        deliveries that settled before it with their attempt log; how many events went."""
         async with write_session(self.engine) as session:
+            await prune_deliveries(session, older_than)
             through = await session.scalar(
                 select(func.max(EventRecord.position)).where(
                     EventRecord.occurred_at < older_than, EventRecord.position.is_not(None)
