@@ -77,7 +77,8 @@ class WebhookAttemptLog:
     number: int
     started_at: datetime
     finished_at: datetime | None = strawberry.field(
-        description="Null while running, or when the worker stopped mid-attempt."
+        description="Null while running. An attempt whose worker stopped mid-way is closed "
+        "with an error once its lease expires."
     )
     status_code: int | None
     latency_ms: int | None
