@@ -1,4 +1,5 @@
-"""Helpers for the import/export tests: the ``crm-graph`` command run in-process, files."""
+"""Helpers for the import/export tests: the ``crm-graph`` command run in-process, files,
+and the events the commands wrote."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import asyncio
 import csv
 from pathlib import Path
 from textwrap import dedent
+from typing import Any
 
 from click.testing import Result
 from typer.testing import CliRunner
 
 from crm_graph.cli import app
+from crm_graph.testing import GraphQLClient
 
 
 async def cli(database_url: str, *args: str) -> Result:
@@ -32,3 +35,38 @@ def rejects(path: Path) -> dict[int, str]:
     """``FILE.rejects.csv`` as {row number: reason}."""
     with path.with_name(path.name + ".rejects.csv").open(newline="", encoding="utf-8") as f:
         return {int(row["row"]): row["reason"] for row in csv.DictReader(f)}
+
+
+EVENTS = """
+query ($after: String) {
+  events(after: $after, first: 100) {
+    pageInfo { hasNextPage endCursor }
+    nodes { type entityType entityId payload }
+  }
+}
+"""
+
+
+async def events_until(
+    client: GraphQLClient, marker: str, after: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The events after ``after`` up to the ``customer.created`` of a customer named ``marker``
+    (created through the API after the commands under test: positions follow commit order, so
+    once it is readable every event committed before it is too); and the cursor past it."""
+    created = await client.data(
+        "mutation($n: String!) { createCustomer(input: {name: $n}) { customer { id } } }",
+        {"n": marker},
+    )
+    marker_id = created["createCustomer"]["customer"]["id"]
+    for _ in range(300):
+        nodes, cursor = [], after
+        while True:
+            page = (await client.data(EVENTS, {"after": cursor}))["events"]
+            nodes += page["nodes"]
+            cursor = page["pageInfo"]["endCursor"] or cursor
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+        if nodes and nodes[-1]["entityId"] == marker_id:
+            return nodes[:-1], cursor
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the marker event never came: {nodes}")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from io_support import cli, rejects, write
+from io_support import cli, events_until, rejects, write
 
 from crm_graph.settings import Settings
-from crm_graph.testing import GraphQLClient
+from crm_graph.testing import GraphQLClient, app_client
 
 CUSTOMERS = """
     external_id,name,email,phone,company,lifecycle_stage,tags,country,plan
@@ -272,3 +272,180 @@ async def test_a_file_that_cannot_be_imported_stops_before_writing(
     missing = await cli(settings.database_url, "import", "orders", str(tmp_path / "nope.csv"))
     assert missing.exit_code == 2
     assert await _count(client, "orders") == 0
+
+
+ORDER_NODE = """query($id: ID!) { node(id: $id) { ... on Order {
+    id number status placedAt version total { amount currency } customer { id }
+    lines { quantity product { id } unitPrice { amount } } } } }"""
+
+
+async def test_imports_write_the_events_of_what_they_change(
+    settings: Settings, tmp_path: Path
+) -> None:
+    url = settings.database_url
+    fast = settings.model_copy(
+        update={"event_poll_interval_seconds": 0.05, "rate_limit_per_minute": 0}
+    )
+    files = {
+        "customers": write(
+            tmp_path / "c.csv", "external_id,name,email,plan\nC1,Ada,ADA@x.org,gold\nC2,Bob,,\n"
+        ),
+        "products": write(tmp_path / "p.csv", PRODUCTS),
+        "orders": write(
+            tmp_path / "o.csv",
+            """
+            order_number,customer_external_id,placed_at,total,currency,sku,quantity,unit_price,status
+            O1,C1,20240105,29.97,USD,P1,3,,paid
+            O2,NEW1,2024-02-01T10:00:00+01:00,24.50,EUR,P2,1,,
+            O2,NEW1,2024-02-01T10:00:00+01:00,24.50,EUR,P1,1,5,
+            O3,C1,2024-02-01,10,USD,NOPE,1,,
+            """,
+        ),
+        "interactions": write(
+            tmp_path / "t.jsonl",
+            '{"customer_external_id": "C2", "channel": "email", "occurred_at": "20240501"}\n',
+        ),
+    }
+    async with app_client(fast, plugins=[]) as client:
+        for kind, path in files.items():
+            await cli(url, "import", kind, str(path))
+        events, cursor = await events_until(client, "marker 1")
+        assert [e["type"] for e in events] == [
+            *["customer.created"] * 2,
+            *["product.created"] * 2,
+            "customer.created",  # NEW1, referred to by O2
+            *["order.placed"] * 2,  # O3 was rejected
+            "interaction.logged",
+        ]
+        c1, _, p1, p2, new1, o1, o2, logged = events
+        assert c1["payload"]["entity"]["email"] == "ada@x.org"
+        assert c1["payload"]["entity"]["attributes"] == {"plan": "gold"}
+        assert (new1["payload"]["entity"]["name"], o2["entityType"]) == ("NEW1", "Order")
+        assert logged["payload"]["entity"]["channel"] == "email"
+        order = (await client.data(ORDER_NODE, {"id": o2["entityId"]}))["node"]
+        assert o2["payload"]["entity"] | {"createdAt": None, "updatedAt": None} == {
+            "id": order["id"],
+            "customerId": new1["entityId"],
+            "number": "O2",
+            "status": "pending",
+            "currency": "EUR",
+            "placedAt": order["placedAt"],
+            "total": order["total"]["amount"],
+            "createdAt": None,
+            "updatedAt": None,
+            "version": order["version"],
+        }
+        assert o2["payload"]["lines"] == [
+            {"productId": p2["entityId"], "quantity": 1, "unitPrice": "19.50"},
+            {"productId": p1["entityId"], "quantity": 1, "unitPrice": "5.00"},
+        ]
+        assert order["customer"]["id"] == new1["entityId"]
+        assert [ln["product"]["id"] for ln in order["lines"]] == [p2["entityId"], p1["entityId"]]
+
+        # The same payload shape as the single-row mutations.
+        placed = await client.data(
+            "mutation($c: ID!, $p: ID!) { placeOrder(input: {customerId: $c, lines: "
+            "[{productId: $p, quantity: 1}]}) { order { id } } }",
+            {"c": c1["entityId"], "p": p1["entityId"]},
+        )
+        assert placed["placeOrder"]["order"]["id"]
+        by_api, cursor = await events_until(client, "marker 2", cursor)
+        assert by_api[0]["type"] == "order.placed"
+        assert by_api[0]["payload"].keys() == o1["payload"].keys()
+        assert by_api[0]["payload"]["entity"].keys() == o1["payload"]["entity"].keys()
+        assert by_api[0]["payload"]["lines"][0].keys() == o1["payload"]["lines"][0].keys()
+
+        # Importing the same files again changes nothing, so it writes no event.
+        for kind, path in files.items():
+            await cli(url, "import", kind, str(path))
+        again, cursor = await events_until(client, "marker 3", cursor)
+        assert again == []
+
+        # Changes are events with their changed fields; dry runs and refused strict runs none.
+        renamed = write(tmp_path / "c2.csv", "external_id,name\nC1,Ada Lovelace\n")
+        fulfilled = write(
+            tmp_path / "o2.csv",
+            "order_number,customer_external_id,placed_at,total,sku,quantity,status\n"
+            "O1,C1,20240105,29.97,P1,3,fulfilled\n",
+        )
+        corrected = write(
+            tmp_path / "o3.csv",
+            "order_number,customer_external_id,placed_at,total,sku,quantity,status\n"
+            "O1,C1,20240106,29.97,P1,3,fulfilled\n",
+        )
+        dry = write(tmp_path / "dry.csv", "external_id,name\nC9,Cy\n")
+        refused = write(tmp_path / "bad.csv", "external_id,name\nC8,Di\nC7,\n")
+        await cli(url, "import", "customers", str(renamed))
+        await cli(url, "import", "orders", str(fulfilled))
+        await cli(url, "import", "orders", str(corrected))
+        await cli(url, "import", "customers", str(dry), "--dry-run")
+        await cli(url, "import", "customers", str(refused), "--strict")
+        changes, _ = await events_until(client, "marker 4", cursor)
+        assert [(e["type"], e["payload"]["changedFields"]) for e in changes] == [
+            ("customer.updated", ["name"]),
+            ("order.status_changed", ["status"]),
+            ("order.updated", ["placedAt"]),
+        ]
+        ada, paid, moved = changes
+        assert (ada["entityId"], ada["payload"]["entity"]["version"]) == (c1["entityId"], 2)
+        assert ada["payload"]["entity"]["name"] == "Ada Lovelace"
+        assert (paid["entityId"], paid["payload"]["previousStatus"]) == (o1["entityId"], "paid")
+        assert paid["payload"]["entity"]["status"] == "fulfilled"
+        assert paid["payload"]["entity"]["version"] == 2
+        assert moved["payload"]["entity"]["placedAt"].startswith("2024-01-06"), moved
+        assert moved["payload"]["entity"]["version"] == 3
+        assert "previousStatus" not in moved["payload"]
+        after = (await client.data(ORDER_NODE, {"id": o1["entityId"]}))["node"]
+        assert after["lines"] == [  # header changes leave the lines as they were
+            {"quantity": 3, "product": {"id": p1["entityId"]}, "unitPrice": {"amount": "9.99"}}
+        ]
+
+
+async def test_orders_in_many_small_batches_import_as_one_file(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    """Batches that depend on each other (a customer or an order number in both) are written
+    one after the other; on PostgreSQL the others are written side by side. Either way the
+    result is that of the whole file."""
+    url = settings.database_url
+    await cli(url, "import", "products", str(write(tmp_path / "p.csv", PRODUCTS)))
+    path = write(
+        tmp_path / "orders.csv",
+        """
+        order_number,customer_external_id,placed_at,total,sku,quantity,status
+        N1,K1,2024-01-01,9.99,P1,1,pending
+        N2,K2,2024-01-02,9.99,P1,1,pending
+        N3,K1,2024-01-03,9.99,P1,1,pending
+        N1,K1,2024-01-01,9.99,P1,1,paid
+        N4,K3,2024-01-04,9.99,P1,1,pending
+        N5,K4,2024-01-05,9.99,P1,1,pending
+        N6,K1,2024-01-06,19.98,P1,2,pending
+        N7,K2,2024-01-07,9.99,P1,1,pending
+        """,
+    )
+    result = await cli(url, "import", "orders", str(path), "--batch-size", "2")
+    assert result.exit_code == 0, result.output
+    assert "8 rows read; orders: 7 inserted, 1 updated, 0 unchanged; 0 rows rejected" in (
+        result.stderr
+    )
+    assert "4 customers created from references" in result.stderr
+    data = await client.data(
+        """{ orders(first: 20, orderBy: {field: PLACED_AT, direction: ASC}) {
+             totalCount nodes { number status customer { externalId } } }
+             customers { totalCount } }"""
+    )
+    assert data["customers"]["totalCount"] == 4
+    assert [
+        (o["number"], o["status"], o["customer"]["externalId"]) for o in data["orders"]["nodes"]
+    ] == [
+        ("N1", "PAID", "K1"),
+        ("N2", "PENDING", "K2"),
+        ("N3", "PENDING", "K1"),
+        ("N4", "PENDING", "K3"),
+        ("N5", "PENDING", "K4"),
+        ("N6", "PENDING", "K1"),
+        ("N7", "PENDING", "K2"),
+    ]
+    # Again, N1 goes back to pending and then to paid; nothing else changes.
+    again = await cli(url, "import", "orders", str(path), "--batch-size", "2")
+    assert "orders: 0 inserted, 2 updated, 6 unchanged; 0 rows rejected" in again.stderr

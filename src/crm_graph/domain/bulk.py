@@ -5,22 +5,28 @@ of each entity); a batch then looks its keys up with a few statements and writes
 with one bulk insert per table. Items are independent: a bad item is rejected with its errors
 and the others are written. Keys repeated inside a batch are handled in order, as if the
 items had come in separate batches.
+
+Each created or changed row gets the event its single-row mutation emits, with the same
+payload, written with the batch (:func:`crm_graph.events.outbox.emit_many`); an unchanged
+row gets none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_graph.db.bulk import among, insert_rows
+from crm_graph.db.bulk import among, insert_rows, reserve_ids
 from crm_graph.db.models import Customer, CustomerMerge, Product, utcnow
 from crm_graph.domain import customers, products
 from crm_graph.domain.errors import Collector, FieldError
 from crm_graph.domain.values import clean_text
+from crm_graph.events.outbox import emit_many
+from crm_graph.events.payloads import ENTITY_NAMES, camel, entity, entity_of
 
 INSERTED, UPDATED, UNCHANGED, REJECTED = "inserted", "updated", "unchanged", "rejected"
 MAX_ITEMS = 1000  # items per GraphQL request
@@ -97,6 +103,40 @@ async def ids_by(session: AsyncSession, column: Any, keys: Sequence[str]) -> dic
     return dict(result.all())
 
 
+async def insert_new(
+    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]
+) -> Sequence[dict[str, Any]]:
+    """Insert rows under ids reserved for them; returns them as written (ids and defaults in)."""
+    for row, pk in zip(rows, await reserve_ids(session, table, len(rows)), strict=True):
+        row["id"] = pk
+    return await insert_rows(session, table, rows)
+
+
+Event = tuple[str, str, str, dict[str, Any]]  # (type, entity type, global id, payload)
+ENTITY_NAMES_BY_TABLE = {model.__tablename__: name for model, name in ENTITY_NAMES.items()}
+
+
+def created_event(event_type: str, table: Table, row: Mapping[str, Any], **extra: Any) -> Event:
+    """The event of a row written in bulk, with the payload its single-row mutation emits."""
+    name = ENTITY_NAMES_BY_TABLE[table.name]
+    payload = entity_of(table, row, name)
+    return (event_type, name, payload["id"], {"entity": payload, **extra})
+
+
+def changed_event(event_type: str, row: Any, changed: Sequence[str], **extra: Any) -> Event:
+    """The event of a changed ORM row (flushed, so its version is the new one)."""
+    name = ENTITY_NAMES[type(row)]
+    values = entity(row, name)
+    payload = {"entity": values, **extra, "changedFields": [camel(f) for f in changed]}
+    return (event_type, name, values["id"], payload)
+
+
+async def emit_in_order(session: AsyncSession, events: list[tuple[int, Event]]) -> None:
+    """Emit a run's events in the order of its items (index, event)."""
+    events.sort(key=lambda pair: pair[0])
+    await emit_many(session, [event for _, event in events])
+
+
 # --- customers ---------------------------------------------------------------------------
 
 
@@ -115,6 +155,8 @@ def new_customer_row(values: dict[str, Any], now: Any) -> dict[str, Any]:
         "updated_at": now,
         "deleted_at": None,
         "version": 1,
+        "owner_id": None,
+        "erased_at": None,
     }
 
 
@@ -170,6 +212,7 @@ async def _write_customers(
     }
     merged = await ids_by(session, CustomerMerge.external_id, keys)
     new: list[tuple[int, dict[str, Any]]] = []
+    updated: list[tuple[int, Customer, list[str]]] = []
     for index, values in run:
         key = values["external_id"]
         row = existing.get(key)
@@ -190,15 +233,23 @@ async def _write_customers(
                 "DELETED", "the customer with this external id is deleted", "externalId"
             )
         else:
-            outcomes[index] = _update_customer(row, values, region, now)
-    await insert_rows(session, Customer.__table__, [row for _, row in new])
-    ids = await ids_by(session, Customer.external_id, [row["external_id"] for _, row in new])
-    for index, row in new:
-        outcomes[index] = Outcome(INSERTED, ids[row["external_id"]])
+            outcomes[index], changed = _update_customer(row, values, region, now)
+            if changed:
+                updated.append((index, row, changed))
+    written = await insert_new(session, Customer.__table__, [row for _, row in new])
+    events = []
+    for (index, _), row in zip(new, written, strict=True):
+        outcomes[index] = Outcome(INSERTED, row["id"])
+        events.append((index, created_event("customer.created", Customer.__table__, row)))
     await session.flush()
+    events += [(i, changed_event("customer.updated", row, fields)) for i, row, fields in updated]
+    await emit_in_order(session, events)
 
 
-def _update_customer(row: Customer, values: dict[str, Any], region: str, now: Any) -> Outcome:
+def _update_customer(
+    row: Customer, values: dict[str, Any], region: str, now: Any
+) -> tuple[Outcome, list[str]]:
+    """The outcome, and the fields that changed."""
     changes = {k: v for k, v in values.items() if k not in ("external_id", "attributes")}
     if "attributes" in values:
         errors = Collector()
@@ -207,14 +258,14 @@ def _update_customer(row: Customer, values: dict[str, Any], region: str, now: An
             "attributes"
         ]
         if errors.errors:
-            return rejected(errors.errors)
+            return rejected(errors.errors), []
     changed = [k for k, v in changes.items() if getattr(row, k) != v]
     for key in changed:
         setattr(row, key, changes[key])
     if not changed:
-        return Outcome(UNCHANGED, row.id)
+        return Outcome(UNCHANGED, row.id), []
     row.updated_at = now
-    return Outcome(UPDATED, row.id)
+    return Outcome(UPDATED, row.id), changed
 
 
 @dataclass
@@ -269,7 +320,7 @@ async def create_referenced(session: AsyncSession, refs: CustomerRefs, keys: set
     if not absent:
         return
     now = utcnow()
-    await insert_rows(
+    written = await insert_new(
         session,
         Customer.__table__,
         [
@@ -277,8 +328,12 @@ async def create_referenced(session: AsyncSession, refs: CustomerRefs, keys: set
             for key in absent
         ],
     )
-    refs.ids.update(await ids_by(session, Customer.external_id, absent))
+    for row in written:
+        refs.ids[row["external_id"]] = row["id"]
     refs.created += len(absent)
+    await emit_many(
+        session, [created_event("customer.created", Customer.__table__, row) for row in written]
+    )
 
 
 # --- products ----------------------------------------------------------------------------
@@ -326,6 +381,7 @@ async def _write_products(
         )
     }
     new: list[tuple[int, dict[str, Any]]] = []
+    updated: list[tuple[int, Product, list[str]]] = []
     for index, item in run:
         errors = Collector()
         row = existing.get(item["sku"])
@@ -342,15 +398,19 @@ async def _write_products(
                     setattr(row, key, changes[key])
                 if changed:
                     row.updated_at = now
+                    updated.append((index, row, changed))
                 outcomes[index] = Outcome(UPDATED if changed else UNCHANGED, row.id)
         if errors.errors:
             outcomes[index] = rejected(errors.errors)
-    await insert_rows(
+    written = await insert_new(
         session,
         Product.__table__,
         [{**values, "updated_at": now, "version": 1} for _, values in new],
     )
-    ids = await ids_by(session, Product.sku, [values["sku"] for _, values in new])
-    for index, values in new:
-        outcomes[index] = Outcome(INSERTED, ids[values["sku"]])
+    events = []
+    for (index, _), row in zip(new, written, strict=True):
+        outcomes[index] = Outcome(INSERTED, row["id"])
+        events.append((index, created_event("product.created", Product.__table__, row)))
     await session.flush()
+    events += [(i, changed_event("product.updated", row, fields)) for i, row, fields in updated]
+    await emit_in_order(session, events)

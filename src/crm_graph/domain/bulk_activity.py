@@ -4,7 +4,9 @@ Orders are upserted by number (an order without one is numbered from a hash of i
 so importing it again changes nothing); interactions have no key of their own, so one equal
 in every field to an existing interaction of the same customer counts as unchanged.
 Imported orders keep the status and total of the system they come from: history is recorded
-as it was, not replayed through the status transitions.
+as it was, not replayed through the status transitions. A new order emits ``order.placed``;
+an imported change emits ``order.status_changed`` when the status moved, ``order.updated``
+otherwise; ``changedFields`` says every field that changed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_graph.db.bulk import among, insert_rows
+from crm_graph.db.bulk import among, insert_records
 from crm_graph.db.models import Interaction, Order, OrderLine, Product, utcnow
 from crm_graph.domain import interactions
 from crm_graph.domain.bulk import (
@@ -27,11 +29,15 @@ from crm_graph.domain.bulk import (
     UPDATED,
     BatchResult,
     Checked,
+    Event,
     Outcome,
+    changed_event,
     chunks,
     create_referenced,
+    created_event,
+    emit_in_order,
     find_customers,
-    ids_by,
+    insert_new,
     rejected,
 )
 from crm_graph.domain.errors import Collector, FieldError
@@ -42,8 +48,11 @@ from crm_graph.domain.values import (
     normalise_currency,
     parse_datetime,
 )
+from crm_graph.events.payloads import line_payloads
 
 ORDER_HEADER = ("placed_at", "total", "currency", "status")
+_KEYS = (str, int, type(None))  # quantities remembered by value (not bool: True == 1)
+_PRICES = (str, type(None))  # unit prices remembered by value (file cells)
 CUSTOMER_PATH = "customerExternalId"
 
 
@@ -100,18 +109,28 @@ async def write_interactions(
         session, {refs.ids[key] for _, key, _ in accepted}, {v["occurred_at"] for *_, v in accepted}
     )
     new: list[tuple[int, dict[str, Any]]] = []
+    repeated: list[tuple[int, dict[str, Any]]] = []  # equal to a new one of this batch
     now = utcnow()
     for index, key, values in accepted:
         row = {"customer_id": refs.ids[key], **values}
         identity = tuple(row[k] for k in sorted(row))
-        if identity in seen:
-            outcomes[index] = Outcome(UNCHANGED, seen[identity])
+        found = seen.get(identity)
+        if isinstance(found, int):
+            outcomes[index] = Outcome(UNCHANGED, found)
+        elif found is not None:
+            repeated.append((index, found))
         else:
-            seen[identity] = 0
-            new.append((index, {**row, "created_at": now}))
-    await insert_rows(session, Interaction.__table__, [row for _, row in new])
-    for index, _row in new:
-        outcomes[index] = Outcome(INSERTED)
+            seen[identity] = row
+            new.append((index, row))
+            row["created_at"] = now
+    written = await insert_new(session, Interaction.__table__, [row for _, row in new])
+    events = []
+    for (index, _), row in zip(new, written, strict=True):
+        outcomes[index] = Outcome(INSERTED, row["id"])
+        events.append((index, created_event("interaction.logged", Interaction.__table__, row)))
+    for index, row in repeated:
+        outcomes[index] = Outcome(UNCHANGED, row["id"])
+    await emit_in_order(session, events)
     return checked.result(refs.created)
 
 
@@ -143,8 +162,17 @@ def _quantity(value: Any, errors: Collector, *path: str) -> int | None:
     return int(text)
 
 
-def _order_values(item: dict[str, Any], default_currency: str, errors: Collector) -> dict[str, Any]:
-    """The order's own fields and its lines (by SKU, priced once the products are known)."""
+def _order_values(
+    item: dict[str, Any],
+    default_currency: str,
+    errors: Collector,
+    valid_lines: dict[tuple[Any, Any], tuple[str, int]],
+) -> dict[str, Any]:
+    """The order's own fields and its lines (by SKU, priced once the products are known).
+
+    ``valid_lines`` remembers the (SKU, quantity) pairs found valid in this batch: orders
+    repeat them, and each is checked once.
+    """
     code = normalise_currency(item.get("currency") or default_currency, errors, "input", "currency")
     total = item.get("total")
     if total is None or total == "":
@@ -159,10 +187,19 @@ def _order_values(item: dict[str, Any], default_currency: str, errors: Collector
         errors.add("TOO_MANY", f"at most {MAX_LINES} lines", "input", "lines")
     parsed = []
     for index, line in enumerate(lines[:MAX_LINES]):
-        path = ("input", "lines", str(index))
-        sku = clean_text(line.get("sku"), errors, *path, "sku", max_length=64, required=True)
-        quantity = _quantity(line.get("quantity"), errors, *path, "quantity")
-        parsed.append((sku, quantity, line.get("unit_price")))
+        sku, quantity = line.get("sku"), line.get("quantity")
+        key = (sku, quantity) if type(sku) is str and type(quantity) in _KEYS else None
+        valid = valid_lines.get(key) if key is not None else None
+        if valid is None:
+            path = ("input", "lines", str(index))
+            found = len(errors.errors)
+            valid = (
+                clean_text(sku, errors, *path, "sku", max_length=64, required=True),
+                _quantity(quantity, errors, *path, "quantity"),
+            )
+            if key is not None and len(errors.errors) == found:
+                valid_lines[key] = valid
+        parsed.append((*valid, line.get("unit_price")))
     values = {
         "customer_key": _customer_key(item, errors),
         "placed_at": parse_datetime(item.get("placed_at"), errors, "input", "placedAt"),
@@ -195,9 +232,11 @@ def check_orders(items: Sequence[dict[str, Any]], default_currency: str) -> Chec
     """Every order goes on with the problems found so far: the database checks (customers,
     SKUs) add theirs, so each order's problems are all reported at once."""
     checked = Checked.of(len(items))
+    valid_lines: dict[tuple[Any, Any], tuple[str, int]] = {}
     for index, item in enumerate(items):
         errors = Collector()
-        checked.items.append((index, (_order_values(item, default_currency, errors), errors)))
+        values = _order_values(item, default_currency, errors, valid_lines)
+        checked.items.append((index, (values, errors)))
     return checked
 
 
@@ -235,28 +274,24 @@ async def _write_orders(
         )
     )
     catalogue = {row.sku: row for row in found}
+    priced: dict[tuple[Any, ...], tuple[int, Decimal]] = {}
     accepted = []
     for index, (values, errors) in run:
         key = values["customer_key"]
         error = refs.error(key, create_customers, CUSTOMER_PATH) if key is not None else None
         if error is not None:
             errors.errors.append(error)
-        lines = _priced_lines(values, catalogue, errors)
+        lines = _priced_lines(values, catalogue, errors, priced)
         if errors.errors:
             outcomes[index] = rejected(errors.errors)
         else:
             accepted.append((index, values, lines))
     await create_referenced(session, refs, {v["customer_key"] for _, v, _ in accepted})
-    existing = {
-        o.number: o
-        for o in await session.scalars(
-            select(Order).where(among(session, Order.number, [v["number"] for _, v, _ in accepted]))
-        )
-    }
+    existing = await _existing_orders(session, [v["number"] for _, v, _ in accepted])
     old_lines = await _lines_of(session, [o.id for o in existing.values()])
     now = utcnow()
-    new: list[tuple[int, dict[str, Any], list[tuple[int, int, Decimal]]]] = []
-    replace: dict[int, list[tuple[int, int, Decimal]]] = {}
+    new: list[tuple[int, dict[str, Any], list[Line]]] = []
+    changes: dict[int, tuple[int, dict[str, Any], list[str], list[Line]]] = {}
     for index, values, lines in accepted:
         header = {k: values[k] for k in ORDER_HEADER}
         header["customer_id"] = refs.ids[values["customer_key"]]
@@ -266,54 +301,159 @@ async def _write_orders(
             new.append((index, {**row, "version": 1}, lines))
             continue
         changed = [k for k, v in header.items() if getattr(order, k) != v]
-        for key in changed:
-            setattr(order, key, header[key])
         if sorted(old_lines[order.id]) != sorted(lines):
-            replace[order.id] = lines
             changed.append("lines")
         if changed:
-            order.updated_at = now
-        outcomes[index] = Outcome(UPDATED if changed else UNCHANGED, order.id)
-    await session.flush()
-    if replace:
-        await session.execute(
-            delete(OrderLine).where(among(session, OrderLine.order_id, list(replace)))
+            changes[order.id] = (index, header, changed, lines)
+        else:
+            outcomes[index] = Outcome(UNCHANGED, order.id)
+    events = await _update_orders(session, changes, outcomes, now)
+    written = await insert_new(session, Order.__table__, [row for _, row, _ in new])
+    replace = {  # lines are rewritten only where they changed
+        order_id: lines
+        for order_id, (_, _, changed, lines) in changes.items()
+        if "lines" in changed
+    }
+    for (index, _, lines), row in zip(new, written, strict=True):
+        outcomes[index] = Outcome(INSERTED, row["id"])
+        replace[row["id"]] = lines
+        payload_lines = line_payloads(lines, row["currency"])
+        events.append(
+            (index, created_event("order.placed", Order.__table__, row, lines=payload_lines))
         )
-    await insert_rows(session, Order.__table__, [row for _, row, _ in new])
-    numbers = [row["number"] for _, row, _ in new]
-    ids = await ids_by(session, Order.number, numbers)
-    for index, row, lines in new:
-        outcomes[index] = Outcome(INSERTED, ids[row["number"]])
-        replace[ids[row["number"]]] = lines
-    await insert_rows(
+    await insert_records(
         session,
         OrderLine.__table__,
-        [
-            {"order_id": order_id, "product_id": product, "quantity": qty, "unit_price": price}
-            for order_id, lines in replace.items()
-            for product, qty, price in lines
-        ],
+        ("order_id", "product_id", "quantity", "unit_price"),
+        [(order_id, *line) for order_id, lines in replace.items() for line in lines],
     )
+    await emit_in_order(session, events)
     return refs.created
 
 
-def _priced_lines(
-    values: dict[str, Any], catalogue: dict[str, Any], errors: Collector
-) -> list[tuple[int, int, Decimal]]:
-    lines = []
-    for index, (sku, quantity, unit_price) in enumerate(values["lines"]):
-        path = ("lines", str(index))
-        product = catalogue.get(sku)
-        if sku is not None and product is None:
-            errors.errors.append(
-                FieldError("NOT_FOUND", f"no product with SKU {sku!r}", [*path, "sku"])
+Line = tuple[int, int, Decimal]  # product id, quantity, unit price
+
+
+async def _existing_orders(session: AsyncSession, numbers: list[str]) -> dict[str, Any]:
+    """The orders with these numbers (the caller may see), as their compared columns."""
+    columns = (
+        Order.id,
+        Order.number,
+        Order.customer_id,
+        *(getattr(Order, k) for k in ORDER_HEADER),
+    )
+    found = await session.execute(select(*columns).where(among(session, Order.number, numbers)))
+    return {row.number: row for row in found}
+
+
+async def _update_orders(
+    session: AsyncSession,
+    changes: dict[int, tuple[int, dict[str, Any], list[str], list[Line]]],
+    outcomes: list[Outcome | None],
+    now: Any,
+) -> list[tuple[int, Event]]:
+    """Apply changed headers through the ORM (which bumps and checks ``version``) and drop the
+    lines being replaced; the events of the changed orders."""
+    if not changes:
+        return []
+    orders = list(
+        await session.scalars(select(Order).where(among(session, Order.id, list(changes))))
+    )
+    previous = {order.id: order.status for order in orders}
+    for order in orders:
+        index, header, changed, _ = changes[order.id]
+        for key in changed:
+            if key != "lines":
+                setattr(order, key, header[key])
+        order.updated_at = now
+        outcomes[index] = Outcome(UPDATED, order.id)
+    await session.flush()
+    relined = [order_id for order_id, (_, _, changed, _) in changes.items() if "lines" in changed]
+    if relined:
+        await session.execute(delete(OrderLine).where(among(session, OrderLine.order_id, relined)))
+    return [
+        (
+            changes[order.id][0],
+            changed_event(
+                "order.status_changed",
+                order,
+                changes[order.id][2],
+                previousStatus=previous[order.id],
             )
-        if product is None or values["currency"] is None:
-            continue
-        price = line_price(product, unit_price, values["currency"], errors, *path, "unitPrice")
-        if price is not None and quantity is not None:
-            lines.append((product.id, quantity, price))
+            if "status" in changes[order.id][2]
+            else changed_event("order.updated", order, changes[order.id][2]),
+        )
+        for order in orders
+    ]
+
+
+async def orders_independent(
+    session: AsyncSession, earlier: Checked, later: Checked, create_customers: bool
+) -> bool:
+    """Whether the orders ``later`` may be written while ``earlier`` still are, each in its own
+    transaction: no order number in both, and no customer both refer to that ``earlier`` may be
+    creating (one the database does not have yet)."""
+    numbers, customers = _keys(earlier)
+    later_numbers, later_customers = _keys(later)
+    if numbers & later_numbers:
+        return False
+    shared = customers & later_customers
+    if not (shared and create_customers):
+        return True
+    refs = await find_customers(session, shared, CUSTOMER_PATH)
+    return shared <= refs.ids.keys() | refs.refused.keys()
+
+
+def _keys(checked: Checked) -> tuple[set[str], set[str]]:
+    """The order numbers and the customers (external ids) of a batch."""
+    numbers, customers = set(), set()
+    for _, (values, _) in checked.items:
+        numbers.add(values["number"])
+        customers.add(values["customer_key"])
+    customers.discard(None)
+    return numbers, customers
+
+
+def _priced_lines(
+    values: dict[str, Any],
+    catalogue: dict[str, Any],
+    errors: Collector,
+    priced: dict[tuple[Any, ...], tuple[int, Decimal]],
+) -> list[Line]:
+    """The order's lines priced; ``priced`` remembers the (product, price) of the lines found
+    valid in this batch, which repeat the same products and prices."""
+    lines = []
+    currency = values["currency"]
+    for index, (sku, quantity, unit_price) in enumerate(values["lines"]):
+        key = (sku, unit_price, currency) if type(unit_price) in _PRICES else None
+        found = priced.get(key) if key is not None else None
+        if found is None:
+            found = _price(catalogue.get(sku), sku, unit_price, currency, errors, str(index))
+            if found is not None and key is not None:
+                priced[key] = found
+        if found is not None and quantity is not None:
+            lines.append((found[0], quantity, found[1]))
     return lines
+
+
+def _price(
+    product: Any,
+    sku: str | None,
+    unit_price: Any,
+    currency: str | None,
+    errors: Collector,
+    index: str,
+) -> tuple[int, Decimal] | None:
+    """A line's product and unit price, or None (with its errors, if any)."""
+    if product is None:
+        if sku is not None:
+            path = ["lines", index, "sku"]
+            errors.errors.append(FieldError("NOT_FOUND", f"no product with SKU {sku!r}", path))
+        return None
+    if currency is None:
+        return None
+    price = line_price(product, unit_price, currency, errors, "lines", index, "unitPrice")
+    return None if price is None else (product.id, price)
 
 
 async def _lines_of(

@@ -122,6 +122,12 @@ CORE_EVENT_TYPES = [
         _payload(_ORDER, changedFields=_CHANGED, previousStatus={"type": "string"}),
         "Order",
     ),
+    EventType(
+        "order.updated",
+        "Fields of an order other than its status changed (an import correcting its history).",
+        _payload(_ORDER, changedFields=_CHANGED),
+        "Order",
+    ),
     EventType("product.created", "A product was created.", _payload(_PRODUCT), "Product"),
     EventType(
         "product.updated",

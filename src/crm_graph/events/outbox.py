@@ -1,4 +1,5 @@
-"""Writing events: :func:`emit` adds an event row inside the caller's unit of work.
+"""Writing events: :func:`emit` adds an event row inside the caller's unit of work
+(:func:`emit_many` adds many at once).
 
 The row commits or rolls back with the change it describes (a transactional outbox). On SQLite
 writers are serialised, so the position is taken right here from the store row; on PostgreSQL
@@ -8,12 +9,17 @@ PostgreSQL only delivers if the transaction commits.
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_graph.db.bulk import insert_records
+from crm_graph.db.models import utcnow
 from crm_graph.events.models import EventRecord, EventStore
 from crm_graph.schema.ids import to_global_id
 
@@ -59,3 +65,68 @@ async def emit(
     await session.flush()
     session.info[EMITTED] = True
     return record
+
+
+async def emit_many(
+    session: AsyncSession,
+    events: Sequence[tuple[str, str | None, int | str | None, dict[str, Any]]],
+    actor: str | None = None,
+) -> None:
+    """Record many events, ``(type, entity_type, entity_id, payload)`` each, in the current
+    transaction: what :func:`emit` does for one, set-based (one position update and one bulk
+    insert), for bulk imports that write thousands of changes per transaction."""
+    if not events:
+        return
+    actor = actor if actor is not None else session.info.get(ACTOR)
+    positions: Iterable[int | None] = repeat(None)
+    if session.bind.dialect.name == "sqlite":
+        last = await session.scalar(
+            update(EventStore)
+            .where(EventStore.id == 1)
+            .values(last_position=EventStore.last_position + len(events))
+            .returning(EventStore.last_position)
+        )
+        positions = range(last - len(events) + 1, last + 1)
+    else:
+        await session.execute(text(f"NOTIFY {WRITTEN_CHANNEL}"))
+    now = utcnow()
+    records = [
+        (
+            uid,
+            position,
+            type,
+            entity_type,
+            to_global_id(entity_type or "", entity_id) if isinstance(entity_id, int) else entity_id,
+            payload,
+            actor,
+            now,
+        )
+        for uid, position, (type, entity_type, entity_id, payload) in zip(
+            _uuid4s(len(events)), positions, events, strict=False
+        )
+    ]
+    await insert_records(session, EventRecord.__table__, _COLUMNS, records, audited=False)
+    session.info[EMITTED] = True
+
+
+_COLUMNS = (
+    "uid",
+    "position",
+    "type",
+    "entity_type",
+    "entity_id",
+    "payload",
+    "actor",
+    "occurred_at",
+)
+_VARIANT = "89ab"  # a UUID's variant digit: its top bits are 10 (RFC 4122)
+
+
+def _uuid4s(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs as text, like ``str(uuid.uuid4())``, from one read of
+    the system's random source: several times faster, for thousands of events."""
+    raw = os.urandom(16 * count).hex()
+    return [
+        f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
+        for h in (raw[i : i + 32] for i in range(0, 32 * count, 32))
+    ]

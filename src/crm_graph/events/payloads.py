@@ -6,11 +6,14 @@ same global IDs the API uses, so a receiver can look the entity up.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from babel.numbers import get_currency_precision
+from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, String, Table, TypeDecorator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
@@ -26,9 +29,15 @@ ENTITY_NAMES = {
 FOREIGN_KEYS = {"customer_id": "Customer", "order_id": "Order", "product_id": "Product"}
 
 
+@lru_cache(maxsize=1024)
 def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+@lru_cache(maxsize=256)
+def _minor_unit(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-get_currency_precision(currency))
 
 
 def plain(value: Any, currency: str | None = None) -> Any:
@@ -36,7 +45,7 @@ def plain(value: Any, currency: str | None = None) -> Any:
     reads the same before and after a database round trip), times as ISO 8601."""
     if isinstance(value, Decimal):
         if currency is not None:
-            value = value.quantize(Decimal(1).scaleb(-get_currency_precision(currency)))
+            value = value.quantize(_minor_unit(currency))
         return str(value)
     if isinstance(value, datetime):
         return value.isoformat()
@@ -45,15 +54,57 @@ def plain(value: Any, currency: str | None = None) -> Any:
 
 def entity(row: Any, entity_name: str) -> dict[str, Any]:
     """Every column of ``row``; ``id`` and foreign keys as global IDs."""
+    return entity_of(
+        row.__table__, {c.key: getattr(row, c.key) for c in row.__table__.columns}, entity_name
+    )
+
+
+def entity_of(table: Table, values: Mapping[str, Any], entity_name: str) -> dict[str, Any]:
+    """:func:`entity` of a row given as its column values (rows written in bulk)."""
+    currency = values.get("currency")
     out: dict[str, Any] = {}
-    for column in row.__table__.columns:
-        value = getattr(row, column.key)
-        if column.key == "id":
+    time: Any = None  # a row's timestamps are often one value (created = updated)
+    for key, name, kind in _layout(table):
+        value = values[key]
+        if kind is _ID:
             value = to_global_id(entity_name, value)
-        elif column.key in FOREIGN_KEYS and value is not None:
-            value = to_global_id(FOREIGN_KEYS[column.key], value)
-        out[camel(column.key)] = plain(value, getattr(row, "currency", None))
+        elif kind is _AS_IS or value is None:
+            pass
+        elif kind is _TIME:
+            if value is not time:
+                time, text = value, plain(value)
+            value = text
+        elif kind is _PLAIN:
+            value = plain(value, currency)
+        else:
+            value = _global_id(kind, value)
+        out[name] = value
     return out
+
+
+# How _layout says a column's value becomes JSON: the row's own global ID, as it is (text,
+# numbers, JSON: what plain() leaves alone), plain() of a time or of anything else; otherwise
+# the type a foreign key names.
+_ID, _AS_IS, _TIME, _PLAIN = "id", "as is", "time", "plain"
+_AS_IS_TYPES = (String, Integer, Boolean, JSON)
+
+
+def _kind(column: Column[Any]) -> str:
+    if column.key == "id":
+        return _ID
+    if column.key in FOREIGN_KEYS:
+        return FOREIGN_KEYS[column.key]
+    sql_type = column.type.impl if isinstance(column.type, TypeDecorator) else column.type
+    if isinstance(sql_type, _AS_IS_TYPES):
+        return _AS_IS
+    return _TIME if isinstance(sql_type, DateTime) else _PLAIN
+
+
+@lru_cache(maxsize=64)
+def _layout(table: Table) -> tuple[tuple[str, str, str], ...]:
+    """Per column: its key, its payload name and how its value is converted (once per table:
+    bulk imports build thousands of payloads per batch)."""
+    return tuple((c.key, camel(c.key), _kind(c)) for c in table.columns)
 
 
 async def entity_event(
@@ -75,11 +126,22 @@ async def entity_event(
 
 
 def order_lines(lines: list[OrderLine], currency: str) -> list[dict[str, Any]]:
+    return line_payloads([(ln.product_id, ln.quantity, ln.unit_price) for ln in lines], currency)
+
+
+def line_payloads(lines: Iterable[tuple[int, int, Decimal]], currency: str) -> list[dict[str, Any]]:
+    """Order lines given as ``(product_id, quantity, unit_price)``."""
     return [
         {
-            "productId": to_global_id("Product", line.product_id),
-            "quantity": line.quantity,
-            "unitPrice": plain(line.unit_price, currency),
+            "productId": _global_id("Product", product_id),
+            "quantity": quantity,
+            "unitPrice": plain(unit_price, currency),
         }
-        for line in lines
+        for product_id, quantity, unit_price in lines
     ]
+
+
+@lru_cache(maxsize=1 << 16)
+def _global_id(type_name: str, pk: int) -> str:
+    """Global IDs of rows many others refer to (a bulk import's customers and products)."""
+    return to_global_id(type_name, pk)

@@ -6,7 +6,9 @@ a strict import with any reject, and every dry run, rolls it back, so nothing is
 the counts are exactly those a real run would give.
 
 While one batch is written, the next is read and checked in a worker thread: the checks that
-need no database overlap with the database's own work.
+need no database overlap with the database's own work. On PostgreSQL a batch of orders that
+does not depend on the batch before it is also written while that one still is, in a
+transaction of its own: the database works on one while this process prepares the other.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from crm_graph.db.bulk import plan_for_growing_tables
-from crm_graph.db.engine import write_session
+from crm_graph.db.bulk import BULK_INSERTS, bulk_session
+from crm_graph.db.engine import read_session
 from crm_graph.domain import bulk, bulk_activity
 from crm_graph.domain.bulk import REJECTED, BatchResult, Checked
 from crm_graph.io.rejects import Rejects
@@ -45,7 +47,7 @@ from crm_graph.io.rows import (
 from crm_graph.io.sources import Record, Source, SourceError
 from crm_graph.settings import Settings
 
-DEFAULT_BATCH = 5000
+DEFAULT_BATCH = 10_000
 CONCURRENT = "a concurrent change conflicts with this batch; import the file again"
 SIBLING = "another row of this order was rejected"
 T = TypeVar("T")
@@ -110,10 +112,12 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Steps:
-    """How one kind is imported: checks that need no database, then the batch's writes."""
+    """How one kind is imported: checks that need no database, then the batch's writes; and,
+    if it can tell, whether a batch may be written while the one before it still is."""
 
     check: Callable[[list[dict[str, Any]]], Checked]
     write: Callable[[AsyncSession, Checked], Awaitable[BatchResult]]
+    independent: Callable[[AsyncSession, Checked, Checked], Awaitable[bool]] | None = None
 
 
 def _steps(settings: Settings, options: ImportOptions) -> Steps:
@@ -137,6 +141,9 @@ def _steps(settings: Settings, options: ImportOptions) -> Steps:
     return Steps(
         lambda items: bulk_activity.check_orders(items, currency),
         lambda session, checked: bulk_activity.write_orders(session, checked, create),
+        lambda session, earlier, later: bulk_activity.orders_independent(
+            session, earlier, later, create
+        ),
     )
 
 
@@ -155,7 +162,7 @@ async def run_import(
     steps = _steps(settings, options)
     summary = Summary(kind.name)
     with (
-        _long_lived_objects_frozen(),
+        _collector_relaxed(),
         Source(
             options.path, options.format, delimiter=options.delimiter, encoding=options.encoding
         ) as source,
@@ -183,8 +190,7 @@ async def run_import(
             async with aclosing(_read_ahead(prepare_next)) as prepared_batches:
                 if options.dry_run or options.strict:
                     try:
-                        async with write_session(engine) as session:
-                            await plan_for_growing_tables(session)
+                        async with bulk_session(engine) as session:
                             async for prepared in prepared_batches:
                                 account(await _write(session, prepared, steps))
                             if options.dry_run or summary.rejected:
@@ -192,16 +198,55 @@ async def run_import(
                     except _RollBack:
                         pass
                 else:
-                    async for prepared in prepared_batches:
-                        try:
-                            async with write_session(engine) as session:
-                                await plan_for_growing_tables(session)
-                                tally = await _write(session, prepared, steps)
-                        except (IntegrityError, StaleDataError):
-                            tally = _lost_race(prepared)
-                        account(tally)
+                    await _commit_each(engine, prepared_batches, steps, account)
             summary.rejects_path = rejects.path if rejects.count else None
     return summary
+
+
+async def _commit_each(
+    engine: AsyncEngine,
+    prepared_batches: AsyncIterator[Prepared],
+    steps: Steps,
+    account: Callable[[Tally], None],
+) -> None:
+    """Write each batch in a transaction of its own, accounted in file order. On PostgreSQL a
+    batch independent of the one before it starts while that one is still being written."""
+    independent = steps.independent if engine.dialect.name == "postgresql" else None
+    running: list[tuple[Prepared, asyncio.Task[Tally]]] = []  # at most two
+    try:
+        async for prepared in prepared_batches:
+            if running and not (
+                independent is not None
+                and await _check(engine, independent, running[0][0].checked, prepared.checked)
+            ):
+                account(await running.pop()[1])
+            running.append((prepared, asyncio.create_task(_commit(engine, prepared, steps))))
+            if len(running) > 1:
+                account(await running.pop(0)[1])
+        while running:
+            account(await running.pop(0)[1])
+    finally:
+        for _, task in running:
+            task.cancel()
+        await asyncio.gather(*(task for _, task in running), return_exceptions=True)
+
+
+async def _check(
+    engine: AsyncEngine,
+    independent: Callable[[AsyncSession, Checked, Checked], Awaitable[bool]],
+    earlier: Checked,
+    later: Checked,
+) -> bool:
+    async with read_session(engine) as session:
+        return await independent(session, earlier, later)
+
+
+async def _commit(engine: AsyncEngine, prepared: Prepared, steps: Steps) -> Tally:
+    try:
+        async with bulk_session(engine) as session:
+            return await _write(session, prepared, steps)
+    except (IntegrityError, StaleDataError):
+        return _lost_race(prepared)
 
 
 async def _read_ahead(prepare: Callable[[], T | None]) -> AsyncIterator[T]:
@@ -218,13 +263,18 @@ async def _read_ahead(prepare: Callable[[], T | None]) -> AsyncIterator[T]:
 
 
 @contextmanager
-def _long_lived_objects_frozen() -> Iterator[None]:
-    """An import allocates millions of short-lived objects, and each full collection would
-    rescan every long-lived one (modules, the schema) again: set those aside meanwhile."""
+def _collector_relaxed() -> Iterator[None]:
+    """An import allocates millions of short-lived objects while batches of them stay alive,
+    and each collection of the older generations rescans every live one (and the modules, the
+    schema). Set what exists aside and collect the older generations rarely; cycles among the
+    young are still collected as usual."""
+    thresholds = gc.get_threshold()
     gc.freeze()
+    gc.set_threshold(max(thresholds[0], 50_000), 50, 1000)
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 
@@ -272,12 +322,24 @@ def _prepare(batch: list[Unit], kind: Kind, steps: Steps) -> Prepared:
         u.item() if isinstance(u, OrderGroup) else item_of(kind, u.values) for u in prepared.units
     ]
     prepared.checked = steps.check(items)
+    for unit in batch:
+        _keep_for_reports(unit)
     return prepared
+
+
+def _keep_for_reports(unit: Unit) -> None:
+    """Once checked, rows are only reported (their numbers and cells): let go of their parsed
+    values, most of the memory a batch holds while it waits to be written."""
+    for record in _records(unit):
+        record.values = {}
+    if isinstance(unit, OrderGroup):
+        unit.lines = []
 
 
 async def _write(session: AsyncSession, prepared: Prepared, steps: Steps) -> Tally:
     """Write one batch through the domain and account for every row."""
     result = await steps.write(session, prepared.checked)
+    session.info.pop(BULK_INSERTS, None)  # for the audit log, which a file import has not
     tally = Tally(rows=prepared.rows, rejects=list(prepared.problems))
     tally.created_customers = result.created_customers
     for unit, outcome in zip(prepared.units, result.outcomes, strict=True):

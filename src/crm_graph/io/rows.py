@@ -99,9 +99,10 @@ class OrderGroup:
     def add(self, record: Record) -> None:
         """Add a row (this runs for every row of a file: it is written for speed)."""
         values = record.values
+        header = tuple(map(values.get, ORDER_FIELDS))
         if not self.records:
-            self.header = tuple(map(values.get, ORDER_FIELDS))
-        elif tuple(map(values.get, ORDER_FIELDS)) != self.header:
+            self.header = header
+        elif header != self.header:
             self._check_agrees(record)
         self.records.append(record)
         nested = values.get("lines")
@@ -146,7 +147,10 @@ def _cell(value: Any) -> Any:
 def order_key(record: Record) -> Any:
     """Rows sharing an order number form one order; a row without one is an order of its own."""
     number = record.values.get("order_number")
-    return ("row", record.number) if _blank(number) else str(number).strip()
+    if isinstance(number, str):
+        number = number.strip()
+        return number or ("row", record.number)
+    return ("row", record.number) if number is None else str(number).strip()
 
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
