@@ -199,7 +199,9 @@ def run_step(
         "expected": written * args.subscribers,
         "msg_per_s": len(samples) / wall,
         "p50_ms": quantiles[49],
+        "p90_ms": quantiles[89],
         "p99_ms": quantiles[98],
+        "max_ms": samples[-1] if samples else 0.0,
         "cpu_pct": 100 * cpu / wall,
     }
 
@@ -208,7 +210,8 @@ def report(row: dict[str, float]) -> None:
     print(
         f"{row['rate']:>6.0f} ev/s  {row['events']:>5.0f} events  "
         f"{row['messages']:>8.0f}/{row['expected']:<8.0f} msgs  {row['msg_per_s']:>8.0f} msg/s  "
-        f"p50 {row['p50_ms']:>7.1f} ms  p99 {row['p99_ms']:>7.1f} ms  server CPU {row['cpu_pct']:>4.0f}%",
+        f"p50 {row['p50_ms']:>6.1f}  p90 {row['p90_ms']:>6.1f}  p99 {row['p99_ms']:>6.1f}  "
+        f"max {row['max_ms']:>6.1f} ms  server CPU {row['cpu_pct']:>4.0f}%",
         flush=True,
     )
 

@@ -21,6 +21,7 @@ from crm_graph.events.models import EventRecord
 from crm_graph.events.store import EventLog
 
 READ_BATCH = 500
+OFFER_CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,13 @@ class Hub:
             rows = await self.log.read(self.head, READ_BATCH)
             if not rows:
                 return
-            for subscriber in list(self.subscribers):
+            for index, subscriber in enumerate(list(self.subscribers), start=1):
                 subscriber.offer(rows)
+                if index % OFFER_CHUNK == 0:
+                    # Let the loop poll I/O between chunks: woken subscribers run in the next
+                    # iteration, so the sequencer and the next read are not queued behind a
+                    # whole burst of sends.
+                    await asyncio.sleep(0)
             self.head = rows[-1].position or self.head
             for callback in self.on_advance:
                 callback()
