@@ -50,7 +50,15 @@ def serve(
     settings = Settings()
     _plugins(settings)  # fail fast, with a clear message, before uvicorn starts workers
     uvicorn.run(
-        "crm_graph.asgi:app", host=host, port=port, workers=workers, reload=reload, log_level="info"
+        "crm_graph.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        log_level="info",
+        # Compression is per socket: it would redo, for every subscriber, the work that shared
+        # event answers do once (crm_graph.schema.fanout), to save little on small messages.
+        ws_per_message_deflate=False,
     )
 
 
