@@ -12,8 +12,8 @@ from typing import Any
 
 from crm_graph.auth.guard import PII_PERMISSION, mask
 from crm_graph.auth.principal import Principal
+from crm_graph.db.jsonable import camel
 from crm_graph.db.models import Customer, Interaction, Order, Product
-from crm_graph.events.payloads import camel
 
 READ_PERMISSIONS = {
     "Customer": "customers:read",

@@ -15,8 +15,6 @@ truncated, so no old page still holds the data.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import String, Text, cast, delete, literal, or_, select, text, update
@@ -24,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_graph.auth.audit import REDACT, redacted
 from crm_graph.auth.models import AuditEntry, CustomerConsent
+from crm_graph.db.jsonable import camel, plain
 from crm_graph.db.migrate import storages
 from crm_graph.db.models import Customer, CustomerMerge, Interaction, Order, OrderLine, utcnow
 from crm_graph.db.queries import json_array_contains
@@ -38,19 +37,6 @@ ERASED_VALUES: dict[str, Any] = {"name": ERASED_NAME, "tags": [], "attributes": 
 REFERENCES = {"customer_id": "Customer", "order_id": "Order", "product_id": "Product"}
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
 def document(row: Any) -> dict[str, Any]:
     """Every column of a row, camelCased; its id and references as global IDs."""
     out: dict[str, Any] = {}
@@ -60,7 +46,7 @@ def document(row: Any) -> dict[str, Any]:
             value = to_global_id(type(row).__name__, value)
         elif column.key in REFERENCES and isinstance(value, int):
             value = to_global_id(REFERENCES[column.key], value)
-        out[_camel(column.key)] = _plain(value)
+        out[camel(column.key)] = plain(value)
     return out
 
 

@@ -21,6 +21,8 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
+from crm_graph.db.jsonable import plain
+
 
 class PagingError(ValueError):
     """Bad paging arguments; ``field`` names the argument."""
@@ -68,17 +70,9 @@ class Window:
 
 
 def encode_cursor(ordering: Ordering, row: Any, model: Any) -> str:
-    values = [_plain(getattr(row, col.key)) for col in ordering.keys(model)]
+    values = [plain(getattr(row, col.key)) for col in ordering.keys(model)]
     raw = json.dumps({"o": ordering.name, "v": values}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
 
 
 def decode_cursor(cursor: str, ordering: Ordering, model: Any, field: str) -> list[Any]:

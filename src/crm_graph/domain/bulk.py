@@ -21,12 +21,13 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.bulk import among, insert_rows, reserve_ids
+from crm_graph.db.jsonable import camel
 from crm_graph.db.models import Customer, CustomerMerge, Product, utcnow
 from crm_graph.domain import customers, products
 from crm_graph.domain.errors import Collector, FieldError
 from crm_graph.domain.values import clean_text
 from crm_graph.events.outbox import emit_many
-from crm_graph.events.payloads import ENTITY_NAMES, camel, entity, entity_of
+from crm_graph.events.payloads import ENTITY_NAMES, entity, entity_of
 
 INSERTED, UPDATED, UNCHANGED, REJECTED = "inserted", "updated", "unchanged", "rejected"
 MAX_ITEMS = 1000  # items per GraphQL request

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_graph.db.jsonable import camel
 from crm_graph.db.models import Customer, CustomerMerge, utcnow
 from crm_graph.domain.errors import Collector, fail
 from crm_graph.domain.values import (
@@ -47,7 +48,7 @@ def validate_fields(changes: dict[str, Any], region: str, errors: Collector) -> 
     """Normalise the customer fields present in ``changes``; problems go to ``errors``."""
     out: dict[str, Any] = {}
     for key, value in changes.items():
-        path = ("input", _camel(key))
+        path = ("input", camel(key))
         if key == "name":
             out[key] = clean_text(value, errors, *path, max_length=300, required=True)
         elif key in ("company", "external_id"):
@@ -70,11 +71,6 @@ def validate_fields(changes: dict[str, Any], region: str, errors: Collector) -> 
         else:
             raise ValueError(f"unknown customer field {key!r}")
     return out
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _tags(values: list[str], errors: Collector, path: tuple[str, ...]) -> list[str]:

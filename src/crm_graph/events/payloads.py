@@ -7,7 +7,6 @@ same global IDs the API uses, so a receiver can look the entity up.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -16,6 +15,8 @@ from babel.numbers import get_currency_precision
 from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, String, Table, TypeDecorator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_graph.db import jsonable
+from crm_graph.db.jsonable import camel
 from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
 from crm_graph.events.outbox import emit
 from crm_graph.schema.ids import to_global_id
@@ -29,12 +30,6 @@ ENTITY_NAMES = {
 FOREIGN_KEYS = {"customer_id": "Customer", "order_id": "Order", "product_id": "Product"}
 
 
-@lru_cache(maxsize=1024)
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 @lru_cache(maxsize=256)
 def _minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-get_currency_precision(currency))
@@ -43,13 +38,9 @@ def _minor_unit(currency: str) -> Decimal:
 def plain(value: Any, currency: str | None = None) -> Any:
     """A JSON-ready value: money as a decimal string in the currency's minor unit (so it
     reads the same before and after a database round trip), times as ISO 8601."""
-    if isinstance(value, Decimal):
-        if currency is not None:
-            value = value.quantize(_minor_unit(currency))
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+    if isinstance(value, Decimal) and currency is not None:
+        value = value.quantize(_minor_unit(currency))
+    return jsonable.plain(value)
 
 
 def entity(row: Any, entity_name: str) -> dict[str, Any]:

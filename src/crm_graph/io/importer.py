@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import aclosing, contextmanager
+from contextlib import aclosing, closing, contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -163,8 +163,10 @@ async def run_import(
     summary = Summary(kind.name)
     with (
         _collector_relaxed(),
-        Source(
-            options.path, options.format, delimiter=options.delimiter, encoding=options.encoding
+        closing(
+            Source(
+                options.path, options.format, delimiter=options.delimiter, encoding=options.encoding
+            )
         ) as source,
     ):
         if source.columns is not None:
@@ -178,7 +180,7 @@ async def run_import(
             batch = next(batches, None)
             return None if batch is None else _prepare(batch, kind, steps)
 
-        with Rejects(options.path, source.columns) as rejects:
+        with closing(Rejects(options.path, source.columns)) as rejects:
 
             def account(tally: Tally) -> None:
                 summary.add(tally)

@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from crm_graph.auth.declare import requires
+from crm_graph.db.jsonable import camel
 from crm_graph.domain import duplicates, merge
 from crm_graph.domain.errors import ValidationFailed
 from crm_graph.schema.mutations.base import perform
@@ -168,16 +169,11 @@ class _DryRun(Exception):
         self.plan = plan
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def _plan(plan: merge.MergePlan, dry_run: bool) -> MergePlan:
     return MergePlan(
         dry_run=dry_run,
         fields=[
-            MergeFieldValue(field=_camel(f.field), value=f.value, source_ids=f.sources)
+            MergeFieldValue(field=camel(f.field), value=f.value, source_ids=f.sources)
             for f in plan.fields
         ],
         moves=[MergeMove(owner=m.owner, kind=m.kind, count=m.count) for m in plan.moves],

@@ -1,0 +1,25 @@
+"""Column names and values as they appear in JSON: event payloads, GDPR exports, audit rows
+and page cursors all spell a column the same way."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=1024)
+def camel(name: str) -> str:
+    """A column key as its GraphQL/JSON field name (``lifecycle_stage`` -> ``lifecycleStage``)."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready column value: times as ISO 8601, decimals as strings."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
