@@ -1,4 +1,5 @@
-"""The report fields' reads: aggregates over stored scores and, for retention, the orders.
+"""The report fields' reads: aggregates over stored scores and models and, for retention, the
+orders.
 
 Kept out of the resolvers so that the GraphQL layer only validates arguments and shapes
 results, as in the core.
@@ -8,12 +9,13 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_analytics.dataset import NOT_COUNTED
-from crm_analytics.tables import AnalyticsCustomerScore
+from crm_analytics.tables import AnalyticsCustomerScore, AnalyticsModel
 from crm_graph.plugin import Customer, Order
 
 
@@ -68,3 +70,12 @@ async def value_histogram(session: AsyncSession, edges: list[float]) -> list[tup
         )
     ).one()
     return [(int(row[i] or 0), row[len(edges) + i] or 0.0) for i in range(len(edges))]
+
+
+async def model_metrics(session: AsyncSession) -> dict[str, dict[str, Any]]:
+    """Each stored model's metrics by kind, with whether it trained and as of when."""
+    rows = await session.scalars(select(AnalyticsModel).order_by(AnalyticsModel.kind))
+    return {
+        row.kind: {"trained": row.trained, "asOf": row.as_of.isoformat(), **row.metrics}
+        for row in rows
+    }

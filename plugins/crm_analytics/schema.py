@@ -14,7 +14,6 @@ from typing import Annotated
 
 import numpy as np
 import strawberry
-from sqlalchemy import select
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -501,11 +500,7 @@ class AnalyticsQuery:
     )
     async def analytics_models(self, info: Info) -> JSON:
         async with info.context.app.read() as session:
-            rows = await session.scalars(select(AnalyticsModel).order_by(AnalyticsModel.kind))
-            return {
-                row.kind: {"trained": row.trained, "asOf": row.as_of.isoformat(), **row.metrics}
-                for row in rows
-            }
+            return await queries.model_metrics(session)
 
 
 @strawberry.input

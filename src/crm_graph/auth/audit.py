@@ -13,10 +13,9 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import Select, String, event, inspect, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
@@ -24,6 +23,8 @@ from sqlmodel import SQLModel
 from crm_graph.auth.models import AuditEntry
 from crm_graph.auth.principal import Principal
 from crm_graph.db.bulk import BULK_INSERTS, among
+from crm_graph.db.jsonable import plain
+from crm_graph.db.queries import json_array_contains
 from crm_graph.schema.ids import to_global_id
 
 # The actor of work done outside any request: the command line, scripts.
@@ -64,12 +65,28 @@ def redacted(changes: list[dict[str, Any]], key: bytes) -> list[dict[str, Any]]:
     ]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
+def audit_select(
+    actor: str | None = None,
+    operation: str | None = None,
+    target_id: str | None = None,
+    occurred_after: datetime | None = None,
+    occurred_before: datetime | None = None,
+) -> Select[Any]:
+    """Audit entries matching every given criterion (``target_id``: a global ID the mutation
+    touched)."""
+    stmt = select(AuditEntry)
+    if actor:
+        stmt = stmt.where(AuditEntry.actor == actor)
+    if operation:
+        stmt = stmt.where(AuditEntry.operation == operation)
+    if target_id:
+        target = literal(target_id[:200], String)
+        stmt = stmt.where(json_array_contains(AuditEntry.__table__.c.target_ids, target))
+    if occurred_after is not None:
+        stmt = stmt.where(AuditEntry.occurred_at >= occurred_after)
+    if occurred_before is not None:
+        stmt = stmt.where(AuditEntry.occurred_at < occurred_before)
+    return stmt
 
 
 class AuditRecorder:
@@ -90,7 +107,7 @@ class AuditRecorder:
     def _value(self, column: Any, value: Any) -> Any:
         if value is not None and column.info.get("pii"):
             return pii_hash(value, self.hash_key)
-        return _plain(value)
+        return plain(value)
 
     def _collect(self, session: Session, _context: Any) -> None:
         for action, rows in (

@@ -11,18 +11,17 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy import String, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from crm_graph.auth import consent, gdpr, keys
+from crm_graph.auth.audit import audit_select
 from crm_graph.auth.declare import AUTHENTICATED, requires
 from crm_graph.auth.guard import principal_of
 from crm_graph.auth.models import ApiKey, AuditEntry, CustomerConsent
 from crm_graph.db import models
 from crm_graph.db.paging import Ordering
-from crm_graph.db.queries import json_array_contains
 from crm_graph.domain.customers import check_version, get_live
 from crm_graph.domain.errors import Collector
 from crm_graph.domain.values import clean_text
@@ -184,18 +183,13 @@ class SecurityQueries:
         before: str | None = None,
     ) -> Connection[AuditEntryType]:
         f = filter or AuditLogFilter()
-        stmt = select(AuditEntry)
-        if f.actor:
-            stmt = stmt.where(AuditEntry.actor == f.actor)
-        if f.operation:
-            stmt = stmt.where(AuditEntry.operation == f.operation)
-        if f.target_id:
-            target = literal(str(f.target_id)[:200], String)
-            stmt = stmt.where(json_array_contains(AuditEntry.__table__.c.target_ids, target))
-        if f.occurred_after is not None:
-            stmt = stmt.where(AuditEntry.occurred_at >= f.occurred_after)
-        if f.occurred_before is not None:
-            stmt = stmt.where(AuditEntry.occurred_at < f.occurred_before)
+        stmt = audit_select(
+            actor=f.actor,
+            operation=f.operation,
+            target_id=str(f.target_id) if f.target_id else None,
+            occurred_after=f.occurred_after,
+            occurred_before=f.occurred_before,
+        )
         return await connection(
             info, stmt, AuditEntry, NEWEST_FIRST, page_args(first, after, last, before)
         )
