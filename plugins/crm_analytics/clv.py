@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
@@ -405,3 +406,32 @@ def score(
         expected_spend=spend,
         value=per_purchase[rows] * spend,
     )
+
+
+def customer_value(
+    params: dict[str, Any], row: Any, horizon_days: int, rate: float
+) -> tuple[float, float, float]:
+    """One customer's (predicted value, expected purchases, historical value) from the stored
+    model ``params`` and score ``row``: the stored prediction when horizon and discount rate
+    are the model's own, recomputed from the row's frequency, recency and age otherwise."""
+    unit, margin = params["timeUnitDays"], params["margin"]
+    if horizon_days == params["horizonDays"] and rate == params["discountRate"]:
+        value, purchases = row.predicted_value, row.expected_purchases
+    else:
+        x, t_x, T = (np.array([v]) for v in (row.frequency, row.recency, row.age))
+        values, expected = discounted_value(
+            BgNbd(**params["bgnbd"]),
+            np.array([row.expected_spend]),
+            x,
+            t_x,
+            T,
+            horizon_days,
+            unit,
+            rate,
+            margin,
+        )
+        value, purchases = float(values[0]), float(expected[0])
+    periods = np.array([p for p, _ in row.revenue_periods], dtype=float)
+    revenue = np.array([r for _, r in row.revenue_periods], dtype=float)
+    historical = historical_value(periods, revenue, unit, rate, margin)
+    return value, float(purchases), historical

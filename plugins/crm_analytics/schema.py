@@ -12,7 +12,6 @@ from decimal import Decimal
 from enum import Enum
 from typing import Annotated
 
-import numpy as np
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
@@ -370,33 +369,17 @@ class CustomerAnalytics:
         if row is None:
             return None
         params = model.params
-        rate = params["discountRate"] if discount_rate is None else discount_rate
-        unit = params["timeUnitDays"]
-        x, t_x, T = (np.array([v]) for v in (row.frequency, row.recency, row.age))
-        if horizon_days == params["horizonDays"] and rate == params["discountRate"]:
-            value, purchases = row.predicted_value, row.expected_purchases
-        else:
-            values, expected = clv.discounted_value(
-                clv.BgNbd(**params["bgnbd"]),
-                np.array([row.expected_spend]),
-                x,
-                t_x,
-                T,
-                horizon_days,
-                unit,
-                rate,
-                params["margin"],
-            )
-            value, purchases = float(values[0]), float(expected[0])
-        periods = np.array([p for p, _ in row.revenue_periods], dtype=float)
-        revenue = np.array([r for _, r in row.revenue_periods], dtype=float)
+        value, purchases, historical = clv.customer_value(
+            params,
+            row,
+            horizon_days,
+            params["discountRate"] if discount_rate is None else discount_rate,
+        )
         currency = params["currency"]
         return LifetimeValue(
             value=_money(info, value, currency),
-            historical_value=_money(
-                info, clv.historical_value(periods, revenue, unit, rate, params["margin"]), currency
-            ),
-            expected_purchases=round(float(purchases), 6),
+            historical_value=_money(info, historical, currency),
+            expected_purchases=round(purchases, 6),
             expected_average_order_value=_money(info, row.expected_spend, currency),
             probability_alive=round(float(row.probability_alive), 6),
         )
