@@ -14,6 +14,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from crm_graph.events.catalog import HEARTBEAT
 from crm_graph.events.loops import wait_or_timeout
@@ -22,6 +23,10 @@ from crm_graph.events.store import EventLog
 
 READ_BATCH = 500
 OFFER_CHUNK = 64
+# Bytes of encoded answers kept: every distinct selection of the last many events (answers are
+# typically under 2 KB). A subscriber catching up from further back executes its events
+# itself, as without sharing.
+SHARED_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -151,3 +156,24 @@ class Hub:
                     quiet_since = time.monotonic()
         finally:
             self.subscribers.discard(subscriber)
+
+
+class SharedResults:
+    """Subscription answers (:mod:`crm_graph.schema.fanout`) as JSON text by (event uid,
+    selection key); the oldest are evicted past ``budget`` bytes. Only text is kept: decoded
+    answers would take several times as much."""
+
+    def __init__(self, budget: int = SHARED_BYTES) -> None:
+        self.budget = budget
+        self.size = 0
+        self.answers: dict[tuple[str, Any], str] = {}
+
+    def get(self, key: tuple[str, Any]) -> str | None:
+        return self.answers.get(key)
+
+    def put(self, key: tuple[str, Any], answer: str) -> None:
+        replaced = self.answers.pop(key, None)  # two subscribers may both miss, then both put
+        self.size += len(answer) - len(replaced or "")
+        self.answers[key] = answer
+        while self.size > self.budget:
+            self.size -= len(self.answers.pop(next(iter(self.answers))))

@@ -20,14 +20,13 @@ from crm_graph.db.models import utcnow
 from crm_graph.events.catalog import event_types
 from crm_graph.events.dispatch import Deliverer, dispatch, ensure_dispatcher
 from crm_graph.events.handlers import plugin_handlers
-from crm_graph.events.hub import EventFilter, Hub
+from crm_graph.events.hub import EventFilter, Hub, SharedResults
 from crm_graph.events.loops import run_forever
 from crm_graph.events.models import EventRecord
 from crm_graph.events.notify import listen
 from crm_graph.events.outbox import EMITTED, WRITTEN_CHANNEL
 from crm_graph.events.store import POSITIONS_CHANNEL, EventLog
 from crm_graph.runtime import AppContext
-from crm_graph.schema.fanout import SharedResults
 
 
 class EventService:

@@ -25,12 +25,8 @@ from graphql import ExecutionResult, OperationDefinitionNode, print_ast
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
+from crm_graph.events.hub import SharedResults
 from crm_graph.events.models import EventRecord
-
-# Bytes of encoded answers kept: every distinct selection of the last many events (answers are
-# typically under 2 KB). A subscriber catching up from further back executes its events
-# itself, as without sharing.
-SHARED_BYTES = 4 * 1024 * 1024
 
 # Set by the WebSocket transport in each operation's task: writes a shared answer as that
 # operation's next message.
@@ -45,26 +41,6 @@ class EncodedData(dict[str, Any]):
     def __init__(self, data: dict[str, Any], encoded: str) -> None:
         super().__init__(data)
         self.json = encoded
-
-
-class SharedResults:
-    """Recent answers as JSON text by (event uid, selection key); the oldest are evicted past
-    ``budget`` bytes. Only text is kept: decoded answers would take several times as much."""
-
-    def __init__(self, budget: int = SHARED_BYTES) -> None:
-        self.budget = budget
-        self.size = 0
-        self.answers: dict[tuple[str, Any], str] = {}
-
-    def get(self, key: tuple[str, Any]) -> str | None:
-        return self.answers.get(key)
-
-    def put(self, key: tuple[str, Any], answer: str) -> None:
-        replaced = self.answers.pop(key, None)  # two subscribers may both miss, then both put
-        self.size += len(answer) - len(replaced or "")
-        self.answers[key] = answer
-        while self.size > self.budget:
-            self.size -= len(self.answers.pop(next(iter(self.answers))))
 
 
 def selection_key(
