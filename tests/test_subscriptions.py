@@ -163,3 +163,26 @@ async def test_a_burst_larger_than_the_buffer_is_caught_up_from_the_log(settings
             received = await receive(ws, 31)
         stored = await wait_for_events(client, 31)
         assert [e["id"] for e in received] == [e["id"] for e in stored]
+
+
+async def test_a_narrow_filter_gets_heartbeats_while_unwanted_events_keep_coming(
+    settings: Settings,
+) -> None:
+    """Its cursor moves even when the log never goes quiet."""
+    async with app_client(fast(settings, event_heartbeat_seconds=0.3), plugins=[]) as client:
+        async with websocket(client) as ws:
+            await start(ws, "orders", EVENTS, {"types": ["order.placed"]})
+            await asyncio.sleep(0.1)
+
+            async def writer() -> None:
+                for i in range(40):
+                    await mutate(client, "createCustomer", {"name": f"N{i}"}, "customer")
+                    await asyncio.sleep(0.03)
+
+            writing = asyncio.create_task(writer())
+            [beat] = await receive(ws, 1)
+            assert not writing.done()  # the heartbeat came while events were still written
+            await writing
+        assert beat["type"] == "heartbeat"
+        stored = await wait_for_events(client, 40)
+        assert beat["cursor"] in [e["cursor"] for e in stored]

@@ -204,3 +204,53 @@ async def test_a_subscriber_that_stops_reading_resumes_without_loss(database_url
         committed = [e["id"] for e in await read_all(writer, after=start["latestCursor"])]
         assert len(committed) == EVENTS_WHILE_STALLED
         assert all(received == committed for received in ids.values())
+
+
+SHARED = "subscription { events { id type payload } }"
+LISTENERS = 5
+GROUP_WRITES = 60
+
+
+async def test_sockets_on_one_selection_are_served_together_and_a_leaver_costs_nothing(
+    database_url: str,
+) -> None:
+    """``crm-graph serve`` writes one execution's answer to every idle socket of the same
+    selection and grants. Every listener gets every event in order; a socket that leaves
+    midway, and one with narrower grants (its own answers: masked personal data), change
+    nothing for the others."""
+    settings = Settings(database_url=database_url, plugins=[], env="test", rate_limit_per_minute=0)
+    async with app_client(settings, plugins=[]) as writer:
+        received: dict[str, list[dict[str, Any]]] = {
+            name: [] for name in [*map(str, range(LISTENERS)), "leaver", "auditor"]
+        }
+
+        async def listen(url: str, name: str) -> None:
+            grants = auth_headers("auditor" if name == "auditor" else "admin")
+            async for payload in subscribe(url, SHARED, payload=grants):
+                received[name].append(payload["data"]["events"])
+                if name == "leaver" and len(received[name]) == 10:
+                    return  # closes the socket
+
+        auditor = {"CRM_ROLES": json.dumps({"auditor": ["events:read", "customers:read"]})}
+        with server_process({**server_env(database_url), **auditor}) as (url, _process):
+            listeners = [asyncio.create_task(listen(url, name)) for name in received]
+            await asyncio.sleep(1)  # every subscription is live and idle
+            for i in range(GROUP_WRITES):
+                async with writer.app.state.crm.write() as session:
+                    await create_customer(session, {"name": f"G{i}", "email": f"g{i}@x.io"}, "US")
+                if i % 10 == 9:
+                    await asyncio.sleep(0.1)  # several batches, each served to idle sockets
+            everyone = [name for name in received if name != "leaver"]
+            await wait_until(
+                lambda: all(len(received[n]) >= GROUP_WRITES for n in everyone), 30, "all events"
+            )
+            await asyncio.sleep(0.2)  # anything extra would arrive now
+            for task in listeners:
+                task.cancel()
+        committed = await read_all(writer)
+        ids = [e["id"] for e in committed]
+        for name in everyone:
+            assert [e["id"] for e in received[name]] == ids, name
+        assert [e["id"] for e in received["leaver"]] == ids[:10]
+        assert received["0"][0]["payload"]["entity"]["email"] == "g0@x.io"
+        assert received["auditor"][0]["payload"]["entity"]["email"] == "g***@x.io"

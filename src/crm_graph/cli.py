@@ -20,6 +20,7 @@ from crm_graph.db.migrate import upgrade
 from crm_graph.plugins_manager import PluginError, PluginSet, create_plugin_manager
 from crm_graph.schema.build import build_schema
 from crm_graph.settings import Settings
+from crm_graph.websocket_protocol import PROTOCOL
 
 app = typer.Typer(help="crm-graph: a CRM backend served as a GraphQL API.", no_args_is_help=True)
 schema_app = typer.Typer(help="The composed GraphQL schema.", no_args_is_help=True)
@@ -59,6 +60,7 @@ def serve(
         # Compression is per socket: it would redo, for every subscriber, the work that shared
         # event answers do once (crm_graph.schema.fanout), to save little on small messages.
         ws_per_message_deflate=False,
+        ws=PROTOCOL,  # lets the event hub write shared answers to idle sockets at once
     )
 
 

@@ -9,6 +9,7 @@ as well. A socket without valid credentials is closed with 4403 before any opera
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -23,7 +24,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from crm_graph.auth.authenticate import Authenticator
 from crm_graph.auth.http import rate_limited_error
 from crm_graph.auth.principal import AuthError
-from crm_graph.schema.fanout import SEND_SHARED, EncodedData, next_message
+from crm_graph.schema.fanout import SINK, EncodedData, Sink, next_message
+from crm_graph.websocket_protocol import SEND_TEXT_NOW
 
 
 async def authenticate_socket(authenticator: Authenticator, context: Any) -> None:
@@ -74,8 +76,18 @@ class ThrottledTransportWS(BaseGraphQLTransportWSHandler):
         await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
 
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
-        SEND_SHARED.set(partial(self._send_shared, operation))
+        ws = self.websocket.ws  # type: ignore[attr-defined]
+        send_text_now = ws.scope.get("extensions", {}).get(SEND_TEXT_NOW)
+        send_now = None
+        if send_text_now is not None:
+            send_now = partial(self._send_now, operation, send_text_now)
+        SINK.set(Sink(partial(self._send_shared, operation), send_now))
         await super().run_operation(operation)
+
+    def _send_now(
+        self, operation: Operation[Any, Any], send_text_now: Callable[[str], bool], answer: str
+    ) -> bool:
+        return not operation.completed and send_text_now(next_message(operation.id, answer))
 
     async def _send_shared(self, operation: Operation[Any, Any], answer: str) -> None:
         if not operation.completed:

@@ -50,13 +50,35 @@ class EventFilter:
 
 
 class Subscriber:
-    """The bounded buffer between the tail and one subscription."""
+    """The bounded buffer between the tail and one subscription, and how far it has read.
 
-    def __init__(self, capacity: int) -> None:
+    Subscribers whose answers are identical (the same ``key``: same selection, variables and
+    grants) can be served as a group: one of them, the leader, is woken and executes each
+    event; the answer it stores is then written to each follower's socket by ``send_now``,
+    from the leader's task. A thousand sockets on one selection then cost one task switch and
+    one execution per event instead of a thousand.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        last: int,
+        key: Any = None,
+        send_now: Callable[[EventRecord], bool] | None = None,
+    ) -> None:
         self.capacity = capacity
         self.rows: deque[EventRecord] = deque()
         self.lagging = False
         self.ready = asyncio.Event()
+        self.last = last  # the position delivered (or skipped as unwanted) last
+        self.quiet_since = time.monotonic()
+        self.parked = False  # waiting for rows in :meth:`Hub.stream`
+        self.key = key
+        # Writes the stored answer of an event at once; False when it cannot (no answer
+        # stored, a socket that is not writable now): the subscriber then catches up itself.
+        self.send_now = send_now
+        self.leader: Subscriber | None = None
+        self.followers: list[Subscriber] = []
 
     def offer(self, rows: list[EventRecord]) -> None:
         if self.lagging:
@@ -65,6 +87,47 @@ class Subscriber:
             self.lagging = True
         else:
             self.rows.extend(rows)
+        self.ready.set()
+
+    def idle_at(self, head: int) -> bool:
+        """Parked at ``head`` with nothing pending: it may lead or follow."""
+        return (
+            self.parked
+            and self.key is not None
+            and self.leader is None
+            and not self.rows
+            and not self.lagging
+            and self.last == head
+        )
+
+    def forward(self, row: EventRecord, wanted: bool) -> None:
+        """The leader has handled ``row`` (sent its answer, or skipped it as unwanted): the
+        followers do the same. One that cannot take it catches up from the log by itself."""
+        for follower in list(self.followers):
+            if wanted and not follower.send_now(row):  # type: ignore[misc]
+                self.followers.remove(follower)
+                follower.fall_behind()
+                continue
+            follower.last = max(follower.last, row.position)  # type: ignore[type-var]
+            if wanted:
+                follower.quiet_since = time.monotonic()
+
+    def release(self) -> None:
+        """A leader with nothing pending lets its followers go: they are where it is."""
+        for follower in self.followers:
+            follower.leader = None
+        self.followers.clear()
+
+    def release_behind(self) -> None:
+        """A leader that stops following the tail (it replays, or ends) sends its followers
+        to the log, from their own positions."""
+        for follower in self.followers:
+            follower.fall_behind()
+        self.followers.clear()
+
+    def fall_behind(self) -> None:
+        self.leader = None
+        self.lagging = True
         self.ready.set()
 
 
@@ -89,14 +152,29 @@ class Hub:
         self.head = (await self.log.state()).last_position
 
     async def pump(self) -> None:
-        """Read everything past ``head`` once and offer it to every subscriber."""
+        """Read everything past ``head`` once and offer it to every subscriber (or, for a
+        group of idle subscribers with the same key, to its leader only)."""
         while True:
             rows = await self.log.read(self.head, READ_BATCH)
             if not rows:
                 return
-            for index, subscriber in enumerate(list(self.subscribers), start=1):
+            leaders: dict[Any, Subscriber] = {}
+            woken = 0
+            for subscriber in list(self.subscribers):
+                if subscriber.leader is not None:
+                    continue  # its leader forwards these rows
+                if subscriber.idle_at(self.head):
+                    # A leader that has started on the rows can take no more followers.
+                    leader = leaders.get(subscriber.key)
+                    if leader is None or not leader.parked:
+                        leaders[subscriber.key] = subscriber
+                    elif subscriber.send_now is not None:
+                        subscriber.leader = leader
+                        leader.followers.append(subscriber)
+                        continue
                 subscriber.offer(rows)
-                if index % OFFER_CHUNK == 0:
+                woken += 1
+                if woken % OFFER_CHUNK == 0:
                     # Let the loop poll I/O between chunks: woken subscribers run in the next
                     # iteration, so the sequencer and the next read are not queued behind a
                     # whole burst of sends.
@@ -107,24 +185,34 @@ class Hub:
             if len(rows) < READ_BATCH:
                 return
 
-    async def stream(self, after: int | None, wanted: EventFilter) -> AsyncIterator[EventRecord]:
-        """Events after position ``after`` (replayed, then live), or live ones when None."""
-        subscriber = Subscriber(self.capacity)
+    async def stream(
+        self,
+        after: int | None,
+        wanted: EventFilter,
+        key: Any = None,
+        send_now: Callable[[EventRecord], bool] | None = None,
+    ) -> AsyncIterator[EventRecord]:
+        """Events after position ``after`` (replayed, then live), or live ones when None.
+
+        ``key`` and ``send_now`` let the subscriber join a group (see :class:`Subscriber`):
+        the consumer must have stored the answer of each event it received by the time it
+        asks for the next one.
+        """
+        subscriber = Subscriber(self.capacity, self.head if after is None else after, key, send_now)
         self.subscribers.add(subscriber)
-        last = self.head if after is None else after
         replay = after is not None
-        quiet_since = time.monotonic()
         try:
             while True:
                 if replay:
                     replay = False
+                    subscriber.release_behind()
                     while True:
-                        rows = await self.log.read_contiguous(last, READ_BATCH)
+                        rows = await self.log.read_contiguous(subscriber.last, READ_BATCH)
                         for row in rows:
-                            last = row.position  # type: ignore[assignment]
+                            subscriber.last = row.position  # type: ignore[assignment]
                             if wanted.matches(row):
                                 yield row
-                                quiet_since = time.monotonic()
+                                subscriber.quiet_since = time.monotonic()
                         if len(rows) < READ_BATCH:
                             break
                     continue
@@ -135,27 +223,51 @@ class Hub:
                         replay = True
                         continue
                     subscriber.ready.clear()
-                    timeout = None
-                    if wanted.narrow:
-                        timeout = max(0.0, quiet_since + self.heartbeat_seconds - time.monotonic())
-                    if not await wait_or_timeout(subscriber.ready, timeout):
-                        yield heartbeat(last)
-                        quiet_since = time.monotonic()
-                    continue
-                row = subscriber.rows.popleft()
-                if row.position <= last:  # type: ignore[operator]
-                    continue
-                if row.position != last + 1:
-                    # Never expected; if it happens, the log (not the buffer) fills the hole.
-                    subscriber.rows.appendleft(row)
-                    replay = True
-                    continue
-                last = row.position
-                if wanted.matches(row):
-                    yield row
-                    quiet_since = time.monotonic()
+                    subscriber.release()
+                    if not await self._park(subscriber, wanted):
+                        continue
+                    row = heartbeat(subscriber.last)
+                else:
+                    row = subscriber.rows.popleft()
+                    if row.position <= subscriber.last:  # type: ignore[operator]
+                        continue
+                    if row.position != subscriber.last + 1:
+                        # Never expected; if it happens, the log (not the buffer) fills the hole.
+                        subscriber.rows.appendleft(row)
+                        replay = True
+                        continue
+                    subscriber.last = row.position
+                    if not wanted.matches(row):
+                        subscriber.forward(row, wanted=False)
+                        if not self._beat_due(subscriber, wanted):
+                            continue
+                        row = heartbeat(subscriber.last)  # unwanted events keep coming
+                yield row
+                subscriber.quiet_since = time.monotonic()
+                subscriber.forward(row, wanted=True)
         finally:
             self.subscribers.discard(subscriber)
+            subscriber.release_behind()
+            if subscriber.leader is not None:
+                subscriber.leader.followers.remove(subscriber)
+
+    async def _park(self, subscriber: Subscriber, wanted: EventFilter) -> bool:
+        """Wait for rows; True when a narrow subscriber is due a heartbeat instead. A follower
+        gets its heartbeats from its leader."""
+        timeout = None
+        if wanted.narrow:
+            timeout = max(0.0, subscriber.quiet_since + self.heartbeat_seconds - time.monotonic())
+        subscriber.parked = True
+        try:
+            woken = await wait_or_timeout(subscriber.ready, timeout)
+        finally:
+            subscriber.parked = False
+        return not woken and subscriber.leader is None and self._beat_due(subscriber, wanted)
+
+    def _beat_due(self, subscriber: Subscriber, wanted: EventFilter) -> bool:
+        """A narrow subscriber gets a heartbeat when nothing matched for a heartbeat period."""
+        quiet = time.monotonic() - subscriber.quiet_since
+        return wanted.narrow and quiet >= self.heartbeat_seconds
 
 
 class SharedResults:

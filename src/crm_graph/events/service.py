@@ -83,8 +83,14 @@ class EventService:
             await self.deliverer.close()
             self.deliverer = None
 
-    def stream(self, after: int | None, wanted: EventFilter) -> AsyncIterator[EventRecord]:
-        return self.hub.stream(after, wanted)
+    def stream(
+        self,
+        after: int | None,
+        wanted: EventFilter,
+        key: Any = None,
+        send_now: Callable[[EventRecord], bool] | None = None,
+    ) -> AsyncIterator[EventRecord]:
+        return self.hub.stream(after, wanted, key, send_now)
 
     def _loop(
         self, name: str, step: Callable[[], Awaitable[Any]], wake: asyncio.Event, interval: float

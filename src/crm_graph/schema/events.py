@@ -192,11 +192,14 @@ class EventSubscriptions:
 async def _stream(
     info: Info, start: int | None, wanted: EventFilter
 ) -> AsyncGenerator[EventRecord, None]:
-    stream = _events(info).stream(start, wanted)
-    send_shared = direct_sender(info)
+    direct = direct_sender(info)
+    if direct is None:
+        stream = _events(info).stream(start, wanted)
+    else:
+        stream = _events(info).stream(start, wanted, direct.key, direct.send_now)
     try:
         async for row in stream:
-            if send_shared is None or not await send_shared(row):
+            if direct is None or not await direct.send(row):
                 yield row
     except CursorError as exc:
         raise cursor_error(exc, "after") from exc

@@ -9,7 +9,11 @@ and visibility, field permissions; see :mod:`crm_graph.auth.event_access`). So:
 - the first subscriber to execute an event (:class:`SharedEventExecutor`) stores the encoded
   answer under that key;
 - every other subscriber's stream finds it there and writes the stored bytes straight to its
-  socket (:func:`direct_sender`), skipping execution altogether.
+  socket (:func:`direct_sender`), skipping execution altogether;
+- where the server can write to a socket at once (``crm-graph serve``, see
+  :mod:`crm_graph.websocket_protocol`), idle subscribers of one selection are served as a
+  group by the event hub: one executes, and its task writes the answer to the others' sockets
+  without waking them (:class:`crm_graph.events.hub.Subscriber`).
 
 Only answers without errors are shared: an error runs the ordinary path per subscriber.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import ExecutionResult, OperationDefinitionNode, print_ast
@@ -28,11 +33,19 @@ from strawberry.types import Info
 from crm_graph.events.hub import SharedResults
 from crm_graph.events.models import EventRecord
 
-# Set by the WebSocket transport in each operation's task: writes a shared answer as that
-# operation's next message.
-SEND_SHARED: ContextVar[Callable[[str], Awaitable[None]] | None] = ContextVar(
-    "crm_send_shared", default=None
-)
+
+@dataclass(frozen=True)
+class Sink:
+    """How the WebSocket transport writes a shared answer as one operation's next message:
+    ``send`` waits until the socket can take it; ``send_now`` (when the server allows it)
+    writes at once, or says False when the socket cannot take it now."""
+
+    send: Callable[[str], Awaitable[None]]
+    send_now: Callable[[str], bool] | None = None
+
+
+# Set by the WebSocket transport in each operation's task.
+SINK: ContextVar[Sink | None] = ContextVar("crm_shared_answer_sink", default=None)
 
 
 class EncodedData(dict[str, Any]):
@@ -97,25 +110,39 @@ def _stored(shared: SharedResults, key: tuple[str, Any], result: ExecutionResult
     return ExecutionResult(data=EncodedData(result.data, answer))
 
 
-def direct_sender(info: Info) -> Callable[[EventRecord], Awaitable[bool]] | None:
-    """For a subscription resolver on a socket: a function that writes an event's stored
-    answer to the socket and says True, or says False when the event must be yielded (and
-    executed) normally. None when the caller is not on a sharing transport."""
-    send = SEND_SHARED.get()
-    if send is None:
+@dataclass(frozen=True)
+class Direct:
+    """A subscription's way to the stored answers: its key, and senders for the stored answer
+    of an event (True when sent; False when the event must be yielded, and executed,
+    normally). ``send_now`` is None when the transport cannot write at once."""
+
+    key: Any
+    send: Callable[[EventRecord], Awaitable[bool]]
+    send_now: Callable[[EventRecord], bool] | None
+
+
+def direct_sender(info: Info) -> Direct | None:
+    """For a subscription resolver on a socket; None when the caller is not on a sharing
+    transport."""
+    sink = SINK.get()
+    if sink is None:
         return None
     shared: SharedResults = info.context.app.events.shared
     raw = info._raw_info  # graphql-core's info: strawberry's does not expose the fragments
     key = selection_key(raw.operation, raw.fragments, raw.variable_values, raw.context)
 
-    async def deliver(row: EventRecord) -> bool:
+    async def send(row: EventRecord) -> bool:
         answer = shared.get((row.uid, key))
         if answer is None:
             return False
-        await send(answer)
+        await sink.send(answer)
         return True
 
-    return deliver
+    def send_now(row: EventRecord) -> bool:
+        answer = shared.get((row.uid, key))
+        return answer is not None and sink.send_now(answer)  # type: ignore[misc]
+
+    return Direct(key, send, send_now if sink.send_now is not None else None)
 
 
 def next_message(operation_id: str, answer: str) -> str:
