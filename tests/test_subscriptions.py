@@ -18,6 +18,7 @@ from httpx_ws.transport import ASGIWebSocketTransport
 from test_events import fast, mutate, wait_for_events
 
 from crm_graph.domain.customers import create_customer
+from crm_graph.events.hub import EventFilter
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client
 
@@ -186,3 +187,41 @@ async def test_a_narrow_filter_gets_heartbeats_while_unwanted_events_keep_coming
         assert beat["type"] == "heartbeat"
         stored = await wait_for_events(client, 40)
         assert beat["cursor"] in [e["cursor"] for e in stored]
+
+
+async def test_a_leader_stuck_on_its_socket_hands_its_group_over(settings: Settings) -> None:
+    """Idle subscribers of one selection are served as a group: one leads (its consumer
+    executes each event) and the others' answers are written by their ``send_now``. When the
+    leader's consumer stops taking events (a socket that does not drain), the others go on by
+    themselves within a pass or two of the tail, with every event in order."""
+    async with app_client(fast(settings), plugins=[]) as client:
+        hub = client.app.state.crm.events.hub
+        received: dict[int, list[str]] = {i: [] for i in range(4)}
+        stuck: list[int] = []
+
+        def send_now(i: int) -> Any:
+            return lambda row: received[i].append(row.uid) is None  # written at once
+
+        async def consume(i: int) -> None:
+            async for row in hub.stream(None, EventFilter(), "one selection", send_now(i)):
+                received[i].append(row.uid)
+                if not stuck:  # the first to execute an event is the leader: it gets stuck
+                    stuck.append(i)
+                    await asyncio.Event().wait()
+
+        consumers = [asyncio.create_task(consume(i)) for i in range(4)]
+        await asyncio.sleep(0.2)  # every subscriber is parked at the head
+        for n in range(5):
+            await mutate(client, "createCustomer", {"name": f"S{n}"}, "customer")
+        ids = [e["id"] for e in await wait_for_events(client, 5)]
+        others = [i for i in received if i not in stuck]
+        for _ in range(100):
+            if all(len(received[i]) >= 5 for i in others):
+                break
+            await asyncio.sleep(0.05)
+        for task in consumers:
+            task.cancel()
+        await asyncio.gather(*consumers, return_exceptions=True)
+        assert stuck and received[stuck[0]] == ids[:1]
+        assert all(received[i] == ids for i in others), received
+        assert not hub.subscribers

@@ -12,6 +12,7 @@ through ASGI ``send``.
 from __future__ import annotations
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 
 SEND_TEXT_NOW = "crm_graph.websocket.send_text_now"
 PROTOCOL = "crm_graph.websocket_protocol:FanOutWebSocketProtocol"  # for uvicorn's ``ws``
@@ -33,6 +34,9 @@ class FanOutWebSocketProtocol(WebSocketsSansIOProtocol):
             or self.transport.is_closing()
         ):
             return False
-        self.conn.send_text(text.encode())
+        try:
+            self.conn.send_text(text.encode())
+        except InvalidState:  # the client has started closing
+            return False
         self.transport.write(b"".join(self.conn.data_to_send()))
         return True

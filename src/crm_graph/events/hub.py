@@ -23,6 +23,8 @@ from crm_graph.events.store import EventLog
 
 READ_BATCH = 500
 OFFER_CHUNK = 64
+# A leader that forwards nothing for this long is taken to be stuck on its own socket.
+STUCK_SECONDS = 0.5
 # Bytes of encoded answers kept: every distinct selection of the last many events (answers are
 # typically under 2 KB). A subscriber catching up from further back executes its events
 # itself, as without sharing.
@@ -79,6 +81,8 @@ class Subscriber:
         self.send_now = send_now
         self.leader: Subscriber | None = None
         self.followers: list[Subscriber] = []
+        self.current: EventRecord | None = None  # yielded, not yet forwarded
+        self.progress_at = 0.0  # when, as a leader, it last took followers or forwarded
 
     def offer(self, rows: list[EventRecord]) -> None:
         if self.lagging:
@@ -111,6 +115,7 @@ class Subscriber:
             follower.last = max(follower.last, row.position)  # type: ignore[type-var]
             if wanted:
                 follower.quiet_since = time.monotonic()
+        self.progress_at = time.monotonic()
 
     def release(self) -> None:
         """A leader with nothing pending lets its followers go: they are where it is."""
@@ -129,6 +134,16 @@ class Subscriber:
         self.leader = None
         self.lagging = True
         self.ready.set()
+
+    def hand_over(self) -> None:
+        """A leader stuck on its own socket gives its followers what it has not forwarded
+        yet: each goes on by itself, and a slow socket never holds the others."""
+        pending = [self.current] if self.current is not None else []
+        pending += self.rows
+        for follower in self.followers:
+            follower.leader = None
+            follower.offer(pending)
+        self.followers.clear()
 
 
 def heartbeat(position: int) -> EventRecord:
@@ -153,7 +168,12 @@ class Hub:
 
     async def pump(self) -> None:
         """Read everything past ``head`` once and offer it to every subscriber (or, for a
-        group of idle subscribers with the same key, to its leader only)."""
+        group of idle subscribers with the same key, to its leader only). A leader that has
+        not moved for ``STUCK_SECONDS`` hands its followers over."""
+        now = time.monotonic()
+        for subscriber in list(self.subscribers):
+            if subscriber.followers and now - subscriber.progress_at > STUCK_SECONDS:
+                subscriber.hand_over()
         while True:
             rows = await self.log.read(self.head, READ_BATCH)
             if not rows:
@@ -171,6 +191,7 @@ class Hub:
                     elif subscriber.send_now is not None:
                         subscriber.leader = leader
                         leader.followers.append(subscriber)
+                        leader.progress_at = time.monotonic()
                         continue
                 subscriber.offer(rows)
                 woken += 1
@@ -242,7 +263,9 @@ class Hub:
                         if not self._beat_due(subscriber, wanted):
                             continue
                         row = heartbeat(subscriber.last)  # unwanted events keep coming
+                subscriber.current = row
                 yield row
+                subscriber.current = None
                 subscriber.quiet_since = time.monotonic()
                 subscriber.forward(row, wanted=True)
         finally:
