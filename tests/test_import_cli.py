@@ -404,19 +404,20 @@ async def test_imports_write_the_events_of_what_they_change(
 async def test_orders_in_many_small_batches_import_as_one_file(
     client: GraphQLClient, settings: Settings, tmp_path: Path
 ) -> None:
-    """Batches that depend on each other (a customer or an order number in both) are written
-    one after the other; on PostgreSQL the others are written side by side. Either way the
-    result is that of the whole file."""
+    """Rows sharing an order number form one order wherever they are in the file, so the
+    batch size never changes the result. Batches that depend on each other (a customer in
+    both) are written one after the other; on PostgreSQL the others are written side by
+    side."""
     url = settings.database_url
     await cli(url, "import", "products", str(write(tmp_path / "p.csv", PRODUCTS)))
     path = write(
         tmp_path / "orders.csv",
         """
         order_number,customer_external_id,placed_at,total,sku,quantity,status
-        N1,K1,2024-01-01,9.99,P1,1,pending
+        N1,K1,2024-01-01,29.97,P1,1,pending
         N2,K2,2024-01-02,9.99,P1,1,pending
         N3,K1,2024-01-03,9.99,P1,1,pending
-        N1,K1,2024-01-01,9.99,P1,1,paid
+        N1,K1,2024-01-01,29.97,P1,2,pending
         N4,K3,2024-01-04,9.99,P1,1,pending
         N5,K4,2024-01-05,9.99,P1,1,pending
         N6,K1,2024-01-06,19.98,P1,2,pending
@@ -425,27 +426,58 @@ async def test_orders_in_many_small_batches_import_as_one_file(
     )
     result = await cli(url, "import", "orders", str(path), "--batch-size", "2")
     assert result.exit_code == 0, result.output
-    assert "8 rows read; orders: 7 inserted, 1 updated, 0 unchanged; 0 rows rejected" in (
+    assert "8 rows read; orders: 7 inserted, 0 updated, 0 unchanged; 0 rows rejected" in (
         result.stderr
     )
     assert "4 customers created from references" in result.stderr
     data = await client.data(
         """{ orders(first: 20, orderBy: {field: PLACED_AT, direction: ASC}) {
-             totalCount nodes { number status customer { externalId } } }
+             totalCount nodes { number customer { externalId } lines { quantity } } }
              customers { totalCount } }"""
     )
     assert data["customers"]["totalCount"] == 4
     assert [
-        (o["number"], o["status"], o["customer"]["externalId"]) for o in data["orders"]["nodes"]
+        (o["number"], o["customer"]["externalId"], sorted(ln["quantity"] for ln in o["lines"]))
+        for o in data["orders"]["nodes"]
     ] == [
-        ("N1", "PAID", "K1"),
-        ("N2", "PENDING", "K2"),
-        ("N3", "PENDING", "K1"),
-        ("N4", "PENDING", "K3"),
-        ("N5", "PENDING", "K4"),
-        ("N6", "PENDING", "K1"),
-        ("N7", "PENDING", "K2"),
+        ("N1", "K1", [1, 2]),
+        ("N2", "K2", [1]),
+        ("N3", "K1", [1]),
+        ("N4", "K3", [1]),
+        ("N5", "K4", [1]),
+        ("N6", "K1", [2]),
+        ("N7", "K2", [1]),
     ]
-    # Again, N1 goes back to pending and then to paid; nothing else changes.
-    again = await cli(url, "import", "orders", str(path), "--batch-size", "2")
-    assert "orders: 0 inserted, 2 updated, 6 unchanged; 0 rows rejected" in again.stderr
+    for batch_size in ("2", "3", "10000"):  # again, cut otherwise: nothing changes
+        again = await cli(url, "import", "orders", str(path), "--batch-size", batch_size)
+        assert "orders: 0 inserted, 0 updated, 7 unchanged; 0 rows rejected" in again.stderr
+
+
+async def test_rows_of_one_order_apart_must_still_agree(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    """Rows apart in the file are one order: a disagreement between them rejects the order,
+    with each row's reason, whichever batches the rows fall into."""
+    url = settings.database_url
+    await cli(url, "import", "products", str(write(tmp_path / "p.csv", PRODUCTS)))
+    path = write(
+        tmp_path / "orders.csv",
+        """
+        order_number,customer_external_id,placed_at,total,sku,quantity,status
+        N1,K1,2024-01-01,9.99,P1,1,pending
+        N2,K2,2024-01-02,9.99,P1,1,pending
+        N1,K1,2024-01-01,9.99,P1,1,paid
+        N3,K1,2024-01-03,9.99,P1,1,pending
+        """,
+    )
+    result = await cli(url, "import", "orders", str(path), "--batch-size", "1")
+    assert result.exit_code != 0
+    assert "4 rows read; orders: 2 inserted, 0 updated, 0 unchanged; 2 rows rejected" in (
+        result.stderr
+    )
+    assert rejects(path) == {
+        2: "another row of this order was rejected (row 4)",
+        4: "status differs from row 2 of the same order",
+    }
+    data = await client.data("{ orders(first: 10) { nodes { number } } }")
+    assert sorted(o["number"] for o in data["orders"]["nodes"]) == ["N2", "N3"]

@@ -3,7 +3,8 @@
 Each subscriber has a bounded buffer. One that falls behind is dropped from the fan-out and
 reads what it missed from the log itself, then rejoins, so a slow client costs a bounded amount
 of memory and loses nothing. Live rows are de-duplicated against what was replayed by
-position, which makes the switch from replay to live free of gaps and duplicates.
+position, which makes the switch from replay to live free of gaps and duplicates. Idle
+subscribers that would get identical answers are served as a group (:class:`Subscriber`).
 """
 
 from __future__ import annotations

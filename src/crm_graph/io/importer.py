@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import aclosing, closing, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import ExitStack, aclosing, closing, contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -30,6 +30,7 @@ from crm_graph.db.bulk import BULK_INSERTS, bulk_session
 from crm_graph.db.engine import read_session
 from crm_graph.domain import bulk, bulk_activity
 from crm_graph.domain.bulk import REJECTED, BatchResult, Checked
+from crm_graph.io.regroup import ScatteredOrders, regrouped
 from crm_graph.io.rejects import Rejects
 from crm_graph.io.rows import (
     CUSTOMERS,
@@ -42,14 +43,15 @@ from crm_graph.io.rows import (
     group_reasons,
     item_of,
     order_key,
+    order_number,
     reason,
+    sibling_reason,
 )
 from crm_graph.io.sources import Record, Source, SourceError
 from crm_graph.settings import Settings
 
 DEFAULT_BATCH = 10_000
 CONCURRENT = "a concurrent change conflicts with this batch; import the file again"
-SIBLING = "another row of this order was rejected"
 T = TypeVar("T")
 
 
@@ -161,20 +163,20 @@ async def run_import(
     kind = KINDS[options.kind]
     steps = _steps(settings, options)
     summary = Summary(kind.name)
-    with (
-        _collector_relaxed(),
-        closing(
-            Source(
-                options.path, options.format, delimiter=options.delimiter, encoding=options.encoding
-            )
-        ) as source,
-    ):
+    with ExitStack() as stack:
+        stack.enter_context(_collector_relaxed())
+        source = stack.enter_context(closing(_open(options)))
         if source.columns is not None:
             missing = kind.missing(source.columns)
             if missing:
                 raise SourceError(f"required columns are missing: {', '.join(missing)}")
             summary.ignored_columns = kind.ignored(source.columns)
-        batches = _batches(source, kind, options.batch_size)
+        records: Iterable[Record] = source
+        if kind is ORDERS:
+            scattered = stack.enter_context(closing(ScatteredOrders()))
+            await asyncio.to_thread(scattered.scan, _order_numbers(options))
+            records = regrouped(source, scattered, order_number)
+        batches = _batches(records, kind, options.batch_size)
 
         def prepare_next() -> Prepared | None:
             batch = next(batches, None)
@@ -204,6 +206,19 @@ async def run_import(
                     await _commit_each(engine, prepared_batches, steps, account)
             summary.rejects_path = rejects.path if rejects.count else None
     return summary
+
+
+def _open(options: ImportOptions) -> Source:
+    return Source(
+        options.path, options.format, delimiter=options.delimiter, encoding=options.encoding
+    )
+
+
+def _order_numbers(options: ImportOptions) -> Iterator[str | None]:
+    """The order number of each row of the file (None for unreadable rows), in file order."""
+    with closing(_open(options)) as source:
+        for record in source:
+            yield None if record.problem else order_number(record)
 
 
 async def _commit_each(
@@ -291,16 +306,17 @@ def _records(unit: Unit) -> list[Record]:
     return unit.records if isinstance(unit, OrderGroup) else [unit]
 
 
-def _batches(source: Source, kind: Kind, size: int) -> Iterator[list[Unit]]:
-    """Batches of about ``size`` rows; an order's rows stay together in one batch."""
+def _batches(records: Iterable[Record], kind: Kind, size: int) -> Iterator[list[Unit]]:
+    """Batches of about ``size`` rows; an order's rows (next to each other, see
+    :mod:`crm_graph.io.regroup`) stay together in one batch."""
     if kind is not ORDERS:
-        records = iter(source)
-        while batch := list(islice(records, size)):
+        rows = iter(records)
+        while batch := list(islice(rows, size)):
             yield batch  # type: ignore[misc]
         return
     groups: dict[Any, OrderGroup] = {}
     rows = 0
-    for record in source:
+    for record in records:
         key = ("row", record.number) if record.problem else order_key(record)
         group = groups.get(key)
         if group is None:
@@ -324,7 +340,8 @@ def _prepare(batch: list[Unit], kind: Kind, steps: Steps) -> Prepared:
         if isinstance(unit, OrderGroup):
             problems.update(unit.conflicts)
         if problems:
-            prepared.problems.extend((r, problems.get(r.number) or SIBLING) for r in records)
+            sibling = sibling_reason(problems)
+            prepared.problems.extend((r, problems.get(r.number) or sibling) for r in records)
         else:
             prepared.units.append(unit)
     items = [

@@ -9,7 +9,7 @@ a line; JSON Lines may instead give an order's ``lines`` as a list.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,13 +144,15 @@ def _cell(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def order_key(record: Record) -> Any:
-    """Rows sharing an order number form one order; a row without one is an order of its own."""
+def order_number(record: Record) -> str | None:
+    """A row's order number; rows sharing one form one order."""
     number = record.values.get("order_number")
-    if isinstance(number, str):
-        number = number.strip()
-        return number or ("row", record.number)
-    return ("row", record.number) if number is None else str(number).strip()
+    return None if number is None else (str(number).strip() or None)
+
+
+def order_key(record: Record) -> Any:
+    """Which order a row belongs to: its number's, or (without one) an order of its own."""
+    return order_number(record) or ("row", record.number)
 
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
@@ -169,6 +171,11 @@ def reason(errors: Sequence[FieldError]) -> str:
     return "; ".join(f"{column_of(e.field)}: {e.message}" if e.field else e.message for e in errors)
 
 
+def sibling_reason(culprits: Iterable[int]) -> str:
+    """Why a good row of an order is left out: the rows that were rejected."""
+    return f"another row of this order was rejected (row {', '.join(map(str, sorted(culprits)))})"
+
+
 def group_reasons(group: OrderGroup, errors: Sequence[FieldError]) -> dict[int, str]:
     """Why each row of a rejected order was left out: its own problem, or a sibling's."""
     own: dict[int, list[FieldError]] = {}
@@ -179,9 +186,7 @@ def group_reasons(group: OrderGroup, errors: Sequence[FieldError]) -> dict[int, 
             own.setdefault(group.first.number, []).append(error)
     reasons = {row: reason(found) for row, found in own.items()}
     reasons.update(group.conflicts)
-    culprits = ", ".join(str(row) for row in sorted(reasons))
+    sibling = sibling_reason(reasons)
     for record in group.records:
-        reasons.setdefault(
-            record.number, f"another row of this order was rejected (row {culprits})"
-        )
+        reasons.setdefault(record.number, sibling)
     return reasons
