@@ -481,3 +481,28 @@ async def test_rows_of_one_order_apart_must_still_agree(
     }
     data = await client.data("{ orders(first: 10) { nodes { number } } }")
     assert sorted(o["number"] for o in data["orders"]["nodes"]) == ["N2", "N3"]
+
+
+async def test_json_lines_orders_apart_in_the_file_form_one_order(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    url = settings.database_url
+    await cli(url, "import", "products", str(write(tmp_path / "p.csv", PRODUCTS)))
+    path = write(
+        tmp_path / "orders.jsonl",
+        """
+        {"order_number": "J1", "customer_external_id": "K1", "placed_at": "2024-01-01", "total": "29.97", "lines": [{"sku": "P1", "quantity": 1}]}
+        {"order_number": 7, "customer_external_id": "K1", "placed_at": "2024-01-02", "total": "9.99", "sku": "P1"}
+        {"order_number": " J1 ", "customer_external_id": "K1", "placed_at": "2024-01-01", "total": "29.97", "lines": [{"sku": "P1", "quantity": 2}]}
+        {"order_number": ["J2"], "customer_external_id": "K1", "placed_at": "2024-01-03", "total": "1"}
+        """,
+    )
+    result = await cli(url, "import", "orders", str(path), "--batch-size", "1")
+    assert result.exit_code == 1, result.output
+    assert "orders: 2 inserted, 0 updated, 0 unchanged; 1 rows rejected" in result.stderr
+    assert rejects(path) == {4: "order_number: must be text"}
+    data = await client.data("{ orders(first: 10) { nodes { number lines { quantity } } } }")
+    lines = {
+        o["number"]: sorted(ln["quantity"] for ln in o["lines"]) for o in data["orders"]["nodes"]
+    }
+    assert lines == {"J1": [1, 2], "7": [1]}

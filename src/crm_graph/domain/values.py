@@ -78,7 +78,14 @@ def minor_unit(currency: str) -> Decimal:
 def clean_text(
     value: str | None, errors: Collector, *path: str, max_length: int, required: bool = False
 ) -> str | None:
-    """Trimmed text; empty becomes None; NUL bytes are refused (PostgreSQL cannot store them)."""
+    """Trimmed text; empty becomes None; NUL bytes are refused (PostgreSQL cannot store them).
+    A whole number stands for its digits (JSON Lines files often give numbers, like order
+    numbers, as numbers); anything else that is not text is refused."""
+    if type(value) is int:
+        value = str(value)
+    elif value is not None and not isinstance(value, str):
+        errors.add("INVALID_VALUE", "must be text", *path)
+        return None
     text = (value or "").strip()
     if "\x00" in text:
         errors.add("INVALID_VALUE", "text must not contain NUL bytes", *path)
