@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 import crm_analytics
+from crm_analytics import jobs
+from crm_analytics.store import create_job
+from crm_analytics.tables import AnalyticsJob
 from crm_graph.demo import seed_demo
-from crm_graph.plugin import EventRecord
+from crm_graph.plugin import EventRecord, to_global_id, utcnow
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client, count_statements
 
@@ -252,3 +256,48 @@ async def test_the_analytics_branch_migrates_to_exactly_the_tables(settings: Set
     async with app_client(settings, plugins=[crm_analytics]) as client:
         crm = client.app.state.crm
         assert await differences(crm.engine, crm.plugins) == []
+
+
+async def test_a_job_whose_process_died_reads_as_failed(
+    analytics: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A running job touches its row; one untouched for too long lost its process (SIGKILL,
+    a crash) and reads as FAILED instead of running forever."""
+    app = analytics.app.state.crm
+    as_of = datetime.fromisoformat(AS_OF)
+    async with app.write() as session:
+        dead = AnalyticsJob(status="RUNNING", as_of=as_of, time_unit_days=7)
+        dead.updated_at = utcnow() - jobs.ABANDONED_AFTER - timedelta(seconds=1)
+        session.add(dead)
+        alive = AnalyticsJob(status="RUNNING", as_of=as_of, time_unit_days=7)
+        session.add(alive)
+        await session.flush()
+        ids = {"dead": dead.id, "alive": alive.id}
+    query = "query($id: ID!) { analyticsJob(id: $id) { status message } }"
+    seen = {
+        name: (await analytics.data(query, {"id": to_global_id("AnalyticsJob", pk)}))[
+            "analyticsJob"
+        ]
+        for name, pk in ids.items()
+    }
+    assert seen["dead"] == {"status": "FAILED", "message": jobs.ABANDONED}
+    assert seen["alive"]["status"] == "RUNNING"
+
+    # While training runs, its row is touched even when no progress is reported.
+    monkeypatch.setattr(jobs, "HEARTBEAT_SECONDS", 0.05)
+    job = await create_job(app, as_of, 7)
+    held = asyncio.Event()
+
+    async def hold(fraction: float, message: str) -> None:
+        await held.wait()  # training waits here, as during a long fit
+
+    running = asyncio.create_task(jobs.run(app, job, hold))
+    await asyncio.sleep(0.05)
+    async with app.read() as session:
+        first = (await session.get(AnalyticsJob, job.id)).updated_at
+    await asyncio.sleep(0.3)
+    async with app.read() as session:
+        later = (await session.get(AnalyticsJob, job.id)).updated_at
+    held.set()
+    await running
+    assert later > first

@@ -2,6 +2,9 @@
 
 The job row is the truth (any process can read it); the task itself lives in the process
 that started it. One training at a time per app: a second request is refused while one runs.
+While it runs, the task touches its row every ``HEARTBEAT_SECONDS``; a queued or running job
+whose row has not been touched for ``ABANDONED_AFTER`` belonged to a process that died (a
+graceful stop marks its jobs FAILED itself) and reads as FAILED.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +23,21 @@ from crm_analytics.training import Progress, Trained, config_for, train
 from crm_graph.plugin import AppContext, utcnow
 
 log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 30.0
+ABANDONED_AFTER = timedelta(minutes=2)
+UNFINISHED = ("QUEUED", "RUNNING")
+ABANDONED = "stopped: the process running this job ended without finishing it"
+
+
+def abandoned(job: AnalyticsJob) -> bool:
+    """Whether an unfinished job's process has stopped without finishing it."""
+    return job.status in UNFINISHED and utcnow() - job.updated_at > ABANDONED_AFTER
+
+
+async def _heartbeat(app: AppContext, job_id: int) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await store.update_job(app, job_id)  # touches updated_at
 
 
 def _settings(app: AppContext) -> AnalyticsSettings:
@@ -37,6 +55,7 @@ async def run(app: AppContext, job: AnalyticsJob, report: Progress | None = None
     config = config_for(
         _settings(app), app.settings.default_currency, job.as_of, job.time_unit_days
     )
+    heartbeat = asyncio.create_task(_heartbeat(app, job.id), name=f"analytics-job-{job.id}-alive")
     try:
         trained = await train(app, config, progress)
         await progress(0.9, f"saving scores of {len(trained.scores)} customers")
@@ -51,6 +70,8 @@ async def run(app: AppContext, job: AnalyticsJob, report: Progress | None = None
             )
         )
         raise
+    finally:
+        heartbeat.cancel()
     return trained
 
 

@@ -17,7 +17,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from crm_analytics import clv, queries, rfm
-from crm_analytics.jobs import Jobs
+from crm_analytics.jobs import ABANDONED, Jobs, abandoned
 from crm_analytics.loaders import AnalyticsLoaders
 from crm_analytics.settings import NAME, AnalyticsSettings
 from crm_analytics.tables import (
@@ -322,9 +322,22 @@ class AnalyticsJobType:
     def id(self) -> strawberry.ID:
         return to_global_id("AnalyticsJob", self.id)  # type: ignore[arg-type]
 
-    status: AnalyticsJobStatus
+    @strawberry.field(
+        description="FAILED also when the process running the job stopped without finishing it."
+    )
+    def status(self) -> AnalyticsJobStatus:
+        if abandoned(self):  # type: ignore[arg-type]
+            return AnalyticsJobStatus.FAILED
+        return AnalyticsJobStatus(self.status)  # type: ignore[attr-defined]
+
     progress: float = strawberry.field(description="From 0 to 1.")
-    message: str
+
+    @strawberry.field
+    def message(self) -> str:
+        if abandoned(self):  # type: ignore[arg-type]
+            return ABANDONED
+        return self.message  # type: ignore[attr-defined]
+
     as_of: datetime
     time_unit_days: int
     created_at: datetime
