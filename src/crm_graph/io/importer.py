@@ -9,6 +9,9 @@ While one batch is written, the next is read and checked in a worker thread: the
 need no database overlap with the database's own work. On PostgreSQL a batch of orders that
 does not depend on the batch before it is also written while that one still is, in a
 transaction of its own: the database works on one while this process prepares the other.
+
+Rows of one order need not be next to each other: :mod:`crm_graph.io.regroup` brings them
+together, so the batch size never changes what an import does.
 """
 
 from __future__ import annotations
@@ -185,7 +188,7 @@ async def run_import(
         with closing(Rejects(options.path, source.columns)) as rejects:
 
             def account(tally: Tally) -> None:
-                _collect_batch()
+                gc.collect(1)  # once per batch: see _collector_relaxed
                 summary.add(tally)
                 for record, why in tally.rejects:
                     rejects.add(record, why)
@@ -285,7 +288,7 @@ def _collector_relaxed() -> Iterator[None]:
     """An import allocates millions of short-lived objects while batches of them stay alive,
     and the collector's automatic runs rescan every live one, again and again (and the
     modules, the schema): a sixth of an import's time. Set what exists aside and collect
-    only once per batch (:func:`_collect_batch`), where the batch just written has become
+    the young generations only once per batch, where the batch just written has become
     garbage and its cycles (sessions, tasks) go with it."""
     enabled = gc.isenabled()
     gc.freeze()
@@ -296,10 +299,6 @@ def _collector_relaxed() -> Iterator[None]:
         if enabled:
             gc.enable()
         gc.unfreeze()
-
-
-def _collect_batch() -> None:
-    gc.collect(1)
 
 
 def _records(unit: Unit) -> list[Record]:

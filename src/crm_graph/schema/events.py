@@ -193,10 +193,8 @@ async def _stream(
     info: Info, start: int | None, wanted: EventFilter
 ) -> AsyncGenerator[EventRecord, None]:
     direct = direct_sender(info)
-    if direct is None:
-        stream = _events(info).stream(start, wanted)
-    else:
-        stream = _events(info).stream(start, wanted, direct.key, direct.send_now)
+    key, send_now = (direct.key, direct.send_now) if direct is not None else (None, None)
+    stream = _events(info).stream(start, wanted, key, send_now)
     try:
         async for row in stream:
             if direct is None or not await direct.send(row):
