@@ -21,7 +21,7 @@ import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import ExitStack, aclosing, closing, contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import count, islice
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,6 +54,7 @@ from crm_graph.io.sources import Record, Source, SourceError
 from crm_graph.settings import Settings
 
 DEFAULT_BATCH = 10_000
+COLLECT_EVERY = 4  # batches between collections of the young generations
 CONCURRENT = "a concurrent change conflicts with this batch; import the file again"
 T = TypeVar("T")
 
@@ -178,18 +179,21 @@ async def run_import(
         if kind is ORDERS:
             scattered = stack.enter_context(closing(ScatteredOrders()))
             await asyncio.to_thread(scattered.scan, _order_numbers(options))
-            records = regrouped(source, scattered, order_number)
+            if scattered.count:  # usually none: exports write an order's rows together
+                records = regrouped(source, scattered, order_number)
         batches = _batches(records, kind, options.batch_size)
 
         def prepare_next() -> Prepared | None:
             batch = next(batches, None)
             return None if batch is None else _prepare(batch, kind, steps)
 
+        accounted = count(1)  # batches
         with closing(Rejects(options.path, source.columns)) as rejects:
 
             def account(tally: Tally) -> None:
-                gc.collect(1)  # once per batch: see _collector_relaxed
                 summary.add(tally)
+                if next(accounted) % COLLECT_EVERY == 0:
+                    gc.collect(1)  # see _collector_relaxed
                 for record, why in tally.rejects:
                     rejects.add(record, why)
                 if progress is not None:
@@ -288,8 +292,8 @@ def _collector_relaxed() -> Iterator[None]:
     """An import allocates millions of short-lived objects while batches of them stay alive,
     and the collector's automatic runs rescan every live one, again and again (and the
     modules, the schema): a sixth of an import's time. Set what exists aside and collect
-    the young generations only once per batch, where the batch just written has become
-    garbage and its cycles (sessions, tasks) go with it."""
+    the young generations only every few batches, once the batches written have become
+    garbage: the few cycles a batch leaves (sessions, tasks) go with them."""
     enabled = gc.isenabled()
     gc.freeze()
     gc.disable()
