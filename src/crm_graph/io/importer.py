@@ -45,6 +45,7 @@ from crm_graph.io.rows import (
     OrderGroup,
     group_reasons,
     item_of,
+    number_of,
     order_key,
     order_number,
     reason,
@@ -224,8 +225,8 @@ def _open(options: ImportOptions) -> Source:
 def _order_numbers(options: ImportOptions) -> Iterator[str | None]:
     """The order number of each row of the file (None for unreadable rows), in file order."""
     with closing(_open(options)) as source:
-        for record in source:
-            yield None if record.problem else order_number(record)
+        for cell in source.values_of("order_number"):
+            yield number_of(cell)
 
 
 async def _commit_each(

@@ -146,8 +146,12 @@ def _cell(value: Any) -> Any:
 
 def order_number(record: Record) -> str | None:
     """A row's order number; rows sharing one form one order."""
-    number = record.values.get("order_number")
-    return None if number is None else (str(number).strip() or None)
+    return number_of(record.values.get("order_number"))
+
+
+def number_of(cell: Any) -> str | None:
+    """An ``order_number`` cell as the number it stands for."""
+    return None if cell is None else (str(cell).strip() or None)
 
 
 def order_key(record: Record) -> Any:
