@@ -84,9 +84,9 @@ class ScatteredOrders:
     def set_aside_rows(self) -> Iterator[Record]:
         """The rows set aside, each order's rows together and in file order."""
         rows = self._db.execute("SELECT row, record FROM aside ORDER BY number, row")
-        for number, text in rows:
+        for row, text in rows:
             values, raw = json.loads(text)
-            yield Record(number, values, raw)
+            yield Record(row, values, raw)
 
     def close(self) -> None:
         self._db.close()
@@ -94,14 +94,16 @@ class ScatteredOrders:
 
 
 def regrouped(
-    records: Iterable[Record], scattered: ScatteredOrders, number_of: Callable[[Record], str | None]
+    records: Iterable[Record],
+    scattered: ScatteredOrders,
+    order_number: Callable[[Record], str | None],
 ) -> Iterator[Record]:
     """``records`` with the rows of scattered orders moved to the end, grouped by order.
-    ``number_of(record)`` is a readable record's order number, or None."""
+    ``order_number(record)`` is a readable record's order number, or None."""
     previous: str | None = None
     aside = False
     for record in records:
-        number = None if record.problem else number_of(record)
+        number = None if record.problem else order_number(record)
         if number != previous:
             previous = number
             aside = number is not None and scattered.is_scattered(number)
