@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -20,9 +20,8 @@ from crm_graph.db.models import utcnow
 from crm_graph.events.catalog import event_types
 from crm_graph.events.dispatch import Deliverer, dispatch, ensure_dispatcher
 from crm_graph.events.handlers import plugin_handlers
-from crm_graph.events.hub import EventFilter, Hub, SharedResults
+from crm_graph.events.hub import Hub, SharedResults
 from crm_graph.events.loops import run_forever
-from crm_graph.events.models import EventRecord
 from crm_graph.events.notify import listen
 from crm_graph.events.outbox import EMITTED, WRITTEN_CHANNEL
 from crm_graph.events.store import POSITIONS_CHANNEL, EventLog
@@ -82,15 +81,6 @@ class EventService:
         if self.deliverer is not None:
             await self.deliverer.close()
             self.deliverer = None
-
-    def stream(
-        self,
-        after: int | None,
-        wanted: EventFilter,
-        key: Any = None,
-        send_now: Callable[[EventRecord], bool] | None = None,
-    ) -> AsyncIterator[EventRecord]:
-        return self.hub.stream(after, wanted, key, send_now)
 
     def _loop(
         self, name: str, step: Callable[[], Awaitable[Any]], wake: asyncio.Event, interval: float

@@ -47,7 +47,6 @@ from crm_graph.io.rows import (
     item_of,
     number_of,
     order_key,
-    order_number,
     reason,
     sibling_reason,
 )
@@ -181,7 +180,7 @@ async def run_import(
             scattered = stack.enter_context(closing(ScatteredOrders()))
             await asyncio.to_thread(scattered.scan, _order_numbers(options))
             if scattered.count:  # usually none: exports write an order's rows together
-                records = regrouped(source, scattered, order_number)
+                records = regrouped(source, scattered)
         batches = _batches(records, kind, options.batch_size)
 
         def prepare_next() -> Prepared | None:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from crm_graph.io.rows import order_number
 from crm_graph.io.sources import Record
 
 CHUNK = 900  # order numbers looked up at once (under SQLite's oldest limit of 999 variables)
@@ -93,13 +94,8 @@ class ScatteredOrders:
         self._directory.cleanup()
 
 
-def regrouped(
-    records: Iterable[Record],
-    scattered: ScatteredOrders,
-    order_number: Callable[[Record], str | None],
-) -> Iterator[Record]:
-    """``records`` with the rows of scattered orders moved to the end, grouped by order.
-    ``order_number(record)`` is a readable record's order number, or None."""
+def regrouped(records: Iterable[Record], scattered: ScatteredOrders) -> Iterator[Record]:
+    """``records`` with the rows of scattered orders moved to the end, grouped by order."""
     previous: str | None = None
     aside = False
     for record in records:

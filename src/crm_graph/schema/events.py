@@ -194,7 +194,7 @@ async def _stream(
 ) -> AsyncGenerator[EventRecord, None]:
     direct = direct_sender(info)
     key, send_now = (direct.key, direct.send_now) if direct is not None else (None, None)
-    stream = _events(info).stream(start, wanted, key, send_now)
+    stream = _events(info).hub.stream(start, wanted, key, send_now)
     try:
         async for row in stream:
             if direct is None or not await direct.send(row):
