@@ -6,15 +6,10 @@ import asyncio
 from datetime import UTC, datetime, time
 from typing import Annotated
 
-import numpy as np
 import typer
 
-from crm_analytics import evaluate as backtest
 from crm_analytics import jobs, store
-from crm_analytics.churn import NotEnoughData
-from crm_analytics.dataset import load
 from crm_analytics.settings import NAME
-from crm_analytics.training import config_for, plugin_features
 from crm_graph.plugin import AppContext, open_app, utcnow
 
 group = typer.Typer(
@@ -83,6 +78,12 @@ def evaluate(
     time_unit_days: TimeUnit = None,
 ) -> None:
     """Backtest CLV (holdout RMSE), churn (ROC AUC) and recommendations (@10 vs popularity)."""
+    # numpy, scipy and scikit-learn load only when models are evaluated, not with the plugin.
+    import numpy as np
+
+    from crm_analytics.dataset import load
+    from crm_analytics.training import config_for, plugin_features
+
     moment = _as_of(as_of)
 
     async def run() -> list[str]:
@@ -104,6 +105,9 @@ def evaluate(
 
 
 def _report(data, config, holdout_days, extra) -> list[str]:
+    from crm_analytics import evaluate as backtest
+    from crm_analytics.churn import NotEnoughData
+
     lines = [f"backtest as of {data.as_of.isoformat()} ({len(data.order_customer)} orders)"]
     value = backtest.clv_backtest(data, config, holdout_days)
     lines += [

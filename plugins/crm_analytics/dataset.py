@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import func, select
 
+from crm_analytics.definitions import NOT_COUNTED
 from crm_graph.plugin import AppContext, Customer, Interaction, Order, OrderLine, Product
 
-NOT_COUNTED = ("cancelled", "refunded")
 SECONDS_PER_DAY = 86400.0
 
 

@@ -13,14 +13,18 @@ import asyncio
 import contextvars
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_analytics import store
+from crm_analytics.lazy import models_module
 from crm_analytics.settings import NAME, AnalyticsSettings
 from crm_analytics.tables import AnalyticsJob
-from crm_analytics.training import Progress, Trained, config_for, train
 from crm_graph.plugin import AppContext, utcnow
+
+if TYPE_CHECKING:
+    from crm_analytics.training import Progress, Trained
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30.0
@@ -52,12 +56,13 @@ async def run(app: AppContext, job: AnalyticsJob, report: Progress | None = None
         if report is not None:
             await report(fraction, message)
 
-    config = config_for(
-        _settings(app), app.settings.default_currency, job.as_of, job.time_unit_days
-    )
     heartbeat = asyncio.create_task(_heartbeat(app, job.id), name=f"analytics-job-{job.id}-alive")
     try:
-        trained = await train(app, config, progress)
+        training = await models_module("training")
+        config = training.config_for(
+            _settings(app), app.settings.default_currency, job.as_of, job.time_unit_days
+        )
+        trained = await training.train(app, config, progress)
         await progress(0.9, f"saving scores of {len(trained.scores)} customers")
         await store.save(app, trained, job.id)
     except BaseException as exc:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_analytics.dataset import NOT_COUNTED
+from crm_analytics.definitions import NOT_COUNTED
 from crm_analytics.tables import AnalyticsCustomerScore, AnalyticsModel
 from crm_graph.plugin import Customer, Order
 

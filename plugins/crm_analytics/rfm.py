@@ -23,19 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-SEGMENTS = (
-    "Champions",
-    "Loyal",
-    "Potential Loyalist",
-    "New",
-    "Promising",
-    "Need Attention",
-    "About to Sleep",
-    "At Risk",
-    "Cannot Lose Them",
-    "Hibernating",
-    "Lost",
-)
+from crm_analytics.definitions import SEGMENTS as SEGMENTS  # re-exported: the names the map uses
 
 # SEGMENT_MAP[r - 1][f - 1]
 SEGMENT_MAP: tuple[tuple[str, ...], ...] = (

@@ -16,8 +16,10 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from crm_analytics import clv, queries, rfm
+from crm_analytics import queries
+from crm_analytics.definitions import SEGMENTS
 from crm_analytics.jobs import ABANDONED, Jobs, abandoned
+from crm_analytics.lazy import models_module
 from crm_analytics.loaders import AnalyticsLoaders
 from crm_analytics.settings import NAME, AnalyticsSettings
 from crm_analytics.tables import (
@@ -239,7 +241,7 @@ class AnalyticsReport:
                 customers=totals.get(name, (0, 0.0))[0],
                 revenue=_money(info, totals.get(name, (0, 0.0))[1], currency),
             )
-            for name in rfm.SEGMENTS
+            for name in SEGMENTS
         ]
 
     @strawberry.field(description="Retention curves of the most recent cohorts (at most 24).")
@@ -381,6 +383,7 @@ class CustomerAnalytics:
         row = await _loaders(info).scores.load(self.id)  # type: ignore[attr-defined]
         if row is None:
             return None
+        clv = await models_module("clv")
         params = model.params
         value, purchases, historical = clv.customer_value(
             params,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,8 +17,10 @@ from crm_analytics.tables import (
     AnalyticsSegment,
     AnalyticsSimilarProduct,
 )
-from crm_analytics.training import Trained
 from crm_graph.plugin import AppContext, emit, utcnow
+
+if TYPE_CHECKING:
+    from crm_analytics.training import Trained
 
 BATCH = 5000
 TRAINED_EVENT = "analytics.trained"
