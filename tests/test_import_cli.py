@@ -483,6 +483,40 @@ async def test_rows_of_one_order_apart_must_still_agree(
     assert sorted(o["number"] for o in data["orders"]["nodes"]) == ["N2", "N3"]
 
 
+async def test_the_rejects_report_lists_rows_in_row_order(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    """Whatever rejects a row (unreadable, checks, the database) and wherever its order's rows
+    are in the file, the report reads top to bottom like the file."""
+    url = settings.database_url
+    await cli(url, "import", "products", str(write(tmp_path / "p.csv", PRODUCTS)))
+    path = write(
+        tmp_path / "orders.csv",
+        """
+        order_number,customer_external_id,placed_at,total,sku,quantity,status
+        N1,K1,2024-01-01,9.99,P1,1,pending
+        N2,K2,2024-01-02,9.99,NOPE,1,pending
+        N3,K1,2024-01-03,9.99,P1,1,pending
+        N1,K1,2024-01-01,9.99,P1,1,paid
+        N4,K1,2024-01-03,9.99,P1
+        N5,K1,2024-01-04,9.99,P1,x,pending
+        N6,K1,2024-01-05,9.99,P1,1,pending
+        """,
+    )
+    result = await cli(url, "import", "orders", str(path), "--batch-size", "10")
+    assert "7 rows read; orders: 2 inserted" in result.stderr
+    assert rejects(path) == {
+        2: "another row of this order was rejected (row 5)",
+        3: "sku: no product with SKU 'NOPE'",
+        5: "status differs from row 2 of the same order",
+        6: "expected 7 cells, found 5",
+        7: "quantity: quantity must be a whole number from 1 to 1000000",
+    }
+    assert list(rejects(path)) == [2, 3, 5, 6, 7]
+    data = await client.data("{ orders(first: 10) { nodes { number } } }")
+    assert sorted(o["number"] for o in data["orders"]["nodes"]) == ["N3", "N6"]
+
+
 async def test_json_lines_orders_apart_in_the_file_form_one_order(
     client: GraphQLClient, settings: Settings, tmp_path: Path
 ) -> None:

@@ -194,7 +194,7 @@ async def run_import(
                 summary.add(tally)
                 if next(accounted) % COLLECT_EVERY == 0:
                     gc.collect(1)  # see _collector_relaxed
-                for record, why in tally.rejects:
+                for record, why in sorted(tally.rejects, key=lambda reject: reject[0].number):
                     rejects.add(record, why)
                 if progress is not None:
                     progress(summary.rows, source.position)
