@@ -9,6 +9,11 @@ first, not timed). Each database runs in its own process, through the same code 
 print rows/s, the CPU seconds of the importing process (all its threads: the machine may be
 shared, and wall time then says little), the events written and the process's peak memory
 (max RSS). Goals: SQLite >= 50,000 rows/s, PostgreSQL >= 100,000 rows/s, peak memory < 300 MB.
+
+``--floor`` also measures what the database alone costs for the same rows: the tables the
+import wrote are copied into a fresh database with the same schema, constraints and indexes,
+one statement per table and no Python per row (PostgreSQL: binary ``COPY``; SQLite:
+``INSERT ... SELECT`` from the imported file). No import of those rows can be faster.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ COLUMNS = [
     "status",
 ]
 STATUSES = ["pending", "paid", "fulfilled", "cancelled", "refunded"]
+WRITTEN = ["customer", "product", "order", "order_line", "event_log"]  # in foreign-key order
 
 
 def generate(directory: Path, rows: int, seed: int = 7) -> tuple[Path, Path]:
@@ -90,7 +96,7 @@ def generate(directory: Path, rows: int, seed: int = 7) -> tuple[Path, Path]:
     return products, orders
 
 
-async def _import(url: str, products: Path, orders: Path) -> dict[str, float]:
+async def _import(url: str, products: Path, orders: Path, floor: bool) -> dict[str, float]:
     from sqlalchemy import func, select
 
     from crm_graph.db.engine import create_engine, read_session
@@ -113,7 +119,9 @@ async def _import(url: str, products: Path, orders: Path) -> dict[str, float]:
     finally:
         await engine.dispose()
     assert summary.rejected == 0, summary
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the floor's
     return {
+        "floor_seconds": await _floor(url) if floor else None,
         "rows": summary.rows,
         "orders": summary.inserted,
         "customers": summary.created_customers,
@@ -121,12 +129,77 @@ async def _import(url: str, products: Path, orders: Path) -> dict[str, float]:
         "cpu_seconds": cpu,
         "events": events,
         "rows_per_s": summary.rows / seconds,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": peak_mb,
     }
 
 
-def child(url: str, products: Path, orders: Path) -> None:
-    print(json.dumps(asyncio.run(_import(url, products, orders))))
+async def _floor(url: str) -> float:
+    """Seconds the database takes to write the imported rows again into an empty copy of
+    the schema, one statement per table."""
+    from crm_graph.db.engine import create_engine
+    from crm_graph.db.migrate import upgrade
+    from crm_graph.plugins_manager import create_plugin_manager
+    from crm_graph.settings import Settings
+
+    if url.startswith("sqlite"):
+        source = url.split(":///", 1)[1]
+        copy_url = f"sqlite+aiosqlite:///{source}.floor"
+    else:
+        source_db = url.rsplit("/", 1)[1]
+        await _admin(f'CREATE DATABASE "{source_db}_floor"')
+        copy_url = f"{url}_floor"
+    engine = create_engine(copy_url)
+    try:
+        await upgrade(engine, create_plugin_manager(Settings(database_url=copy_url), []))
+    finally:
+        await engine.dispose()
+    if url.startswith("sqlite"):
+        return _sqlite_floor(source, f"{source}.floor")
+    try:
+        return await _postgresql_floor(url, copy_url)
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{source_db}_floor" WITH (FORCE)')
+
+
+def _sqlite_floor(source: str, copy: str) -> float:
+    import sqlite3
+
+    connection = sqlite3.connect(copy, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
+        connection.execute(f"PRAGMA {pragma}")
+    connection.execute("ATTACH ? AS imported", (source,))
+    started = time.perf_counter()
+    for table in WRITTEN:
+        connection.execute("BEGIN")
+        connection.execute(f'INSERT INTO main."{table}" SELECT * FROM imported."{table}"')
+        connection.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    connection.close()
+    return seconds
+
+
+async def _postgresql_floor(url: str, copy_url: str) -> float:
+    import asyncpg
+
+    source = await asyncpg.connect(url.replace("+asyncpg", ""))
+    target = await asyncpg.connect(copy_url.replace("+asyncpg", ""))
+    try:
+        seconds = 0.0
+        with tempfile.TemporaryDirectory() as tmp:
+            for table in WRITTEN:
+                rows = Path(tmp) / table
+                await source.copy_from_table(table, output=rows, format="binary")
+                started = time.perf_counter()
+                await target.copy_to_table(table, source=rows, format="binary")
+                seconds += time.perf_counter() - started
+        return seconds
+    finally:
+        await source.close()
+        await target.close()
+
+
+def child(url: str, products: Path, orders: Path, floor: bool) -> None:
+    print(json.dumps(asyncio.run(_import(url, products, orders, floor))))
 
 
 async def _admin(sql: str) -> None:
@@ -139,7 +212,9 @@ async def _admin(sql: str) -> None:
         await connection.close()
 
 
-def run(database: str, directory: Path, products: Path, orders: Path) -> dict[str, float]:
+def run(
+    database: str, directory: Path, products: Path, orders: Path, floor: bool
+) -> dict[str, float]:
     """One database, in a fresh process (so peak memory is this import's alone)."""
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
     if database == "sqlite":
@@ -149,7 +224,15 @@ def run(database: str, directory: Path, products: Path, orders: Path) -> dict[st
         url = f"{ADMIN_DSN.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
     try:
         done = subprocess.run(
-            [sys.executable, __file__, "--child", url, str(products), str(orders)],
+            [
+                sys.executable,
+                __file__,
+                *(["--floor"] if floor else []),
+                "--child",
+                url,
+                str(products),
+                str(orders),
+            ],
             check=True,
             capture_output=True,
             text=True,
@@ -164,10 +247,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--floor", action="store_true", help="also time the database alone")
     parser.add_argument("--child", nargs=3, metavar=("URL", "PRODUCTS", "ORDERS"))
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], Path(args.child[1]), Path(args.child[2]))
+        child(args.child[0], Path(args.child[1]), Path(args.child[2]), args.floor)
         return
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -177,19 +261,25 @@ def main() -> None:
         print(
             f"generated {args.rows:,} order rows ({size:.0f} MB) in {time.perf_counter() - started:.1f} s"
         )
+        floor = " database alone: seconds, rows/s |" if args.floor else ""
         print(
             "| database | rows | orders | customers created | events | seconds | CPU seconds "
-            "| rows/s | peak memory | load average before, after |"
+            f"| rows/s | peak memory | load average before, after |{floor}"
         )
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        print(
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+            + (" --- |" if args.floor else "")
+        )
         for database in args.databases.split(","):
             before = os.getloadavg()[0]
-            r = run(database, directory, products, orders)
+            r = run(database, directory, products, orders, args.floor)
+            alone = r["floor_seconds"]
             print(
                 f"| {database} | {r['rows']:,} | {r['orders']:,} | {r['customers']:,} "
                 f"| {r['events']:,} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} "
                 f"| {r['rows_per_s']:,.0f} | {r['peak_mb']:.0f} MB "
-                f"| {before:.1f}, {os.getloadavg()[0]:.1f} |",
+                f"| {before:.1f}, {os.getloadavg()[0]:.1f} |"
+                + (f" {alone:.1f}, {r['rows'] / alone:,.0f} |" if alone else ""),
                 flush=True,
             )
 
