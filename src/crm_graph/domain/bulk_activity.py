@@ -181,7 +181,9 @@ def _order_values(
         total = normalise_amount(total, code, errors, "input", "total")
     status = str(item.get("status") or "pending").strip().lower()
     if status not in STATUSES:
-        errors.add("INVALID_VALUE", f"status must be one of {STATUSES}", "input", "status")
+        errors.add(
+            "INVALID_VALUE", f"status must be one of {', '.join(STATUSES)}", "input", "status"
+        )
     lines = item.get("lines") or []
     if len(lines) > MAX_LINES:
         errors.add("TOO_MANY", f"at most {MAX_LINES} lines", "input", "lines")

@@ -61,7 +61,9 @@ def validate_fields(changes: dict[str, Any], region: str, errors: Collector) -> 
             stage = (value or "").strip().lower()
             if stage not in LIFECYCLE_STAGES:
                 errors.add(
-                    "INVALID_VALUE", f"lifecycle stage must be one of {LIFECYCLE_STAGES}", *path
+                    "INVALID_VALUE",
+                    f"lifecycle stage must be one of {', '.join(LIFECYCLE_STAGES)}",
+                    *path,
                 )
             out[key] = stage
         elif key == "tags":

@@ -22,10 +22,17 @@ def validate_fields(fields: dict[str, Any], errors: Collector) -> dict[str, Any]
     """The normalised columns of a new interaction; problems go to ``errors``."""
     channel = (fields.get("channel") or "").lower()
     if channel not in CHANNELS:
-        errors.add("INVALID_VALUE", f"channel must be one of {CHANNELS}", "input", "channel")
+        errors.add(
+            "INVALID_VALUE", f"channel must be one of {', '.join(CHANNELS)}", "input", "channel"
+        )
     direction = (fields.get("direction") or "inbound").lower()
     if direction not in DIRECTIONS:
-        errors.add("INVALID_VALUE", f"direction must be one of {DIRECTIONS}", "input", "direction")
+        errors.add(
+            "INVALID_VALUE",
+            f"direction must be one of {', '.join(DIRECTIONS)}",
+            "input",
+            "direction",
+        )
     subject = clean_text(fields.get("subject"), errors, "input", "subject", max_length=500)
     body = clean_text(fields.get("body"), errors, "input", "body", max_length=MAX_BODY)
     occurred_at: datetime = fields.get("occurred_at") or utcnow()

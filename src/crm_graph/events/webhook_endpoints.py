@@ -101,7 +101,9 @@ async def update_endpoint(
     values = await _check_fields(changes, known_types, allow_private)
     if status is not None:
         if status not in STATUSES:
-            raise fail("INVALID_VALUE", f"status must be one of {STATUSES}", "input", "status")
+            raise fail(
+                "INVALID_VALUE", f"status must be one of {', '.join(STATUSES)}", "input", "status"
+            )
         values["status"] = status
         if status == "active":
             values["disabled_reason"] = None
