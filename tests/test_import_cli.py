@@ -274,6 +274,34 @@ async def test_a_file_that_cannot_be_imported_stops_before_writing(
     assert await _count(client, "orders") == 0
 
 
+async def test_a_large_file_is_read_in_a_second_process_with_the_same_rules(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    """Files over 4 MB are read and checked in a process of their own; what comes out is
+    the same: every row counted, rejects with their row numbers, errors about the file."""
+    url = settings.database_url
+    await cli(url, "import", "products", str(write(tmp_path / "p.csv", PRODUCTS)))
+    path = tmp_path / "orders.csv"
+    header = "order_number,customer_external_id,placed_at,total,sku,quantity,note\n"
+    padding = "x" * 40  # an ignored column, so that few orders make a large file
+    rows = [f"N{n:05d},K{n % 50},2024-01-02,9.99,P1,1,{padding}\n" for n in range(60_000)]
+    rows[54_321] = rows[54_321].replace(",P1,", ",NOPE,")
+    path.write_text(header + "".join(rows), encoding="utf-8")
+    assert path.stat().st_size > 4_000_000
+    result = await cli(url, "import", "orders", str(path))
+    assert result.exit_code == 1, result.output
+    assert "60000 rows read; orders: 59999 inserted, 0 updated, 0 unchanged; 1 rows rejected" in (
+        result.stderr
+    )
+    assert rejects(path) == {54_323: "sku: no product with SKU 'NOPE'"}
+    assert await _count(client, "orders") == 59_999
+
+    path.write_text(header.replace("placed_at,", "") + "".join(rows), encoding="utf-8")
+    result = await cli(url, "import", "orders", str(path))
+    assert result.exit_code == 2
+    assert "required columns are missing: placed_at" in result.stderr
+
+
 ORDER_NODE = """query($id: ID!) { node(id: $id) { ... on Order {
     id number status placedAt version total { amount currency } customer { id }
     lines { quantity product { id } unitPrice { amount } } } } }"""

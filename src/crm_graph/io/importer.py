@@ -5,10 +5,10 @@ only costs itself. ``strict`` and ``dry_run`` run the whole file in one transact
 a strict import with any reject, and every dry run, rolls it back, so nothing is written but
 the counts are exactly those a real run would give.
 
-While one batch is written, the next is read and checked in a worker thread: the checks that
-need no database overlap with the database's own work. On PostgreSQL a batch of orders that
-does not depend on the batch before it is also written while that one still is, in a
-transaction of its own: the database works on one while this process prepares the other.
+While one batch is written, the next is read and checked in a process of its own
+(:mod:`crm_graph.io.reader`), on another core. On PostgreSQL a batch of orders that does not
+depend on the batch before it is also written while that one still is, in a transaction of its
+own: the database works on one while this process prepares the other.
 
 Rows of one order need not be next to each other: :mod:`crm_graph.io.regroup` brings them
 together, so the batch size never changes what an import does.
@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
 from contextlib import ExitStack, aclosing, closing, contextmanager
 from dataclasses import dataclass, field
 from itertools import count, islice
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -33,6 +33,7 @@ from crm_graph.db.bulk import BULK_INSERTS, bulk_session
 from crm_graph.db.engine import read_session
 from crm_graph.domain import bulk, bulk_activity
 from crm_graph.domain.bulk import REJECTED, BatchResult, Checked
+from crm_graph.io.reader import read_ahead
 from crm_graph.io.regroup import ScatteredOrders, regrouped
 from crm_graph.io.rejects import Rejects
 from crm_graph.io.rows import (
@@ -55,8 +56,8 @@ from crm_graph.settings import Settings
 
 DEFAULT_BATCH = 10_000
 COLLECT_EVERY = 4  # batches between collections of the young generations
+SEPARATE_READER_BYTES = 4_000_000  # files this large are read in a process of their own
 CONCURRENT = "a concurrent change conflicts with this batch; import the file again"
-T = TypeVar("T")
 
 
 @dataclass
@@ -82,6 +83,7 @@ class Tally:
     unchanged: int = 0
     created_customers: int = 0
     rejects: list[tuple[Record, str]] = field(default_factory=list)
+    read_to: int = 0  # bytes of the file read once this batch was
 
 
 @dataclass
@@ -114,6 +116,7 @@ class Prepared:
     problems: list[tuple[Record, str]]
     units: list[Unit]
     checked: Checked
+    read_to: int  # bytes of the file read so far
 
 
 @dataclass(frozen=True)
@@ -164,55 +167,78 @@ async def run_import(
     progress: Progress | None = None,
 ) -> Summary:
     """Import ``options.path``; raises :class:`SourceError` when the file cannot be imported."""
-    kind = KINDS[options.kind]
     steps = _steps(settings, options)
-    summary = Summary(kind.name)
-    with ExitStack() as stack:
-        stack.enter_context(_collector_relaxed())
-        source = stack.enter_context(closing(_open(options)))
-        if source.columns is not None:
-            missing = kind.missing(source.columns)
-            if missing:
-                raise SourceError(f"required columns are missing: {', '.join(missing)}")
-            summary.ignored_columns = kind.ignored(source.columns)
-        records: Iterable[Record] = source
-        if kind is ORDERS:
-            scattered = stack.enter_context(closing(ScatteredOrders()))
-            await asyncio.to_thread(scattered.scan, _order_numbers(options))
-            if scattered.count:  # usually none: exports write an order's rows together
-                records = regrouped(source, scattered)
-        batches = _batches(records, kind, options.batch_size)
+    summary = Summary(options.kind)
+    accounted = count(1)  # batches
+    with _collector_relaxed():
+        separate = _size(options.path) >= SEPARATE_READER_BYTES
+        async with aclosing(read_ahead(_read, options, settings, separate=separate)) as reading:
+            header: Header = await anext(reading)
+            summary.ignored_columns = header.ignored
+            with closing(Rejects(options.path, header.columns)) as rejects:
 
-        def prepare_next() -> Prepared | None:
-            batch = next(batches, None)
-            return None if batch is None else _prepare(batch, kind, steps)
+                def account(tally: Tally) -> None:
+                    summary.add(tally)
+                    if next(accounted) % COLLECT_EVERY == 0:
+                        gc.collect(1)  # see _collector_relaxed
+                    for record, why in sorted(tally.rejects, key=lambda reject: reject[0].number):
+                        rejects.add(record, why)
+                    if progress is not None:
+                        progress(summary.rows, tally.read_to)
 
-        accounted = count(1)  # batches
-        with closing(Rejects(options.path, source.columns)) as rejects:
-
-            def account(tally: Tally) -> None:
-                summary.add(tally)
-                if next(accounted) % COLLECT_EVERY == 0:
-                    gc.collect(1)  # see _collector_relaxed
-                for record, why in sorted(tally.rejects, key=lambda reject: reject[0].number):
-                    rejects.add(record, why)
-                if progress is not None:
-                    progress(summary.rows, source.position)
-
-            async with aclosing(_read_ahead(prepare_next)) as prepared_batches:
                 if options.dry_run or options.strict:
                     try:
                         async with bulk_session(engine) as session:
-                            async for prepared in prepared_batches:
+                            async for prepared in reading:
                                 account(await _write(session, prepared, steps))
                             if options.dry_run or summary.rejected:
                                 raise _RollBack
                     except _RollBack:
                         pass
                 else:
-                    await _commit_each(engine, prepared_batches, steps, account)
-            summary.rejects_path = rejects.path if rejects.count else None
+                    await _commit_each(engine, reading, steps, account)
+                summary.rejects_path = rejects.path if rejects.count else None
     return summary
+
+
+@dataclass
+class Header:
+    """What the reading process knows once the file is open: the CSV columns (None for JSON
+    Lines) and those an import of this kind leaves out."""
+
+    columns: list[str] | None
+    ignored: list[str]
+
+
+def _read(options: ImportOptions, settings: Settings) -> Generator[Header | Prepared, None, None]:
+    """What the reader (:mod:`crm_graph.io.reader`) hands over: the header, then each batch
+    read and checked, in file order."""
+    kind = KINDS[options.kind]
+    steps = _steps(settings, options)
+    with ExitStack() as stack:
+        stack.enter_context(_collector_relaxed())
+        source = stack.enter_context(closing(_open(options)))
+        columns = source.columns
+        if columns is not None and (missing := kind.missing(columns)):
+            raise SourceError(f"required columns are missing: {', '.join(missing)}")
+        yield Header(columns, [] if columns is None else kind.ignored(columns))
+        records: Iterable[Record] = source
+        if kind is ORDERS:
+            scattered = stack.enter_context(closing(ScatteredOrders()))
+            scattered.scan(_order_numbers(options))
+            if scattered.count:  # usually none: exports write an order's rows together
+                records = regrouped(source, scattered)
+        for number, batch in enumerate(_batches(records, kind, options.batch_size), start=1):
+            yield _prepare(batch, kind, steps, source.position)
+            if number % COLLECT_EVERY == 0:
+                gc.collect(1)  # see _collector_relaxed
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # opening it says why (SourceError)
 
 
 def _open(options: ImportOptions) -> Source:
@@ -274,19 +300,6 @@ async def _commit(engine: AsyncEngine, prepared: Prepared, steps: Steps) -> Tall
         return _lost_race(prepared)
 
 
-async def _read_ahead(prepare: Callable[[], T | None]) -> AsyncIterator[T]:
-    """Yield what ``prepare`` returns until None, preparing the next one in a worker thread
-    while the caller works on the current one."""
-    pending = asyncio.ensure_future(asyncio.to_thread(prepare))
-    try:
-        while (ready := await pending) is not None:
-            pending = asyncio.ensure_future(asyncio.to_thread(prepare))
-            yield ready
-    finally:
-        # The worker reads the file: let it finish before the file is closed.
-        await asyncio.wait([pending])
-
-
 @contextmanager
 def _collector_relaxed() -> Iterator[None]:
     """An import allocates millions of short-lived objects while batches of them stay alive,
@@ -333,9 +346,9 @@ def _batches(records: Iterable[Record], kind: Kind, size: int) -> Iterator[list[
         yield list(groups.values())
 
 
-def _prepare(batch: list[Unit], kind: Kind, steps: Steps) -> Prepared:
+def _prepare(batch: list[Unit], kind: Kind, steps: Steps, read_to: int) -> Prepared:
     """Set unreadable rows (and orders with one) aside, and check the rest."""
-    prepared = Prepared(rows=0, problems=[], units=[], checked=Checked.of(0))
+    prepared = Prepared(rows=0, problems=[], units=[], checked=Checked.of(0), read_to=read_to)
     for unit in batch:
         records = _records(unit)
         prepared.rows += len(records)
@@ -369,7 +382,7 @@ async def _write(session: AsyncSession, prepared: Prepared, steps: Steps) -> Tal
     """Write one batch through the domain and account for every row."""
     result = await steps.write(session, prepared.checked)
     session.info.pop(BULK_INSERTS, None)  # for the audit log, which a file import has not
-    tally = Tally(rows=prepared.rows, rejects=list(prepared.problems))
+    tally = Tally(rows=prepared.rows, rejects=list(prepared.problems), read_to=prepared.read_to)
     tally.created_customers = result.created_customers
     for unit, outcome in zip(prepared.units, result.outcomes, strict=True):
         if outcome.status == REJECTED and isinstance(unit, OrderGroup):
@@ -386,6 +399,7 @@ def _lost_race(prepared: Prepared) -> Tally:
     """A batch that lost a race with a concurrent writer rolled back: its rows are reported."""
     return Tally(
         rows=prepared.rows,
+        read_to=prepared.read_to,
         rejects=[
             *prepared.problems,
             *((r, CONCURRENT) for unit in prepared.units for r in _records(unit)),

@@ -29,7 +29,8 @@ class ScatteredOrders:
 
     def __init__(self) -> None:
         self._directory = tempfile.TemporaryDirectory(prefix="crm-import-")
-        # Used by one thread at a time: the scan, then the import's read-ahead worker.
+        # Used by one thread at a time, not always the same one: a small file is read by
+        # whichever worker thread takes the next batch (crm_graph.io.reader).
         self._db = sqlite3.connect(
             Path(self._directory.name) / "regroup.db", check_same_thread=False
         )

@@ -1,0 +1,50 @@
+"""The process that reads a large import file ahead of the writer: what goes wrong there is
+reported here, never lost (the CLI side is in ``test_import_cli.py``)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from contextlib import aclosing
+
+import pytest
+
+from crm_graph.io.reader import ReaderStopped, read_ahead
+
+
+def _two_then(ending: str) -> Iterator[str]:
+    yield "first"
+    yield "second"
+    if ending == "error":
+        raise ValueError("row 3 cannot be read")
+    if ending == "death":
+        os._exit(3)
+
+
+async def _read(ending: str) -> list[str]:
+    items: list[str] = []
+    async for item in read_ahead(_two_then, ending, separate=True):
+        items.append(item)
+    return items
+
+
+async def test_the_reader_hands_over_every_item_in_order() -> None:
+    assert await _read("end") == ["first", "second"]
+
+
+async def test_an_error_in_the_reader_is_raised_in_the_writer() -> None:
+    with pytest.raises(ValueError, match="row 3 cannot be read"):
+        await _read("error")
+
+
+async def test_a_reader_that_dies_is_reported_with_its_exit_code() -> None:
+    with pytest.raises(ReaderStopped, match="exit code 3"):
+        await _read("death")
+
+
+async def test_a_writer_that_stops_early_stops_the_reader() -> None:
+    reading = read_ahead(_two_then, "end", separate=True)
+    async with aclosing(reading):
+        assert await anext(reading) == "first"
+    assert [child for child in multiprocessing.active_children() if child.is_alive()] == []
