@@ -2,28 +2,29 @@
 
 Checking rows and writing them are both Python: in one process they take turns on Python's
 lock, so a thread reading ahead gains little. A second process prepares the next batch on
-another core while this one writes (a fifth faster or more on large files; see
+another core while this one writes (a tenth to a fifth faster on large files; see
 ``docs/benchmarks.md``). Each batch crosses over pickled when it is asked for, so at most one
 waits and memory stays flat. Starting that process costs about half a second, more than a
 small file takes: such a file is read in a thread of this process instead, by the same code.
+
+The process is ``python -m crm_graph.io.reader``, talking over its standard input and output:
+it loads only what reading needs, not the program that started it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import os
 import pickle
+import struct
+import subprocess
+import sys
 from collections.abc import AsyncGenerator, Callable, Generator
-from multiprocessing.connection import Connection
-from typing import Any
+from typing import IO, Any
 
-NEXT = b"next"  # what the writer sends to ask for the next item
+NEXT = b"n"  # what the writer sends to ask for the next item
 _ITEM, _END, _ERROR = "item", "end", "error"
-STOP_SECONDS = 5.0  # how long a reader may take to stop before it is terminated
-# A fork server (started on first use, one per process) forks each reader with the importer
-# already loaded; where there is none (Windows), each reader is a fresh interpreter.
-START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-PRELOADED = ["crm_graph.io.importer"]
+_SIZE = struct.Struct("!Q")  # each message: its length, then the pickle
 
 
 class ReaderStopped(RuntimeError):
@@ -40,38 +41,6 @@ def read_ahead(
     return _in_process(produce, args) if separate else _in_thread(produce(*args))
 
 
-async def _in_process(
-    produce: Callable[..., Generator[Any, None, None]], args: tuple[Any, ...]
-) -> AsyncGenerator[Any, None]:
-    context = multiprocessing.get_context(START_METHOD)
-    if START_METHOD == "forkserver":
-        context.set_forkserver_preload(PRELOADED)  # read when the server starts
-    ours, theirs = context.Pipe()
-    process = context.Process(target=_serve, args=(theirs, produce, args), daemon=True)
-    process.start()
-    theirs.close()
-    finished = False
-    try:
-        ours.send_bytes(NEXT)
-        while True:
-            kind, value = await asyncio.to_thread(_receive, ours, process)
-            if kind == _END:
-                finished = True
-                return
-            if kind == _ERROR:
-                finished = True
-                raise value
-            ours.send_bytes(NEXT)
-            yield value
-    finally:
-        if not finished:
-            process.terminate()  # it may be reading ahead; what it read is not wanted
-        await asyncio.to_thread(process.join, STOP_SECONDS)
-        if process.is_alive():
-            process.kill()
-        ours.close()
-
-
 async def _in_thread(items: Generator[Any, None, None]) -> AsyncGenerator[Any, None]:
     pending = asyncio.ensure_future(asyncio.to_thread(next, items, _END))
     try:
@@ -83,37 +52,97 @@ async def _in_thread(items: Generator[Any, None, None]) -> AsyncGenerator[Any, N
         items.close()
 
 
-def _receive(connection: Connection, process: multiprocessing.process.BaseProcess) -> Any:
+async def _in_process(
+    produce: Callable[..., Generator[Any, None, None]], args: tuple[Any, ...]
+) -> AsyncGenerator[Any, None]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert process.stdin is not None and process.stdout is not None
+    finished = False
     try:
-        return pickle.loads(connection.recv_bytes())
+        # Where to find ``produce`` (a test module, say), then the job itself.
+        _ask(process.stdin, _message(sys.path) + _message((produce, args)) + NEXT)
+        while True:
+            kind, value = await asyncio.to_thread(_answer, process)
+            if kind == _END:
+                finished = True
+                return
+            if kind == _ERROR:
+                finished = True
+                raise value
+            _ask(process.stdin, NEXT)
+            yield value
+    finally:
+        if not finished:
+            process.kill()  # it may be reading ahead; what it read is not wanted
+        process.stdin.close()
+        await asyncio.to_thread(process.wait)
+        process.stdout.close()
+
+
+def _ask(stream: IO[bytes], data: bytes) -> None:
+    stream.write(data)
+    stream.flush()
+
+
+def _answer(process: subprocess.Popen[bytes]) -> Any:
+    """The next message from the reading process (blocking: run in a thread)."""
+    assert process.stdout is not None
+    try:
+        return _receive(process.stdout)
     except EOFError:
-        process.join(STOP_SECONDS)
         raise ReaderStopped(
-            f"the process reading the file stopped unexpectedly (exit code {process.exitcode})"
+            f"the process reading the file stopped unexpectedly (exit code {process.wait()})"
         ) from None
 
 
-def _serve(
-    connection: Connection, produce: Callable[..., Generator[Any, None, None]], args: Any
-) -> None:
+def _message(value: Any) -> bytes:
+    data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    return _SIZE.pack(len(data)) + data
+
+
+def _receive(stream: IO[bytes]) -> Any:
+    """The next message; EOFError when the stream ends before a whole one."""
+    head = stream.read(_SIZE.size)
+    if len(head) < _SIZE.size:
+        raise EOFError
+    size = _SIZE.unpack(head)[0]
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+def _serve() -> None:
     """The reading process: one item per request, then the end or the error."""
+    requests = sys.stdin.buffer
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not reach the writer
+    sys.path[:] = _receive(requests)
     try:
+        produce, args = _receive(requests)
         items = produce(*args)
-        while connection.recv_bytes() == NEXT:
+        while requests.read(1) == NEXT:
             try:
-                item = next(items)
+                answer = _message((_ITEM, next(items)))
             except StopIteration:
-                connection.send_bytes(pickle.dumps((_END, None)))
-                return
-            connection.send_bytes(pickle.dumps((_ITEM, item), pickle.HIGHEST_PROTOCOL))
-    except EOFError:
+                answer = _message((_END, None))
+            answers.write(answer)
+            answers.flush()
+    except BrokenPipeError:
         return  # the writer has gone: nothing more is wanted
     except Exception as exc:  # every error is the writer's to report
-        connection.send_bytes(_pickled_error(exc))
+        answers.write(_pickled_error(exc))
+        answers.flush()
 
 
 def _pickled_error(exc: Exception) -> bytes:
     try:
-        return pickle.dumps((_ERROR, exc))
+        return _message((_ERROR, exc))
     except Exception:  # an exception that cannot cross keeps its message
-        return pickle.dumps((_ERROR, RuntimeError(f"{type(exc).__name__}: {exc}")))
+        return _message((_ERROR, RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+if __name__ == "__main__":
+    _serve()
