@@ -33,8 +33,13 @@ def write(path: Path, text: str) -> Path:
 
 def rejects(path: Path) -> dict[int, str]:
     """``FILE.rejects.csv`` as {row number: reason}."""
+    return {int(row[0]): row[1] for row in rejected_rows(path)[1:]}
+
+
+def rejected_rows(path: Path) -> list[list[str]]:
+    """``FILE.rejects.csv`` as it is, header first."""
     with path.with_name(path.name + ".rejects.csv").open(newline="", encoding="utf-8") as f:
-        return {int(row["row"]): row["reason"] for row in csv.DictReader(f)}
+        return list(csv.reader(f))
 
 
 EVENTS = """

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from io_support import cli, events_until, rejects, write
+from io_support import cli, events_until, rejected_rows, rejects, write
 
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client
@@ -541,6 +541,10 @@ async def test_the_rejects_report_lists_rows_in_row_order(
         7: "quantity: quantity must be a whole number from 1 to 1000000",
     }
     assert list(rejects(path)) == [2, 3, 5, 6, 7]
+    file_rows = path.read_text().splitlines()
+    report = rejected_rows(path)
+    assert report[0] == ["row", "reason", *file_rows[0].split(",")]
+    assert [",".join(r[2:]) for r in report[1:]] == [file_rows[n - 1] for n in (2, 3, 5, 6, 7)]
     data = await client.data("{ orders(first: 10) { nodes { number } } }")
     assert sorted(o["number"] for o in data["orders"]["nodes"]) == ["N3", "N6"]
 
@@ -563,6 +567,7 @@ async def test_json_lines_orders_apart_in_the_file_form_one_order(
     assert result.exit_code == 1, result.output
     assert "orders: 2 inserted, 0 updated, 0 unchanged; 1 rows rejected" in result.stderr
     assert rejects(path) == {4: "order_number: must be text"}
+    assert rejected_rows(path)[1][2] == path.read_text().splitlines()[3]
     data = await client.data("{ orders(first: 10) { nodes { number lines { quantity } } } }")
     lines = {
         o["number"]: sorted(ln["quantity"] for ln in o["lines"]) for o in data["orders"]["nodes"]

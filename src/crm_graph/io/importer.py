@@ -175,14 +175,15 @@ async def run_import(
         async with aclosing(read_ahead(_read, options, settings, separate=separate)) as reading:
             header: Header = await anext(reading)
             summary.ignored_columns = header.ignored
-            with closing(Rejects(options.path, header.columns)) as rejects:
+            report = Rejects(options.path, header.columns, lambda: _open(options))
+            with closing(report) as rejects:
 
                 def account(tally: Tally) -> None:
                     summary.add(tally)
                     if next(accounted) % COLLECT_EVERY == 0:
                         gc.collect(1)  # see _collector_relaxed
-                    for record, why in sorted(tally.rejects, key=lambda reject: reject[0].number):
-                        rejects.add(record, why)
+                    for record, why in tally.rejects:
+                        rejects.add(record.number, why)
                     if progress is not None:
                         progress(summary.rows, tally.read_to)
 

@@ -80,15 +80,14 @@ class ScatteredOrders:
     def set_aside(self, number: str, record: Record) -> None:
         self._db.execute(
             "INSERT INTO aside VALUES (?, ?, ?)",
-            (number, record.number, json.dumps([record.values, record.raw])),
+            (number, record.number, json.dumps(record.values)),
         )
 
     def set_aside_rows(self) -> Iterator[Record]:
         """The rows set aside, each order's rows together and in file order."""
         rows = self._db.execute("SELECT row, record FROM aside ORDER BY number, row")
         for row, text in rows:
-            values, raw = json.loads(text)
-            yield Record(row, values, raw)
+            yield Record(row, json.loads(text))
 
     def close(self) -> None:
         self._db.close()

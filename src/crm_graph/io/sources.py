@@ -29,9 +29,11 @@ class SourceError(ValueError):
 
 @dataclass
 class Record:
+    """A row: its number, its values, or why it cannot be read. Its cells are not kept: the
+    rejects report reads the few it needs again (:meth:`Source.cells`)."""
+
     number: int
     values: dict[str, Any]
-    raw: list[str]
     problem: str | None = None
 
 
@@ -107,12 +109,12 @@ class Source:
         unnamed = "" in columns
         for number, cells, problem in self._csv_rows():
             if problem:
-                yield Record(number, {}, cells, problem)
+                yield Record(number, {}, problem)
                 continue
             values = dict(zip(columns, cells, strict=True))
             if unnamed:
                 del values[""]
-            yield Record(number, values, cells)
+            yield Record(number, values)
 
     def _csv_rows(self) -> Iterator[tuple[int, list[str], str | None]]:
         """Each non-blank row's number, cells and problem (None: readable, as wide as the
@@ -138,10 +140,23 @@ class Source:
             else:
                 yield number, cells, None
 
-    def _jsonl_records(self) -> Iterator[Record]:
+    def cells(self) -> Iterator[tuple[int, list[str]]]:
+        """Each row's number and cells as the file has them (a JSON Lines row: its line)."""
+        if self.format == "jsonl":
+            for number, line in self._jsonl_lines():
+                yield number, [line.rstrip("\r\n")]
+        else:
+            for number, cells, _ in self._csv_rows():
+                yield number, cells
+
+    def _jsonl_lines(self) -> Iterator[tuple[int, str]]:
+        """Each non-blank line and its number."""
         for number, line in enumerate(self._text, start=1):
-            if not line.strip():
-                continue
+            if line.strip():
+                yield number, line
+
+    def _jsonl_records(self) -> Iterator[Record]:
+        for number, line in self._jsonl_lines():
             problem = NOT_TEXT if REPLACED in line else None
             values: Any = {}
             if problem is None:
@@ -152,7 +167,7 @@ class Source:
                 else:
                     if not isinstance(values, dict):
                         problem, values = "each line must hold a JSON object", {}
-            yield Record(number, values, [line.rstrip("\r\n")], problem)
+            yield Record(number, values, problem)
 
     def close(self) -> None:
         self._text.close()
