@@ -2,7 +2,7 @@
 
 Checking rows and writing them are both Python: in one process they take turns on Python's
 lock, so a thread reading ahead gains little. A second process prepares the next batch on
-another core while this one writes (a tenth to a fifth faster on large files; see
+another core while this one writes (on a million order rows a fifth to a third faster; see
 ``docs/benchmarks.md``). Each batch crosses over pickled when it is asked for, so at most one
 waits and memory stays flat. Starting that process costs about half a second, more than a
 small file takes: such a file is read in a thread of this process instead, by the same code.
