@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from crm_analytics import churn, recommend, rfm, segments
+from crm_analytics.definitions import SEGMENTS
 
 
 def test_rfm_quintiles_and_named_segments() -> None:
@@ -23,7 +24,7 @@ def test_rfm_quintiles_and_named_segments() -> None:
 
 def test_segment_map_names_every_cell_with_the_documented_segments() -> None:
     cells = {rfm.segment_of(r, f) for r in range(1, 6) for f in range(1, 6)}
-    assert cells == set(rfm.SEGMENTS) and len(rfm.SEGMENTS) == 11
+    assert cells == set(SEGMENTS) and len(SEGMENTS) == 11
     assert rfm.segment_of(5, 5) == "Champions" and rfm.segment_of(1, 1) == "Lost"
     assert rfm.segment_of(1, 5) == "Cannot Lose Them" and rfm.segment_of(3, 3) == "Need Attention"
 

@@ -6,6 +6,7 @@ Each test runs on SQLite and PostgreSQL; the CLI writes, the GraphQL API reads b
 from __future__ import annotations
 
 from pathlib import Path
+from textwrap import dedent
 
 from io_support import cli, events_until, rejected_rows, rejects, write
 
@@ -429,6 +430,15 @@ async def test_imports_write_the_events_of_what_they_change(
         ]
 
 
+ORDER_COLUMNS = "order_number,customer_external_id,placed_at,total,sku,quantity,status"
+
+
+async def products_and_orders(url: str, tmp_path: Path, rows: str) -> Path:
+    """Import ``PRODUCTS``, then write ``rows`` under ``ORDER_COLUMNS`` as ``orders.csv``."""
+    await cli(url, "import", "products", str(write(tmp_path / "p.csv", PRODUCTS)))
+    return write(tmp_path / "orders.csv", f"{ORDER_COLUMNS}\n{dedent(rows).lstrip()}")
+
+
 async def test_orders_in_many_small_batches_import_as_one_file(
     client: GraphQLClient, settings: Settings, tmp_path: Path
 ) -> None:
@@ -437,11 +447,10 @@ async def test_orders_in_many_small_batches_import_as_one_file(
     both) are written one after the other; on PostgreSQL the others are written side by
     side."""
     url = settings.database_url
-    await cli(url, "import", "products", str(write(tmp_path / "p.csv", PRODUCTS)))
-    path = write(
-        tmp_path / "orders.csv",
+    path = await products_and_orders(
+        url,
+        tmp_path,
         """
-        order_number,customer_external_id,placed_at,total,sku,quantity,status
         N1,K1,2024-01-01,29.97,P1,1,pending
         N2,K2,2024-01-02,9.99,P1,1,pending
         N3,K1,2024-01-03,9.99,P1,1,pending
@@ -487,11 +496,10 @@ async def test_rows_of_one_order_apart_must_still_agree(
     """Rows apart in the file are one order: a disagreement between them rejects the order,
     with each row's reason, whichever batches the rows fall into."""
     url = settings.database_url
-    await cli(url, "import", "products", str(write(tmp_path / "p.csv", PRODUCTS)))
-    path = write(
-        tmp_path / "orders.csv",
+    path = await products_and_orders(
+        url,
+        tmp_path,
         """
-        order_number,customer_external_id,placed_at,total,sku,quantity,status
         N1,K1,2024-01-01,9.99,P1,1,pending
         N2,K2,2024-01-02,9.99,P1,1,pending
         N1,K1,2024-01-01,9.99,P1,1,paid
@@ -517,11 +525,10 @@ async def test_the_rejects_report_lists_rows_in_row_order(
     """Whatever rejects a row (unreadable, checks, the database) and wherever its order's rows
     are in the file, the report reads top to bottom like the file."""
     url = settings.database_url
-    await cli(url, "import", "products", str(write(tmp_path / "p.csv", PRODUCTS)))
-    path = write(
-        tmp_path / "orders.csv",
+    path = await products_and_orders(
+        url,
+        tmp_path,
         """
-        order_number,customer_external_id,placed_at,total,sku,quantity,status
         N1,K1,2024-01-01,9.99,P1,1,pending
         N2,K2,2024-01-02,9.99,NOPE,1,pending
         N3,K1,2024-01-03,9.99,P1,1,pending

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-from crm_analytics.definitions import SEGMENTS as SEGMENTS  # re-exported: the names the map uses
-
 # SEGMENT_MAP[r - 1][f - 1]
 SEGMENT_MAP: tuple[tuple[str, ...], ...] = (
     ("Lost", "Hibernating", "At Risk", "At Risk", "Cannot Lose Them"),

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.auth.models import CustomerConsent
 from crm_graph.domain.customers import get_live
-from crm_graph.domain.errors import Collector
+from crm_graph.domain.errors import Collector, not_one_of
 from crm_graph.domain.values import clean_text
 
 CHANNELS = ("email", "sms", "phone", "post", "push", "other")
@@ -27,9 +27,7 @@ async def record_consent(
     await get_live(session, customer_id, "input", "customerId")
     errors = Collector()
     if channel not in CHANNELS:
-        errors.add(
-            "INVALID_VALUE", f"channel must be one of {', '.join(CHANNELS)}", "input", "channel"
-        )
+        errors.add("INVALID_VALUE", not_one_of("channel", CHANNELS), "input", "channel")
     source = clean_text(source, errors, "input", "source", max_length=200)
     errors.check()
     consent = CustomerConsent(

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from crm_graph.auth.models import ApiKey
 from crm_graph.db.engine import read_session, write_session
 from crm_graph.db.models import utcnow
-from crm_graph.domain.errors import Collector, fail
+from crm_graph.domain.errors import Collector, fail, not_one_of
 from crm_graph.domain.values import clean_text
 
 KEY_PREFIX = "crm_"
@@ -48,9 +48,7 @@ async def create_key(
     name = clean_text(name, errors, "input", "name", max_length=100, required=True) or ""
     user = clean_text(user_id, errors, "input", "userId", max_length=200) or name
     if role not in roles:
-        errors.add(
-            "INVALID_VALUE", f"role must be one of {', '.join(sorted(roles))}", "input", "role"
-        )
+        errors.add("INVALID_VALUE", not_one_of("role", sorted(roles)), "input", "role")
     if expires_at is not None and (expires_at.tzinfo is None or expires_at <= utcnow()):
         errors.add(
             "INVALID_VALUE", "expiry must be a future time with a time zone", "input", "expiresAt"

@@ -40,7 +40,7 @@ from crm_graph.domain.bulk import (
     insert_new,
     rejected,
 )
-from crm_graph.domain.errors import Collector, FieldError
+from crm_graph.domain.errors import Collector, FieldError, not_one_of
 from crm_graph.domain.orders import MAX_LINES, MAX_QUANTITY, STATUSES, line_price
 from crm_graph.domain.values import (
     clean_text,
@@ -181,9 +181,7 @@ def _order_values(
         total = normalise_amount(total, code, errors, "input", "total")
     status = str(item.get("status") or "pending").strip().lower()
     if status not in STATUSES:
-        errors.add(
-            "INVALID_VALUE", f"status must be one of {', '.join(STATUSES)}", "input", "status"
-        )
+        errors.add("INVALID_VALUE", not_one_of("status", STATUSES), "input", "status")
     lines = item.get("lines") or []
     if len(lines) > MAX_LINES:
         errors.add("TOO_MANY", f"at most {MAX_LINES} lines", "input", "lines")

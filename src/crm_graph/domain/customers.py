@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.jsonable import camel
 from crm_graph.db.models import Customer, CustomerMerge, utcnow
-from crm_graph.domain.errors import Collector, fail
+from crm_graph.domain.errors import Collector, fail, not_one_of
 from crm_graph.domain.values import (
     clean_text,
     normalise_country,
@@ -62,7 +62,7 @@ def validate_fields(changes: dict[str, Any], region: str, errors: Collector) -> 
             if stage not in LIFECYCLE_STAGES:
                 errors.add(
                     "INVALID_VALUE",
-                    f"lifecycle stage must be one of {', '.join(LIFECYCLE_STAGES)}",
+                    not_one_of("lifecycle stage", LIFECYCLE_STAGES),
                     *path,
                 )
             out[key] = stage

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -32,6 +33,11 @@ class Collector:
     def check(self) -> None:
         if self.errors:
             raise ValidationFailed(self.errors)
+
+
+def not_one_of(name: str, allowed: Iterable[str]) -> str:
+    """The message for a value outside a fixed set: ``status must be one of a, b, c``."""
+    return f"{name} must be one of {', '.join(allowed)}"
 
 
 def fail(code: str, message: str, *path: str | int) -> ValidationFailed:

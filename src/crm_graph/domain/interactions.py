@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.models import Interaction, utcnow
 from crm_graph.domain.customers import get_live
-from crm_graph.domain.errors import Collector
+from crm_graph.domain.errors import Collector, not_one_of
 from crm_graph.domain.values import clean_text
 from crm_graph.events.payloads import entity_event
 
@@ -22,14 +22,12 @@ def validate_fields(fields: dict[str, Any], errors: Collector) -> dict[str, Any]
     """The normalised columns of a new interaction; problems go to ``errors``."""
     channel = (fields.get("channel") or "").lower()
     if channel not in CHANNELS:
-        errors.add(
-            "INVALID_VALUE", f"channel must be one of {', '.join(CHANNELS)}", "input", "channel"
-        )
+        errors.add("INVALID_VALUE", not_one_of("channel", CHANNELS), "input", "channel")
     direction = (fields.get("direction") or "inbound").lower()
     if direction not in DIRECTIONS:
         errors.add(
             "INVALID_VALUE",
-            f"direction must be one of {', '.join(DIRECTIONS)}",
+            not_one_of("direction", DIRECTIONS),
             "input",
             "direction",
         )

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.models import utcnow
 from crm_graph.domain.customers import check_version
-from crm_graph.domain.errors import Collector, fail
+from crm_graph.domain.errors import Collector, fail, not_one_of
 from crm_graph.domain.values import clean_text
 from crm_graph.events.models import (
     EventRecord,
@@ -101,9 +101,7 @@ async def update_endpoint(
     values = await _check_fields(changes, known_types, allow_private)
     if status is not None:
         if status not in STATUSES:
-            raise fail(
-                "INVALID_VALUE", f"status must be one of {', '.join(STATUSES)}", "input", "status"
-            )
+            raise fail("INVALID_VALUE", not_one_of("status", STATUSES), "input", "status")
         values["status"] = status
         if status == "active":
             values["disabled_reason"] = None

@@ -204,8 +204,8 @@ async def run_import(
 
 @dataclass
 class Header:
-    """What the reading process knows once the file is open: the CSV columns (None for JSON
-    Lines) and those an import of this kind leaves out."""
+    """What the reader knows once the file is open: the CSV columns (None for JSON Lines) and
+    those an import of this kind leaves out."""
 
     columns: list[str] | None
     ignored: list[str]
@@ -307,15 +307,17 @@ def _collector_relaxed() -> Iterator[None]:
     and the collector's automatic runs rescan every live one, again and again (and the
     modules, the schema): a sixth of an import's time. Set what exists aside and collect
     the young generations only every few batches, once the batches written have become
-    garbage: the few cycles a batch leaves (sessions, tasks) go with them."""
-    enabled = gc.isenabled()
+    garbage: the few cycles a batch leaves (sessions, tasks) go with them. Inside another
+    (a small file's reader, in a thread of the writing process) it changes nothing."""
+    if not gc.isenabled():
+        yield
+        return
     gc.freeze()
     gc.disable()
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        gc.enable()
         gc.unfreeze()
 
 
