@@ -24,8 +24,8 @@ class ValidationFailed(Exception):
 class Collector:
     """Gathers every problem in an input, so a client sees them all at once."""
 
-    def __init__(self) -> None:
-        self.errors: list[FieldError] = []
+    def __init__(self, errors: list[FieldError] | None = None) -> None:
+        self.errors: list[FieldError] = [] if errors is None else errors
 
     def add(self, code: str, message: str, *path: str | int) -> None:
         self.errors.append(FieldError(code, message, [str(p) for p in path]))

@@ -44,11 +44,11 @@ from crm_graph.io.rows import (
     PRODUCTS,
     Kind,
     OrderGroup,
-    group_reasons,
+    UnitRows,
     item_of,
     number_of,
     order_key,
-    reason,
+    row_reasons,
     sibling_reason,
 )
 from crm_graph.io.sources import Record, Source, SourceError
@@ -82,7 +82,7 @@ class Tally:
     updated: int = 0
     unchanged: int = 0
     created_customers: int = 0
-    rejects: list[tuple[Record, str]] = field(default_factory=list)
+    rejects: list[tuple[int, str]] = field(default_factory=list)  # (row, reason)
     read_to: int = 0  # bytes of the file read once this batch was
 
 
@@ -105,16 +105,17 @@ class Summary:
 
 
 Progress = Callable[[int, int], None]  # (rows read, bytes read)
-Unit = Record | OrderGroup  # what one outcome is about: a row, or the rows of one order
+Unit = Record | OrderGroup  # what one item is read from: a row, or the rows of one order
 
 
 @dataclass
 class Prepared:
-    """A batch read and checked: unreadable rows with their reasons, and the units to write."""
+    """A batch read and checked, as it crosses to the writer: the rows set aside with their
+    reasons, and the checked items with the rows each came from."""
 
     rows: int
-    problems: list[tuple[Record, str]]
-    units: list[Unit]
+    problems: list[tuple[int, str]]  # (row, reason)
+    units: list[UnitRows]  # units[i]: the rows of checked item i
     checked: Checked
     read_to: int  # bytes of the file read so far
 
@@ -182,8 +183,8 @@ async def run_import(
                     summary.add(tally)
                     if next(accounted) % COLLECT_EVERY == 0:
                         gc.collect(1)  # see _collector_relaxed
-                    for record, why in tally.rejects:
-                        rejects.add(record.number, why)
+                    for number, why in tally.rejects:
+                        rejects.add(number, why)
                     if progress is not None:
                         progress(summary.rows, tally.read_to)
 
@@ -350,8 +351,10 @@ def _batches(records: Iterable[Record], kind: Kind, size: int) -> Iterator[list[
 
 
 def _prepare(batch: list[Unit], kind: Kind, steps: Steps, read_to: int) -> Prepared:
-    """Set unreadable rows (and orders with one) aside, and check the rest."""
+    """Set unreadable rows (and orders with one) aside, and check the rest. Only row numbers
+    go on with the checked items: a rejected row's cells are read again for the report."""
     prepared = Prepared(rows=0, problems=[], units=[], checked=Checked.of(0), read_to=read_to)
+    items = []
     for unit in batch:
         records = _records(unit)
         prepared.rows += len(records)
@@ -360,25 +363,15 @@ def _prepare(batch: list[Unit], kind: Kind, steps: Steps, read_to: int) -> Prepa
             problems.update(unit.conflicts)
         if problems:
             sibling = sibling_reason(problems)
-            prepared.problems.extend((r, problems.get(r.number) or sibling) for r in records)
+            prepared.problems.extend((r.number, problems.get(r.number) or sibling) for r in records)
+        elif isinstance(unit, OrderGroup):
+            prepared.units.append(unit.rows())
+            items.append(unit.item())
         else:
-            prepared.units.append(unit)
-    items = [
-        u.item() if isinstance(u, OrderGroup) else item_of(kind, u.values) for u in prepared.units
-    ]
+            prepared.units.append(UnitRows((unit.number,)))
+            items.append(item_of(kind, unit.values))
     prepared.checked = steps.check(items)
-    for unit in batch:
-        _keep_for_reports(unit)
     return prepared
-
-
-def _keep_for_reports(unit: Unit) -> None:
-    """Once checked, rows are only reported (their numbers and cells): let go of their parsed
-    values, most of the memory a batch holds while it waits to be written."""
-    for record in _records(unit):
-        record.values = {}
-    if isinstance(unit, OrderGroup):
-        unit.lines = []
 
 
 async def _write(session: AsyncSession, prepared: Prepared, steps: Steps) -> Tally:
@@ -387,12 +380,9 @@ async def _write(session: AsyncSession, prepared: Prepared, steps: Steps) -> Tal
     session.info.pop(BULK_INSERTS, None)  # for the audit log, which a file import has not
     tally = Tally(rows=prepared.rows, rejects=list(prepared.problems), read_to=prepared.read_to)
     tally.created_customers = result.created_customers
-    for unit, outcome in zip(prepared.units, result.outcomes, strict=True):
-        if outcome.status == REJECTED and isinstance(unit, OrderGroup):
-            reasons = group_reasons(unit, outcome.errors)
-            tally.rejects.extend((r, reasons[r.number]) for r in unit.records)
-        elif outcome.status == REJECTED:
-            tally.rejects.append((unit, reason(outcome.errors)))  # type: ignore[arg-type]
+    for rows, outcome in zip(prepared.units, result.outcomes, strict=True):
+        if outcome.status == REJECTED:
+            tally.rejects.extend(row_reasons(rows, outcome.errors).items())
         else:
             setattr(tally, outcome.status, getattr(tally, outcome.status) + 1)
     return tally
@@ -405,6 +395,6 @@ def _lost_race(prepared: Prepared) -> Tally:
         read_to=prepared.read_to,
         rejects=[
             *prepared.problems,
-            *((r, CONCURRENT) for unit in prepared.units for r in _records(unit)),
+            *((number, CONCURRENT) for rows in prepared.units for number in rows.numbers),
         ],
     )

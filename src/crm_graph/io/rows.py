@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from crm_graph.domain.errors import FieldError
 from crm_graph.io.sources import Record
@@ -85,6 +85,18 @@ def item_of(kind: Kind, values: dict[str, Any]) -> dict[str, Any]:
 ORDER_FIELDS = ("customer_external_id", "placed_at", "total", "currency", "status")
 
 
+class UnitRows(NamedTuple):
+    """The file rows behind one item: all of them, in file order, and for an order the row that
+    gave each of its lines. Once checked, this is all an import keeps of an item's rows."""
+
+    numbers: tuple[int, ...]
+    line_rows: tuple[int, ...] = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Thousands cross to the writing process per batch: pickled as a plain tuple.
+        return (tuple.__new__, (UnitRows, tuple(self)))
+
+
 @dataclass
 class OrderGroup:
     """The rows of one order; ``line_rows[i]`` is the row that gave line ``i``."""
@@ -131,6 +143,9 @@ class OrderGroup:
                     f"{name} differs from row {self.first.number} of the same order"
                 )
                 return
+
+    def rows(self) -> UnitRows:
+        return UnitRows(tuple(r.number for r in self.records), tuple(self.line_rows))
 
     def item(self) -> dict[str, Any]:
         values = self.first.values
@@ -180,17 +195,17 @@ def sibling_reason(culprits: Iterable[int]) -> str:
     return f"another row of this order was rejected (row {', '.join(map(str, sorted(culprits)))})"
 
 
-def group_reasons(group: OrderGroup, errors: Sequence[FieldError]) -> dict[int, str]:
-    """Why each row of a rejected order was left out: its own problem, or a sibling's."""
+def row_reasons(rows: UnitRows, errors: Sequence[FieldError]) -> dict[int, str]:
+    """Why each row of a rejected item was left out: its own problem (a line's is its row's,
+    the rest the first row's), or a sibling's."""
     own: dict[int, list[FieldError]] = {}
     for error in errors:
         if error.field[:1] == ["lines"] and len(error.field) > 1 and error.field[1].isdigit():
-            own.setdefault(group.line_rows[int(error.field[1])], []).append(error)
+            own.setdefault(rows.line_rows[int(error.field[1])], []).append(error)
         else:
-            own.setdefault(group.first.number, []).append(error)
+            own.setdefault(rows.numbers[0], []).append(error)
     reasons = {row: reason(found) for row, found in own.items()}
-    reasons.update(group.conflicts)
     sibling = sibling_reason(reasons)
-    for record in group.records:
-        reasons.setdefault(record.number, sibling)
+    for number in rows.numbers:
+        reasons.setdefault(number, sibling)
     return reasons
