@@ -22,7 +22,10 @@ def camel(name: str) -> str:
 def plain(value: Any) -> Any:
     """A JSON-ready column value: times as ISO 8601, decimals as strings."""
     if isinstance(value, datetime):
-        return value.isoformat()
+        try:  # orjson writes what isoformat() does, in a third of the time (bulk imports)
+            return orjson.dumps(value)[1:-1].decode()
+        except TypeError:  # a time zone orjson does not know
+            return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
     return value

@@ -37,6 +37,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Any) -> Any:
+        """On SQLite, the text SQLAlchemy's own DATETIME stores (``YYYY-MM-DD HH:MM:SS.ffffff``),
+        made in one step: bulk imports convert a value per row, and the generic path (this
+        type's conversion, then DATETIME's formatting) costs three times as much."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        convert = self.process_bind_param
+
+        def process(value: datetime | None) -> str | None:
+            if value is not None and value.tzinfo is UTC:  # most are: skip the conversion
+                return value.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
+            naive = convert(value, dialect)
+            return None if naive is None else naive.isoformat(" ", "microseconds")
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None

@@ -57,14 +57,14 @@ def entity_of(table: Table, values: Mapping[str, Any], entity_name: str) -> dict
     time: Any = None  # a row's timestamps are often one value (created = updated)
     for key, name, kind in _layout(table):
         value = values[key]
-        if kind is _ID:
-            value = to_global_id(entity_name, value)
-        elif kind is _AS_IS or value is None:
+        if kind is _AS_IS or value is None:
             pass
         elif kind is _TIME:
             if value is not time:
                 time, text = value, plain(value)
             value = text
+        elif kind is _ID:
+            value = to_global_id(entity_name, value)
         elif kind is _PLAIN:
             value = plain(value, currency)
         else:
@@ -126,10 +126,16 @@ def line_payloads(lines: Iterable[tuple[int, int, Decimal]], currency: str) -> l
         {
             "productId": _global_id("Product", product_id),
             "quantity": quantity,
-            "unitPrice": plain(unit_price, currency),
+            "unitPrice": _price_text(unit_price, currency),
         }
         for product_id, quantity, unit_price in lines
     ]
+
+
+@lru_cache(maxsize=1 << 14)
+def _price_text(price: Decimal, currency: str) -> str:
+    """Unit prices repeat (a product's price) across a bulk import's thousands of lines."""
+    return plain(price, currency)  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=1 << 16)
