@@ -56,16 +56,20 @@ async def _in_thread(items: Generator[Any, None, None]) -> AsyncGenerator[Any, N
 async def _in_process(
     produce: Callable[..., Generator[Any, None, None]], args: tuple[Any, ...]
 ) -> AsyncGenerator[Any, None]:
+    """The next item is asked for when the caller takes one, then received and loaded in a
+    thread while the caller works on that one: at most one waits, loaded."""
     process = subprocess.Popen(
         [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     assert process.stdin is not None and process.stdout is not None
     finished = False
+    receiving: asyncio.Future[Any] | None = None
     try:
         # Where to find ``produce`` (a test module, say), then the job itself.
         _ask(process.stdin, _message(sys.path) + _message((produce, args)) + NEXT)
+        receiving = asyncio.ensure_future(asyncio.to_thread(_answer, process))
         while True:
-            kind, value = await asyncio.to_thread(_answer, process)
+            kind, value = await receiving
             if kind == _END:
                 finished = True
                 return
@@ -73,10 +77,15 @@ async def _in_process(
                 finished = True
                 raise value
             _ask(process.stdin, NEXT)
+            receiving = asyncio.ensure_future(asyncio.to_thread(_answer, process))
             yield value
     finally:
         if not finished:
             process.kill()  # it may be reading ahead; what it read is not wanted
+        if receiving is not None:
+            await asyncio.wait([receiving])  # a killed reader's EOF ends it
+            if not receiving.cancelled():
+                receiving.exception()  # retrieved: that EOF is no news
         process.stdin.close()
         await asyncio.to_thread(process.wait)
         process.stdout.close()
