@@ -46,7 +46,7 @@ EVENTS = """
 query ($after: String) {
   events(after: $after, first: 100) {
     pageInfo { hasNextPage endCursor }
-    nodes { type entityType entityId payload }
+    nodes { id type entityType entityId payload }
   }
 }
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -126,6 +127,10 @@ async def test_every_change_writes_one_event_with_entity_version_and_changed_fie
     assert paid["payload"]["entity"]["status"] == "paid"
     assert paid["payload"]["changedFields"] == ["status"]
     assert len({e["id"] for e in events}) == len({e["cursor"] for e in events}) == 9
+    # ids are version 7 UUIDs: time first, so the log's uid index grows at its end
+    uids = [uuid.UUID(e["id"]) for e in events]
+    assert {u.version for u in uids} == {7} and [str(u) for u in uids] == [e["id"] for e in events]
+    assert [u.int >> 80 for u in uids] == sorted(u.int >> 80 for u in uids)  # their times
     only_orders = await read_all(client, types=["order.placed", "order.status_changed"])
     assert [e["id"] for e in only_orders] == [placed["id"], paid["id"]]
     after_paid = await read_all(client, after=paid["cursor"])

@@ -5,6 +5,7 @@ Each test runs on SQLite and PostgreSQL; the CLI writes, the GraphQL API reads b
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from textwrap import dedent
 
@@ -347,6 +348,7 @@ async def test_imports_write_the_events_of_what_they_change(
             "interaction.logged",
         ]
         c1, _, p1, p2, new1, o1, o2, logged = events
+        assert {uuid.UUID(e["id"]).version for e in events} == {7}  # as the mutations' events
         assert c1["payload"]["entity"]["email"] == "ada@x.org"
         assert c1["payload"]["entity"]["attributes"] == {"plan": "gold"}
         assert (new1["payload"]["entity"]["name"], o2["entityType"]) == ("NEW1", "Order")

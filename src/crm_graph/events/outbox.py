@@ -10,7 +10,7 @@ PostgreSQL only delivers if the transaction commits.
 from __future__ import annotations
 
 import os
-import uuid
+import time
 from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import Any
@@ -45,7 +45,7 @@ async def emit(
     if isinstance(entity_id, int):
         entity_id = to_global_id(entity_type or "", entity_id)
     record = EventRecord(
-        uid=str(uuid.uuid4()),
+        uid=new_uids(1)[0],
         type=type,
         entity_type=entity_type,
         entity_id=entity_id,
@@ -102,7 +102,7 @@ async def emit_many(
             now,
         )
         for uid, position, (type, entity_type, entity_id, payload) in zip(
-            _uuid4s(len(events)), positions, events, strict=False
+            new_uids(len(events)), positions, events, strict=False
         )
     ]
     await insert_records(session, EventRecord.__table__, _COLUMNS, records, audited=False)
@@ -119,14 +119,22 @@ _COLUMNS = (
     "actor",
     "occurred_at",
 )
-_VARIANT = "89ab"  # a UUID's variant digit: its top bits are 10 (RFC 4122)
+_VARIANT = "89ab"  # a UUID's variant digit: its top bits are 10 (RFC 9562)
 
 
-def _uuid4s(count: int) -> list[str]:
-    """``count`` random (version 4) UUIDs as text, like ``str(uuid.uuid4())``, from one read of
-    the system's random source: several times faster, for thousands of events."""
-    raw = os.urandom(16 * count).hex()
+def new_uids(count: int) -> list[str]:
+    """``count`` new event uids: version 7 UUIDs (RFC 9562) as text, from one read of the
+    system's random source.
+
+    Version 7 starts with the time in milliseconds, so new uids land at the end of the
+    ``uid`` index instead of all over it: a random (version 4) uid per event made each batch
+    of a bulk import rewrite most of that index's pages (on a million order rows a third of
+    the event log's writing time). The other 74 bits are random, so uids stay unguessable and
+    unique.
+    """
+    stamp = f"{time.time_ns() // 1_000_000:012x}"
+    raw = os.urandom(10 * count).hex()
     return [
-        f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
-        for h in (raw[i : i + 32] for i in range(0, 32 * count, 32))
+        f"{stamp[:8]}-{stamp[8:]}-7{h[:3]}-{_VARIANT[int(h[3], 16) & 3]}{h[4:7]}-{h[7:19]}"
+        for h in (raw[i : i + 20] for i in range(0, 20 * count, 20))
     ]
