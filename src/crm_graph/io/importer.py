@@ -1,7 +1,8 @@
 """Importing a file: read it in batches, write each batch, report every rejected row.
 
-Normally each batch commits on its own, so a long import makes steady progress and a bad row
-only costs itself. ``strict`` and ``dry_run`` run the whole file in one transaction instead:
+Normally a long import commits as it goes (each batch on PostgreSQL, about every
+:data:`SQLITE_ROWS_PER_COMMIT` rows on SQLite), so it makes steady progress, and a bad row only
+costs itself. ``strict`` and ``dry_run`` run the whole file in one transaction instead:
 a strict import with any reject, and every dry run, rolls it back, so nothing is written but
 the counts are exactly those a real run would give.
 
@@ -20,7 +21,7 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
 from contextlib import ExitStack, aclosing, closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import count, islice
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ from crm_graph.settings import Settings
 DEFAULT_BATCH = 10_000
 COLLECT_EVERY = 4  # batches between collections of the young generations
 SEPARATE_READER_BYTES = 4_000_000  # files this large are read in a process of their own
+SQLITE_ROWS_PER_COMMIT = 50_000  # see _commit_together
 CONCURRENT = "a concurrent change conflicts with this batch; import the file again"
 
 
@@ -197,6 +199,8 @@ async def run_import(
                                 raise _RollBack
                     except _RollBack:
                         pass
+                elif engine.dialect.name == "sqlite":
+                    await _commit_together(engine, reading, steps, account)
                 else:
                     await _commit_each(engine, reading, steps, account)
                 summary.rejects_path = rejects.path if rejects.count else None
@@ -256,15 +260,49 @@ def _order_numbers(options: ImportOptions) -> Iterator[str | None]:
             yield number_of(cell)
 
 
+async def _commit_together(
+    engine: AsyncEngine,
+    prepared_batches: AsyncIterator[Prepared],
+    steps: Steps,
+    account: Callable[[Tally], None],
+) -> None:
+    """SQLite: write batches in one transaction until it holds :data:`SQLITE_ROWS_PER_COMMIT`
+    rows, then commit and account for them in file order.
+
+    A commit writes every page the transaction changed to the write-ahead log, and orders land
+    all over the indexes by customer and by product: a commit of 10,000 rows rewrote nearly as
+    many pages as one of 50,000 (on a million rows, 101 commits took 4.7 s). Other writers wait
+    for SQLite's one write lock meanwhile, about a second per commit, within their busy timeout.
+    """
+    batches = aiter(prepared_batches)
+    while (prepared := await anext(batches, None)) is not None:
+        written: list[Prepared] = []  # what a lost race reports, without the checked items
+        tallies: list[Tally] = []
+        try:
+            async with bulk_session(engine) as session:
+                rows = 0
+                while prepared is not None:
+                    written.append(replace(prepared, checked=Checked.of(0)))
+                    tallies.append(await _write(session, prepared, steps))
+                    rows += prepared.rows
+                    prepared = None
+                    if rows < SQLITE_ROWS_PER_COMMIT:
+                        prepared = await anext(batches, None)
+        except (IntegrityError, StaleDataError):
+            tallies = [_lost_race(batch) for batch in written]
+        for tally in tallies:
+            account(tally)
+
+
 async def _commit_each(
     engine: AsyncEngine,
     prepared_batches: AsyncIterator[Prepared],
     steps: Steps,
     account: Callable[[Tally], None],
 ) -> None:
-    """Write each batch in a transaction of its own, accounted in file order. On PostgreSQL a
+    """PostgreSQL: write each batch in a transaction of its own, accounted in file order; a
     batch independent of the one before it starts while that one is still being written."""
-    independent = steps.independent if engine.dialect.name == "postgresql" else None
+    independent = steps.independent
     running: list[tuple[Prepared, asyncio.Task[Tally]]] = []  # at most two
     try:
         async for prepared in prepared_batches:
