@@ -8,11 +8,11 @@ have written.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     String,
@@ -39,7 +39,7 @@ def among(session: AsyncSession, column: Any, values: Iterable[Any]) -> ColumnEl
     if session.bind.dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     if all(isinstance(v, str | int) for v in values):
-        listed = func.json_each(bindparam(None, json.dumps(values), type_=String()))
+        listed = func.json_each(bindparam(None, orjson.dumps(values).decode(), type_=String()))
         return column.in_(select(literal_column("value")).select_from(listed))
     return column.in_(values)
 
