@@ -56,7 +56,7 @@ from crm_graph.io.sources import Record, Source, SourceError
 from crm_graph.settings import Settings
 
 DEFAULT_BATCH = 10_000
-COLLECT_EVERY = 4  # batches between collections of the young generations
+COLLECT_EVERY = 16  # batches between collections of the young generations
 SEPARATE_READER_BYTES = 4_000_000  # files this large are read in a process of their own
 SQLITE_ROWS_PER_COMMIT = 50_000  # see _commit_together
 CONCURRENT = "a concurrent change conflicts with this batch; import the file again"
@@ -231,7 +231,7 @@ def _read(options: ImportOptions, settings: Settings) -> Generator[Header | Prep
         records: Iterable[Record] = source
         if kind is ORDERS:
             scattered = stack.enter_context(closing(ScatteredOrders()))
-            scattered.scan(_order_numbers(options))
+            scattered.scan(lambda: _order_numbers(options))
             if scattered.count:  # usually none: exports write an order's rows together
                 records = regrouped(source, scattered)
         for number, batch in enumerate(_batches(records, kind, options.batch_size), start=1):
