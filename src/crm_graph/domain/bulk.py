@@ -41,7 +41,7 @@ class Outcome:
 
     status: str
     id: int | None = None
-    errors: list[FieldError] = field(default_factory=list)
+    errors: Sequence[FieldError] = ()
 
 
 @dataclass

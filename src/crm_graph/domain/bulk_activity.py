@@ -323,8 +323,8 @@ async def _write_orders(
         }
         order = existing.get(checked.number)
         if order is None:
-            row = {**header, "number": checked.number, "created_at": now, "updated_at": now}
-            new.append((index, {**row, "version": 1}, lines))
+            header.update(number=checked.number, created_at=now, updated_at=now, version=1)
+            new.append((index, header, lines))
             continue
         changed = [k for k, v in header.items() if getattr(order, k) != v]
         if sorted(old_lines[order.id]) != sorted(lines):

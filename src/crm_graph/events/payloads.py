@@ -122,20 +122,18 @@ def order_lines(lines: list[OrderLine], currency: str) -> list[dict[str, Any]]:
 
 def line_payloads(lines: Iterable[tuple[int, int, Decimal]], currency: str) -> list[dict[str, Any]]:
     """Order lines given as ``(product_id, quantity, unit_price)``."""
-    return [
-        {
-            "productId": _global_id("Product", product_id),
-            "quantity": quantity,
-            "unitPrice": _price_text(unit_price, currency),
-        }
-        for product_id, quantity, unit_price in lines
-    ]
+    payloads = []
+    for product_id, quantity, unit_price in lines:
+        product, price = _line_values(product_id, unit_price, currency)
+        payloads.append({"productId": product, "quantity": quantity, "unitPrice": price})
+    return payloads
 
 
 @lru_cache(maxsize=1 << 14)
-def _price_text(price: Decimal, currency: str) -> str:
-    """Unit prices repeat (a product's price) across a bulk import's thousands of lines."""
-    return plain(price, currency)  # type: ignore[no-any-return]
+def _line_values(product_id: int, unit_price: Decimal, currency: str) -> tuple[str, str]:
+    """A line's product ID and unit price as JSON: lines repeat a product at its price across
+    a bulk import's thousands of orders."""
+    return to_global_id("Product", product_id), plain(unit_price, currency)
 
 
 @lru_cache(maxsize=1 << 16)
