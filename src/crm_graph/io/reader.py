@@ -56,20 +56,22 @@ async def _in_thread(items: Generator[Any, None, None]) -> AsyncGenerator[Any, N
 async def _in_process(
     produce: Callable[..., Generator[Any, None, None]], args: tuple[Any, ...]
 ) -> AsyncGenerator[Any, None]:
-    """The next item is asked for when the caller takes one, then received and loaded in a
-    thread while the caller works on that one: at most one waits, loaded."""
+    """The next item is asked for when the caller takes one, then received in a thread while
+    the caller works on that one, and loaded when taken: at most one waits, as bytes (loading
+    it meanwhile would hold Python's lock against the database driver's thread, and keep a
+    batch of objects alive early)."""
     process = subprocess.Popen(
         [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     assert process.stdin is not None and process.stdout is not None
     finished = False
-    receiving: asyncio.Future[Any] | None = None
+    receiving: asyncio.Future[bytes] | None = None
     try:
         # Where to find ``produce`` (a test module, say), then the job itself.
         _ask(process.stdin, _message(sys.path) + _message((produce, args)) + NEXT)
         receiving = asyncio.ensure_future(asyncio.to_thread(_answer, process))
         while True:
-            kind, value = await receiving
+            kind, value = pickle.loads(await receiving)
             if kind == _END:
                 finished = True
                 return
@@ -96,11 +98,11 @@ def _ask(stream: IO[bytes], data: bytes) -> None:
     stream.flush()
 
 
-def _answer(process: subprocess.Popen[bytes]) -> Any:
-    """The next message from the reading process (blocking: run in a thread)."""
+def _answer(process: subprocess.Popen[bytes]) -> bytes:
+    """The next message from the reading process, pickled (blocking: run in a thread)."""
     assert process.stdout is not None
     try:
-        return _receive(process.stdout)
+        return _pickled(process.stdout)
     except EOFError:
         raise ReaderStopped(
             f"the process reading the file stopped unexpectedly (exit code {process.wait()})"
@@ -113,7 +115,11 @@ def _message(value: Any) -> bytes:
 
 
 def _receive(stream: IO[bytes]) -> Any:
-    """The next message; EOFError when the stream ends before a whole one."""
+    return pickle.loads(_pickled(stream))
+
+
+def _pickled(stream: IO[bytes]) -> bytes:
+    """The next message, still pickled; EOFError when the stream ends before a whole one."""
     head = stream.read(_SIZE.size)
     if len(head) < _SIZE.size:
         raise EOFError
@@ -121,7 +127,7 @@ def _receive(stream: IO[bytes]) -> Any:
     data = stream.read(size)
     if len(data) < size:
         raise EOFError
-    return pickle.loads(data)
+    return data
 
 
 def _serve() -> None:
