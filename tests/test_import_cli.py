@@ -11,6 +11,7 @@ from textwrap import dedent
 
 from io_support import cli, events_until, rejected_rows, rejects, write
 
+from crm_graph.db.engine import create_engine
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client
 
@@ -302,6 +303,56 @@ async def test_a_large_file_is_read_in_a_second_process_with_the_same_rules(
     result = await cli(url, "import", "orders", str(path))
     assert result.exit_code == 2
     assert "required columns are missing: placed_at" in result.stderr
+
+
+# A trigger stands in for a concurrent writer that takes an order number between an import's
+# look-up and its write: the database refuses the row as a unique index would.
+RACE_TRIGGER = {
+    "sqlite": [
+        """CREATE TRIGGER race BEFORE INSERT ON "order" WHEN NEW.number = 'RACE'
+        BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: order.number'); END"""
+    ],
+    "postgresql": [
+        """CREATE FUNCTION race() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        IF NEW.number = 'RACE' THEN RAISE unique_violation USING MESSAGE = 'taken'; END IF;
+        RETURN NEW; END $$""",
+        """CREATE TRIGGER race BEFORE INSERT ON "order" FOR EACH ROW EXECUTE FUNCTION race()""",
+    ],
+}
+
+
+async def test_a_batch_that_loses_a_race_is_reported_whole_and_written_not_at_all(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    url = settings.database_url
+    await cli(url, "import", "products", str(write(tmp_path / "p.csv", PRODUCTS)))
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            for statement in RACE_TRIGGER[engine.dialect.name]:
+                await connection.exec_driver_sql(statement)
+    finally:
+        await engine.dispose()
+    path = write(
+        tmp_path / "o.csv",
+        """
+        order_number,customer_external_id,placed_at,total,sku,quantity
+        A1,K1,2024-01-02,9.99,P1,1
+        RACE,K1,2024-01-02,9.99,P1,1
+        A2,K2,2024-01-02,9.99,P1,1
+        """,
+    )
+    result = await cli(url, "import", "orders", str(path), "--batch-size", "1")
+    assert result.exit_code == 1, result.output
+    reasons = rejects(path)
+    # PostgreSQL commits each batch: only RACE's is lost. SQLite commits batches together:
+    # the whole transaction is. Either way every row is imported or reported, never half.
+    assert reasons[3] == "a concurrent change conflicts with this batch; import the file again"
+    assert set(reasons.values()) == {reasons[3]}
+    numbers = (await client.data("{ orders { nodes { number } } }"))["orders"]["nodes"]
+    imported = {node["number"] for node in numbers}
+    assert imported == {number for number, row in (("A1", 2), ("A2", 4)) if row not in reasons}
+    assert f"orders: {len(imported)} inserted" in result.stderr
 
 
 ORDER_NODE = """query($id: ID!) { node(id: $id) { ... on Order {

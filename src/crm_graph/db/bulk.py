@@ -8,10 +8,12 @@ have written.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import (
     ColumnElement,
@@ -26,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_graph.db.engine import write_session
@@ -169,18 +172,23 @@ async def _write(
         _convert(dialect, table, name, column_values)
     records = list(zip(*values, strict=True))
     driver = (await connection.get_raw_connection()).driver_connection
-    if dialect.name == "postgresql":
-        if not driver.is_in_transaction():
-            # The driver adapter opens its transaction lazily; COPY must run inside it.
-            await connection.execute(text("SELECT 1"))
-        await driver.copy_records_to_table(table.name, records=records, columns=list(columns))
-    else:
-        quote = dialect.identifier_preparer.quote
-        names = ", ".join(quote(c) for c in columns)
-        marks = ", ".join("?" * len(columns))
-        await driver.executemany(
-            f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", records
-        )
+    try:
+        if dialect.name == "postgresql":
+            if not driver.is_in_transaction():
+                # The driver adapter opens its transaction lazily; COPY must run inside it.
+                await connection.execute(text("SELECT 1"))
+            await driver.copy_records_to_table(table.name, records=records, columns=list(columns))
+        else:
+            quote = dialect.identifier_preparer.quote
+            names = ", ".join(quote(c) for c in columns)
+            marks = ", ".join("?" * len(columns))
+            await driver.executemany(
+                f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", records
+            )
+    except (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError) as exc:
+        # The driver's own error, not SQLAlchemy's: raised as SQLAlchemy raises it elsewhere,
+        # so callers see one kind of constraint violation (a concurrent writer was first).
+        raise IntegrityError(f"INSERT INTO {table.name}", None, exc) from exc
 
 
 def _convert(dialect: Dialect, table: Table, name: str, values: list[Any]) -> None:
