@@ -3,6 +3,7 @@ reported here, never lost (the CLI side is in ``test_import_cli.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from contextlib import aclosing
@@ -59,4 +60,28 @@ async def test_a_writer_that_stops_early_stops_the_reader() -> None:
     async with aclosing(reading):
         assert await anext(reading) == "first"
         assert len(_readers()) == 1
+    assert _readers() == []
+
+
+def _echo(*args: str) -> Iterator[tuple[str, ...]]:
+    yield args
+
+
+async def _worked_out(value: str) -> str:
+    await asyncio.sleep(0.01)
+    if value == "error":
+        raise ValueError("the file cannot be checked")
+    return value
+
+
+@pytest.mark.parametrize("separate", [True, False], ids=["process", "thread"])
+async def test_an_argument_worked_out_meanwhile_is_passed_last(separate: bool) -> None:
+    reading = read_ahead(_echo, "first", separate=separate, later=_worked_out("last"))
+    assert [item async for item in reading] == [("first", "last")]
+
+
+async def test_an_argument_that_cannot_be_worked_out_stops_the_reader() -> None:
+    with pytest.raises(ValueError, match="cannot be checked"):
+        async for _ in read_ahead(_echo, separate=True, later=_worked_out("error")):
+            pass
     assert _readers() == []

@@ -35,7 +35,7 @@ from crm_graph.db.engine import read_session
 from crm_graph.domain import bulk, bulk_activity
 from crm_graph.domain.bulk import REJECTED, BatchResult, Checked
 from crm_graph.io.reader import read_ahead
-from crm_graph.io.regroup import ScatteredOrders, regrouped
+from crm_graph.io.regroup import ScatteredOrders, in_number_order, regrouped
 from crm_graph.io.rejects import Rejects
 from crm_graph.io.rows import (
     CUSTOMERS,
@@ -175,7 +175,11 @@ async def run_import(
     accounted = count(1)  # batches
     with _collector_relaxed():
         separate = _size(options.path) >= SEPARATE_READER_BYTES
-        async with aclosing(read_ahead(_read, options, settings, separate=separate)) as reading:
+        # Whether order numbers only increase is found here while the reading process starts.
+        in_order = asyncio.to_thread(_in_number_order, options)
+        async with aclosing(
+            read_ahead(_read, options, settings, separate=separate, later=in_order)
+        ) as reading:
             header: Header = await anext(reading)
             summary.ignored_columns = header.ignored
             report = Rejects(options.path, header.columns, lambda: _open(options))
@@ -216,9 +220,11 @@ class Header:
     ignored: list[str]
 
 
-def _read(options: ImportOptions, settings: Settings) -> Generator[Header | Prepared, None, None]:
+def _read(
+    options: ImportOptions, settings: Settings, in_number_order: bool
+) -> Generator[Header | Prepared, None, None]:
     """What the reader (:mod:`crm_graph.io.reader`) hands over: the header, then each batch
-    read and checked, in file order."""
+    read and checked, in file order. Orders are regrouped unless ``in_number_order``."""
     kind = KINDS[options.kind]
     steps = _steps(settings, options)
     with ExitStack() as stack:
@@ -229,9 +235,9 @@ def _read(options: ImportOptions, settings: Settings) -> Generator[Header | Prep
             raise SourceError(f"required columns are missing: {', '.join(missing)}")
         yield Header(columns, [] if columns is None else kind.ignored(columns))
         records: Iterable[Record] = source
-        if kind is ORDERS:
+        if kind is ORDERS and not in_number_order:
             scattered = stack.enter_context(closing(ScatteredOrders()))
-            scattered.scan(lambda: _order_numbers(options))
+            scattered.scan(_order_numbers(options))
             if scattered.count:  # usually none: exports write an order's rows together
                 records = regrouped(source, scattered)
         for number, batch in enumerate(_batches(records, kind, options.batch_size), start=1):
@@ -251,6 +257,11 @@ def _open(options: ImportOptions) -> Source:
     return Source(
         options.path, options.format, delimiter=options.delimiter, encoding=options.encoding
     )
+
+
+def _in_number_order(options: ImportOptions) -> bool:
+    """Whether the file's orders come in increasing number: then none has its rows apart."""
+    return KINDS[options.kind] is ORDERS and in_number_order(_order_numbers(options))
 
 
 def _order_numbers(options: ImportOptions) -> Iterator[str | None]:

@@ -20,7 +20,7 @@ import signal
 import struct
 import subprocess
 import sys
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import IO, Any
 
 NEXT = b"n"  # what the writer sends to ask for the next item
@@ -33,16 +33,28 @@ class ReaderStopped(RuntimeError):
 
 
 def read_ahead(
-    produce: Callable[..., Generator[Any, None, None]], *args: Any, separate: bool
+    produce: Callable[..., Generator[Any, None, None]],
+    *args: Any,
+    separate: bool,
+    later: Awaitable[Any] | None = None,
 ) -> AsyncGenerator[Any, None]:
     """Yield what ``produce(*args)`` yields, each item prepared while the caller works on the
     one before: in a process of its own if ``separate``, else in a thread. An exception raised
     there is raised here. ``produce`` and ``args`` must be picklable: a module-level function
-    and plain data."""
-    return _in_process(produce, args) if separate else _in_thread(produce(*args))
+    and plain data.
+
+    ``later`` is a last argument still being worked out: it is awaited while the process
+    starts (and loads what ``produce`` needs), then passed on.
+    """
+    return _in_process(produce, args, later) if separate else _in_thread(produce, args, later)
 
 
-async def _in_thread(items: Generator[Any, None, None]) -> AsyncGenerator[Any, None]:
+async def _in_thread(
+    produce: Callable[..., Generator[Any, None, None]],
+    args: tuple[Any, ...],
+    later: Awaitable[Any] | None,
+) -> AsyncGenerator[Any, None]:
+    items = produce(*args) if later is None else produce(*args, await later)
     pending = asyncio.ensure_future(asyncio.to_thread(next, items, _END))
     try:
         while (item := await pending) is not _END:
@@ -54,7 +66,9 @@ async def _in_thread(items: Generator[Any, None, None]) -> AsyncGenerator[Any, N
 
 
 async def _in_process(
-    produce: Callable[..., Generator[Any, None, None]], args: tuple[Any, ...]
+    produce: Callable[..., Generator[Any, None, None]],
+    args: tuple[Any, ...],
+    later: Awaitable[Any] | None,
 ) -> AsyncGenerator[Any, None]:
     """The next item is asked for when the caller takes one, then received in a thread while
     the caller works on that one, and loaded when taken: at most one waits, as bytes (loading
@@ -67,8 +81,12 @@ async def _in_process(
     finished = False
     receiving: asyncio.Future[bytes] | None = None
     try:
-        # Where to find ``produce`` (a test module, say), then the job itself.
-        _ask(process.stdin, _message(sys.path) + _message((produce, args)) + NEXT)
+        # Where to find ``produce`` (a test module, say), ``produce`` (the process imports its
+        # module meanwhile), then its arguments.
+        _ask(process.stdin, _message(sys.path) + _message(produce))
+        if later is not None:
+            args = (*args, await later)
+        _ask(process.stdin, _message(args) + NEXT)
         receiving = asyncio.ensure_future(asyncio.to_thread(_answer, process))
         while True:
             kind, value = pickle.loads(await receiving)
@@ -138,8 +156,8 @@ def _serve() -> None:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not reach the writer
     sys.path[:] = _receive(requests)
     try:
-        produce, args = _receive(requests)
-        items = produce(*args)
+        produce = _receive(requests)
+        items = produce(*_receive(requests))
         while requests.read(1) == NEXT:
             try:
                 answer = _message((_ITEM, next(items)))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from crm_graph.io.rows import order_number
@@ -45,20 +45,12 @@ class ScatteredOrders:
         )
         self.count = 0  # scattered order numbers
 
-    def scan(self, numbers: Callable[[], Iterable[str | None]]) -> None:
-        """Find the scattered orders from each row's order number, in file order (``numbers``
-        gives them, each time it is called).
-
-        A file whose orders come in increasing number (as many systems number and export
-        them) has none: that is checked first, remembering nothing, in two thirds of the time
-        of remembering every number. Otherwise (it stops at the first number out of order)
-        every number is remembered."""
-        if _increasing_runs(numbers()):
-            self.count = 0
-            return
+    def scan(self, numbers: Iterable[str | None]) -> None:
+        """Find the scattered orders from each row's order number, in file order (see
+        :func:`in_number_order`, a quicker check that a file in number order passes)."""
         previous: str | None = None
         starts: list[str] = []  # the numbers where a run of rows of one order starts
-        for number in numbers():
+        for number in numbers:
             if number and number != previous:
                 starts.append(number)
                 if len(starts) >= CHUNK:
@@ -103,9 +95,11 @@ class ScatteredOrders:
         self._directory.cleanup()
 
 
-def _increasing_runs(numbers: Iterable[str | None]) -> bool:
+def in_number_order(numbers: Iterable[str | None]) -> bool:
     """Whether each run of rows of one order starts with a number above every one before:
-    then no number comes back after another order's rows."""
+    then no order's rows are apart. Many systems number and export orders so: checking it
+    remembers nothing, in two thirds of the time of :meth:`ScatteredOrders.scan`, and stops
+    at the first number out of order."""
     previous: str | None = None
     top = ""
     for number in numbers:
