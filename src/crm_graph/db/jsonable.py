@@ -31,6 +31,12 @@ def plain(value: Any) -> Any:
     return value
 
 
+def fragment(value: Any) -> orjson.Fragment:
+    """``value`` made JSON now, to be written as it is wherever it is later put in JSON (a JSON
+    column included, through :func:`dumps`)."""
+    return orjson.Fragment(dumps(value))
+
+
 def dumps(value: Any) -> str:
     """JSON text of a JSON column's value, for the engine. orjson is several times faster than
     the standard library (an import writes thousands of event payloads per batch); what it

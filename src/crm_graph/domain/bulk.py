@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from orjson import Fragment
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.bulk import among, insert_rows, reserve_ids
-from crm_graph.db.jsonable import camel
+from crm_graph.db.jsonable import camel, fragment
 from crm_graph.db.models import Customer, CustomerMerge, Product, utcnow
 from crm_graph.domain import customers, products
 from crm_graph.domain.errors import Collector, FieldError
@@ -113,7 +114,10 @@ async def insert_new(
     return await insert_rows(session, table, rows)
 
 
-Event = tuple[str, str, str, dict[str, Any]]  # (type, entity type, global id, payload)
+# (type, entity type, global id, payload): the payload already JSON, made as soon as it is
+# built, while it is fresh in memory; a batch's thousands made JSON later, together, cost the
+# writer of an import 5% more.
+Event = tuple[str, str, str, Fragment]
 ENTITY_NAMES_BY_TABLE = {model.__tablename__: name for model, name in ENTITY_NAMES.items()}
 
 
@@ -121,7 +125,7 @@ def created_event(event_type: str, table: Table, row: Mapping[str, Any], **extra
     """The event of a row written in bulk, with the payload its single-row mutation emits."""
     name = ENTITY_NAMES_BY_TABLE[table.name]
     payload = entity_of(table, row, name)
-    return (event_type, name, payload["id"], {"entity": payload, **extra})
+    return (event_type, name, payload["id"], fragment({"entity": payload, **extra}))
 
 
 def changed_event(event_type: str, row: Any, changed: Sequence[str], **extra: Any) -> Event:
@@ -129,7 +133,7 @@ def changed_event(event_type: str, row: Any, changed: Sequence[str], **extra: An
     name = ENTITY_NAMES[type(row)]
     values = entity(row, name)
     payload = {"entity": values, **extra, "changedFields": [camel(f) for f in changed]}
-    return (event_type, name, values["id"], payload)
+    return (event_type, name, values["id"], fragment(payload))
 
 
 async def emit_in_order(session: AsyncSession, events: list[tuple[int, Event]]) -> None:

@@ -69,12 +69,13 @@ async def emit(
 
 async def emit_many(
     session: AsyncSession,
-    events: Sequence[tuple[str, str | None, int | str | None, dict[str, Any]]],
+    events: Sequence[tuple[str, str | None, int | str | None, Any]],
     actor: str | None = None,
 ) -> None:
     """Record many events, ``(type, entity_type, entity_id, payload)`` each, in the current
     transaction: what :func:`emit` does for one, set-based (one position update and one bulk
-    insert), for bulk imports that write thousands of changes per transaction."""
+    insert), for bulk imports that write thousands of changes per transaction. A payload may
+    be JSON already (:func:`crm_graph.db.jsonable.fragment`)."""
     if not events:
         return
     actor = actor if actor is not None else session.info.get(ACTOR)
