@@ -60,11 +60,7 @@ def validate_fields(changes: dict[str, Any], region: str, errors: Collector) -> 
         elif key == "lifecycle_stage":
             stage = (value or "").strip().lower()
             if stage not in LIFECYCLE_STAGES:
-                errors.add(
-                    "INVALID_VALUE",
-                    not_one_of("lifecycle stage", LIFECYCLE_STAGES),
-                    *path,
-                )
+                errors.add("INVALID_VALUE", not_one_of("lifecycle stage", LIFECYCLE_STAGES), *path)
             out[key] = stage
         elif key == "tags":
             out[key] = _tags(value or [], errors, path)

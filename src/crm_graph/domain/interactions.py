@@ -25,12 +25,7 @@ def validate_fields(fields: dict[str, Any], errors: Collector) -> dict[str, Any]
         errors.add("INVALID_VALUE", not_one_of("channel", CHANNELS), "input", "channel")
     direction = (fields.get("direction") or "inbound").lower()
     if direction not in DIRECTIONS:
-        errors.add(
-            "INVALID_VALUE",
-            not_one_of("direction", DIRECTIONS),
-            "input",
-            "direction",
-        )
+        errors.add("INVALID_VALUE", not_one_of("direction", DIRECTIONS), "input", "direction")
     subject = clean_text(fields.get("subject"), errors, "input", "subject", max_length=500)
     body = clean_text(fields.get("body"), errors, "input", "body", max_length=MAX_BODY)
     occurred_at: datetime = fields.get("occurred_at") or utcnow()

@@ -313,13 +313,12 @@ async def _commit_each(
 ) -> None:
     """PostgreSQL: write each batch in a transaction of its own, accounted in file order; a
     batch independent of the one before it starts while that one is still being written."""
-    independent = steps.independent
     running: list[tuple[Prepared, asyncio.Task[Tally]]] = []  # at most two
     try:
         async for prepared in prepared_batches:
             if running and not (
-                independent is not None
-                and await _check(engine, independent, running[0][0].checked, prepared.checked)
+                steps.independent is not None
+                and await _check(engine, steps.independent, running[0][0].checked, prepared.checked)
             ):
                 account(await running.pop()[1])
             running.append((prepared, asyncio.create_task(_commit(engine, prepared, steps))))
