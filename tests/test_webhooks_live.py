@@ -112,6 +112,7 @@ async def test_every_pair_settles_when_delivery_workers_are_sigkilled_mid_reques
         env = delivering_env(database_url)
         async with servers(env) as processes:
             await wait_until(last_attempt_held, 30, "the last attempt to /dead")
+            at_kill = [r for r in http.requests if r.held]
             held = fresh_holds(http)
             for process in processes:
                 process.kill()  # SIGKILL: the held requests' workers die mid-request
@@ -125,7 +126,10 @@ async def test_every_pair_settles_when_delivery_workers_are_sigkilled_mid_reques
         events = [e for e in await read_all(client) if not e["type"].startswith("webhook.")]
     assert len(events) == 13
     assert all(r.vanished for r in held), "a killed worker's request was answered"
-    check_deliveries(found, hooks, http, events)
+    # Only these went away because of the kill: a held request also goes away when its worker,
+    # alive but slowed down by a loaded machine, gives up on it (that attempt is a timeout).
+    killed = {(r.path, r.headers["webhook-id"]) for r in at_kill if r.vanished}
+    check_deliveries(found, hooks, http, events, killed)
     [dead] = found["/dead"]
     assert interrupted(dead["attemptLog"][-1]), "the last attempt died: no eleventh one"
     assert len([r for r in http.requests if r.path == "/dead"]) == 10
@@ -137,9 +141,10 @@ def fresh_holds(http: Receiver) -> list:
     return [r for r in http.requests if r.held and now - r.at < HOLD_SECONDS / 2]
 
 
-def check_deliveries(found: dict, hooks: dict, http: Receiver, events: list) -> None:
+def check_deliveries(
+    found: dict, hooks: dict, http: Receiver, events: list, killed: set[tuple[str, str]]
+) -> None:
     received = Counter((r.path, r.headers["webhook-id"]) for r in http.requests)
-    killed = {(r.path, r.headers["webhook-id"]) for r in http.requests if r.vanished}
     for path, deliveries in found.items():
         pairs = Counter(d["eventId"] for d in deliveries)
         assert set(pairs.values()) == {1}, f"{path}: an event was delivered twice: {pairs}"
