@@ -1,19 +1,19 @@
 """Benchmark: import generated order rows (default 1,000,000) into SQLite and PostgreSQL.
 
-    .venv/bin/python bench/import.py [--rows N] [--databases sqlite,postgresql]
+    .venv/bin/python bench/import.py [--rows N] [--customers N] [--databases sqlite,postgresql]
 
-The orders file has 1 to 5 rows per order (one per line), 20,000 customers (created from
-the references, as a first import from another system does) and 500 products (imported
-first, not timed). Each database runs in its own process, through the same code as
-``crm-graph import orders``, events included (one per order and per customer created); we
-print rows/s, the CPU seconds of the importing process and of the process reading the file
-ahead of it (all their threads: the machine may be shared, and wall time then says little),
-the events written and the peak memory of those processes together (their PSS summed,
-sampled every 50 ms by this process, and never below the importing process's own max RSS).
-For PostgreSQL on this machine we also print its server's CPU seconds during the import (all
-its processes, from ``/proc``; nothing else should use that server meanwhile): the import's
-whole CPU cost per row is the two together. Goals: SQLite >= 50,000 rows/s, PostgreSQL >=
-100,000 rows/s, peak memory < 300 MB.
+The orders file has 1 to 5 rows per order (one per line), naming 20,000 customers (or
+``--customers``; created from the references, as a first import from another system does) and
+500 products (imported first, not timed). Each database runs in its own process, through the
+same code as ``crm-graph import orders``, events included (one per order and per customer
+created); we print rows/s, the CPU seconds of the importing process and of the process reading
+the file ahead of it (all their threads: the machine may be shared, and wall time then says
+little), the events written and the peak memory of those processes together (their PSS summed,
+sampled every 50 ms by this process, and never below the importing process's own max RSS). For
+PostgreSQL on this machine we also print its server's CPU seconds during the import (all its
+processes, from ``/proc``; nothing else should use that server meanwhile): the import's whole
+CPU cost per row is the two together. Goals: SQLite >= 50,000 rows/s, PostgreSQL >= 100,000
+rows/s, peak memory < 300 MB.
 
 ``--floor`` also measures what the database alone costs for the same rows: the tables the
 import wrote are copied into a fresh database with the same schema, constraints and indexes,
@@ -59,8 +59,11 @@ STATUSES = ["pending", "paid", "fulfilled", "cancelled", "refunded"]
 WRITTEN = ["customer", "product", "order", "order_line", "event_log"]  # in foreign-key order
 
 
-def generate(directory: Path, rows: int, seed: int = 7) -> tuple[Path, Path]:
-    """Write the products file and an orders file of exactly ``rows`` rows."""
+def generate(
+    directory: Path, rows: int, seed: int = 7, customers: int = CUSTOMERS
+) -> tuple[Path, Path]:
+    """Write the products file and an orders file of exactly ``rows`` rows, naming
+    ``customers`` customers."""
     rng = random.Random(seed)
     prices = {f"SKU-{i:04d}": Decimal(rng.randrange(100, 20_000)) / 100 for i in range(PRODUCTS)}
     products = directory / "products.csv"
@@ -82,7 +85,7 @@ def generate(directory: Path, rows: int, seed: int = 7) -> tuple[Path, Path]:
             total = sum(prices[sku] * qty for sku, qty in lines)
             when = start + timedelta(minutes=rng.randrange(2_500_000))
             placed = when.strftime("%Y%m%d") if number % 4 == 0 else when.isoformat()
-            customer = f"C{rng.randrange(CUSTOMERS):06d}"
+            customer = f"C{rng.randrange(customers):06d}"
             status = rng.choice(STATUSES)
             for sku, qty in lines:
                 out.writerow(
@@ -330,6 +333,7 @@ def _server_column(database: str, seconds: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=CUSTOMERS, help="customers named")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--floor", action="store_true", help="also time the database alone")
     parser.add_argument("--child", nargs=3, metavar=("URL", "PRODUCTS", "ORDERS"))
@@ -340,7 +344,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         started = time.perf_counter()
-        products, orders = generate(directory, args.rows)
+        products, orders = generate(directory, args.rows, customers=args.customers)
         size = orders.stat().st_size / 1e6
         print(
             f"generated {args.rows:,} order rows ({size:.0f} MB) in {time.perf_counter() - started:.1f} s"

@@ -35,8 +35,8 @@ ORDERS = """
     O1,C1,20240105,29.97,USD,P1,3,,paid
     O2,NEW1,2024-02-01T10:00:00+01:00,24.50,EUR,P2,1,,
     O2,NEW1,2024-02-01T10:00:00+01:00,24.50,EUR,P1,1,5,
-    O3,C1,2024-02-01,10,USD,NOPE,1,,
-    O3,C1,2024-02-01,10,USD,P1,1,,
+    O3,NEW2,2024-02-01,10,USD,NOPE,1,,
+    O3,NEW2,2024-02-01,10,USD,P1,1,,
     ,C5,2024-03-01,5,USD,,,,
     O4,C1,yesterday,1,USD,,,,
 """
@@ -137,7 +137,9 @@ async def test_orders_group_rows_create_customers_and_reject_whole_orders(
     assert "7 rows read; orders: 3 inserted, 0 updated, 0 unchanged; 3 rows rejected" in (
         result.stderr
     )
+    # NEW2 is named only by O3, which is rejected: it is not created.
     assert "1 customers created from references" in result.stderr
+    assert await _customer(client, "NEW2") is None
     assert rejects(path) == {
         5: "sku: no product with SKU 'NOPE'",
         6: "another row of this order was rejected (row 5)",
@@ -307,16 +309,23 @@ async def test_a_large_file_is_read_in_a_second_process_with_the_same_rules(
 
 # A trigger stands in for a concurrent writer that takes an order number between an import's
 # look-up and its write: the database refuses the row as a unique index would.
+# A concurrent writer stood in for by triggers: it takes order number RACE, and customer
+# external id RACE, just before the import writes them.
 RACE_TRIGGER = {
     "sqlite": [
         """CREATE TRIGGER race BEFORE INSERT ON "order" WHEN NEW.number = 'RACE'
-        BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: order.number'); END"""
+        BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: order.number'); END""",
+        """CREATE TRIGGER race_customer BEFORE INSERT ON customer WHEN NEW.external_id = 'RACE'
+        BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: customer.external_id'); END""",
     ],
     "postgresql": [
         """CREATE FUNCTION race() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-        IF NEW.number = 'RACE' THEN RAISE unique_violation USING MESSAGE = 'taken'; END IF;
+        IF to_jsonb(NEW) ->> (CASE TG_TABLE_NAME WHEN 'order' THEN 'number'
+                                                ELSE 'external_id' END) = 'RACE'
+        THEN RAISE unique_violation USING MESSAGE = 'taken'; END IF;
         RETURN NEW; END $$""",
         """CREATE TRIGGER race BEFORE INSERT ON "order" FOR EACH ROW EXECUTE FUNCTION race()""",
+        """CREATE TRIGGER race BEFORE INSERT ON customer FOR EACH ROW EXECUTE FUNCTION race()""",
     ],
 }
 
@@ -340,19 +349,25 @@ async def test_a_batch_that_loses_a_race_is_reported_whole_and_written_not_at_al
         A1,K1,2024-01-02,9.99,P1,1
         RACE,K1,2024-01-02,9.99,P1,1
         A2,K2,2024-01-02,9.99,P1,1
+        A3,RACE,2024-01-02,9.99,P1,1
         """,
     )
     result = await cli(url, "import", "orders", str(path), "--batch-size", "1")
     assert result.exit_code == 1, result.output
     reasons = rejects(path)
-    # PostgreSQL commits each batch: only RACE's is lost. SQLite commits batches together:
-    # the whole transaction is. Either way every row is imported or reported, never half.
-    assert reasons[3] == "a concurrent change conflicts with this batch; import the file again"
-    assert set(reasons.values()) == {reasons[3]}
+    # PostgreSQL commits each batch: only those of order RACE and of A3 (whose customer was
+    # taken both when created ahead and in the batch) are lost. SQLite commits batches
+    # together: the whole transaction is. Either way every row is imported or reported.
+    concurrent = "a concurrent change conflicts with this batch; import the file again"
+    assert reasons[3] == reasons[5] == concurrent
+    assert set(reasons.values()) == {concurrent}
     numbers = (await client.data("{ orders { nodes { number } } }"))["orders"]["nodes"]
     imported = {node["number"] for node in numbers}
     assert imported == {number for number, row in (("A1", 2), ("A2", 4)) if row not in reasons}
     assert f"orders: {len(imported)} inserted" in result.stderr
+    customers = (await client.data("{ customers { nodes { externalId } } }"))["customers"]
+    created = set() if 2 in reasons else {"K1", "K2"}  # SQLite: rolled back with the rest
+    assert {c["externalId"] for c in customers["nodes"]} == created
 
 
 ORDER_NODE = """query($id: ID!) { node(id: $id) { ... on Order {
@@ -379,7 +394,7 @@ async def test_imports_write_the_events_of_what_they_change(
             O1,C1,20240105,29.97,USD,P1,3,,paid
             O2,NEW1,2024-02-01T10:00:00+01:00,24.50,EUR,P2,1,,
             O2,NEW1,2024-02-01T10:00:00+01:00,24.50,EUR,P1,1,5,
-            O3,C1,2024-02-01,10,USD,NOPE,1,,
+            O3,NEW2,2024-02-01,10,USD,NOPE,1,,
             """,
         ),
         "interactions": write(
@@ -395,7 +410,7 @@ async def test_imports_write_the_events_of_what_they_change(
             *["customer.created"] * 2,
             *["product.created"] * 2,
             "customer.created",  # NEW1, referred to by O2
-            *["order.placed"] * 2,  # O3 was rejected
+            *["order.placed"] * 2,  # O3 was rejected, and NEW2, which only it names, not created
             "interaction.logged",
         ]
         c1, _, p1, p2, new1, o1, o2, logged = events
@@ -496,9 +511,9 @@ async def test_orders_in_many_small_batches_import_as_one_file(
     client: GraphQLClient, settings: Settings, tmp_path: Path
 ) -> None:
     """Rows sharing an order number form one order wherever they are in the file, so the
-    batch size never changes the result. Batches that depend on each other (a customer in
-    both) are written one after the other; on PostgreSQL the others are written side by
-    side."""
+    batch size never changes the result. On PostgreSQL batches are written side by side, the
+    customers each would create created first, on their own; batches that share an order
+    number, or a customer the earlier one could not create ahead, one after the other."""
     url = settings.database_url
     path = await products_and_orders(
         url,

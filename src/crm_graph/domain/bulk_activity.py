@@ -30,6 +30,7 @@ from crm_graph.domain.bulk import (
     UPDATED,
     BatchResult,
     Checked,
+    CustomerRefs,
     Event,
     Outcome,
     changed_event,
@@ -280,14 +281,37 @@ async def import_orders(
     return await write_orders(session, check_orders(items, default_currency), create_customers)
 
 
-async def _write_orders(
+async def create_customers_ahead(
+    session: AsyncSession, checked: Checked, create_customers: bool
+) -> int:
+    """Create the absent customers that writing these orders would create, and no others (an
+    order the database checks reject creates none), so that they can be committed on their
+    own, before the orders: a later batch naming them then need not wait for this batch's
+    orders to commit. Writing the orders checks everything again. How many were created."""
+    if not create_customers:
+        return 0
+    run = [(index, order) for index, order in checked.items if not order.errors]
+    keys = _customer_keys(run)
+    refs = await find_customers(session, keys, CUSTOMER_PATH)
+    if keys <= refs.ids.keys() | refs.refused.keys():
+        return 0
+    accepted, _ = await _database_checks(session, run, refs, create_customers)
+    await create_referenced(session, refs, {order.customer_key for _, order, _ in accepted})
+    return refs.created
+
+
+def _customer_keys(run: list[tuple[int, CheckedOrder]]) -> set[str]:
+    return {order.customer_key for _, order in run if order.customer_key is not None}
+
+
+async def _database_checks(
     session: AsyncSession,
     run: list[tuple[int, CheckedOrder]],
-    outcomes: list[Outcome | None],
+    refs: CustomerRefs,
     create_customers: bool,
-) -> int:
-    keys = {order.customer_key for _, order in run} - {None}
-    refs = await find_customers(session, keys, CUSTOMER_PATH)
+) -> tuple[list[tuple[int, CheckedOrder, list[Line]]], list[tuple[int, list[FieldError]]]]:
+    """The orders that pass the checks needing the database (customers, SKUs, prices), with
+    their lines priced; and the others, with all their problems."""
     skus = {sku for _, order in run for sku, _, _ in order.lines} - {None}
     found = await session.execute(
         select(Product.sku, Product.id, Product.price, Product.currency).where(
@@ -296,17 +320,30 @@ async def _write_orders(
     )
     catalogue = {row.sku: row for row in found}
     priced: dict[tuple[Any, ...], tuple[int, Decimal]] = {}
-    accepted = []
+    accepted, refused = [], []
     for index, order in run:
-        key, errors = order.customer_key, Collector(order.errors)
+        key, errors = order.customer_key, Collector(list(order.errors))
         error = refs.error(key, create_customers, CUSTOMER_PATH) if key is not None else None
         if error is not None:
             errors.errors.append(error)
         lines = _priced_lines(order, catalogue, errors, priced)
         if errors.errors:
-            outcomes[index] = rejected(errors.errors)
+            refused.append((index, errors.errors))
         else:
             accepted.append((index, order, lines))
+    return accepted, refused
+
+
+async def _write_orders(
+    session: AsyncSession,
+    run: list[tuple[int, CheckedOrder]],
+    outcomes: list[Outcome | None],
+    create_customers: bool,
+) -> int:
+    refs = await find_customers(session, _customer_keys(run), CUSTOMER_PATH)
+    accepted, refused = await _database_checks(session, run, refs, create_customers)
+    for index, errors in refused:
+        outcomes[index] = rejected(errors)
     await create_referenced(session, refs, {order.customer_key for _, order, _ in accepted})
     existing = await _existing_orders(session, [order.number for _, order, _ in accepted])
     old_lines = await _lines_of(session, [o.id for o in existing.values()])

@@ -9,7 +9,9 @@ the counts are exactly those a real run would give.
 While one batch is written, the next is read and checked in a process of its own
 (:mod:`crm_graph.io.reader`), on another core. On PostgreSQL a batch of orders that does not
 depend on the batch before it is also written while that one still is, in a transaction of its
-own: the database works on one while this process prepares the other.
+own: the database works on one while this process prepares the other. The customers a batch of
+orders names and would create are created just before, committed on their own, so that
+sharing customers does not make batches depend on each other.
 
 Rows of one order need not be next to each other: :mod:`crm_graph.io.regroup` brings them
 together, so the batch size never changes what an import does.
@@ -125,11 +127,14 @@ class Prepared:
 @dataclass(frozen=True)
 class Steps:
     """How one kind is imported: checks that need no database, then the batch's writes; and,
-    if it can tell, whether a batch may be written while the one before it still is."""
+    if it can tell, whether a batch may be written while the one before it still is, and how
+    to create ahead, committed on their own, the customers a batch would create (so that the
+    next batch naming them need not wait for this one)."""
 
     check: Callable[[list[dict[str, Any]]], Checked]
     write: Callable[[AsyncSession, Checked], Awaitable[BatchResult]]
     independent: Callable[[AsyncSession, Checked, Checked], Awaitable[bool]] | None = None
+    ahead: Callable[[AsyncSession, Checked], Awaitable[int]] | None = None
 
 
 def _steps(settings: Settings, options: ImportOptions) -> Steps:
@@ -156,6 +161,7 @@ def _steps(settings: Settings, options: ImportOptions) -> Steps:
         lambda session, earlier, later: bulk_activity.orders_independent(
             session, earlier, later, create
         ),
+        lambda session, checked: bulk_activity.create_customers_ahead(session, checked, create),
     )
 
 
@@ -312,16 +318,24 @@ async def _commit_each(
     account: Callable[[Tally], None],
 ) -> None:
     """PostgreSQL: write each batch in a transaction of its own, accounted in file order; a
-    batch independent of the one before it starts while that one is still being written."""
+    batch independent of the one before it starts while that one is still being written.
+
+    The customers a batch would create are created first, in a short transaction of their
+    own: otherwise in a first import, where most batches name customers the batch before
+    creates, nearly every batch would wait for the one before to commit (a million rows naming
+    200,000 customers took 30% longer).
+    """
     running: list[tuple[Prepared, asyncio.Task[Tally]]] = []  # at most two
     try:
         async for prepared in prepared_batches:
+            created = await _create_ahead(engine, steps, prepared.checked)
             if running and not (
                 steps.independent is not None
                 and await _check(engine, steps.independent, running[0][0].checked, prepared.checked)
             ):
                 account(await running.pop()[1])
-            running.append((prepared, asyncio.create_task(_commit(engine, prepared, steps))))
+            commit = _commit(engine, prepared, steps, created)
+            running.append((prepared, asyncio.create_task(commit)))
             if len(running) > 1:
                 account(await running.pop(0)[1])
         while running:
@@ -342,12 +356,29 @@ async def _check(
         return await independent(session, earlier, later)
 
 
-async def _commit(engine: AsyncEngine, prepared: Prepared, steps: Steps) -> Tally:
+async def _create_ahead(engine: AsyncEngine, steps: Steps, checked: Checked) -> int:
+    """What :attr:`Steps.ahead` created and committed; 0 when a concurrent writer created one
+    of those customers first (the batch's own write then creates the others)."""
+    if steps.ahead is None:
+        return 0
     try:
         async with bulk_session(engine) as session:
-            return await _write(session, prepared, steps)
+            created = await steps.ahead(session, checked)
+            _unaudited(session)
+    except IntegrityError:
+        return 0
+    return created
+
+
+async def _commit(engine: AsyncEngine, prepared: Prepared, steps: Steps, created: int) -> Tally:
+    """One batch in a transaction of its own; ``created`` customers were created ahead."""
+    try:
+        async with bulk_session(engine) as session:
+            tally = await _write(session, prepared, steps)
     except (IntegrityError, StaleDataError):
-        return _lost_race(prepared)
+        tally = _lost_race(prepared)
+    tally.created_customers += created
+    return tally
 
 
 @contextmanager
@@ -425,7 +456,7 @@ def _prepare(batch: list[Unit], kind: Kind, steps: Steps, read_to: int) -> Prepa
 async def _write(session: AsyncSession, prepared: Prepared, steps: Steps) -> Tally:
     """Write one batch through the domain and account for every row."""
     result = await steps.write(session, prepared.checked)
-    session.info.pop(BULK_INSERTS, None)  # for the audit log, which a file import has not
+    _unaudited(session)
     tally = Tally(rows=prepared.rows, rejects=list(prepared.problems), read_to=prepared.read_to)
     tally.created_customers = result.created_customers
     for rows, outcome in zip(prepared.units, result.outcomes, strict=True):
@@ -434,6 +465,11 @@ async def _write(session: AsyncSession, prepared: Prepared, steps: Steps) -> Tal
         else:
             setattr(tally, outcome.status, getattr(tally, outcome.status) + 1)
     return tally
+
+
+def _unaudited(session: AsyncSession) -> None:
+    """Drop what bulk inserts noted for the audit log, which a file import has not."""
+    session.info.pop(BULK_INSERTS, None)
 
 
 def _lost_race(prepared: Prepared) -> Tally:
