@@ -469,12 +469,7 @@ async def orders_independent(
 
 def _keys(checked: Checked) -> tuple[set[str], set[str]]:
     """The order numbers and the customers (external ids) of a batch."""
-    numbers, customers = set(), set()
-    for _, order in checked.items:
-        numbers.add(order.number)
-        customers.add(order.customer_key)
-    customers.discard(None)
-    return numbers, customers
+    return {order.number for _, order in checked.items}, _customer_keys(checked.items)
 
 
 def _priced_lines(
