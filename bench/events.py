@@ -27,11 +27,11 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from crm_graph.app import create_app
 from crm_graph.db.migrate import upgrade
 from crm_graph.domain.customers import create_customer
 from crm_graph.settings import Settings
 from crm_graph.testing import admin_token, server_process, temporary_database
+from crm_graph.web.app import create_app
 
 SUBSCRIPTION = "subscription { events { id occurredAt } }"
 

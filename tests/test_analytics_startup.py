@@ -12,7 +12,7 @@ import sys
 LOAD_LIKE_THE_CLI = """
 import sys
 
-from crm_graph.app import create_app
+from crm_graph.web.app import create_app
 from crm_graph.cli import add_plugin_commands, app
 from crm_graph.plugins_manager import create_plugin_manager
 from crm_graph.settings import Settings

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from crm_graph.app import create_app
 from crm_graph.domain.customers import create_customer
 from crm_graph.plugin import EventType, PluginMetadata, emit, hookimpl
 from crm_graph.plugins_manager import PluginError
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client
+from crm_graph.web.app import create_app
 
 EVENTS = """
 query ($after: String, $types: [String!], $first: Int) {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from helpers import customer, interaction, ok, refused, rejected
 
-from crm_graph.schema.ids import to_global_id
+from crm_graph.ids import to_global_id
 from crm_graph.testing import GraphQLClient
 
 CHANNELS = ("EMAIL", "PHONE", "CHAT", "SOCIAL", "MEETING", "WEB", "SMS", "OTHER")

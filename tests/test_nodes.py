@@ -6,7 +6,7 @@ import base64
 
 from helpers import customer, interaction, line, order, product, query_error, rejected
 
-from crm_graph.schema.ids import to_global_id
+from crm_graph.ids import to_global_id
 from crm_graph.testing import GraphQLClient
 
 NODE = """query($id: ID!) { node(id: $id) { __typename id

@@ -14,12 +14,12 @@ import pytest
 from httpx_ws import AsyncWebSocketSession
 from security_support import operation_fields, operation_request, socket, token_of
 
-from crm_graph.app import create_app
 from crm_graph.auth.guard import operation_fields as declared_fields
 from crm_graph.auth.permissions import DEFAULT_ROLES
 from crm_graph.auth.principal import Principal
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client
+from crm_graph.web.app import create_app
 
 
 def _forbidden(answer: dict[str, Any], field: str) -> bool:

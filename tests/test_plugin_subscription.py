@@ -6,10 +6,10 @@ import asyncio
 
 import httpx
 
-from crm_graph.app import create_app
 from crm_graph.db.migrate import upgrade
 from crm_graph.settings import Settings
 from crm_graph.testing import auth_headers, running_server, subscribe
+from crm_graph.web.app import create_app
 
 WATCH = """
 subscription ($id: ID!) {

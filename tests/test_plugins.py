@@ -22,13 +22,13 @@ from starlette.applications import Starlette
 
 import crm_loyalty
 from crm_graph import hookspecs
-from crm_graph.app import create_app
 from crm_graph.db.engine import create_engine
 from crm_graph.db.migrate import differences, upgrade
 from crm_graph.plugin import PluginMetadata, SchemaContribution, hookimpl
 from crm_graph.plugins_manager import PluginError, create_plugin_manager
 from crm_graph.settings import Settings
 from crm_graph.testing import TEST_JWT_SECRET, app_client, auth_headers
+from crm_graph.web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_ENV = ("CRM_PLUGINS", "CRM_DISABLED_PLUGINS")

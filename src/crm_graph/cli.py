@@ -20,7 +20,7 @@ from crm_graph.db.migrate import upgrade
 from crm_graph.plugins_manager import PluginError, PluginSet, create_plugin_manager
 from crm_graph.schema.build import build_schema
 from crm_graph.settings import Settings
-from crm_graph.websocket_protocol import PROTOCOL
+from crm_graph.web.websocket_protocol import PROTOCOL
 
 app = typer.Typer(help="crm-graph: a CRM backend served as a GraphQL API.", no_args_is_help=True)
 schema_app = typer.Typer(help="The composed GraphQL schema.", no_args_is_help=True)
@@ -51,7 +51,7 @@ def serve(
     settings = Settings()
     _plugins(settings)  # fail fast, with a clear message, before uvicorn starts workers
     uvicorn.run(
-        "crm_graph.asgi:app",
+        "crm_graph.web.asgi:app",
         host=host,
         port=port,
         workers=workers,

@@ -24,9 +24,9 @@ from crm_graph.domain.errors import Collector, FieldError, ValidationFailed, fai
 from crm_graph.events.models import EventRecord
 from crm_graph.events.outbox import emit
 from crm_graph.hookspecs import hookspec
+from crm_graph.ids import from_global_id, to_global_id
 from crm_graph.runtime import AppContext, open_app
 from crm_graph.schema.context import RequestContext
-from crm_graph.schema.ids import from_global_id, to_global_id
 from crm_graph.schema.mutations.base import perform
 from crm_graph.schema.types.common import (
     Connection,

@@ -30,10 +30,10 @@ from pydantic import SecretStr
 from sqlalchemy import event
 from starlette.applications import Starlette
 
-from crm_graph.app import create_app
 from crm_graph.auth.tokens import issue_token
 from crm_graph.db.migrate import upgrade
 from crm_graph.settings import Settings
+from crm_graph.web.app import create_app
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CRM_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -25,7 +25,7 @@ from crm_graph.auth.principal import Principal
 from crm_graph.db.bulk import BULK_INSERTS, among
 from crm_graph.db.jsonable import plain
 from crm_graph.db.queries import json_array_contains
-from crm_graph.schema.ids import to_global_id
+from crm_graph.ids import to_global_id
 
 # The actor of work done outside any request: the command line, scripts.
 SYSTEM = "system"

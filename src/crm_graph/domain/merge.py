@@ -21,8 +21,8 @@ from crm_graph.db.models import Customer, CustomerMerge, Interaction, Order, utc
 from crm_graph.domain import customers
 from crm_graph.domain.errors import Collector
 from crm_graph.events.payloads import entity_event
+from crm_graph.ids import to_global_id
 from crm_graph.plugins_manager import PluginError, PluginSet
-from crm_graph.schema.ids import to_global_id
 
 MAX_MERGED = 50
 CORE = "core"

@@ -35,7 +35,7 @@ from crm_graph.events.models import (
 )
 from crm_graph.events.outbox import emit
 from crm_graph.events.targets import UnsafeTarget, check_target
-from crm_graph.schema.ids import to_global_id
+from crm_graph.ids import to_global_id
 from crm_graph.settings import Settings
 from crm_graph.webhooks import sign
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_graph.db.bulk import insert_records
 from crm_graph.db.models import utcnow
 from crm_graph.events.models import EventRecord, EventStore
-from crm_graph.schema.ids import to_global_id
+from crm_graph.ids import to_global_id
 
 # session.info keys: set by emit, read after commit (wake readers) and by the auth layer (actor).
 EMITTED = "crm_events_emitted"

@@ -19,7 +19,7 @@ from crm_graph.db import jsonable
 from crm_graph.db.jsonable import camel
 from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
 from crm_graph.events.outbox import emit
-from crm_graph.schema.ids import to_global_id
+from crm_graph.ids import to_global_id
 
 ENTITY_NAMES = {
     Customer: "Customer",

@@ -19,8 +19,8 @@ from sqlalchemy import ColumnElement, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_graph.db.engine import is_sqlite, read_session, write_session
+from crm_graph.domain.webhook_endpoints import prune_deliveries
 from crm_graph.events.models import EventRecord, EventStore
-from crm_graph.events.webhook_endpoints import prune_deliveries
 
 POSITIONS_CHANNEL = "crm_events"
 # Number the oldest unnumbered events after the store's last position, move that position on

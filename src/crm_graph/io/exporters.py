@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from crm_graph.db.engine import read_session
 from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
 from crm_graph.db.types import UTCDateTime
+from crm_graph.ids import to_global_id
 from crm_graph.io.rows import CUSTOMERS, INTERACTIONS, ORDERS, PRODUCTS, TAG_SEPARATOR
-from crm_graph.schema.ids import to_global_id
 
 STREAM_CHUNK = 1000
 

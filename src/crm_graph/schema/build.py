@@ -21,7 +21,6 @@ from strawberry.types.base import (
 from strawberry.types.field import StrawberryField
 
 from crm_graph.auth.guard import secure_fields
-from crm_graph.auth.schema import CustomerSecurityFields, SecurityMutations, SecurityQueries
 from crm_graph.contributions import EXTENDABLE_TYPES, SchemaContribution
 from crm_graph.plugins_manager import PluginError, PluginSet
 from crm_graph.schema.dedupe import DedupeQueries, MergeMutations
@@ -34,6 +33,7 @@ from crm_graph.schema.mutations.customers import CustomerMutations
 from crm_graph.schema.mutations.interactions import InteractionMutations
 from crm_graph.schema.mutations.orders import OrderMutations
 from crm_graph.schema.query import Query as CoreQuery
+from crm_graph.schema.security import CustomerSecurityFields, SecurityMutations, SecurityQueries
 from crm_graph.schema.types.customer import Customer
 from crm_graph.schema.types.interaction import Interaction
 from crm_graph.schema.types.order import Order

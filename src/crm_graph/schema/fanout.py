@@ -11,7 +11,7 @@ and visibility, field permissions; see :mod:`crm_graph.auth.event_access`). So:
 - every other subscriber's stream finds it there and writes the stored bytes straight to its
   socket (:func:`direct_sender`), skipping execution altogether;
 - where the server can write to a socket at once (``crm-graph serve``, see
-  :mod:`crm_graph.websocket_protocol`), idle subscribers of one selection are served as a
+  :mod:`crm_graph.web.websocket_protocol`), idle subscribers of one selection are served as a
   group by the event hub: one executes, and its task writes the answer to the others' sockets
   without waking them (:class:`crm_graph.events.hub.Subscriber`).
 

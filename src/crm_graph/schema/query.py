@@ -12,7 +12,7 @@ from crm_graph.auth.declare import AUTHENTICATED, requires
 from crm_graph.auth.guard import principal_of, require
 from crm_graph.db import models, queries
 from crm_graph.domain.merge import find_by_external_id
-from crm_graph.schema.ids import GlobalIdError, from_global_id
+from crm_graph.ids import GlobalIdError, from_global_id
 from crm_graph.schema.lists import connection
 from crm_graph.schema.types.common import Connection, Node, id_arg, page_args, query_error
 from crm_graph.schema.types.customer import Customer, CustomerFilter

@@ -13,10 +13,10 @@ from strawberry.types import Info
 
 from crm_graph.auth.declare import requires
 from crm_graph.db.paging import Ordering
-from crm_graph.events import webhook_endpoints as domain
+from crm_graph.domain import webhook_endpoints as domain
 from crm_graph.events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from crm_graph.ids import to_global_id
 from crm_graph.schema.events import Event
-from crm_graph.schema.ids import to_global_id
 from crm_graph.schema.lists import connection
 from crm_graph.schema.mutations.base import fields_of, perform
 from crm_graph.schema.types.common import (

@@ -13,7 +13,7 @@ from crm_graph.auth.declare import requires
 from crm_graph.db import models
 from crm_graph.domain import orders as domain
 from crm_graph.domain.errors import Collector
-from crm_graph.schema.ids import GlobalIdError, pk_of
+from crm_graph.ids import GlobalIdError, pk_of
 from crm_graph.schema.mutations.base import perform
 from crm_graph.schema.types.common import UserError, input_id
 from crm_graph.schema.types.enums import OrderStatus

@@ -12,7 +12,7 @@ from graphql import GraphQLError
 
 from crm_graph.db.paging import Page, PageArgs
 from crm_graph.domain.errors import FieldError, ValidationFailed
-from crm_graph.schema.ids import GlobalIdError, pk_of
+from crm_graph.ids import GlobalIdError, pk_of
 
 T = TypeVar("T")
 

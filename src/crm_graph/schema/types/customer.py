@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from crm_graph.auth.declare import personal_data, requires
 from crm_graph.db import models
-from crm_graph.schema.ids import to_global_id
+from crm_graph.ids import to_global_id
 from crm_graph.schema.lists import child_connection
 from crm_graph.schema.types.common import Connection, Node, page_args
 from crm_graph.schema.types.enums import (

@@ -10,7 +10,7 @@ from strawberry.types import Info
 
 from crm_graph.auth.declare import requires
 from crm_graph.db import models
-from crm_graph.schema.ids import to_global_id
+from crm_graph.ids import to_global_id
 from crm_graph.schema.types.common import Money, Node, money
 from crm_graph.schema.types.customer import Customer
 from crm_graph.schema.types.enums import OrderStatus

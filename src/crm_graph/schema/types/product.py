@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 
 from crm_graph.db import models
-from crm_graph.schema.ids import to_global_id
+from crm_graph.ids import to_global_id
 from crm_graph.schema.types.common import Money, Node, money
 
 

@@ -25,18 +25,18 @@ from strawberry.types.unset import UNSET, UnsetType
 from crm_graph import __version__
 from crm_graph.auth.authenticate import Authenticator
 from crm_graph.auth.guard import AccessExtension, check_declarations
-from crm_graph.auth.http import Authenticated
 from crm_graph.auth.permissions import build_policy
-from crm_graph.auth.ws import ThrottledTransportWS, authenticate_socket
 from crm_graph.db.engine import create_engine
 from crm_graph.events.service import EventService
-from crm_graph.middleware import BodySizeLimit
 from crm_graph.plugins_manager import create_plugin_manager
 from crm_graph.runtime import AppContext
 from crm_graph.schema.build import ComposedSchema, build_schema
 from crm_graph.schema.context import RequestContext
 from crm_graph.schema.limits import limit_extensions
 from crm_graph.settings import Settings
+from crm_graph.web.http_auth import Authenticated
+from crm_graph.web.middleware import BodySizeLimit
+from crm_graph.web.ws_auth import ThrottledTransportWS, authenticate_socket
 
 
 class GraphQLEndpoint(GraphQL):

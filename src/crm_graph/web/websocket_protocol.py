@@ -15,7 +15,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.exceptions import InvalidState
 
 SEND_TEXT_NOW = "crm_graph.websocket.send_text_now"
-PROTOCOL = "crm_graph.websocket_protocol:FanOutWebSocketProtocol"  # for uvicorn's ``ws``
+PROTOCOL = "crm_graph.web.websocket_protocol:FanOutWebSocketProtocol"  # for uvicorn's ``ws``
 
 
 class FanOutWebSocketProtocol(WebSocketsSansIOProtocol):

@@ -22,10 +22,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 
 from crm_graph.auth.authenticate import Authenticator
-from crm_graph.auth.http import rate_limited_error
 from crm_graph.auth.principal import AuthError
 from crm_graph.schema.fanout import SINK, EncodedData, Sink, next_message
-from crm_graph.websocket_protocol import SEND_TEXT_NOW
+from crm_graph.web.http_auth import rate_limited_error
+from crm_graph.web.websocket_protocol import SEND_TEXT_NOW
 
 
 async def authenticate_socket(authenticator: Authenticator, context: Any) -> None:

@@ -28,8 +28,8 @@ from crm_graph.db.models import Customer, CustomerMerge, Interaction, Order, Ord
 from crm_graph.db.queries import json_array_contains
 from crm_graph.domain.errors import fail
 from crm_graph.events.models import EventRecord
+from crm_graph.ids import to_global_id
 from crm_graph.plugins_manager import PluginSet
-from crm_graph.schema.ids import to_global_id
 
 EXPORT_FORMAT = "crm-graph.customer-export/1"
 ERASED_NAME = "Erased customer"

@@ -15,17 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from crm_graph.auth import consent, gdpr, keys
+from crm_graph.auth import keys
 from crm_graph.auth.audit import audit_select
 from crm_graph.auth.declare import AUTHENTICATED, requires
 from crm_graph.auth.guard import principal_of
 from crm_graph.auth.models import ApiKey, AuditEntry, CustomerConsent
 from crm_graph.db import models
 from crm_graph.db.paging import Ordering
+from crm_graph.domain import consent, gdpr
 from crm_graph.domain.customers import check_version, get_live
 from crm_graph.domain.errors import Collector
 from crm_graph.domain.values import clean_text
-from crm_graph.schema.ids import to_global_id
+from crm_graph.ids import to_global_id
 from crm_graph.schema.lists import connection
 from crm_graph.schema.mutations.base import perform
 from crm_graph.schema.mutations.customers import CustomerPayload

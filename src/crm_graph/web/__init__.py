@@ -1,0 +1,1 @@
+"""Transport: the Starlette app, its middleware, HTTP and WebSocket authentication."""
