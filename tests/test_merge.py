@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from crm_graph.plugin import Interaction, PluginMetadata, fail, from_global_id, hookimpl
+from crm_graph.plugin import InteractionRow, PluginMetadata, fail, from_global_id, hookimpl
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client
 
@@ -41,7 +41,7 @@ class Spy:
         self.calls.append((survivor_id, merged_ids))
         if self.refuse:
             raise fail("SPY_REFUSES", "the spy plugin refuses this merge", "input")
-        session.add(Interaction(customer_id=survivor_id, channel="other", subject="merged"))
+        session.add(InteractionRow(customer_id=survivor_id, channel="other", subject="merged"))
         return {"widgets": 2 * len(merged_ids)}
 
 

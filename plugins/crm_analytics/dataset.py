@@ -15,7 +15,14 @@ import numpy as np
 from sqlalchemy import func, select
 
 from crm_analytics.definitions import NOT_COUNTED
-from crm_graph.plugin import AppContext, Customer, Interaction, Order, OrderLine, Product
+from crm_graph.plugin import (
+    AppContext,
+    CustomerRow,
+    InteractionRow,
+    OrderLineRow,
+    OrderRow,
+    ProductRow,
+)
 
 SECONDS_PER_DAY = 86400.0
 
@@ -84,43 +91,45 @@ def _days(values: list[datetime]) -> np.ndarray:
 
 async def load(app: AppContext, as_of: datetime, currency: str) -> Dataset:
     """Read orders, order lines, products and interactions known at ``as_of``."""
-    live = Customer.deleted_at.is_(None)
-    counted = (Order.status.not_in(NOT_COUNTED), Order.placed_at <= as_of)
+    live = CustomerRow.deleted_at.is_(None)
+    counted = (OrderRow.status.not_in(NOT_COUNTED), OrderRow.placed_at <= as_of)
     async with app.read() as session:
         orders = (
             await session.execute(
-                select(Order.customer_id, Order.placed_at, Order.total)
-                .join(Customer, Customer.id == Order.customer_id)
-                .where(live, *counted, Order.currency == currency)
-                .order_by(Order.id)
+                select(OrderRow.customer_id, OrderRow.placed_at, OrderRow.total)
+                .join(CustomerRow, CustomerRow.id == OrderRow.customer_id)
+                .where(live, *counted, OrderRow.currency == currency)
+                .order_by(OrderRow.id)
             )
         ).all()
         other = await session.scalar(
             select(func.count())
-            .select_from(Order)
-            .join(Customer, Customer.id == Order.customer_id)
-            .where(live, *counted, Order.currency != currency)
+            .select_from(OrderRow)
+            .join(CustomerRow, CustomerRow.id == OrderRow.customer_id)
+            .where(live, *counted, OrderRow.currency != currency)
         )
         lines = (
             await session.execute(
-                select(Order.customer_id, Order.placed_at, OrderLine.product_id)
-                .join(Order, Order.id == OrderLine.order_id)
-                .join(Customer, Customer.id == Order.customer_id)
-                .where(live, *counted, Order.currency == currency)
-                .order_by(OrderLine.id)
+                select(OrderRow.customer_id, OrderRow.placed_at, OrderLineRow.product_id)
+                .join(OrderRow, OrderRow.id == OrderLineRow.order_id)
+                .join(CustomerRow, CustomerRow.id == OrderRow.customer_id)
+                .where(live, *counted, OrderRow.currency == currency)
+                .order_by(OrderLineRow.id)
             )
         ).all()
         products = (
             await session.execute(
-                select(Product.id, Product.name, Product.category).order_by(Product.id)
+                select(ProductRow.id, ProductRow.name, ProductRow.category).order_by(ProductRow.id)
             )
         ).all()
         touches = (
             await session.execute(
-                select(Interaction.customer_id, Interaction.occurred_at, Interaction.direction)
-                .join(Customer, Customer.id == Interaction.customer_id)
-                .where(live, Interaction.occurred_at <= as_of)
-                .order_by(Interaction.id)
+                select(
+                    InteractionRow.customer_id, InteractionRow.occurred_at, InteractionRow.direction
+                )
+                .join(CustomerRow, CustomerRow.id == InteractionRow.customer_id)
+                .where(live, InteractionRow.occurred_at <= as_of)
+                .order_by(InteractionRow.id)
             )
         ).all()
     return Dataset(

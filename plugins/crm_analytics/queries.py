@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_analytics.definitions import NOT_COUNTED
 from crm_analytics.tables import AnalyticsCustomerScore, AnalyticsModel
-from crm_graph.plugin import Customer, Order
+from crm_graph.plugin import CustomerRow, OrderRow
 
 
 async def segment_totals(session: AsyncSession) -> dict[str, tuple[int, float]]:
@@ -33,14 +33,14 @@ async def retention(
 ) -> tuple[int, int]:
     """Customers who ordered before ``start``, and how many of them ordered in [start, end)."""
     counted = (
-        Customer.deleted_at.is_(None),
-        Order.status.not_in(NOT_COUNTED),
-        Order.currency == currency,
+        CustomerRow.deleted_at.is_(None),
+        OrderRow.status.not_in(NOT_COUNTED),
+        OrderRow.currency == currency,
     )
-    buyers = select(Order.customer_id).join(Customer, Customer.id == Order.customer_id)
-    before = buyers.where(*counted, Order.placed_at < start).distinct().subquery()
+    buyers = select(OrderRow.customer_id).join(CustomerRow, CustomerRow.id == OrderRow.customer_id)
+    before = buyers.where(*counted, OrderRow.placed_at < start).distinct().subquery()
     during = (
-        buyers.where(*counted, Order.placed_at >= start, Order.placed_at < end)
+        buyers.where(*counted, OrderRow.placed_at >= start, OrderRow.placed_at < end)
         .distinct()
         .subquery()
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Column
 
-from crm_graph.plugin import Field, Json, SQLModel, UTCDateTime, utcnow
+from crm_graph.plugin import Field, JsonColumn, SQLModel, UTCDateTimeColumn, utcnow
 
 
 class AnalyticsJob(SQLModel, table=True):
@@ -24,11 +24,11 @@ class AnalyticsJob(SQLModel, table=True):
     status: str = Field(default="QUEUED", max_length=16)
     progress: float = 0.0
     message: str = Field(default="", max_length=2000)
-    as_of: datetime = Field(sa_type=UTCDateTime)
+    as_of: datetime = Field(sa_type=UTCDateTimeColumn)
     time_unit_days: int
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTimeColumn)
 
 
 class AnalyticsModel(SQLModel, table=True):
@@ -42,10 +42,14 @@ class AnalyticsModel(SQLModel, table=True):
 
     kind: str = Field(primary_key=True, max_length=32)
     trained: bool
-    as_of: datetime = Field(sa_type=UTCDateTime)
-    trained_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
-    metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
+    as_of: datetime = Field(sa_type=UTCDateTimeColumn)
+    trained_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
+    params: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JsonColumn, nullable=False)
+    )
+    metrics: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JsonColumn, nullable=False)
+    )
 
 
 class AnalyticsCustomerScore(SQLModel, table=True):
@@ -66,7 +70,7 @@ class AnalyticsCustomerScore(SQLModel, table=True):
     age: float  # T in time units
     repeat_mean: float  # mean value of the repeat purchase days
     revenue_periods: list[list[float]] = Field(
-        default_factory=list, sa_column=Column(Json, nullable=False)
+        default_factory=list, sa_column=Column(JsonColumn, nullable=False)
     )  # [[time units since the first purchase, revenue], ...] for historical value
     expected_purchases: float | None = None  # within the default horizon
     probability_alive: float | None = None
@@ -74,7 +78,7 @@ class AnalyticsCustomerScore(SQLModel, table=True):
     predicted_value: float | None = None  # default horizon, discount rate and margin
     churn_probability: float | None = None
     churn_band: str | None = Field(default=None, max_length=8)
-    churn_factors: list[list[Any]] | None = Field(default=None, sa_column=Column(Json))
+    churn_factors: list[list[Any]] | None = Field(default=None, sa_column=Column(JsonColumn))
     segment: int | None = None
 
 
@@ -85,7 +89,9 @@ class AnalyticsSegment(SQLModel, table=True):
     name: str = Field(max_length=64)
     description: str = Field(max_length=1000)
     customers: int
-    centre: dict[str, float] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
+    centre: dict[str, float] = Field(
+        default_factory=dict, sa_column=Column(JsonColumn, nullable=False)
+    )
 
 
 class AnalyticsRecommendation(SQLModel, table=True):

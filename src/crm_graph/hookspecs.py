@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     )
     from crm_graph.schema.context import RequestContext
 
-hookspec = pluggy.HookspecMarker("crm_graph")
+PROJECT = "crm_graph"  # pluggy's project name: markers and the manager must agree
+hookspec = pluggy.HookspecMarker(PROJECT)
 
 
 @hookspec

@@ -115,7 +115,7 @@ def create_plugin_manager(settings: Settings, plugins: Iterable[Any] | None = No
     points, honouring ``CRM_PLUGINS``/``CRM_DISABLED_PLUGINS``; an explicit iterable of plugin
     objects (modules or classes) is used as given, which is how tests pick plugins.
     """
-    manager = pluggy.PluginManager("crm_graph")
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     if plugins is None:
         candidates = discover(settings)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from crm_graph.plugin import Json, UTCDateTime
+from crm_graph.plugin import JsonColumn, UTCDateTimeColumn
 
 revision: str = "0001_analytics"
 down_revision: str | Sequence[str] | None = None
@@ -25,21 +25,21 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("progress", sa.Float(), nullable=False),
         sa.Column("message", sa.String(length=2000), nullable=False),
-        sa.Column("as_of", UTCDateTime(), nullable=False),
+        sa.Column("as_of", UTCDateTimeColumn(), nullable=False),
         sa.Column("time_unit_days", sa.Integer(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
-        sa.Column("finished_at", UTCDateTime(), nullable=True),
+        sa.Column("created_at", UTCDateTimeColumn(), nullable=False),
+        sa.Column("updated_at", UTCDateTimeColumn(), nullable=False),
+        sa.Column("finished_at", UTCDateTimeColumn(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
         "analytics_model",
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("trained", sa.Boolean(), nullable=False),
-        sa.Column("as_of", UTCDateTime(), nullable=False),
-        sa.Column("trained_at", UTCDateTime(), nullable=False),
-        sa.Column("params", Json, nullable=False),
-        sa.Column("metrics", Json, nullable=False),
+        sa.Column("as_of", UTCDateTimeColumn(), nullable=False),
+        sa.Column("trained_at", UTCDateTimeColumn(), nullable=False),
+        sa.Column("params", JsonColumn, nullable=False),
+        sa.Column("metrics", JsonColumn, nullable=False),
         sa.PrimaryKeyConstraint("kind"),
     )
     op.create_table(
@@ -56,14 +56,14 @@ def upgrade() -> None:
         sa.Column("recency", sa.Float(), nullable=False),
         sa.Column("age", sa.Float(), nullable=False),
         sa.Column("repeat_mean", sa.Float(), nullable=False),
-        sa.Column("revenue_periods", Json, nullable=False),
+        sa.Column("revenue_periods", JsonColumn, nullable=False),
         sa.Column("expected_purchases", sa.Float(), nullable=True),
         sa.Column("probability_alive", sa.Float(), nullable=True),
         sa.Column("expected_spend", sa.Float(), nullable=True),
         sa.Column("predicted_value", sa.Float(), nullable=True),
         sa.Column("churn_probability", sa.Float(), nullable=True),
         sa.Column("churn_band", sa.String(length=8), nullable=True),
-        sa.Column("churn_factors", Json, nullable=True),
+        sa.Column("churn_factors", JsonColumn, nullable=True),
         sa.Column("segment", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["customer_id"], ["customer.id"]),
         sa.PrimaryKeyConstraint("customer_id"),
@@ -78,7 +78,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("description", sa.String(length=1000), nullable=False),
         sa.Column("customers", sa.Integer(), nullable=False),
-        sa.Column("centre", Json, nullable=False),
+        sa.Column("centre", JsonColumn, nullable=False),
         sa.PrimaryKeyConstraint("number"),
     )
     op.create_table(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_graph.plugin import AppContext, Collector, Customer, ValidationFailed, input_id, utcnow
+from crm_graph.plugin import AppContext, Collector, CustomerRow, ValidationFailed, input_id, utcnow
 from crm_loyalty.config import LoyaltySettings
 from crm_loyalty.models import LoyaltyAccount, LoyaltyEntry
 
@@ -64,7 +64,7 @@ async def award(
     elif len(reason) > MAX_REASON:
         errors.add("TOO_LONG", f"at most {MAX_REASON} characters", "input", "reason")
     if customer_id is not None:
-        customer = await session.get(Customer, customer_id)
+        customer = await session.get(CustomerRow, customer_id)
         if customer is None or customer.deleted_at is not None:
             errors.add("NOT_FOUND", "no such customer", "input", "customerId")
     if customer_id is None or errors.errors:
@@ -112,7 +112,7 @@ async def merge(session: AsyncSession, survivor_id: int, merged_ids: list[int]) 
 async def customer_exists(app: AppContext, customer_id: int) -> bool:
     """Whether the caller can see this customer (ownership scopes apply, as to every read)."""
     async with app.read() as session:
-        return await session.get(Customer, customer_id) is not None
+        return await session.get(CustomerRow, customer_id) is not None
 
 
 async def watch(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crm_graph.plugin import Field, SQLModel, UTCDateTime, utcnow
+from crm_graph.plugin import Field, SQLModel, UTCDateTimeColumn, utcnow
 
 
 class LoyaltyAccount(SQLModel, table=True):
@@ -15,7 +15,7 @@ class LoyaltyAccount(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", unique=True)
     points: int = Field(default=0)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
 
 
 class LoyaltyEntry(SQLModel, table=True):
@@ -27,7 +27,7 @@ class LoyaltyEntry(SQLModel, table=True):
     customer_id: int = Field(foreign_key="customer.id", index=True)
     points: int
     reason: str = Field(max_length=200)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
 
 
 TABLES = [LoyaltyAccount, LoyaltyEntry]
