@@ -22,7 +22,7 @@ from sqlmodel import SQLModel
 
 from crm_graph.auth.models import AuditEntry
 from crm_graph.auth.principal import Principal
-from crm_graph.db.bulk import BULK_INSERTS, among
+from crm_graph.db.batch_writes import BULK_INSERTS, among
 from crm_graph.db.jsonable import plain
 from crm_graph.db.queries import json_array_contains
 from crm_graph.ids import to_global_id
@@ -154,7 +154,7 @@ class AuditRecorder:
             change["after"] = self._value(column, after)
 
     async def add_bulk(self, session: AsyncSession) -> None:
-        """Record rows written by :func:`crm_graph.db.bulk.insert_rows` as inserts, their ids
+        """Record rows written by :func:`crm_graph.db.batch_writes.insert_rows` as inserts, their ids
         found through the table's unique key."""
         for table, rows in session.info.pop(BULK_INSERTS, []):
             mapper = next(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlmodel import SQLModel
 
 from crm_graph.auth.principal import Principal
-from crm_graph.db.bulk import ROW_DEFAULTS
+from crm_graph.db.batch_writes import ROW_DEFAULTS
 from crm_graph.db.models import Customer, Interaction, Order
 
 current_principal: ContextVar[Principal | None] = ContextVar("crm_principal", default=None)
@@ -113,7 +113,7 @@ def _scope_statement(state: ORMExecuteState) -> None:
 @event.listens_for(Session, "before_flush")
 def _fill_defaults(session: Session, _context: Any, _instances: Any) -> None:
     """New rows get the unit of work's defaults (the caller as owner of new customers), as rows
-    written in bulk do (:data:`crm_graph.db.bulk.ROW_DEFAULTS`)."""
+    written in bulk do (:data:`crm_graph.db.batch_writes.ROW_DEFAULTS`)."""
     defaults = session.info.get(ROW_DEFAULTS)
     if not defaults:
         return

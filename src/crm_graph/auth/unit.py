@@ -19,7 +19,7 @@ from crm_graph.auth.audit import AuditRecorder
 from crm_graph.auth.declare import PERMISSION
 from crm_graph.auth.principal import Principal
 from crm_graph.auth.scope import SESSION_PERMISSION
-from crm_graph.db.bulk import ROW_DEFAULTS
+from crm_graph.db.batch_writes import ROW_DEFAULTS
 from crm_graph.events.outbox import ACTOR
 from crm_graph.settings import Settings
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_graph.db.bulk import insert_records
+from crm_graph.db.batch_writes import insert_records
 from crm_graph.db.models import utcnow
 from crm_graph.events.models import EventRecord, EventStore
 from crm_graph.ids import to_global_id

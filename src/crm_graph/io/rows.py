@@ -1,4 +1,5 @@
-"""From file rows to the items of :mod:`crm_graph.domain.bulk`, and errors back to row reasons.
+"""From file rows to the items of the batched imports (``domain/*_imports.py``), and errors back
+to row reasons.
 
 A column present in the file sets its field and an empty cell clears it; columns the file does
 not have leave the stored values alone. Customers' extra columns are custom attributes (an

@@ -27,9 +27,9 @@ from crm_graph.schema.dedupe import DedupeQueries, MergeMutations
 from crm_graph.schema.errors import is_unexpected
 from crm_graph.schema.events import EventQueries, EventSubscriptions
 from crm_graph.schema.fanout import SharedEventExecutor
-from crm_graph.schema.mutations.bulk import BulkMutations
 from crm_graph.schema.mutations.catalog import ProductMutations
 from crm_graph.schema.mutations.customers import CustomerMutations
+from crm_graph.schema.mutations.imports import BulkMutations
 from crm_graph.schema.mutations.interactions import InteractionMutations
 from crm_graph.schema.mutations.orders import OrderMutations
 from crm_graph.schema.query import Query as CoreQuery

@@ -1,9 +1,7 @@
-"""Bulk imports of what customers do, orders and interactions, keyed by customer external id.
+"""Orders imported in batches, upserted by number, keyed by customer external id.
 
-Orders are upserted by number (an order without one is numbered from a hash of its content,
-so importing it again changes nothing); interactions have no key of their own, so one equal
-in every field to an existing interaction of the same customer counts as unchanged.
-Imported orders keep the status and total of the system they come from: history is recorded
+An order without a number is numbered from a hash of its content, so importing it again
+changes nothing. Imported orders keep the status and total of the system they come from: history is recorded
 as it was, not replayed through the status transitions. A new order emits ``order.placed``;
 an imported change emits ``order.status_changed`` when the status moved, ``order.updated``
 otherwise; ``changedFields`` says every field that changed.
@@ -21,137 +19,38 @@ from typing import Any, NamedTuple
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_graph.db.bulk import among, insert_records
-from crm_graph.db.models import Interaction, Order, OrderLine, Product, utcnow
-from crm_graph.domain import interactions
-from crm_graph.domain.bulk import (
+from crm_graph.db.batch_writes import among, insert_records
+from crm_graph.db.models import Order, OrderLine, Product, utcnow
+from crm_graph.domain.batches import (
     INSERTED,
     UNCHANGED,
     UPDATED,
     BatchResult,
     Checked,
-    CustomerRefs,
     Event,
     Outcome,
     changed_event,
     chunks,
-    create_referenced,
     created_event,
     emit_in_order,
-    find_customers,
     insert_new,
     rejected,
 )
+from crm_graph.domain.customer_refs import (
+    CUSTOMER_PATH,
+    CustomerRefs,
+    clean_customer_key,
+    create_referenced,
+    find_customers,
+)
 from crm_graph.domain.errors import Collector, FieldError, not_one_of
 from crm_graph.domain.orders import MAX_LINES, MAX_QUANTITY, STATUSES, line_price
-from crm_graph.domain.values import (
-    clean_text,
-    normalise_amount,
-    normalise_currency,
-    parse_datetime,
-)
+from crm_graph.domain.values import clean_text, normalise_amount, normalise_currency, parse_datetime
 from crm_graph.events.payloads import line_payloads
 
 ORDER_HEADER = ("placed_at", "total", "currency", "status")
 _KEYS = (str, int, type(None))  # quantities remembered by value (not bool: True == 1)
 _PRICES = (str, type(None))  # unit prices remembered by value (file cells)
-CUSTOMER_PATH = "customerExternalId"
-
-
-def _customer_key(item: dict[str, Any], errors: Collector) -> str | None:
-    return clean_text(
-        item.get("customer_external_id"),
-        errors,
-        "input",
-        "customerExternalId",
-        max_length=200,
-        required=True,
-    )
-
-
-# --- interactions ------------------------------------------------------------------------
-
-
-def check_interactions(items: Sequence[dict[str, Any]]) -> Checked:
-    checked = Checked.of(len(items))
-    for index, item in enumerate(items):
-        errors = Collector()
-        key = _customer_key(item, errors)
-        occurred_at = parse_datetime(item.get("occurred_at"), errors, "input", "occurredAt")
-        values = interactions.validate_fields({**item, "occurred_at": occurred_at}, errors)
-        if errors.errors:
-            checked.outcomes[index] = rejected(errors.errors)
-        else:
-            checked.items.append((index, (key, values)))
-    return checked
-
-
-async def import_interactions(
-    session: AsyncSession, items: Sequence[dict[str, Any]], create_customers: bool
-) -> BatchResult:
-    return await write_interactions(session, check_interactions(items), create_customers)
-
-
-async def write_interactions(
-    session: AsyncSession, checked: Checked, create_customers: bool
-) -> BatchResult:
-    """Add interactions; one already recorded with the same fields is left unchanged."""
-    outcomes = checked.outcomes
-    valid = [(index, key, values) for index, (key, values) in checked.items]
-    refs = await find_customers(session, {key for _, key, _ in valid}, CUSTOMER_PATH)
-    accepted = []
-    for index, key, values in valid:
-        error = refs.error(key, create_customers, CUSTOMER_PATH)
-        if error is None:
-            accepted.append((index, key, values))
-        else:
-            outcomes[index] = rejected([error])
-    await create_referenced(session, refs, {key for _, key, _ in accepted})
-    seen = await _existing_interactions(
-        session, {refs.ids[key] for _, key, _ in accepted}, {v["occurred_at"] for *_, v in accepted}
-    )
-    new: list[tuple[int, dict[str, Any]]] = []
-    repeated: list[tuple[int, dict[str, Any]]] = []  # equal to a new one of this batch
-    now = utcnow()
-    for index, key, values in accepted:
-        row = {"customer_id": refs.ids[key], **values}
-        identity = tuple(row[k] for k in sorted(row))
-        found = seen.get(identity)
-        if isinstance(found, int):
-            outcomes[index] = Outcome(UNCHANGED, found)
-        elif found is not None:
-            repeated.append((index, found))
-        else:
-            seen[identity] = row
-            new.append((index, row))
-            row["created_at"] = now
-    written = await insert_new(session, Interaction.__table__, [row for _, row in new])
-    events = []
-    for (index, _), row in zip(new, written, strict=True):
-        outcomes[index] = Outcome(INSERTED, row["id"])
-        events.append((index, created_event("interaction.logged", Interaction.__table__, row)))
-    for index, row in repeated:
-        outcomes[index] = Outcome(UNCHANGED, row["id"])
-    await emit_in_order(session, events)
-    return checked.result(refs.created)
-
-
-async def _existing_interactions(
-    session: AsyncSession, customer_ids: set[int], times: set[Any]
-) -> dict[tuple[Any, ...], int]:
-    if not customer_ids:
-        return {}
-    columns = ("body", "channel", "customer_id", "direction", "occurred_at", "subject")
-    rows = await session.execute(
-        select(*(getattr(Interaction, c) for c in columns), Interaction.id).where(
-            among(session, Interaction.customer_id, customer_ids),
-            among(session, Interaction.occurred_at, times),
-        )
-    )
-    return {tuple(row[:-1]): row[-1] for row in rows}
-
-
-# --- orders ------------------------------------------------------------------------------
 
 
 def _quantity(value: Any, errors: Collector, *path: str) -> int | None:
@@ -222,7 +121,7 @@ def _checked_order(
             if key is not None and len(errors.errors) == found:
                 valid_lines[key] = valid
         parsed.append((*valid, line.get("unit_price")))
-    customer_key = _customer_key(item, errors)
+    customer_key = clean_customer_key(item, errors)
     placed_at = parse_datetime(item.get("placed_at"), errors, "input", "placedAt")
     number = clean_text(item.get("number"), errors, "input", "number", max_length=64)
     if not number:

@@ -21,9 +21,10 @@ from strawberry.types import Info
 
 from crm_graph.auth.declare import requires
 from crm_graph.domain import customers
-from crm_graph.domain.bulk import MAX_ITEMS, REJECTED, BatchResult, Outcome, import_customers
-from crm_graph.domain.bulk_activity import import_orders
+from crm_graph.domain.batches import MAX_ITEMS, REJECTED, BatchResult, Outcome
+from crm_graph.domain.customer_imports import import_customers
 from crm_graph.domain.errors import FieldError, ValidationFailed
+from crm_graph.domain.order_imports import import_orders
 from crm_graph.schema.mutations.base import fields_of, perform
 from crm_graph.schema.types.common import UserError
 from crm_graph.schema.types.customer import Customer
