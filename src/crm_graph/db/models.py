@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Index, Integer, Text
+from sqlalchemy import Column, Index, Integer, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from crm_graph.db.types import Json, Money, UTCDateTime
@@ -142,12 +142,31 @@ class CustomerMerge(SQLModel, table=True):
     merged_at: datetime = _timestamp()
 
 
-CORE_TABLES = [Customer, Interaction, Product, Order, OrderLine, CustomerMerge]
+class IdempotencyKey(SQLModel, table=True):
+    """A mutation request sent with an ``Idempotency-Key``, per caller: its body's fingerprint,
+    and the response once it is known (``status`` is null while the request is in flight).
+
+    Rows are kept 24 hours (see :mod:`crm_graph.domain.idempotency`).
+    """
+
+    __tablename__ = "idempotency_key"
+
+    caller: str = Field(primary_key=True, max_length=200)
+    key: str = Field(primary_key=True, max_length=255)
+    fingerprint: str = Field(max_length=64)
+    created_at: datetime = _timestamp(index=True)
+    status: int | None = Field(default=None)
+    content_type: str | None = Field(default=None, max_length=200)
+    body: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+
+
+CORE_TABLES = [Customer, Interaction, Product, Order, OrderLine, CustomerMerge, IdempotencyKey]
 
 __all__ = [
     "CORE_TABLES",
     "Customer",
     "CustomerMerge",
+    "IdempotencyKey",
     "Interaction",
     "Order",
     "OrderLine",

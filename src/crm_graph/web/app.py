@@ -35,6 +35,7 @@ from crm_graph.schema.context import RequestContext
 from crm_graph.schema.limits import limit_extensions
 from crm_graph.settings import Settings
 from crm_graph.web.http_auth import Authenticated
+from crm_graph.web.idempotency import Idempotent
 from crm_graph.web.middleware import BodySizeLimit
 from crm_graph.web.ws_auth import ThrottledTransportWS, authenticate_socket
 
@@ -124,7 +125,11 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
 
     app = Starlette(
         routes=[
-            Route("/graphql", door(graphql), methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                door(Idempotent(graphql, engine, settings.max_query_tokens)),
+                methods=["GET", "POST"],
+            ),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/plugins", door(request_response(plugins_endpoint))),
@@ -135,7 +140,8 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+                expose_headers=["Idempotent-Replayed"],
             ),
         ],
         lifespan=lifespan,

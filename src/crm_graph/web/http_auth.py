@@ -29,9 +29,10 @@ def rate_limited_error(wait: float) -> dict[str, Any]:
     }
 
 
-async def _error(
+async def send_error(
     send: Send, status: int, error: dict[str, Any], headers: list[tuple[bytes, bytes]]
 ) -> None:
+    """Answer ``status`` with one GraphQL-shaped error, before the GraphQL endpoint runs."""
     body = json.dumps({"data": None, "errors": [error]}).encode()
     await send(
         {
@@ -79,12 +80,12 @@ class Authenticated:
             principal = await self.authenticator.from_header(headers.get("authorization"))
         except AuthError as exc:
             error = {"message": str(exc), "extensions": {"code": exc.code}}
-            await _error(send, 401, error, [(b"www-authenticate", b"Bearer"), *echo])
+            await send_error(send, 401, error, [(b"www-authenticate", b"Bearer"), *echo])
             return
         wait = self.authenticator.limiter.acquire(principal.id)
         if wait:
             retry = str(math.ceil(wait)).encode()
-            await _error(send, 429, rate_limited_error(wait), [(b"retry-after", retry), *echo])
+            await send_error(send, 429, rate_limited_error(wait), [(b"retry-after", retry), *echo])
             return
         state = scope.setdefault("state", {})
         state["principal"] = principal
