@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from crm_graph.auth.cli import keys_app
 from crm_graph.cli_io import io_app
+from crm_graph.cli_keys import keys_app
 from crm_graph.db.engine import create_engine
 from crm_graph.db.migrate import upgrade
 from crm_graph.plugins_manager import PluginError, PluginSet, create_plugin_manager

@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, Column, Index, Integer
 from sqlmodel import Field, SQLModel
 
 from crm_graph.db.models import utcnow
+from crm_graph.db.registry import register_tables
 from crm_graph.db.types import Json, UTCDateTime
 
 # BIGINT on PostgreSQL; SQLite needs INTEGER for a rowid primary key.
@@ -77,4 +78,4 @@ class CustomerConsent(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=200)
 
 
-AUTH_TABLES = [ApiKey, AuditEntry, CustomerConsent]
+register_tables(ApiKey, AuditEntry, CustomerConsent)

@@ -15,10 +15,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm_graph.auth.models import AUTH_TABLES
 from crm_graph.contributions import Storage
-from crm_graph.db.models import CORE_TABLES
-from crm_graph.events.models import EVENT_TABLES
+from crm_graph.db.registry import CORE_TABLES
 from crm_graph.plugins_manager import PluginError, PluginSet, create_plugin_manager
 from crm_graph.settings import Settings
 
@@ -37,7 +35,7 @@ def storages(plugins: PluginSet) -> list[tuple[str, Storage]]:
 def target_metadata(plugins: PluginSet) -> MetaData:
     """The tables this app expects: core plus those of its enabled plugins (not all imported)."""
     metadata = MetaData()
-    for model in [*CORE_TABLES, *EVENT_TABLES, *AUTH_TABLES]:
+    for model in CORE_TABLES:
         model.__table__.to_metadata(metadata)
     for _name, storage in storages(plugins):
         for model in storage.tables:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Column, Index, Integer, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
+from crm_graph.db.registry import register_tables
 from crm_graph.db.types import Json, Money, UTCDateTime
 
 
@@ -160,10 +161,9 @@ class IdempotencyKey(SQLModel, table=True):
     body: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
 
 
-CORE_TABLES = [Customer, Interaction, Product, Order, OrderLine, CustomerMerge, IdempotencyKey]
+register_tables(Customer, Interaction, Product, Order, OrderLine, CustomerMerge, IdempotencyKey)
 
 __all__ = [
-    "CORE_TABLES",
     "Customer",
     "CustomerMerge",
     "IdempotencyKey",

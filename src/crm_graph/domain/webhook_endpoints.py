@@ -9,10 +9,9 @@ is pending, whatever its age.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.models import utcnow
@@ -22,15 +21,14 @@ from crm_graph.domain.values import clean_text
 from crm_graph.events.models import (
     EventRecord,
     EventStore,
-    WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
+from crm_graph.events.store import delete_deliveries
 from crm_graph.events.targets import UnsafeTarget, check_target
 from crm_graph.webhooks import new_secret
 
 STATUSES = ("active", "paused", "disabled")
-SETTLED = ("succeeded", "dead")
 MAX_EVENT_TYPES = 100
 
 
@@ -144,33 +142,3 @@ def deliveries_select(endpoint_id: int, status: str | None = None) -> Select[Any
     """A webhook's deliveries, optionally of one status (for paging by the caller)."""
     stmt = select(WebhookDelivery).where(WebhookDelivery.webhook_id == endpoint_id)
     return stmt if status is None else stmt.where(WebhookDelivery.status == status)
-
-
-async def delete_deliveries(session: AsyncSession, *where: ColumnElement[bool]) -> int:
-    """Delete the deliveries matching ``where`` with their attempt log; how many went.
-
-    Attempts go first (they point at their delivery). A delivery that starts matching between
-    the two statements (another transaction settled it) and already has attempts is left for
-    next time rather than breaking the foreign key.
-    """
-    matching = select(WebhookDelivery.id).where(*where)
-    await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(matching)))
-    logged = select(WebhookAttempt.id).where(WebhookAttempt.delivery_id == WebhookDelivery.id)
-    result = await session.execute(delete(WebhookDelivery).where(*where, ~logged.exists()))
-    return result.rowcount or 0
-
-
-async def prune_deliveries(session: AsyncSession, older_than: datetime) -> int:
-    """Delete the deliveries that settled (succeeded or died) before ``older_than``, with their
-    attempt log; pending ones stay, however old. How many went.
-
-    Retention of the event log calls this with its own cutoff: a delivery settles after its
-    event occurred, so by then the event is gone too. ``next_attempt_at`` (the last attempt's
-    due time) narrows the search on the due index; ``updated_at`` is when it settled.
-    """
-    return await delete_deliveries(
-        session,
-        WebhookDelivery.status.in_(SETTLED),
-        WebhookDelivery.next_attempt_at < older_than,
-        WebhookDelivery.updated_at < older_than,
-    )

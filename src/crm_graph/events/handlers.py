@@ -7,12 +7,14 @@ failing plugin holds back only itself. A handler that raises is logged and skipp
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_graph.events import consumers
 from crm_graph.events.loops import logger
 from crm_graph.events.store import EventLog
-from crm_graph.runtime import AppContext
+
+if TYPE_CHECKING:  # the app context holds the event service: no import at run time
+    from crm_graph.runtime import AppContext
 
 BATCH = 100
 LEASE_SECONDS = 60.0

@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, Column, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 from crm_graph.db.models import utcnow
+from crm_graph.db.registry import register_tables
 from crm_graph.db.types import Json, UTCDateTime
 
 # BIGINT on PostgreSQL; SQLite needs INTEGER for a rowid primary key.
@@ -129,11 +130,6 @@ class WebhookAttempt(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=1000)
 
 
-EVENT_TABLES = [
-    EventStore,
-    EventRecord,
-    EventConsumer,
-    WebhookEndpoint,
-    WebhookDelivery,
-    WebhookAttempt,
-]
+register_tables(
+    EventStore, EventRecord, EventConsumer, WebhookEndpoint, WebhookDelivery, WebhookAttempt
+)

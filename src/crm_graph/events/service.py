@@ -10,7 +10,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -25,7 +25,9 @@ from crm_graph.events.loops import run_forever
 from crm_graph.events.notify import listen
 from crm_graph.events.outbox import EMITTED, WRITTEN_CHANNEL
 from crm_graph.events.store import POSITIONS_CHANNEL, EventLog
-from crm_graph.runtime import AppContext
+
+if TYPE_CHECKING:  # the app context holds the event service: no import at run time
+    from crm_graph.runtime import AppContext
 
 
 class EventService:

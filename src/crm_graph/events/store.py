@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_graph.db.engine import is_sqlite, read_session, write_session
-from crm_graph.domain.webhook_endpoints import prune_deliveries
-from crm_graph.events.models import EventRecord, EventStore
+from crm_graph.events.models import EventRecord, EventStore, WebhookAttempt, WebhookDelivery
 
 POSITIONS_CHANNEL = "crm_events"
+# A webhook delivery in one of these states is done with: retention may delete it.
+SETTLED = ("succeeded", "dead")
 # Number the oldest unnumbered events after the store's last position, move that position on
 # and notify the readers; no row when there was nothing to number.
 _NUMBER = text(
@@ -180,3 +181,33 @@ class EventLog:
             )
             store.pruned_through = through
             return result.rowcount or 0
+
+
+async def delete_deliveries(session: AsyncSession, *where: ColumnElement[bool]) -> int:
+    """Delete the deliveries matching ``where`` with their attempt log; how many went.
+
+    Attempts go first (they point at their delivery). A delivery that starts matching between
+    the two statements (another transaction settled it) and already has attempts is left for
+    next time rather than breaking the foreign key.
+    """
+    matching = select(WebhookDelivery.id).where(*where)
+    await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(matching)))
+    logged = select(WebhookAttempt.id).where(WebhookAttempt.delivery_id == WebhookDelivery.id)
+    result = await session.execute(delete(WebhookDelivery).where(*where, ~logged.exists()))
+    return result.rowcount or 0
+
+
+async def prune_deliveries(session: AsyncSession, older_than: datetime) -> int:
+    """Delete the deliveries that settled (succeeded or died) before ``older_than``, with their
+    attempt log; pending ones stay, however old. How many went.
+
+    Retention of the event log calls this with its own cutoff: a delivery settles after its
+    event occurred, so by then the event is gone too. ``next_attempt_at`` (the last attempt's
+    due time) narrows the search on the due index; ``updated_at`` is when it settled.
+    """
+    return await delete_deliveries(
+        session,
+        WebhookDelivery.status.in_(SETTLED),
+        WebhookDelivery.next_attempt_at < older_than,
+        WebhookDelivery.updated_at < older_than,
+    )

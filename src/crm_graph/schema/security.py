@@ -22,7 +22,7 @@ from crm_graph.auth.guard import principal_of
 from crm_graph.auth.models import ApiKey, AuditEntry, CustomerConsent
 from crm_graph.db import models
 from crm_graph.db.paging import Ordering
-from crm_graph.domain import consent, gdpr
+from crm_graph.domain import api_keys, consent, gdpr
 from crm_graph.domain.customers import check_version, get_live
 from crm_graph.domain.errors import Collector
 from crm_graph.domain.values import clean_text
@@ -289,7 +289,7 @@ class SecurityMutations:
             return CreateApiKeyPayload(api_key=None, key=None, errors=[refused])
         result, errors = await perform(
             info,
-            lambda s: keys.create_key(
+            lambda s: api_keys.create_key(
                 s,
                 name=input.name,
                 role=input.role,
@@ -309,7 +309,7 @@ class SecurityMutations:
     async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> ApiKeyPayload:
         async def work(session: AsyncSession) -> ApiKey:
             pk = input_id(input.id, "ApiKey", "input", "id")
-            return await keys.revoke_key(session, pk)
+            return await api_keys.revoke_key(session, pk)
 
         row, errors = await perform(info, work)
         return ApiKeyPayload(api_key=row, errors=errors)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from crm_graph.auth import keys
 from crm_graph.auth.permissions import build_policy
 from crm_graph.auth.unit import recorded
 from crm_graph.db.models import utcnow
+from crm_graph.domain import api_keys
 from crm_graph.domain.errors import ValidationFailed
 from crm_graph.plugins_manager import PluginError
 from crm_graph.runtime import open_app
@@ -80,7 +81,7 @@ def create(
     async def work(app: Any) -> tuple[Any, str]:
         roles = set(build_policy(app.settings, app.plugins).roles)
         async with app.write() as session, recorded(session, app.settings, "createApiKey", None):
-            return await keys.create_key(
+            return await api_keys.create_key(
                 session,
                 name=key_name,
                 role=role,
@@ -138,7 +139,7 @@ def revoke(name_or_id: Annotated[str, typer.Argument(metavar="NAME_OR_ID")]) -> 
 
     async def work(app: Any) -> Any:
         async with app.write() as session, recorded(session, app.settings, "revokeApiKey", None):
-            return await keys.revoke_key(session, name_or_id)
+            return await api_keys.revoke_key(session, name_or_id)
 
     key = _run(work)
     err.print(f"revoked API key {key.name!r} (id {key.id})")
