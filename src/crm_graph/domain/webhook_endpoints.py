@@ -25,7 +25,7 @@ from crm_graph.events.models import (
     WebhookEndpoint,
 )
 from crm_graph.events.store import delete_deliveries
-from crm_graph.events.targets import UnsafeTarget, check_target
+from crm_graph.events.webhooks.targets import UnsafeTarget, check_target
 from crm_graph.webhooks import new_secret
 
 STATUSES = ("active", "paused", "disabled")

@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 from crm_graph.contributions import EventType
 from crm_graph.db.models import utcnow
 from crm_graph.events.catalog import event_types
-from crm_graph.events.dispatch import Deliverer, dispatch, ensure_dispatcher
 from crm_graph.events.handlers import plugin_handlers
 from crm_graph.events.hub import Hub, SharedResults
 from crm_graph.events.loops import run_forever
 from crm_graph.events.notify import listen
 from crm_graph.events.outbox import EMITTED, WRITTEN_CHANNEL
 from crm_graph.events.store import POSITIONS_CHANNEL, EventLog
+from crm_graph.events.webhooks.dispatcher import dispatch, ensure_dispatcher
+from crm_graph.events.webhooks.workers import Deliverer
 
 if TYPE_CHECKING:  # the app context holds the event service: no import at run time
     from crm_graph.runtime import AppContext

@@ -1,0 +1,52 @@
+"""The delivery workers of one process: ``settings.webhook_workers`` at a time, each claiming
+its next delivery as soon as it is free, sending it and recording the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm_graph.db.models import utcnow
+from crm_graph.events.loops import logger
+from crm_graph.events.webhooks.claims import any_due, claim
+from crm_graph.events.webhooks.outcomes import record
+from crm_graph.events.webhooks.request import Job, send
+from crm_graph.settings import Settings
+
+
+class Deliverer:
+    """Claims due deliveries and sends them, ``settings.webhook_workers`` at a time."""
+
+    def __init__(self, engine: AsyncEngine, settings: Settings, owner: str) -> None:
+        self.engine, self.settings, self.owner = engine, settings, owner
+        self.http = httpx.AsyncClient(
+            timeout=settings.webhook_timeout_seconds, follow_redirects=False
+        )
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def step(self) -> None:
+        """Work until nothing is due. Each worker claims its next delivery as soon as it is
+        free, so a slow receiver holds up one worker, not a batch of them."""
+        if not await any_due(self.engine, utcnow()):
+            return
+        async with asyncio.TaskGroup() as workers:
+            for _ in range(self.settings.webhook_workers):
+                workers.create_task(self._work())
+
+    async def _work(self) -> None:
+        try:
+            while job := await claim(self.engine, self.settings, self.owner):
+                await self.run(job)
+        except Exception:  # logged here: raising would cancel the others' requests mid-way
+            logger.exception("claiming a webhook delivery failed")
+
+    async def run(self, job: Job) -> None:
+        try:
+            outcome = await send(self.http, self.settings, job)
+            await record(self.engine, self.settings, self.owner, job, outcome)
+        except Exception:
+            logger.exception("webhook delivery %s failed unexpectedly", job.delivery_id)
