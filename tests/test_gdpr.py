@@ -206,6 +206,20 @@ async def test_export_holds_core_and_plugin_data(gdpr: GraphQLClient) -> None:
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
+async def test_export_writes_a_row_as_its_event_payload_does(gdpr: GraphQLClient) -> None:
+    """One row-to-JSON function: global IDs, camelCased keys, money in its minor unit."""
+    customer, order, _canaries = await seed_canaries(gdpr)
+    document = (await gdpr.data(EXPORT, {"id": customer}))["exportCustomerData"]
+    events = await gdpr.data(
+        '{ events(first: 100, types: ["order.placed"]) { nodes { payload } } }'
+    )
+    [placed] = [e["payload"]["entity"] for e in events["events"]["nodes"]]
+    exported = {k: v for k, v in document["orders"][0].items() if k != "lines"}
+    assert exported == placed
+    assert exported["id"] == order and exported["customerId"] == customer
+    assert exported["total"] == "3.00"
+
+
 CONSENT = """
 mutation ($id: ID!, $granted: Boolean!, $source: String) {
   recordConsent(input: {customerId: $id, channel: SMS, granted: $granted, source: $source}) {

@@ -20,10 +20,10 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.batch_writes import among, insert_rows, reserve_ids
-from crm_graph.db.jsonable import camel, fragment
+from crm_graph.db.jsonable import camel, fragment, row_json, values_json
 from crm_graph.domain.errors import FieldError
 from crm_graph.events.outbox import emit_many
-from crm_graph.events.payloads import ENTITY_NAMES, entity, entity_of
+from crm_graph.events.payloads import ENTITY_NAMES
 
 INSERTED, UPDATED, UNCHANGED, REJECTED = "inserted", "updated", "unchanged", "rejected"
 MAX_ITEMS = 1000  # items per GraphQL request
@@ -119,14 +119,14 @@ ENTITY_NAMES_BY_TABLE = {model.__tablename__: name for model, name in ENTITY_NAM
 def created_event(event_type: str, table: Table, row: Mapping[str, Any], **extra: Any) -> Event:
     """The event of a row written in bulk, with the payload its single-row mutation emits."""
     name = ENTITY_NAMES_BY_TABLE[table.name]
-    payload = entity_of(table, row, name)
+    payload = values_json(table, row, name)
     return (event_type, name, payload["id"], fragment({"entity": payload, **extra}))
 
 
 def changed_event(event_type: str, row: Any, changed: Sequence[str], **extra: Any) -> Event:
     """The event of a changed ORM row (flushed, so its version is the new one)."""
     name = ENTITY_NAMES[type(row)]
-    values = entity(row, name)
+    values = row_json(row, name)
     payload = {"entity": values, **extra, "changedFields": [camel(f) for f in changed]}
     return (event_type, name, values["id"], fragment(payload))
 

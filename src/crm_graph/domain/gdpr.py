@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_graph.auth.audit import REDACT, redacted
 from crm_graph.auth.models import AuditEntry, CustomerConsent
-from crm_graph.db.jsonable import camel, plain
+from crm_graph.db.jsonable import row_json
 from crm_graph.db.migrate import storages
 from crm_graph.db.models import Customer, CustomerMerge, Interaction, Order, OrderLine, utcnow
 from crm_graph.db.queries import json_array_contains
@@ -34,20 +34,6 @@ from crm_graph.plugins_manager import PluginSet
 EXPORT_FORMAT = "crm-graph.customer-export/1"
 ERASED_NAME = "Erased customer"
 ERASED_VALUES: dict[str, Any] = {"name": ERASED_NAME, "tags": [], "attributes": {}}
-REFERENCES = {"customer_id": "Customer", "order_id": "Order", "product_id": "Product"}
-
-
-def document(row: Any) -> dict[str, Any]:
-    """Every column of a row, camelCased; its id and references as global IDs."""
-    out: dict[str, Any] = {}
-    for column in row.__table__.columns:
-        value = getattr(row, column.key)
-        if column.key == "id" and isinstance(value, int):
-            value = to_global_id(type(row).__name__, value)
-        elif column.key in REFERENCES and isinstance(value, int):
-            value = to_global_id(REFERENCES[column.key], value)
-        out[camel(column.key)] = plain(value)
-    return out
 
 
 def _implementers(plugins: PluginSet, hook: str) -> set[str]:
@@ -88,7 +74,7 @@ async def export_customer(
     )
 
     async def rows(model: Any, *where: Any) -> list[dict[str, Any]]:
-        return [document(r) for r in await session.scalars(select(model).where(*where))]
+        return [row_json(r) for r in await session.scalars(select(model).where(*where))]
 
     hooked = _implementers(plugins, "crm_customer_export")
     plugin_data = await _awaited(
@@ -101,10 +87,10 @@ async def export_customer(
     return {
         "format": EXPORT_FORMAT,
         "exportedAt": utcnow().isoformat(),
-        "customer": document(customer),
+        "customer": row_json(customer),
         "interactions": await rows(Interaction, Interaction.customer_id == customer_id),
         "orders": [
-            {**document(o), "lines": [document(ln) for ln in lines if ln.order_id == o.id]}
+            {**row_json(o), "lines": [row_json(ln) for ln in lines if ln.order_id == o.id]}
             for o in orders
         ],
         "consents": await rows(CustomerConsent, CustomerConsent.customer_id == customer_id),

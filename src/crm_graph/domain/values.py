@@ -8,9 +8,10 @@ from functools import lru_cache
 
 import phonenumbers
 import pycountry
-from babel.numbers import get_currency_precision, list_currencies
+from babel.numbers import list_currencies
 from email_validator import EmailNotValidError, validate_email
 
+from crm_graph.db.jsonable import minor_unit
 from crm_graph.domain.errors import Collector
 
 _CURRENCIES = frozenset(list_currencies())
@@ -67,12 +68,6 @@ def normalise_amount(
     if currency is None:
         return amount
     return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_EVEN)
-
-
-@lru_cache(maxsize=512)
-def minor_unit(currency: str) -> Decimal:
-    """``Decimal("0.01")`` for USD, ``Decimal("1")`` for JPY (looked up once per currency)."""
-    return Decimal(1).scaleb(-get_currency_precision(currency))
 
 
 def clean_text(

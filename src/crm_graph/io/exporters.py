@@ -12,28 +12,22 @@ import csv
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, TextIO
 
-from babel.numbers import get_currency_precision
 from sqlalchemy import Select, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_graph.db.engine import read_session
+from crm_graph.db.jsonable import global_id, plain
 from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
 from crm_graph.db.types import UTCDateTime
-from crm_graph.ids import to_global_id
 from crm_graph.io.rows import CUSTOMERS, INTERACTIONS, ORDERS, PRODUCTS, TAG_SEPARATOR
 
 STREAM_CHUNK = 1000
 
 
-def _amount(value: Decimal, currency: str) -> str:
-    return str(value.quantize(Decimal(1).scaleb(-get_currency_precision(currency))))
-
-
 def _customer_ref(external_id: str | None, customer_id: int) -> str:
-    return external_id or to_global_id("Customer", customer_id)
+    return external_id or global_id("Customer", customer_id)
 
 
 def _cell(value: Any) -> str:
@@ -138,7 +132,7 @@ async def _products(session: AsyncSession, out: TextIO, fmt: str, since: datetim
                 "sku": product.sku,
                 "name": product.name,
                 "category": product.category,
-                "price": _amount(product.price, product.currency),
+                "price": plain(product.price, product.currency),
                 "currency": product.currency,
             }
         )
@@ -195,7 +189,7 @@ async def _orders(session: AsyncSession, out: TextIO, fmt: str, since: datetime 
                 "order_number": order.number,
                 "customer_external_id": _customer_ref(external_id, order.customer_id),
                 "placed_at": order.placed_at,
-                "total": _amount(order.total, order.currency),
+                "total": plain(order.total, order.currency),
                 "currency": order.currency,
                 "status": order.status,
                 "lines": [],
@@ -205,7 +199,7 @@ async def _orders(session: AsyncSession, out: TextIO, fmt: str, since: datetime 
             line = {
                 "sku": sku,
                 "quantity": quantity,
-                "unit_price": _amount(unit_price, order.currency),
+                "unit_price": plain(unit_price, order.currency),
             }
         if fmt == "csv":
             writer.row({**current, **(line or {})})  # type: ignore[dict-item]
