@@ -1,8 +1,8 @@
 """The committed hostile corpus (tests/corpus/hostile.jsonl) against the composed schema.
 
 Zero unexpected server errors, zero leaked stack traces or SQL text, and every rejection
-answered quickly. Runs in production mode, where unexpected errors would be masked as
-"Unexpected error." — so seeing that message means something crashed.
+answered quickly. An unexpected error answers the code INTERNAL_ERROR, so seeing that code
+means something crashed.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ async def test_hostile_corpus(database_url: str) -> None:
             text = response.text
             if response.status_code >= 500:
                 failures.append(f"{case['name']}: HTTP {response.status_code}")
-            elif "Unexpected error" in text:
+            elif "INTERNAL_ERROR" in text:
                 failures.append(f"{case['name']}: unexpected server error")
             elif LEAKS.search(text.replace(case["body"][:0], "")) and not _echoes_input(case, text):
                 failures.append(f"{case['name']}: leaked internals: {text[:200]}")

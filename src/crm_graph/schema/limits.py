@@ -33,14 +33,12 @@ from graphql import (
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
 )
 
-from crm_graph.schema.errors import is_unexpected
 from crm_graph.schema.lists import DEFAULT_PAGE_SIZE
 from crm_graph.settings import Settings
 
@@ -192,5 +190,4 @@ def limit_extensions(settings: Settings) -> list[Any]:
     ]
     if settings.env == "production":
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-        extensions.append(lambda: MaskErrors(should_mask_error=is_unexpected))
     return extensions
