@@ -143,3 +143,26 @@ async def test_production_disables_introspection_and_graphiql(production: GraphQ
     assert result.get("data") is None and "introspection" in _messages(result).lower()
     page = await production.http.get("/graphql", headers={"accept": "text/html"})
     assert "graphiql" not in page.text.lower()
+
+
+MISSPELLED = [
+    ("{ custmer { id } }", None),
+    ("{ customers(frist: 1) { totalCount } }", None),
+    ("query($c: Custmer) { customers { totalCount } }", None),
+    ('mutation { createCustomer(input: {nam: "x"}) { errors { code } } }', None),
+    (
+        "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { errors { code } } }",
+        {"i": {"name": "x", "emial": "x@example.com"}},
+    ),
+]
+
+
+async def test_production_suggests_no_names(
+    production: GraphQLClient, client: GraphQLClient
+) -> None:
+    """Suggestions ("Did you mean ...?") reveal the schema: off where introspection is off,
+    for fields, arguments, types and input fields, in the document and in variables alike."""
+    for document, variables in MISSPELLED:
+        result = await production.execute(document, variables)
+        assert result["errors"] and "Did you mean" not in _messages(result), result
+        assert "Did you mean" in _messages(await client.execute(document, variables))

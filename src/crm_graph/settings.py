@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     max_subscriptions_per_socket: int = Field(default=10, ge=1)
     audit_hash_key: SecretStr = SecretStr("")
 
+    @property
+    def exposes_schema(self) -> bool:
+        """Introspection, GraphiQL and "Did you mean ...?" suggestions all reveal the schema:
+        outside production only."""
+        return self.env != "production"
+
     @field_validator("plugins", "disabled_plugins", "cors_origins", mode="before")
     @classmethod
     def _names(cls, value: object) -> object:

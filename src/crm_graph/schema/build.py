@@ -99,6 +99,19 @@ class ComposedSchema(strawberry.Schema):
             self.secured_fields[key] = (type_definition, secure_fields(name, fields))
         return self.secured_fields[key][1]
 
+    @staticmethod
+    def remove_field_suggestion(error: GraphQLError) -> None:
+        """Drop graphql-core's "Did you mean ...?" from any error (``disable_field_suggestions``).
+
+        strawberry's own version strips only unknown-field suggestions; graphql-core also
+        suggests argument, type, enum value and input field names, in validation and while
+        coercing variables, always as the message's last sentence.
+        """
+        head, found, _ = error.message.partition(" Did you mean ")
+        if found:
+            error.message = head
+            error.args = (head,)
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Log and mask unexpected failures; errors we raise on purpose are the client's answer."""
         report_unexpected(errors, getattr(execution_context, "operation_name", None))
@@ -123,8 +136,13 @@ def _named_types(annotation: Any, seen: set[str]) -> Iterator[tuple[str, type]]:
         yield from _named_types(field.type, seen)
 
 
-def build_schema(plugins: PluginSet, extensions: list[Any] | None = None) -> ComposedSchema:
+def build_schema(
+    plugins: PluginSet, extensions: list[Any] | None = None, suggestions: bool = True
+) -> ComposedSchema:
     """Compose core + every enabled plugin's ``crm_schema`` contribution.
+
+    ``suggestions=False`` keeps "Did you mean ...?" out of error messages (they reveal the
+    schema where introspection is off).
 
     Conflicts stop startup naming both contributors: a field whose GraphQL (camelCased) name
     is taken on its type, or a type name defined twice.
@@ -175,6 +193,7 @@ def build_schema(plugins: PluginSet, extensions: list[Any] | None = None) -> Com
         extra_fields=extra,
         extensions=extensions or [],
         execution_context_class=SharedEventExecutor,
+        config=StrawberryConfig(disable_field_suggestions=not suggestions),
     )
 
 

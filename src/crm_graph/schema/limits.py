@@ -188,6 +188,6 @@ def limit_extensions(settings: Settings) -> list[Any]:
         lambda: AddValidationRules([cost]),
         RejectNulBytes,
     ]
-    if settings.env == "production":
+    if not settings.exposes_schema:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return extensions

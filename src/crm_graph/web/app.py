@@ -46,7 +46,7 @@ class GraphQLEndpoint(GraphQL):
     def __init__(self, schema: ComposedSchema, app: AppContext) -> None:
         super().__init__(
             schema,
-            graphql_ide="graphiql" if app.settings.env != "production" else None,
+            graphql_ide="graphiql" if app.settings.exposes_schema else None,
             allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             max_subscriptions_per_connection=app.settings.max_subscriptions_per_socket,
@@ -98,11 +98,15 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
     context = AppContext(settings=settings, engine=engine, plugins=plugin_set)
     context.events = EventService(context)
     context.auth = Authenticator(settings, build_policy(settings, plugin_set), engine)
-    schema = build_schema(plugin_set, extensions=[*limit_extensions(settings), AccessExtension])
+    schema = build_schema(
+        plugin_set,
+        extensions=[*limit_extensions(settings), AccessExtension],
+        suggestions=settings.exposes_schema,
+    )
     check_declarations(schema, context.auth.policy)
     graphql = GraphQLEndpoint(schema, context)
     # /plugins names plugin versions (useful to an attacker): like the API, it needs a caller.
-    door = partial(Authenticated, authenticator=context.auth, open_ide=settings.env != "production")
+    door = partial(Authenticated, authenticator=context.auth, open_ide=settings.exposes_schema)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
