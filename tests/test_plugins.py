@@ -225,6 +225,96 @@ def test_conflicting_contributions_stop_startup_naming_both(
         create_app(offline, plugins=[crm_loyalty, rival])
 
 
+# --- hook order: pluggy's relay, plugins by name ------------------------------------------
+
+
+def probe(name: str) -> type:
+    """A strawberry type adding the field ``<name>Probe`` to Customer."""
+    return strawberry.type(
+        type(f"{name.title()}Probe", (), {"__annotations__": {f"{name}_probe": int}})
+    )
+
+
+class Probing(FakePlugin):
+    """A plugin adding ``Customer.<name>Probe``: the fields' order shows the hooks' order."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, Customer=[probe(name)])
+
+
+class ProbingFirst(Probing):
+    @hookimpl(tryfirst=True)
+    def crm_schema(self) -> SchemaContribution:
+        return SchemaContribution(extend=self.extend)
+
+
+class ProbingLast(Probing):
+    @hookimpl(trylast=True)
+    def crm_schema(self) -> SchemaContribution:
+        return SchemaContribution(extend=self.extend)
+
+
+async def probes(app: Starlette) -> list[str]:
+    fields = (await graphql(app, CUSTOMER_FIELDS))["data"]["__type"]["fields"]
+    return [f["name"] for f in fields if f["name"].endswith("Probe")]
+
+
+@pytest.mark.parametrize(
+    ("plugins", "order"),
+    [
+        ([Probing("bravo"), Probing("charlie"), Probing("alpha")], ["alpha", "bravo", "charlie"]),
+        (
+            [Probing("bravo"), ProbingFirst("charlie"), Probing("alpha")],
+            ["charlie", "alpha", "bravo"],
+        ),
+        (
+            [Probing("bravo"), Probing("charlie"), ProbingLast("alpha")],
+            ["bravo", "charlie", "alpha"],
+        ),
+    ],
+)
+async def test_hooks_run_by_plugin_name_unless_tryfirst_or_trylast_says_otherwise(
+    plugins: list[FakePlugin], order: list[str], offline: Settings
+) -> None:
+    assert await probes(create_app(offline, plugins=plugins)) == [f"{n}Probe" for n in order]
+
+
+class Censor(FakePlugin):
+    """A partner's hook wrapper: it sees every plugin's schema contribution and drops the
+    subscriptions."""
+
+    @hookimpl(wrapper=True)
+    def crm_schema(self) -> Any:
+        contributions = yield
+        return [
+            SchemaContribution(
+                types=c.types, extend={k: v for k, v in c.extend.items() if k != "Subscription"}
+            )
+            for c in contributions
+        ]
+
+
+async def test_a_partners_hook_wrapper_changes_what_the_hook_returns(offline: Settings) -> None:
+    app = create_app(offline, plugins=[crm_loyalty, Censor("censor")])
+    assert {"loyaltyPoints", "loyaltyTier"} <= await customer_fields(app)
+    assert "loyaltyPointsChanged" not in str(app.state.schema)
+
+
+class RivalFirst(FakePlugin):
+    @hookimpl(tryfirst=True)
+    def crm_schema(self) -> SchemaContribution:
+        return SchemaContribution(extend=self.extend)
+
+
+def test_conflicts_name_both_plugins_whatever_order_their_hooks_run_in(
+    offline: Settings,
+) -> None:
+    rival = RivalFirst("rival", Customer=[SnakeCaseLoyalty])
+    message = "field Customer.loyaltyPoints is contributed by both 'rival' and 'loyalty'"
+    with pytest.raises(PluginError, match=re.escape(message)):
+        create_app(offline, plugins=[crm_loyalty, rival])
+
+
 def test_plugin_for_another_core_version_is_refused(offline: Settings) -> None:
     future = FakePlugin("future", requires_core=">=2.0")
     with pytest.raises(

@@ -25,7 +25,6 @@ from crm_graph.plugin import AppContext
 Progress = Callable[[float, str], Awaitable[None]]
 MIN_CLV_CUSTOMERS = 20
 MIN_REPEAT_CUSTOMERS = 10
-FEATURE_HOOK = "crm_analytics_customer_features"
 
 
 @dataclass(frozen=True)
@@ -189,9 +188,8 @@ async def plugin_features(
     by plugin: ``service.open_tickets``."""
     found: dict[str, Mapping[int, float]] = {}
     ids = [int(c) for c in customers]
-    for plugin, result in app.plugins.call_each(
-        FEATURE_HOOK, app=app, customer_ids=ids, as_of=as_of
-    ):
+    hook = app.plugins.hook.crm_analytics_customer_features
+    for plugin, result in app.plugins.each(hook, app=app, customer_ids=ids, as_of=as_of):
         features = await result if inspect.isawaitable(result) else result
         for name, values in (features or {}).items():
             found[f"{plugin}.{name}"] = values

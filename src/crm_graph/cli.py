@@ -135,7 +135,7 @@ def _command_names(cli: typer.Typer) -> list[str]:
 
 def add_plugin_commands(cli: typer.Typer, plugins: PluginSet) -> None:
     """Let every enabled plugin add its commands (``crm_cli``); a name used twice stops here."""
-    plugins.call_each("crm_cli", cli=cli)
+    plugins.hook.crm_cli(cli=cli)
     names = _command_names(cli)
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:

@@ -108,8 +108,9 @@ def crm_add_hookspecs(plugin_manager: pluggy.PluginManager) -> None:
     Called once, after every enabled plugin is registered, in plugin order. Call
     ``plugin_manager.add_hookspecs(module)`` with a module of functions marked
     ``@crm_graph.plugin.hookspec`` (the same pattern as pytest's ``pytest_addhooks``), and call
-    the hook through ``app.plugins.call_each(name, ...)``. Implementations of a hook whose
-    declaring plugin is not enabled are simply never called.
+    the hook through pluggy's relay: ``app.plugins.each(app.plugins.hook.<name>, ...)`` gives
+    each result with its plugin's name (``app.plugins.hook.<name>(...)`` the bare results).
+    Implementations of a hook whose declaring plugin is not enabled are simply never called.
     """
 
 

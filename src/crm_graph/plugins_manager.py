@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,38 +35,104 @@ class LoadedPlugin:
     distribution: str | None
 
 
+# The results of hook calls in progress, noted by each plugin's functions (see ``_Registered``).
+_NOTED: ContextVar[list[tuple[str, Any]] | None] = ContextVar("crm_graph_noted", default=None)
+
+
+class _Registered:
+    """A plugin as the core registers it with pluggy: the plugin's own hook functions, with
+    their pluggy options (``tryfirst``, ``trylast``, ``wrapper``...), except that each function
+    that is not a wrapper also notes its result under the plugin's name.
+
+    pluggy hands back a hook's results without saying whose each one is; the core needs that
+    to name the two sides of a conflict and to keep each plugin's request state apart.
+    """
+
+    def __init__(self, manager: pluggy.PluginManager, name: str, plugin: Any) -> None:
+        self.plugin = plugin
+        for attribute in dir(plugin):
+            opts = manager.parse_hookimpl_opts(plugin, attribute)
+            if opts is None:
+                continue
+            function = getattr(plugin, attribute)
+            if not (opts.get("wrapper") or opts.get("hookwrapper")):
+                function = _noting(name, function)
+            setattr(self, attribute, function)
+
+
+def _noting(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)  # keeps the signature (pluggy's argnames) and the hookimpl marker
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = function(*args, **kwargs)
+        noted = _NOTED.get()
+        if noted is not None and result is not None:
+            noted.append((name, result))
+        return result
+
+    return call
+
+
 class PluginSet:
-    """The enabled plugins of one app, in deterministic order (by name), with their hooks."""
+    """The enabled plugins of one app, sorted by name, and their hooks.
+
+    Hooks are called through pluggy's relay (``plugins.hook.crm_schema()``), so ``tryfirst``,
+    ``trylast`` and wrappers work as pluggy documents. Plugins are registered in reverse name
+    order, which makes pluggy's last-registered-first call order the order of their names.
+    """
 
     def __init__(self, manager: pluggy.PluginManager, plugins: list[LoadedPlugin]) -> None:
         self.manager = manager
         self.plugins = sorted(plugins, key=lambda p: p.name)
+        self._registered = {p.name: _Registered(manager, p.name, p.module) for p in self.plugins}
+        for name in reversed(self.names):
+            manager.register(self._registered[name], name=name)
 
     @property
     def names(self) -> list[str]:
         return [p.name for p in self.plugins]
 
+    @property
+    def hook(self) -> pluggy.HookRelay:
+        """pluggy's relay: ``plugins.hook.<hook name>(**arguments)`` returns the results."""
+        return self.manager.hook
+
     def get(self, name: str) -> LoadedPlugin:
         return next(p for p in self.plugins if p.name == name)
 
-    def call_each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call ``hook`` on every plugin implementing it, ordered by plugin name.
+    def each(self, hook: pluggy.HookCaller, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call ``hook`` through the relay; each result with the name of the plugin it came from.
 
-        pluggy's own call order is registration order reversed; we never rely on it. Results
-        keep the plugin's name so that conflicts can name who contributed what.
+        A result a wrapper put in place of the others' is named after the hook's wrappers.
         """
-        impls = {
-            impl.plugin_name: impl for impl in getattr(self.manager.hook, hook).get_hookimpls()
-        }
-        results = []
-        for plugin in self.plugins:
-            impl = impls.get(plugin.name)
-            if impl is None:
-                continue
-            result = impl.function(*[kwargs[arg] for arg in impl.argnames])
-            if result is not None:
-                results.append((plugin.name, result))
-        return results
+        noted: list[tuple[str, Any]] = []
+        token = _NOTED.set(noted)
+        try:
+            results = hook(**kwargs)
+        finally:
+            _NOTED.reset(token)
+        named = []
+        for result in results:
+            found = next((i for i, (_, r) in enumerate(noted) if r is result), None)
+            if found is None:
+                named.append((self._wrappers(hook), result))
+            else:
+                named.append((noted.pop(found)[0], result))
+        return named
+
+    def only(self, name: str, hook: str) -> pluggy.HookCaller:
+        """``hook`` as plugin ``name`` alone implements it (its own wrappers included): for
+        work each plugin does at its own pace, such as following the event log."""
+        others = [self._registered[n] for n in self.names if n != name]
+        return self.manager.subset_hook_caller(hook, remove_plugins=others)
+
+    def implementers(self, hook: str) -> list[str]:
+        """The plugins implementing ``hook``, by name."""
+        found = {impl.plugin_name for impl in getattr(self.hook, hook).get_hookimpls()}
+        return [name for name in self.names if name in found]
+
+    def _wrappers(self, hook: pluggy.HookCaller) -> str:
+        wrappers = [i.plugin_name for i in hook.get_hookimpls() if i.wrapper or i.hookwrapper]
+        return "+".join(sorted(wrappers)) or "?"
 
     def describe(self) -> list[dict[str, Any]]:
         """What ``/plugins`` and ``crm-graph plugins list`` show."""
@@ -75,7 +143,9 @@ class PluginSet:
                 "requiresCore": p.metadata.requires_core,
                 "description": p.metadata.description,
                 "distribution": p.distribution,
-                "hooks": sorted(h.name for h in self.manager.get_hookcallers(p.module) or []),
+                "hooks": sorted(
+                    h.name for h in self.manager.get_hookcallers(self._registered[p.name]) or []
+                ),
             }
             for p in self.plugins
         ]
@@ -128,7 +198,6 @@ def create_plugin_manager(settings: Settings, plugins: Iterable[Any] | None = No
         if any(p.name == metadata.name for p in loaded):
             raise PluginError(f"two plugins are named {metadata.name!r}")
         _check_core_version(metadata)
-        manager.register(module, name=metadata.name)
         loaded.append(
             LoadedPlugin(
                 name=metadata.name,
@@ -139,7 +208,7 @@ def create_plugin_manager(settings: Settings, plugins: Iterable[Any] | None = No
             )
         )
     plugin_set = PluginSet(manager, loaded)
-    plugin_set.call_each("crm_add_hookspecs", plugin_manager=manager)
+    plugin_set.hook.crm_add_hookspecs(plugin_manager=manager)
     return plugin_set
 
 

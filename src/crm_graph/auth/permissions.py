@@ -154,7 +154,7 @@ def build_policy(settings: Settings, plugins: PluginSet) -> Policy:
         name: (CORE, text) for name, text in CORE_PERMISSIONS.items()
     }
     contributed: list[tuple[str, Permissions]] = []
-    for plugin, result in plugins.call_each("crm_permissions"):
+    for plugin, result in plugins.each(plugins.hook.crm_permissions):
         if not isinstance(result, Permissions):
             raise PluginError(f"plugin {plugin!r}: crm_permissions must return Permissions")
         for name, text in result.declare.items():

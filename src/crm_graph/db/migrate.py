@@ -25,7 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def storages(plugins: PluginSet) -> list[tuple[str, Storage]]:
     found = []
-    for name, storage in plugins.call_each("crm_storage"):
+    for name, storage in plugins.each(plugins.hook.crm_storage):
         if not isinstance(storage, Storage):
             raise PluginError(f"plugin {name!r}: crm_storage must return Storage")
         found.append((name, storage))

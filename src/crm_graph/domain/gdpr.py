@@ -36,10 +36,6 @@ ERASED_NAME = "Erased customer"
 ERASED_VALUES: dict[str, Any] = {"name": ERASED_NAME, "tags": [], "attributes": {}}
 
 
-def _implementers(plugins: PluginSet, hook: str) -> set[str]:
-    return {impl.plugin_name for impl in getattr(plugins.manager.hook, hook).get_hookimpls()}
-
-
 def _linked_tables(plugins: PluginSet, skip: set[str]) -> list[tuple[str, Any]]:
     """(plugin, model) for plugin tables with a ``customer_id`` foreign key, children first."""
     found = []
@@ -76,9 +72,9 @@ async def export_customer(
     async def rows(model: Any, *where: Any) -> list[dict[str, Any]]:
         return [row_json(r) for r in await session.scalars(select(model).where(*where))]
 
-    hooked = _implementers(plugins, "crm_customer_export")
+    hooked = plugins.implementers("crm_customer_export")
     plugin_data = await _awaited(
-        plugins.call_each("crm_customer_export", session=session, customer_id=customer_id)
+        plugins.each(plugins.hook.crm_customer_export, session=session, customer_id=customer_id)
     )
     for plugin, model in _linked_tables(plugins, hooked):
         plugin_data.setdefault(plugin, {})[model.__tablename__] = await rows(
@@ -167,9 +163,11 @@ async def erase_customer(
         .where(or_(CustomerMerge.merged_id.in_(ids), CustomerMerge.survivor_id.in_(ids)))
         .values(external_id=None)
     )
-    hooked = _implementers(plugins, "crm_customer_erase")
+    hooked = plugins.implementers("crm_customer_erase")
     for erased in ids:
-        await _awaited(plugins.call_each("crm_customer_erase", session=session, customer_id=erased))
+        await _awaited(
+            plugins.each(plugins.hook.crm_customer_erase, session=session, customer_id=erased)
+        )
     for _plugin, model in reversed(_linked_tables(plugins, hooked)):
         await session.execute(delete(model).where(model.customer_id.in_(ids)))
     await session.flush()

@@ -148,8 +148,11 @@ async def merge_customers(
         session, Order, survivor_id, merged_ids, version=Order.version + 1, updated_at=now
     )
     plan.moves.append(Move(CORE, "orders", moved_orders))
-    for name, result in plugins.call_each(
-        "crm_customer_merge", session=session, survivor_id=survivor_id, merged_ids=merged_ids
+    for name, result in plugins.each(
+        plugins.hook.crm_customer_merge,
+        session=session,
+        survivor_id=survivor_id,
+        merged_ids=merged_ids,
     ):
         counts = await result if inspect.isawaitable(result) else result
         if not isinstance(counts, dict):

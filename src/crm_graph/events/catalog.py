@@ -158,7 +158,7 @@ def event_types(plugins: PluginSet) -> list[tuple[str, EventType]]:
     """(owner, type) for core and every plugin; a name declared twice stops startup."""
     owners: dict[str, str] = {t.name: CORE for t in CORE_EVENT_TYPES}
     found = [(CORE, t) for t in CORE_EVENT_TYPES]
-    for plugin, declared in plugins.call_each("crm_event_types"):
+    for plugin, declared in plugins.each(plugins.hook.crm_event_types):
         for event_type in declared:
             if not isinstance(event_type, EventType):
                 raise PluginError(f"plugin {plugin!r}: crm_event_types must return EventType items")

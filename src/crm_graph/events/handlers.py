@@ -21,10 +21,9 @@ LEASE_SECONDS = 60.0
 
 
 class PluginHandler:
-    def __init__(
-        self, app: AppContext, log: EventLog, plugin: str, impl: Any, owner: str, start: int
-    ) -> None:
-        self.app, self.log, self.plugin, self.impl, self.owner = app, log, plugin, impl, owner
+    def __init__(self, app: AppContext, log: EventLog, plugin: str, owner: str, start: int) -> None:
+        self.app, self.log, self.plugin, self.owner = app, log, plugin, owner
+        self.hook = app.plugins.only(plugin, "crm_event")  # its own wrappers apply, not others'
         self.consumer = f"plugin:{plugin}"
         self.start = start  # where a plugin seen for the first time begins: server start
 
@@ -50,11 +49,10 @@ class PluginHandler:
                 return
 
     async def handle(self, row: Any) -> None:
-        arguments = {"event": row, "app": self.app}
         try:
-            result = self.impl.function(*[arguments[name] for name in self.impl.argnames])
-            if inspect.isawaitable(result):
-                await result
+            for result in self.hook(event=row, app=self.app):
+                if inspect.isawaitable(result):
+                    await result
         except Exception:
             logger.exception(
                 "plugin %r failed to handle event %s (%s)", self.plugin, row.uid, row.type
@@ -63,9 +61,7 @@ class PluginHandler:
 
 def plugin_handlers(app: AppContext, log: EventLog, owner: str, start: int) -> list[PluginHandler]:
     """One handler per enabled plugin implementing ``crm_event``, ordered by plugin name."""
-    impls = {i.plugin_name: i for i in app.plugins.manager.hook.crm_event.get_hookimpls()}
     return [
-        PluginHandler(app, log, name, impls[name], owner, start)
-        for name in app.plugins.names
-        if name in impls
+        PluginHandler(app, log, name, owner, start)
+        for name in app.plugins.implementers("crm_event")
     ]

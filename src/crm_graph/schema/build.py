@@ -159,7 +159,7 @@ def build_schema(
 
     extra: dict[str, list[StrawberryField]] = {}
     extra_types: list[type] = []
-    for plugin, contribution in [(CORE, CORE_CONTRIBUTION), *plugins.call_each("crm_schema")]:
+    for plugin, contribution in [(CORE, CORE_CONTRIBUTION), *plugins.each(plugins.hook.crm_schema)]:
         if not isinstance(contribution, SchemaContribution):
             raise PluginError(f"plugin {plugin!r}: crm_schema must return SchemaContribution")
         for cls in contribution.types:

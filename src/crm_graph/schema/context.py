@@ -36,6 +36,6 @@ class RequestContext:
             principal=state.get("principal"),
             request_id=state.get("request_id"),
         )
-        for name, state in app.plugins.call_each("crm_request_context", context=context):
+        for name, state in app.plugins.each(app.plugins.hook.crm_request_context, context=context):
             context.plugin_state[name] = state
         return context

@@ -81,8 +81,8 @@ class GraphQLEndpoint(GraphQL):
         return RequestContext.create(self.app_context, request)
 
 
-async def _run_hooks(results: list[tuple[str, Any]]) -> None:
-    for _name, result in results:
+async def _run_hooks(results: list[Any]) -> None:
+    for result in results:
         if inspect.isawaitable(result):
             await result
 
@@ -110,13 +110,13 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await _run_hooks(plugin_set.call_each("crm_startup", app=context))
+        await _run_hooks(plugin_set.hook.crm_startup(app=context))
         await context.events.start()
         try:
             yield
         finally:
             await context.events.stop()
-            await _run_hooks(list(reversed(plugin_set.call_each("crm_shutdown", app=context))))
+            await _run_hooks(list(reversed(plugin_set.hook.crm_shutdown(app=context))))
             await engine.dispose()
 
     async def healthz(_request: Request) -> Response:
