@@ -261,9 +261,15 @@ async def test_bad_foreign_and_expired_cursors_are_refused_with_codes(
             "edges"
         ] == []
 
-        epoch = base64.urlsafe_b64decode(stream["latestCursor"] + "==").decode().split(":")[0]
+        latest = stream["latestCursor"]
+        epoch, position = base64.urlsafe_b64decode(latest + "==").decode().split(":")
+        arabic = position.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
         for cursor, code in [
             ("not a cursor!", "INVALID_CURSOR"),
+            # Only the canonical form of a valid cursor is one.
+            (_cursor(epoch, arabic), "INVALID_CURSOR"),
+            (_cursor(epoch, f"0{position}"), "INVALID_CURSOR"),
+            (latest + "=" * (-len(latest) % 4 or 4), "INVALID_CURSOR"),
             (_cursor("0" * 32, 1), "CURSOR_WRONG_STORE"),
             (_cursor(epoch, 999), "CURSOR_WRONG_STORE"),
         ]:
@@ -272,7 +278,7 @@ async def test_bad_foreign_and_expired_cursors_are_refused_with_codes(
             assert result["errors"][0]["extensions"]["field"] == "after"
 
 
-def _cursor(epoch: str, position: int) -> str:
+def _cursor(epoch: str, position: int | str) -> str:
     return base64.urlsafe_b64encode(f"{epoch}:{position}".encode()).decode().rstrip("=")
 
 

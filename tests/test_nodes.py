@@ -98,6 +98,33 @@ async def test_unknown_malformed_and_foreign_ids_in_queries(client: GraphQLClien
         assert await query_error(client, query, {"id": wrong}) == ("WRONG_ID_TYPE", argument)
 
 
+def _non_canonical(global_id: str) -> list[str]:
+    """Other spellings of ``global_id`` that lenient decoding would take for the same row."""
+    type_name, pk = base64.urlsafe_b64decode(global_id + "==").decode().split(":")
+    arabic = pk.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    return [
+        _encoded(f"{type_name}:{arabic}"),
+        global_id + "=" * (-len(global_id) % 4 or 4),
+        _encoded(f"{type_name}:0{pk}"),
+        _encoded(f"{type_name}:+{pk}"),
+        global_id[:4] + "\n" + global_id[4:],
+    ]
+
+
+async def test_only_the_canonical_form_of_an_id_resolves(client: GraphQLClient) -> None:
+    """``Customer:٢٠٤`` in Arabic-Indic digits, padding, leading zeros or stray characters
+    name no row, in queries and in mutation input alike."""
+    rows = await _one_of_each(client)
+    ada = rows["Customer"]["id"]
+    assert (await client.data(NODE, {"id": ada}))["node"] is not None
+    for other in _non_canonical(ada):
+        assert await query_error(client, NODE, {"id": other}) == ("INVALID_ID", "id"), other
+        errors = await rejected(client, "updateCustomer", {"id": other, "name": "Eve"})
+        assert errors == [("INVALID_ID", "input.id")], other
+        errors = await rejected(client, "logInteraction", {"customerId": other, "channel": "SMS"})
+        assert errors == [("INVALID_ID", "input.customerId")], other
+
+
 async def test_bad_ids_in_mutations_write_nothing(client: GraphQLClient) -> None:
     rows = await _one_of_each(client)
     customer_id, order_id = rows["Customer"]["id"], rows["Order"]["id"]

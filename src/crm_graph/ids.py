@@ -30,14 +30,23 @@ _URL_SAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def from_global_id(value: str) -> tuple[str, int]:
-    """Split an ID into (type name, primary key); ``GlobalIdError`` when it is not one of ours."""
+    """Split an ID into (type name, primary key); ``GlobalIdError`` when it is not one of ours.
+
+    Only the canonical form is one of ours, the one :func:`to_global_id` writes: decoders and
+    ``int`` also take padding, stray characters, leading zeros and non-ASCII digits
+    (``Customer:٢٠٤``), so one row would answer to many IDs.
+    """
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
         type_name, pk = raw.split(":", 1)
         number = int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise GlobalIdError("INVALID_ID", f"{value[:80]!r} is not a valid ID") from exc
-    if not type_name.isidentifier() or not pk.isdigit() or not 0 < number <= MAX_PK:
+    if (
+        not type_name.isidentifier()
+        or not 0 < number <= MAX_PK
+        or to_global_id(type_name, number) != value
+    ):
         raise GlobalIdError("INVALID_ID", f"{value[:80]!r} is not a valid ID")
     return type_name, number
 

@@ -61,6 +61,10 @@ class CursorError(ValueError):
         self.oldest_cursor = oldest_cursor
 
 
+def _encode_cursor(epoch: str, position: int) -> str:
+    return base64.urlsafe_b64encode(f"{epoch}:{position}".encode()).decode().rstrip("=")
+
+
 class EventLog:
     """The log of one database. ``epoch`` is loaded once by :meth:`open`."""
 
@@ -80,8 +84,7 @@ class EventLog:
         return row
 
     def cursor(self, position: int) -> str:
-        raw = f"{self.epoch}:{position}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return _encode_cursor(self.epoch, position)
 
     async def position_of(self, cursor: str) -> int:
         """The position a cursor stands for, checked against this store and its retention."""
@@ -91,7 +94,9 @@ class EventLog:
             position = int(number)
         except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
             raise CursorError("INVALID_CURSOR", f"{cursor[:80]!r} is not an event cursor") from exc
-        if position < 0 or not number.isdigit():
+        # Only the form we hand out: decoders and int() also take padding, stray characters,
+        # leading zeros and non-ASCII digits.
+        if position < 0 or _encode_cursor(epoch, position) != cursor:
             raise CursorError("INVALID_CURSOR", f"{cursor[:80]!r} is not an event cursor")
         state = await self.state()
         if epoch != state.epoch or position > state.last_position:
