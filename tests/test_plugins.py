@@ -4,6 +4,7 @@ the composed schema and the migrations. The example partner plugin ``loyalty`` i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -16,14 +17,17 @@ from typing import Any
 import httpx
 import pytest
 import strawberry
+import typer
 from pydantic import SecretStr
 from starlette.applications import Starlette
+from typer.testing import CliRunner
 
 import crm_loyalty
 from crm_graph import hookspecs
+from crm_graph.cli import add_plugin_commands
 from crm_graph.db.engine import create_engine
 from crm_graph.db.migrate import differences, upgrade
-from crm_graph.plugin import PluginMetadata, SchemaContribution, hookimpl
+from crm_graph.plugin import PluginMetadata, SchemaContribution, hookimpl, open_app
 from crm_graph.plugins_manager import PluginError, create_plugin_manager
 from crm_graph.settings import Settings
 from crm_graph.testing import TEST_JWT_SECRET, app_client, auth_headers
@@ -223,6 +227,45 @@ def test_conflicting_contributions_stop_startup_naming_both(
 ) -> None:
     with pytest.raises(PluginError, match=re.escape(message)):
         create_app(offline, plugins=[crm_loyalty, rival])
+
+
+# --- plugin commands ---------------------------------------------------------------------
+
+
+class Auditor(FakePlugin):
+    """A plugin whose command reads the app's roles (``app.auth``) and event types
+    (``app.events``), as an operator's audit command would."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("auditor")
+        self.settings = settings
+
+    @hookimpl
+    def crm_cli(self, cli: typer.Typer) -> None:
+        group = typer.Typer()
+
+        @group.command()
+        def grants(role: str) -> None:
+            async def run() -> None:
+                async with open_app(self.settings, plugins=[self]) as app:
+                    granted = sorted(app.auth.policy.grants(role) or {})
+                    types = [event_type.name for _, event_type in app.events.types]
+                typer.echo(f"{role}: {', '.join(granted)}")
+                typer.echo(f"events: {', '.join(types)}")
+
+            asyncio.run(run())
+
+        cli.add_typer(group, name="auditor")
+
+
+def test_a_plugin_command_gets_a_complete_app(offline: Settings) -> None:
+    cli = typer.Typer()
+    auditor = Auditor(offline)
+    add_plugin_commands(cli, create_plugin_manager(offline, [auditor]))
+    result = CliRunner().invoke(cli, ["auditor", "grants", "readonly"])
+    assert result.exit_code == 0, result.output
+    assert "readonly: customers:read" in result.output
+    assert "customer.created" in result.output.split("events: ")[1]
 
 
 # --- hook order: pluggy's relay, plugins by name ------------------------------------------

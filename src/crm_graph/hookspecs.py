@@ -119,8 +119,10 @@ def crm_cli(cli: typer.Typer) -> None:
     """Add commands to the ``crm-graph`` command line, e.g. ``cli.add_typer(group, name=...)``.
 
     Called by ``crm-graph`` at start for the enabled plugins, before the arguments are parsed.
-    Commands open their own app with ``crm_graph.plugin.open_app()``; a command name already
-    taken by the core or another plugin stops the command line, naming the plugin.
+    Commands open their own app with ``crm_graph.plugin.open_app()``, as complete as the
+    server's (settings, engine, plugins, ``events``, ``auth``; the event service is not
+    started); a command name already taken by the core or another plugin stops the command
+    line, naming the plugin.
     """
 
 

@@ -1,36 +1,46 @@
-"""What one running app holds: settings, engine and plugins. Hangs off the Starlette app."""
+"""What one running app holds: settings, engine, plugins, events and auth. Hangs off the
+Starlette app; command-line tools get the same, complete, from :func:`open_app`."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from crm_graph.auth.authenticate import Authenticator
+from crm_graph.auth.permissions import build_policy
 from crm_graph.db.engine import create_engine, read_session, write_session
+from crm_graph.events.service import EventService
 from crm_graph.plugins_manager import PluginSet, create_plugin_manager
 from crm_graph.settings import Settings
-
-if TYPE_CHECKING:
-    from crm_graph.auth.authenticate import Authenticator
-    from crm_graph.events.service import EventService
 
 
 @dataclass
 class AppContext:
-    """Passed to ``crm_startup``/``crm_shutdown`` and reachable from every request."""
+    """Passed to ``crm_startup``/``crm_shutdown`` and reachable from every request.
+
+    Complete once built: its services are assembled here, from the settings, the engine and
+    the plugins, so the server and a command-line tool hold the same thing.
+    """
 
     settings: Settings
     engine: AsyncEngine
     plugins: PluginSet
-    # The event log, hub and background tasks (set by create_app, started by its lifespan).
+    # The event log, hub and background tasks (started by the server's lifespan only).
     events: EventService = field(init=False)
-    # Authentication, roles and rate limits (set by create_app; see crm_graph.auth).
+    # Authentication, roles and rate limits (see crm_graph.auth).
     auth: Authenticator = field(init=False)
     # Per-plugin state that lives as long as the app (e.g. background jobs), by plugin name.
     plugin_state: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.events = EventService(self)
+        self.auth = Authenticator(
+            self.settings, build_policy(self.settings, self.plugins), self.engine
+        )
 
     def plugin_settings(self, name: str) -> Any:
         """The validated settings model of plugin ``name`` (``None`` if it declares none)."""
@@ -44,21 +54,29 @@ class AppContext:
         return read_session(self.engine)
 
 
-@asynccontextmanager
-async def open_app(
-    settings: Settings | None = None, plugins: Iterable[Any] | None = None
-) -> AsyncIterator[AppContext]:
-    """An AppContext outside the web server, for command-line tools and scripts.
+def build_app(settings: Settings, plugins: Iterable[Any] | None = None) -> AppContext:
+    """The one way an AppContext is made, for the server and for tools alike.
 
-    Plugins are chosen as the server chooses them (``plugins=None`` discovers them); the engine
-    is disposed of on exit. Server-only services (the event hub) are not started.
+    Plugins are chosen as the server chooses them (``plugins=None`` discovers them); a plugin
+    that cannot load, or conflicts with another, stops here.
     """
-    settings = settings or Settings()
-    context = AppContext(
+    return AppContext(
         settings=settings,
         engine=create_engine(settings.database_url, echo=settings.sql_echo),
         plugins=create_plugin_manager(settings, plugins),
     )
+
+
+@asynccontextmanager
+async def open_app(
+    settings: Settings | None = None, plugins: Iterable[Any] | None = None
+) -> AsyncIterator[AppContext]:
+    """A complete AppContext outside the web server, for command-line tools and scripts.
+
+    The engine is disposed of on exit. The event service is there (its log, its event types)
+    but not started: only the server follows the log and delivers webhooks.
+    """
+    context = build_app(settings or Settings(), plugins)
     try:
         yield context
     finally:

@@ -23,13 +23,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from crm_graph import __version__
-from crm_graph.auth.authenticate import Authenticator
 from crm_graph.auth.guard import AccessExtension, check_declarations
-from crm_graph.auth.permissions import build_policy
-from crm_graph.db.engine import create_engine
-from crm_graph.events.service import EventService
-from crm_graph.plugins_manager import create_plugin_manager
-from crm_graph.runtime import AppContext
+from crm_graph.runtime import AppContext, build_app
 from crm_graph.schema.build import ComposedSchema, build_schema
 from crm_graph.schema.context import RequestContext
 from crm_graph.schema.limits import limit_extensions
@@ -93,11 +88,8 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
     ``plugins=None`` discovers installed plugins; pass a list to choose them (tests do).
     """
     settings = settings or Settings()
-    plugin_set = create_plugin_manager(settings, plugins)
-    engine = create_engine(settings.database_url, echo=settings.sql_echo)
-    context = AppContext(settings=settings, engine=engine, plugins=plugin_set)
-    context.events = EventService(context)
-    context.auth = Authenticator(settings, build_policy(settings, plugin_set), engine)
+    context = build_app(settings, plugins)
+    plugin_set, engine = context.plugins, context.engine
     schema = build_schema(
         plugin_set,
         extensions=[*limit_extensions(settings), AccessExtension],
