@@ -10,20 +10,13 @@ from textwrap import dedent
 from typing import Any
 
 from click.testing import Result
-from typer.testing import CliRunner
 
-from crm_graph.cli import app
-from crm_graph.testing import GraphQLClient
+from crm_graph.testing import GraphQLClient, run_cli
 
 
 async def cli(database_url: str, *args: str) -> Result:
-    """Run ``crm-graph ARGS`` against ``database_url``.
-
-    In a thread, because the command runs its own event loop (``asyncio.run``).
-    """
-    runner = CliRunner()
-    env = {"CRM_DATABASE_URL": database_url, "CRM_PLUGINS": ""}
-    return await asyncio.to_thread(runner.invoke, app, list(args), env=env, catch_exceptions=False)
+    """Run ``crm-graph ARGS`` against ``database_url``, without plugins."""
+    return await run_cli(database_url, *args)
 
 
 def write(path: Path, text: str) -> Path:

@@ -15,7 +15,9 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -27,24 +29,53 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.text import Text
+from typer.core import TyperCommand
 
 from crm_graph.db.engine import create_engine
 from crm_graph.domain.errors import Collector
 from crm_graph.domain.values import parse_datetime
 from crm_graph.io.exporters import export
 from crm_graph.io.importer import DEFAULT_BATCH, ImportOptions, Summary, run_import
+from crm_graph.io.kinds import CORE_KINDS, KindConflict, data_kinds
 from crm_graph.io.sources import SourceError, detect_format
+from crm_graph.plugins_manager import PluginError, PluginSet, create_plugin_manager
 from crm_graph.settings import Settings
 
 io_app = typer.Typer()
 err = Console(stderr=True)
 
 
-class Kind(StrEnum):
-    customers = "customers"
-    products = "products"
-    orders = "orders"
-    interactions = "interactions"
+def _kind_names() -> list[str]:
+    """The kinds of the registry (:mod:`crm_graph.io.kinds`): the core's and those the enabled
+    plugins add, looked up when the command line needs them (they follow ``CRM_PLUGINS``)."""
+    try:
+        return list(data_kinds(_plugins()))
+    except (PluginError, ValidationError, KindConflict):
+        return [kind.name for kind in CORE_KINDS]  # the command itself reports the problem
+
+
+def _known_kind(value: str) -> str:
+    kinds = _kind_names()
+    if value not in kinds:
+        raise typer.BadParameter(f"{value!r} is not one of: {', '.join(kinds)}")
+    return value
+
+
+class KindCommand(TyperCommand):
+    """A command taking a ``KIND`` whose help names every kind there is, plugins' too."""
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        for param in self.params:
+            if param.name == "kind":
+                param.help = f"{KIND_HELP}: {', '.join(_kind_names())}."
+        super().format_help(ctx, formatter)
+
+
+def _plugins() -> PluginSet:
+    return create_plugin_manager(Settings())
+
+
+KIND_HELP = "The kind of records (an enabled plugin may add kinds)"
 
 
 class Format(StrEnum):
@@ -61,9 +92,9 @@ class RowsColumn(ProgressColumn):
         return Text(f"{rows:,} rows  {rate:,.0f} rows/s", style="progress.data.speed")
 
 
-@io_app.command("import")
+@io_app.command("import", cls=KindCommand)
 def import_command(
-    kind: Annotated[Kind, typer.Argument(help="What the file holds.")],
+    kind: Annotated[str, typer.Argument(help=KIND_HELP, callback=_known_kind)],
     file: Annotated[Path, typer.Argument(help="CSV with a header row, or JSON Lines.")],
     format: Annotated[
         Format | None, typer.Option(help="Default: jsonl for .jsonl/.ndjson, csv otherwise.")
@@ -84,13 +115,15 @@ def import_command(
     delimiter: Annotated[str, typer.Option(help="CSV cell separator.")] = ",",
     encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8-sig",
 ) -> None:
-    """Import customers, products, orders or interactions (upserts: importing twice is a no-op).
+    """Import customers, products, orders, interactions or a plugin's kind (importing twice is a
+    no-op).
 
     Rejected rows go to FILE.rejects.csv with their row number and the reason.
     """
     settings = Settings()
+    plugins = _plugins_or_exit()
     options = ImportOptions(
-        kind=kind.value,
+        kind=kind,
         path=file,
         format=(format.value if format else detect_format(file)),
         batch_size=batch_size,
@@ -105,8 +138,8 @@ def import_command(
         engine = create_engine(settings.database_url)
         try:
             with ExitStack() as stack:
-                progress = _progress_bar(stack, kind.value, file)
-                return await run_import(engine, settings, options, progress)
+                progress = _progress_bar(stack, kind, file)
+                return await run_import(engine, settings, options, progress, plugins)
         finally:
             await engine.dispose()
 
@@ -118,6 +151,17 @@ def import_command(
     _report(summary, options)
     if summary.rejected:
         raise typer.Exit(1)
+
+
+def _plugins_or_exit() -> PluginSet:
+    """The enabled plugins, whose kinds join the core's; a problem with them exits with 2."""
+    try:
+        plugins = _plugins()
+        data_kinds(plugins)
+    except (PluginError, ValidationError, KindConflict) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    return plugins
 
 
 def _progress_bar(stack: ExitStack, kind: str, file: Path) -> Callable[[int, int], None] | None:
@@ -161,9 +205,9 @@ def _report(summary: Summary, options: ImportOptions) -> None:
         say("[red]strict: rows were rejected, so nothing was written[/red]")
 
 
-@io_app.command("export")
+@io_app.command("export", cls=KindCommand)
 def export_command(
-    kind: Annotated[Kind, typer.Argument(help="What to export.")],
+    kind: Annotated[str, typer.Argument(help=KIND_HELP, callback=_known_kind)],
     format: Annotated[Format, typer.Option(help="csv or jsonl.")] = Format.csv,
     since: Annotated[
         str | None, typer.Option(help="Only records changed since (ISO 8601 or YYYYMMDD).")
@@ -174,6 +218,7 @@ def export_command(
 ) -> None:
     """Export records in the import's format (what is exported imports back the same)."""
     settings = Settings()
+    plugins = _plugins_or_exit()
     errors = Collector()
     changed_since = parse_datetime(since, errors, "--since") if since is not None else None
     if errors.errors:
@@ -189,11 +234,11 @@ def export_command(
                     if output is not None
                     else sys.stdout
                 )
-                return await export(engine, kind.value, out, format.value, changed_since)
+                return await export(
+                    engine, data_kinds(plugins)[kind], out, format.value, changed_since
+                )
         finally:
             await engine.dispose()
 
     count = asyncio.run(run())
-    err.print(
-        f"exported {count} {kind.value}" + (f" to {output}" if output else ""), soft_wrap=True
-    )
+    err.print(f"exported {count} {kind}" + (f" to {output}" if output else ""), soft_wrap=True)

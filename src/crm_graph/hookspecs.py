@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from crm_graph.plugin import (
         AppContext,
+        DataKind,
         EventRecord,
         EventType,
         Permissions,
@@ -123,6 +124,22 @@ def crm_cli(cli: typer.Typer) -> None:
     server's (settings, engine, plugins, ``events``, ``auth``; the event service is not
     started); a command name already taken by the core or another plugin stops the command
     line, naming the plugin.
+    """
+
+
+@hookspec
+def crm_data_kinds() -> list[DataKind]:
+    """Kinds of records this plugin's tables hold, for ``crm-graph import KIND FILE`` and
+    ``crm-graph export KIND``, next to the core's customers, products, orders, interactions.
+
+    Each ``DataKind`` names its file columns (``Columns``: required, optional), a ``check`` of a
+    batch of items that needs no database (it runs in the process reading the file ahead),
+    a ``write`` of a checked batch inside the import's transaction, saying per item
+    ``inserted``, ``updated``, ``unchanged`` or rejected with its errors (rejected rows go to
+    ``FILE.rejects.csv``), and an ``export`` writing every record in the same columns, so an
+    export imports back the same. The functions must be module-level (they are pickled by
+    name). A kind name already taken by the core or another plugin stops the command,
+    naming both.
     """
 
 

@@ -1,7 +1,7 @@
 """Test helpers for crm-graph and for plugin authors.
 
 ``app_client`` gives an in-process app (migrated, chosen plugins) with a GraphQL client over
-HTTP; ``running_server`` starts a real uvicorn process and ``subscribe`` speaks the
+HTTP; ``run_cli`` runs a ``crm-graph`` command against a database; ``running_server`` starts a real uvicorn process and ``subscribe`` speaks the
 graphql-transport-ws protocol to it over a real WebSocket.
 """
 
@@ -29,8 +29,10 @@ import websockets
 from pydantic import SecretStr
 from sqlalchemy import event
 from starlette.applications import Starlette
+from typer.testing import CliRunner, Result
 
 from crm_graph.auth.tokens import issue_token
+from crm_graph.cli import app as cli_app
 from crm_graph.db.migrate import upgrade
 from crm_graph.settings import Settings
 from crm_graph.web.app import create_app
@@ -155,6 +157,19 @@ async def app_client(
 _counting: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "crm_graph_counting", default=None
 )
+
+
+async def run_cli(database_url: str, *args: str, plugins: str = "") -> Result:
+    """Run ``crm-graph ARGS`` against ``database_url`` with the plugins ``plugins`` names
+    (``CRM_PLUGINS``: comma separated, empty for none); its output and exit code.
+
+    In a thread, because the command runs its own event loop (``asyncio.run``).
+    """
+    env = {"CRM_DATABASE_URL": database_url, "CRM_PLUGINS": plugins}
+    runner = CliRunner()
+    return await asyncio.to_thread(
+        runner.invoke, cli_app, list(args), env=env, catch_exceptions=False
+    )
 
 
 @contextmanager

@@ -18,9 +18,6 @@ from crm_graph.domain.batches import Checked
 from crm_graph.io.collector import COLLECT_EVERY, collector_relaxed
 from crm_graph.io.regroup import ScatteredOrders, in_number_order, regrouped
 from crm_graph.io.rows import (
-    KINDS,
-    ORDERS,
-    Kind,
     OrderGroup,
     UnitRows,
     item_of,
@@ -29,11 +26,10 @@ from crm_graph.io.rows import (
     sibling_reason,
 )
 from crm_graph.io.sources import Record, Source, SourceError
-from crm_graph.io.steps import Steps, steps_for
-from crm_graph.settings import Settings
 
 if TYPE_CHECKING:
     from crm_graph.io.importer import ImportOptions
+    from crm_graph.io.kinds import DataKind, ImportContext
 
 Unit = Record | OrderGroup  # what one item is read from: a row, or the rows of one order
 
@@ -60,27 +56,25 @@ class Header:
 
 
 def read_batches(
-    options: ImportOptions, settings: Settings, in_number_order: bool
+    kind: DataKind, context: ImportContext, options: ImportOptions, in_number_order: bool
 ) -> Generator[Header | Prepared, None, None]:
     """What the reader (:mod:`crm_graph.io.reader`) hands over: the header, then each batch
     read and checked, in file order. Orders are regrouped unless ``in_number_order``."""
-    kind = KINDS[options.kind]
-    steps = steps_for(settings, options)
     with ExitStack() as stack:
         stack.enter_context(collector_relaxed())
         source = stack.enter_context(closing(open_source(options)))
         columns = source.columns
-        if columns is not None and (missing := kind.missing(columns)):
+        if columns is not None and (missing := kind.columns.missing(columns)):
             raise SourceError(f"required columns are missing: {', '.join(missing)}")
-        yield Header(columns, [] if columns is None else kind.ignored(columns))
+        yield Header(columns, [] if columns is None else kind.columns.ignored(columns))
         records: Iterable[Record] = source
-        if kind is ORDERS and not in_number_order:
+        if kind.grouped and not in_number_order:
             scattered = stack.enter_context(closing(ScatteredOrders()))
             scattered.scan(_order_numbers(options))
             if scattered.count:  # usually none: exports write an order's rows together
                 records = regrouped(source, scattered)
         for number, batch in enumerate(_batches(records, kind, options.batch_size), start=1):
-            yield _prepare(batch, kind, steps, source.position)
+            yield _prepare(batch, kind, context, source.position)
             if number % COLLECT_EVERY == 0:
                 gc.collect(1)  # see collector_relaxed
 
@@ -91,9 +85,9 @@ def open_source(options: ImportOptions) -> Source:
     )
 
 
-def in_number_order_of(options: ImportOptions) -> bool:
+def in_number_order_of(kind: DataKind, options: ImportOptions) -> bool:
     """Whether the file's orders come in increasing number: then none has its rows apart."""
-    return KINDS[options.kind] is ORDERS and in_number_order(_order_numbers(options))
+    return kind.grouped and in_number_order(_order_numbers(options))
 
 
 def _order_numbers(options: ImportOptions) -> Iterator[str | None]:
@@ -107,10 +101,10 @@ def _records(unit: Unit) -> list[Record]:
     return unit.records if isinstance(unit, OrderGroup) else [unit]
 
 
-def _batches(records: Iterable[Record], kind: Kind, size: int) -> Iterator[list[Unit]]:
+def _batches(records: Iterable[Record], kind: DataKind, size: int) -> Iterator[list[Unit]]:
     """Batches of about ``size`` rows; an order's rows (next to each other, see
     :mod:`crm_graph.io.regroup`) stay together in one batch."""
-    if kind is not ORDERS:
+    if not kind.grouped:
         rows = iter(records)
         while batch := list(islice(rows, size)):
             yield batch  # type: ignore[misc]
@@ -131,7 +125,7 @@ def _batches(records: Iterable[Record], kind: Kind, size: int) -> Iterator[list[
         yield list(groups.values())
 
 
-def _prepare(batch: list[Unit], kind: Kind, steps: Steps, read_to: int) -> Prepared:
+def _prepare(batch: list[Unit], kind: DataKind, context: ImportContext, read_to: int) -> Prepared:
     """Set unreadable rows (and orders with one) aside, and check the rest. Only row numbers
     go on with the checked items: a rejected row's cells are read again for the report."""
     prepared = Prepared(rows=0, problems=[], units=[], checked=Checked.of(0), read_to=read_to)
@@ -150,6 +144,6 @@ def _prepare(batch: list[Unit], kind: Kind, steps: Steps, read_to: int) -> Prepa
             items.append(unit.item())
         else:
             prepared.units.append(UnitRows((unit.number,)))
-            items.append(item_of(kind, unit.values))
-    prepared.checked = steps.check(items)
+            items.append(item_of(kind.columns, unit.values))
+    prepared.checked = kind.check(items, context)
     return prepared

@@ -12,7 +12,7 @@ batches depend on each other.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import IntegrityError
@@ -23,10 +23,10 @@ from crm_graph.db.batch_writes import BULK_INSERTS, bulk_session
 from crm_graph.db.engine import read_session
 from crm_graph.domain.batches import REJECTED, Checked
 from crm_graph.io.batches import Prepared
+from crm_graph.io.kinds import DataKind, ImportContext
 from crm_graph.io.rows import (
     row_reasons,
 )
-from crm_graph.io.steps import Steps
 
 SQLITE_ROWS_PER_COMMIT = 50_000  # see commit_together
 CONCURRENT = "a concurrent change conflicts with this batch; import the file again"
@@ -48,7 +48,8 @@ class Tally:
 async def commit_together(
     engine: AsyncEngine,
     prepared_batches: AsyncIterator[Prepared],
-    steps: Steps,
+    kind: DataKind,
+    context: ImportContext,
     account: Callable[[Tally], None],
 ) -> None:
     """SQLite: write batches in one transaction until it holds :data:`SQLITE_ROWS_PER_COMMIT`
@@ -68,7 +69,7 @@ async def commit_together(
                 rows = 0
                 while prepared is not None:
                     written.append(replace(prepared, checked=Checked.of(0)))
-                    tallies.append(await write_batch(session, prepared, steps))
+                    tallies.append(await write_batch(session, prepared, kind, context))
                     rows += prepared.rows
                     prepared = None
                     if rows < SQLITE_ROWS_PER_COMMIT:
@@ -82,7 +83,8 @@ async def commit_together(
 async def commit_each(
     engine: AsyncEngine,
     prepared_batches: AsyncIterator[Prepared],
-    steps: Steps,
+    kind: DataKind,
+    context: ImportContext,
     account: Callable[[Tally], None],
 ) -> None:
     """PostgreSQL: write each batch in a transaction of its own, accounted in file order; a
@@ -96,13 +98,12 @@ async def commit_each(
     running: list[tuple[Prepared, asyncio.Task[Tally]]] = []  # at most two
     try:
         async for prepared in prepared_batches:
-            created = await _create_ahead(engine, steps, prepared.checked)
-            if running and not (
-                steps.independent is not None
-                and await _check(engine, steps.independent, running[0][0].checked, prepared.checked)
+            created = await _create_ahead(engine, kind, context, prepared.checked)
+            if running and not await _independent(
+                engine, kind, context, running[0][0].checked, prepared.checked
             ):
                 account(await running.pop()[1])
-            commit = _commit(engine, prepared, steps, created)
+            commit = _commit(engine, prepared, kind, context, created)
             running.append((prepared, asyncio.create_task(commit)))
             if len(running) > 1:
                 account(await running.pop(0)[1])
@@ -114,44 +115,50 @@ async def commit_each(
         await asyncio.gather(*(task for _, task in running), return_exceptions=True)
 
 
-async def _check(
-    engine: AsyncEngine,
-    independent: Callable[[AsyncSession, Checked, Checked], Awaitable[bool]],
-    earlier: Checked,
-    later: Checked,
+async def _independent(
+    engine: AsyncEngine, kind: DataKind, context: ImportContext, earlier: Checked, later: Checked
 ) -> bool:
+    """Whether ``later`` may be written while ``earlier`` still is (:attr:`DataKind.independent`)."""
+    if kind.independent is None:
+        return False
     async with read_session(engine) as session:
-        return await independent(session, earlier, later)
+        return await kind.independent(session, earlier, later, context)
 
 
-async def _create_ahead(engine: AsyncEngine, steps: Steps, checked: Checked) -> int:
-    """What :attr:`Steps.ahead` created and committed; 0 when a concurrent writer created one
-    of those customers first (the batch's own write then creates the others)."""
-    if steps.ahead is None:
+async def _create_ahead(
+    engine: AsyncEngine, kind: DataKind, context: ImportContext, checked: Checked
+) -> int:
+    """What :attr:`DataKind.ahead` created and committed; 0 when a concurrent writer created
+    one of those customers first (the batch's own write then creates the others)."""
+    if kind.ahead is None:
         return 0
     try:
         async with bulk_session(engine) as session:
-            created = await steps.ahead(session, checked)
+            created = await kind.ahead(session, checked, context)
             _unaudited(session)
     except IntegrityError:
         return 0
     return created
 
 
-async def _commit(engine: AsyncEngine, prepared: Prepared, steps: Steps, created: int) -> Tally:
+async def _commit(
+    engine: AsyncEngine, prepared: Prepared, kind: DataKind, context: ImportContext, created: int
+) -> Tally:
     """One batch in a transaction of its own; ``created`` customers were created ahead."""
     try:
         async with bulk_session(engine) as session:
-            tally = await write_batch(session, prepared, steps)
+            tally = await write_batch(session, prepared, kind, context)
     except (IntegrityError, StaleDataError):
         tally = _lost_race(prepared)
     tally.created_customers += created
     return tally
 
 
-async def write_batch(session: AsyncSession, prepared: Prepared, steps: Steps) -> Tally:
+async def write_batch(
+    session: AsyncSession, prepared: Prepared, kind: DataKind, context: ImportContext
+) -> Tally:
     """Write one batch through the domain and account for every row."""
-    result = await steps.write(session, prepared.checked)
+    result = await kind.write(session, prepared.checked, context)
     _unaudited(session)
     tally = Tally(rows=prepared.rows, rejects=list(prepared.problems), read_to=prepared.read_to)
     tally.created_customers = result.created_customers

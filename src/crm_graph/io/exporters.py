@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Select, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -22,6 +22,9 @@ from crm_graph.db.jsonable import global_id, plain
 from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
 from crm_graph.db.types import UTCDateTime
 from crm_graph.io.rows import CUSTOMERS, INTERACTIONS, ORDERS, PRODUCTS, TAG_SEPARATOR
+
+if TYPE_CHECKING:
+    from crm_graph.io.kinds import DataKind
 
 STREAM_CHUNK = 1000
 
@@ -47,17 +50,23 @@ async def _stream(session: AsyncSession, stmt: Select[Any]) -> AsyncIterator[Any
 
 
 async def export(
-    engine: AsyncEngine, kind: str, out: TextIO, fmt: str, since: datetime | None = None
+    engine: AsyncEngine, kind: DataKind, out: TextIO, fmt: str, since: datetime | None = None
 ) -> int:
     """Write every ``kind`` record (changed since ``since``) to ``out``; returns how many."""
     async with read_session(engine) as session:
-        if kind == CUSTOMERS.name:
-            return await _customers(session, out, fmt, since)
-        if kind == PRODUCTS.name:
-            return await _products(session, out, fmt, since)
-        if kind == INTERACTIONS.name:
-            return await _interactions(session, out, fmt, since)
-        return await _orders(session, out, fmt, since)
+        return await kind.export(session, out, fmt, since)
+
+
+async def write_records(
+    out: TextIO, fmt: str, columns: Sequence[str], records: AsyncIterable[dict[str, Any]]
+) -> int:
+    """Write ``records`` (values by column) as CSV with a header row, or as JSON Lines; returns
+    how many. A kind whose record is one row of its file exports with this."""
+    writer = _Writer(out, fmt, list(columns))
+    async for record in records:
+        writer.row(record)
+        writer.count += 1
+    return writer.count
 
 
 class _Writer:
@@ -95,7 +104,9 @@ async def _attribute_keys(session: AsyncSession, since: datetime | None) -> list
     return sorted(k for k in keys if k not in CUSTOMERS.columns)
 
 
-async def _customers(session: AsyncSession, out: TextIO, fmt: str, since: datetime | None) -> int:
+async def export_customers(
+    session: AsyncSession, out: TextIO, fmt: str, since: datetime | None
+) -> int:
     stmt = select(Customer).where(Customer.deleted_at.is_(None)).order_by(Customer.id)
     if since is not None:
         stmt = stmt.where(Customer.updated_at >= since)
@@ -121,7 +132,9 @@ async def _customers(session: AsyncSession, out: TextIO, fmt: str, since: dateti
     return writer.count
 
 
-async def _products(session: AsyncSession, out: TextIO, fmt: str, since: datetime | None) -> int:
+async def export_products(
+    session: AsyncSession, out: TextIO, fmt: str, since: datetime | None
+) -> int:
     stmt = select(Product).order_by(Product.id)
     if since is not None:
         stmt = stmt.where(Product.updated_at >= since)
@@ -140,7 +153,7 @@ async def _products(session: AsyncSession, out: TextIO, fmt: str, since: datetim
     return writer.count
 
 
-async def _interactions(
+async def export_interactions(
     session: AsyncSession, out: TextIO, fmt: str, since: datetime | None
 ) -> int:
     stmt = (
@@ -166,7 +179,9 @@ async def _interactions(
     return writer.count
 
 
-async def _orders(session: AsyncSession, out: TextIO, fmt: str, since: datetime | None) -> int:
+async def export_orders(
+    session: AsyncSession, out: TextIO, fmt: str, since: datetime | None
+) -> int:
     """CSV: one row per line (an order without lines has one row); JSON Lines: one per order."""
     stmt = (
         select(Order, Customer.external_id, Product.sku, OrderLine.quantity, OrderLine.unit_price)

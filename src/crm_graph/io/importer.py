@@ -13,22 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing, closing
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_graph.db.batch_writes import bulk_session
-from crm_graph.io.batches import Header, in_number_order_of, open_source, read_batches
+from crm_graph.io.batches import Header, Prepared, in_number_order_of, open_source, read_batches
 from crm_graph.io.collector import COLLECT_EVERY, collector_relaxed
 from crm_graph.io.commits import Tally, commit_each, commit_together, write_batch
+from crm_graph.io.kinds import DataKind, ImportContext, data_kinds, import_context
 from crm_graph.io.reader import read_ahead
 from crm_graph.io.rejects import Rejects
-from crm_graph.io.steps import steps_for
+from crm_graph.io.sources import SourceError
 from crm_graph.settings import Settings
+
+if TYPE_CHECKING:
+    from crm_graph.plugins_manager import PluginSet
 
 DEFAULT_BATCH = 10_000
 SEPARATE_READER_BYTES = 4_000_000  # files this large are read in a process of their own
@@ -68,56 +73,92 @@ class Summary:
 Progress = Callable[[int, int], None]  # (rows read, bytes read)
 
 
-class _RollBack(Exception):
-    """Leaves the single transaction of a dry run or of a strict import with rejects."""
-
-
 async def run_import(
     engine: AsyncEngine,
     settings: Settings,
     options: ImportOptions,
     progress: Progress | None = None,
+    plugins: PluginSet | None = None,
 ) -> Summary:
-    """Import ``options.path``; raises :class:`SourceError` when the file cannot be imported."""
-    steps = steps_for(settings, options)
+    """Import ``options.path`` as a kind of the registry (:mod:`crm_graph.io.kinds`, with the
+    kinds of ``plugins``); raises :class:`SourceError` when the file cannot be imported."""
+    kinds = data_kinds(plugins)
+    if options.kind not in kinds:
+        raise SourceError(f"unknown kind {options.kind!r} (known: {', '.join(kinds)})")
+    kind = kinds[options.kind]
+    context = import_context(settings, options.create_customers, plugins)
     summary = Summary(options.kind)
-    accounted = count(1)  # batches
     with collector_relaxed():
-        separate = _size(options.path) >= SEPARATE_READER_BYTES
-        # Whether order numbers only increase is found here while the reading process starts.
-        in_order = asyncio.to_thread(in_number_order_of, options)
-        async with aclosing(
-            read_ahead(read_batches, options, settings, separate=separate, later=in_order)
-        ) as reading:
+        async with aclosing(_read_ahead(kind, context, options)) as reading:
             header: Header = await anext(reading)
             summary.ignored_columns = header.ignored
             report = Rejects(options.path, header.columns, lambda: open_source(options))
             with closing(report) as rejects:
-
-                def account(tally: Tally) -> None:
-                    summary.add(tally)
-                    if next(accounted) % COLLECT_EVERY == 0:
-                        gc.collect(1)  # see collector_relaxed
-                    for number, why in tally.rejects:
-                        rejects.add(number, why)
-                    if progress is not None:
-                        progress(summary.rows, tally.read_to)
-
+                account = _Accounting(summary, rejects, progress)
                 if options.dry_run or options.strict:
-                    try:
-                        async with bulk_session(engine) as session:
-                            async for prepared in reading:
-                                account(await write_batch(session, prepared, steps))
-                            if options.dry_run or summary.rejected:
-                                raise _RollBack
-                    except _RollBack:
-                        pass
+                    await _write_in_one_transaction(
+                        engine, reading, kind, context, options, account
+                    )
                 elif engine.dialect.name == "sqlite":
-                    await commit_together(engine, reading, steps, account)
+                    await commit_together(engine, reading, kind, context, account)
                 else:
-                    await commit_each(engine, reading, steps, account)
+                    await commit_each(engine, reading, kind, context, account)
                 summary.rejects_path = rejects.path if rejects.count else None
     return summary
+
+
+def _read_ahead(
+    kind: DataKind, context: ImportContext, options: ImportOptions
+) -> AsyncGenerator[Any, None]:
+    """The file's header, then its batches read and checked: in a process of its own for a
+    large file. Whether order numbers only increase is found here while that process starts."""
+    separate = _size(options.path) >= SEPARATE_READER_BYTES
+    in_order = asyncio.to_thread(in_number_order_of, kind, options)
+    return read_ahead(read_batches, kind, context, options, separate=separate, later=in_order)
+
+
+@dataclass
+class _Accounting:
+    """Adds each written batch to the summary and its rejected rows to the report, in file
+    order; collects the young generations every few batches (see :func:`collector_relaxed`)."""
+
+    summary: Summary
+    rejects: Rejects
+    progress: Progress | None
+    batches: count[int] = field(default_factory=lambda: count(1))
+
+    def __call__(self, tally: Tally) -> None:
+        self.summary.add(tally)
+        if next(self.batches) % COLLECT_EVERY == 0:
+            gc.collect(1)
+        for number, why in tally.rejects:
+            self.rejects.add(number, why)
+        if self.progress is not None:
+            self.progress(self.summary.rows, tally.read_to)
+
+
+class _RollBack(Exception):
+    """Leaves the single transaction of a dry run or of a strict import with rejects."""
+
+
+async def _write_in_one_transaction(
+    engine: AsyncEngine,
+    reading: AsyncIterator[Prepared],
+    kind: DataKind,
+    context: ImportContext,
+    options: ImportOptions,
+    account: _Accounting,
+) -> None:
+    """A dry run, or a strict import: every batch in one transaction, rolled back by a dry
+    run and by a strict import with any reject."""
+    try:
+        async with bulk_session(engine) as session:
+            async for prepared in reading:
+                account(await write_batch(session, prepared, kind, context))
+            if options.dry_run or account.summary.rejected:
+                raise _RollBack
+    except _RollBack:
+        pass
 
 
 def _size(path: Path) -> int:

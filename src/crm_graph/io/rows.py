@@ -19,10 +19,11 @@ from crm_graph.io.sources import Record
 
 
 @dataclass(frozen=True)
-class Kind:
-    name: str
+class Columns:
+    """A kind's file columns: those a file must have and those it may have."""
+
     required: tuple[str, ...]
-    optional: tuple[str, ...]
+    optional: tuple[str, ...] = ()
     attributes: bool = False  # extra columns become custom attributes
 
     @property
@@ -36,24 +37,20 @@ class Kind:
         return [] if self.attributes else [c for c in columns if c and c not in self.columns]
 
 
-CUSTOMERS = Kind(
-    "customers",
+CUSTOMERS = Columns(
     ("external_id", "name"),
     ("email", "phone", "company", "lifecycle_stage", "tags"),
     attributes=True,
 )
-PRODUCTS = Kind("products", ("sku", "name"), ("category", "price", "currency"))
-INTERACTIONS = Kind(
-    "interactions",
+PRODUCTS = Columns(("sku", "name"), ("category", "price", "currency"))
+INTERACTIONS = Columns(
     ("customer_external_id", "channel", "occurred_at"),
     ("direction", "subject", "body"),
 )
-ORDERS = Kind(
-    "orders",
+ORDERS = Columns(
     ("customer_external_id", "placed_at", "total"),
     ("order_number", "currency", "sku", "quantity", "unit_price", "status"),
 )
-KINDS = {kind.name: kind for kind in (CUSTOMERS, PRODUCTS, INTERACTIONS, ORDERS)}
 TAG_SEPARATOR = ";"
 # Fields that cannot be cleared: an empty cell leaves them as they are (or at their default).
 _KEEP_WHEN_EMPTY = {"lifecycle_stage", "price", "currency", "direction", "status"}
@@ -63,8 +60,8 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def item_of(kind: Kind, values: dict[str, Any]) -> dict[str, Any]:
-    """The domain item for one row of customers, products or interactions."""
+def item_of(kind: Columns, values: dict[str, Any]) -> dict[str, Any]:
+    """The item for one row of a kind whose rows are items of their own (not orders)."""
     item: dict[str, Any] = {}
     attributes: dict[str, Any] = {}
     for key, value in values.items():

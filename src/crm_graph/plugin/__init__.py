@@ -14,7 +14,9 @@ Every name lives in one group, a submodule named after it, and is re-exported he
 - :mod:`~crm_graph.plugin.types`: GraphQL types of the core (``...Type``), IDs, user errors and
   field declarations;
 - :mod:`~crm_graph.plugin.domain`: the unit of work and typed user errors;
-- :mod:`~crm_graph.plugin.events`: emitting events and the stored event handlers receive.
+- :mod:`~crm_graph.plugin.events`: emitting events and the stored event handlers receive;
+- :mod:`~crm_graph.plugin.data`: import and export kinds (``crm_data_kinds``) and what their
+  checks, writes and exports are written with.
 """
 
 from __future__ import annotations
@@ -27,6 +29,21 @@ from crm_graph.plugin.contributions import (
     PluginMetadata,
     SchemaContribution,
     Storage,
+)
+from crm_graph.plugin.data import (
+    INSERTED,
+    UNCHANGED,
+    UPDATED,
+    BatchResult,
+    Checked,
+    Columns,
+    CustomerRefs,
+    DataKind,
+    ImportContext,
+    Outcome,
+    find_customers,
+    rejected,
+    write_records,
 )
 from crm_graph.plugin.domain import Collector, FieldError, ValidationFailed, fail, perform
 from crm_graph.plugin.events import EventRecord, emit
@@ -119,4 +136,18 @@ __all__ = [  # noqa: RUF022 (grouped, not sorted)
     # events
     "EventRecord",
     "emit",
+    # data
+    "DataKind",
+    "Columns",
+    "ImportContext",
+    "Checked",
+    "Outcome",
+    "BatchResult",
+    "INSERTED",
+    "UPDATED",
+    "UNCHANGED",
+    "rejected",
+    "CustomerRefs",
+    "find_customers",
+    "write_records",
 ]

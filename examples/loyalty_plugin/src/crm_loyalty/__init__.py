@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import (
     AppContext,
+    DataKind,
     Permissions,
     PluginMetadata,
     RequestContext,
@@ -21,7 +22,7 @@ from crm_graph.plugin import (
     Storage,
     hookimpl,
 )
-from crm_loyalty import accounts, schema
+from crm_loyalty import accounts, entries, schema
 from crm_loyalty.config import NAME, READ, WRITE, LoyaltySettings
 from crm_loyalty.loaders import LoyaltyLoaders
 from crm_loyalty.models import TABLES
@@ -57,6 +58,11 @@ def crm_schema() -> SchemaContribution:
             "Subscription": [schema.LoyaltySubscriptions],
         },
     )
+
+
+@hookimpl
+def crm_data_kinds() -> list[DataKind]:
+    return [entries.LOYALTY_ENTRIES]
 
 
 @hookimpl

@@ -34,6 +34,43 @@ def tier_for(points: int, tiers: dict[str, int]) -> Tier | None:
     return Tier(name, minimum, higher[0] - points if higher else None)
 
 
+def check_award(points: int, reason: str, settings: LoyaltySettings, errors: Collector) -> str:
+    """The rules of one award, for the mutation and the import alike: points within the
+    limit, a reason; the reason with its spaces tidied (problems go to ``errors``)."""
+    if points <= 0:
+        errors.add("INVALID_VALUE", "points must be a positive whole number", "input", "points")
+    elif points > settings.max_award:
+        errors.add("TOO_LARGE", f"at most {settings.max_award} points per award", "input", "points")
+    reason = " ".join(reason.split())
+    if not reason:
+        errors.add("REQUIRED", "say why the points are awarded", "input", "reason")
+    elif len(reason) > MAX_REASON:
+        errors.add("TOO_LONG", f"at most {MAX_REASON} characters", "input", "reason")
+    return reason
+
+
+async def add_points(
+    session: AsyncSession, points_by_customer: dict[int, int]
+) -> dict[int, LoyaltyAccount]:
+    """Add points to these customers' balances (an account is created by its first award);
+    their accounts, by customer id."""
+    found = await session.scalars(
+        select(LoyaltyAccount)
+        .where(LoyaltyAccount.customer_id.in_(list(points_by_customer)))
+        .with_for_update()
+    )
+    accounts = {account.customer_id: account for account in found}
+    for customer_id, points in points_by_customer.items():
+        account = accounts.get(customer_id)
+        if account is None:
+            account = LoyaltyAccount(customer_id=customer_id, points=0)
+            session.add(account)
+        account.points += points
+        account.updated_at = utcnow()
+        accounts[customer_id] = account
+    return accounts
+
+
 async def accounts_of(session: AsyncSession, customer_ids: Sequence[int]) -> list[LoyaltyAccount]:
     """The accounts of these customers in one statement (customers without one are left out)."""
     statement = select(LoyaltyAccount).where(LoyaltyAccount.customer_id.in_(customer_ids))
@@ -54,15 +91,7 @@ async def award(
         customer_id = input_id(customer_global_id, "Customer", "input", "customerId")
     except ValidationFailed as exc:
         errors.errors.extend(exc.errors)
-    if points <= 0:
-        errors.add("INVALID_VALUE", "points must be a positive whole number", "input", "points")
-    elif points > settings.max_award:
-        errors.add("TOO_LARGE", f"at most {settings.max_award} points per award", "input", "points")
-    reason = " ".join(reason.split())
-    if not reason:
-        errors.add("REQUIRED", "say why the points are awarded", "input", "reason")
-    elif len(reason) > MAX_REASON:
-        errors.add("TOO_LONG", f"at most {MAX_REASON} characters", "input", "reason")
+    reason = check_award(points, reason, settings, errors)
     if customer_id is not None:
         customer = await session.get(CustomerRow, customer_id)
         if customer is None or customer.deleted_at is not None:
@@ -70,14 +99,7 @@ async def award(
     if customer_id is None or errors.errors:
         raise ValidationFailed(errors.errors)
 
-    account = await session.scalar(
-        select(LoyaltyAccount).where(LoyaltyAccount.customer_id == customer_id).with_for_update()
-    )
-    if account is None:
-        account = LoyaltyAccount(customer_id=customer_id, points=0)
-        session.add(account)
-    account.points += points
-    account.updated_at = utcnow()
+    account = (await add_points(session, {customer_id: points}))[customer_id]
     entry = LoyaltyEntry(customer_id=customer_id, points=points, reason=reason)
     session.add(entry)
     await session.flush()
