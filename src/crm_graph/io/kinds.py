@@ -154,7 +154,7 @@ def data_kinds(plugins: PluginSet | None = None) -> dict[str, DataKind]:
     plugin order. A name declared twice raises :class:`KindConflict` naming both."""
     kinds = {kind.name: kind for kind in CORE_KINDS}
     owners = dict.fromkeys(kinds, "core")
-    for plugin, contributed in plugins.call_each("crm_data_kinds") if plugins else ():
+    for plugin, contributed in plugins.each(plugins.hook.crm_data_kinds) if plugins else ():
         for kind in contributed:
             if kind.name in kinds:
                 raise KindConflict(
