@@ -73,6 +73,56 @@ async def mutate(client: GraphQLClient, name: str, input: dict[str, Any], result
     return payload[result]
 
 
+ASSIGN = """
+mutation ($input: AssignCustomerOwnerInput!) {
+  assignCustomerOwner(input: $input) {
+    customer { id ownerId version updatedAt } errors { code field }
+  }
+}
+"""
+AUDIT = """
+query ($target: ID!) {
+  auditLog(filter: {targetId: $target, operation: "assignCustomerOwner"}) {
+    nodes { operation targetIds }
+  }
+}
+"""
+
+
+async def test_assigning_an_owner_is_a_customer_update(events_client: GraphQLClient) -> None:
+    """Through the domain like any update: version, updatedAt, a customer.updated event naming
+    ownerId, one audit row; assigning the same owner again changes nothing."""
+    client = events_client
+    created = await client.data(
+        'mutation { createCustomer(input: {name: "Ada"}) { customer { id version updatedAt } } }'
+    )
+    ada = created["createCustomer"]["customer"]
+    await asyncio.sleep(0.01)  # so a new updatedAt is visibly later
+    assign = {"id": ada["id"], "ownerId": "alice", "expectedVersion": 1}
+    assigned = (await client.data(ASSIGN, {"input": assign}))["assignCustomerOwner"]
+    assert assigned["errors"] == []
+    customer = assigned["customer"]
+    assert (customer["ownerId"], customer["version"]) == ("alice", 2)
+    assert customer["updatedAt"] > ada["updatedAt"]
+
+    events = await wait_for_events(client, 2)
+    assert [e["type"] for e in events] == ["customer.created", "customer.updated"]
+    assert events[1]["entityId"] == ada["id"]
+    assert events[1]["payload"]["changedFields"] == ["ownerId"]
+    assert events[1]["payload"]["entity"]["version"] == 2
+    audit = (await client.data(AUDIT, {"target": ada["id"]}))["auditLog"]["nodes"]
+    assert audit == [{"operation": "assignCustomerOwner", "targetIds": [ada["id"]]}]
+
+    again = await client.data(ASSIGN, {"input": {"id": ada["id"], "ownerId": "alice"}})
+    assert again["assignCustomerOwner"]["customer"]["version"] == 2
+    stale = await client.data(ASSIGN, {"input": {**assign, "ownerId": "bob"}})
+    assert stale["assignCustomerOwner"]["errors"] == [
+        {"code": "CONFLICT", "field": ["input", "expectedVersion"]}
+    ]
+    await asyncio.sleep(0.2)
+    assert len(await read_all(client)) == 2
+
+
 async def test_every_change_writes_one_event_with_entity_version_and_changed_fields(
     events_client: GraphQLClient,
 ) -> None:

@@ -170,6 +170,28 @@ async def update_customer(
     values = validate_fields(changes, region, errors)
     errors.check()
     await _ensure_external_id_free(session, values.get("external_id"), customer.id)
+    return customer, await _apply(session, customer, values)
+
+
+async def assign_owner(
+    session: AsyncSession,
+    customer_id: int,
+    owner_id: str | None,
+    expected_version: int | None = None,
+) -> Customer:
+    """Give a customer another owner (``None``: unowned), the owner that ``own`` scopes see."""
+    customer = await get_live(session, customer_id, "input", "id")
+    check_version(customer, expected_version)
+    errors = Collector()
+    owner = clean_text(owner_id, errors, "input", "ownerId", max_length=200)
+    errors.check()
+    await _apply(session, customer, {"owner_id": owner})
+    return customer
+
+
+async def _apply(session: AsyncSession, customer: Customer, values: dict[str, Any]) -> list[str]:
+    """Set the values that differ, stamp ``updated_at`` and emit ``customer.updated`` naming
+    them (the version moves with the flush); returns the changed field names."""
     changed = [k for k, v in values.items() if getattr(customer, k) != v]
     if changed:
         for key in changed:
@@ -177,7 +199,7 @@ async def update_customer(
         customer.updated_at = utcnow()
         await session.flush()
         await entity_event(session, "customer.updated", customer, changed)
-    return customer, changed
+    return changed
 
 
 async def upsert_customer(

@@ -22,10 +22,7 @@ from crm_graph.auth.guard import principal_of
 from crm_graph.auth.models import ApiKey, AuditEntry, CustomerConsent
 from crm_graph.db import models
 from crm_graph.db.paging import Ordering
-from crm_graph.domain import api_keys, consent, gdpr
-from crm_graph.domain.customers import check_version, get_live
-from crm_graph.domain.errors import Collector
-from crm_graph.domain.values import clean_text
+from crm_graph.domain import api_keys, consent, customers, gdpr
 from crm_graph.ids import to_global_id
 from crm_graph.schema.lists import connection
 from crm_graph.schema.mutations.base import perform
@@ -322,14 +319,7 @@ class SecurityMutations:
     ) -> CustomerPayload:
         async def work(session: AsyncSession) -> models.Customer:
             pk = input_id(input.id, "Customer", "input", "id")
-            customer = await get_live(session, pk, "input", "id")
-            check_version(customer, input.expected_version)
-            errors = Collector()
-            owner = clean_text(input.owner_id, errors, "input", "ownerId", max_length=200)
-            errors.check()
-            customer.owner_id = owner
-            await session.flush()
-            return customer
+            return await customers.assign_owner(session, pk, input.owner_id, input.expected_version)
 
         row, errors = await perform(info, work)
         return CustomerPayload(customer=row, errors=errors)
