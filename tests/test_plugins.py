@@ -131,7 +131,7 @@ async def test_installed_plugin_is_discovered_and_listed(offline: Settings) -> N
     loyalty = next(p for p in listed if p["name"] == "loyalty")
     assert loyalty["version"] == crm_loyalty.__version__
     assert loyalty["distribution"] == "crm-loyalty"
-    assert {"crm_schema", "crm_storage", "crm_request_context"} <= set(loyalty["hooks"])
+    assert {"crm_schema", "crm_storage"} <= set(loyalty["hooks"])
     assert {"loyaltyPoints", "loyaltyTier"} <= await customer_fields(app)
 
     cli = crm_graph_cli("plugins", "list", "--json", env={})

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_analytics import commands, hookspecs, schema, store
 from crm_analytics.jobs import Jobs
-from crm_analytics.loaders import AnalyticsLoaders
 from crm_analytics.settings import NAME, AnalyticsSettings
 from crm_analytics.store import TRAINED_EVENT
 from crm_analytics.tables import TABLES
@@ -25,7 +24,6 @@ from crm_graph.plugin import (
     EventType,
     Permissions,
     PluginMetadata,
-    RequestContext,
     SchemaContribution,
     Storage,
     hookimpl,
@@ -111,11 +109,6 @@ async def crm_customer_merge(
     """Drop the merged customers' scores (they are soft-deleted); the survivor keeps its own
     until the next training scores it with the history it gained."""
     return await store.forget(session, merged_ids)
-
-
-@hookimpl
-def crm_request_context(context: RequestContext) -> AnalyticsLoaders:
-    return AnalyticsLoaders(context.app)
 
 
 @hookimpl

@@ -1,8 +1,9 @@
 """The plugin's GraphQL: fields on Customer, Product, Query and Mutation, and their types.
 
-Every field reads stored scores (batched through the request's loaders). A field whose model
-has never been trained, or could not be at the last run, is null with a ``NOT_TRAINED`` error
-that says why and how to train.
+Every field reads stored scores. The fields on Customer and Product are batch fields (the
+field contract): one function per field scores all parents of a level from one read of each
+relation. A field whose model has never been trained, or could not be at the last run, is null
+with a ``NOT_TRAINED`` error that says why and how to train.
 """
 
 from __future__ import annotations
@@ -20,23 +21,31 @@ from crm_analytics import queries
 from crm_analytics.definitions import SEGMENTS
 from crm_analytics.jobs import ABANDONED, Jobs, abandoned
 from crm_analytics.lazy import models_module
-from crm_analytics.loaders import AnalyticsLoaders
-from crm_analytics.settings import NAME, AnalyticsSettings
-from crm_analytics.tables import (
-    AnalyticsJob,
-    AnalyticsModel,
-    AnalyticsRecommendation,
-    AnalyticsSimilarProduct,
+from crm_analytics.relations import (
+    MODEL,
+    PRODUCT,
+    RECOMMENDATIONS,
+    SCORE,
+    SEGMENT,
+    SIMILAR,
 )
+from crm_analytics.settings import NAME, AnalyticsSettings
+from crm_analytics.tables import AnalyticsCustomerScore, AnalyticsJob, AnalyticsModel
 from crm_graph.plugin import (
+    CustomerRow,
     MoneyType,
+    ProductRow,
     ProductType,
+    RequestContext,
     UserError,
+    batch_field,
     id_arg,
+    load_related,
     money,
     perform,
     query_error,
     requires,
+    table_field,
     to_global_id,
     utcnow,
 )
@@ -48,25 +57,18 @@ READ = requires("analytics:read")
 TRAIN = requires("analytics:train")
 
 
-def _loaders(info: Info) -> AnalyticsLoaders:
-    return info.context.plugin_state[NAME]
+def _currency(context: RequestContext) -> str:
+    settings: AnalyticsSettings = context.app.plugin_settings(NAME)
+    return settings.currency or context.app.settings.default_currency
 
 
-def _settings(info: Info) -> AnalyticsSettings:
-    return info.context.app.plugin_settings(NAME)
+def _money(context: RequestContext, amount: float, currency: str | None = None) -> MoneyType:
+    return money(Decimal(str(round(float(amount), 4))), currency or _currency(context))
 
 
-def _currency(info: Info) -> str:
-    return _settings(info).currency or info.context.app.settings.default_currency
-
-
-def _money(info: Info, amount: float, currency: str | None = None) -> MoneyType:
-    return money(Decimal(str(round(float(amount), 4))), currency or _currency(info))
-
-
-async def _model(info: Info, kind: str, field: str) -> AnalyticsModel:
+async def _model(context: RequestContext, kind: str, field: str) -> AnalyticsModel:
     """The stored model of ``kind``, or a NOT_TRAINED error saying why there is none."""
-    model = await _loaders(info).models.load(kind)
+    (model,) = await load_related(context, MODEL, [kind])
     if model is None:
         raise query_error(
             "NOT_TRAINED",
@@ -163,10 +165,7 @@ class Recommendation:
     product_id: strawberry.Private[int]
     score: float
     reason: str = strawberry.field(description='e.g. "bought with Espresso beans".')
-
-    @strawberry.field
-    async def product(self, info: Info) -> ProductType:
-        return await info.context.loaders.product.load(self.product_id)
+    product: ProductType = table_field(PRODUCT)
 
 
 @strawberry.type
@@ -231,7 +230,7 @@ class ClvBucket:
 class AnalyticsReport:
     @strawberry.field(description="Customers and revenue per RFM segment (every segment listed).")
     async def rfm_segments(self, info: Info) -> list[RfmSegmentSummary]:
-        model = await _model(info, "rfm", "rfmSegments")
+        model = await _model(info.context, "rfm", "rfmSegments")
         async with info.context.app.read() as session:
             totals = await queries.segment_totals(session)
         currency = model.params.get("currency")
@@ -239,7 +238,7 @@ class AnalyticsReport:
             RfmSegmentSummary(
                 segment=name,
                 customers=totals.get(name, (0, 0.0))[0],
-                revenue=_money(info, totals.get(name, (0, 0.0))[1], currency),
+                revenue=_money(info.context, totals.get(name, (0, 0.0))[1], currency),
             )
             for name in SEGMENTS
         ]
@@ -248,7 +247,7 @@ class AnalyticsReport:
     async def cohort_retention(
         self, info: Info, period: CohortPeriod = CohortPeriod.MONTH
     ) -> list[Cohort]:
-        model = await _model(info, "reports", "cohortRetention")
+        model = await _model(info.context, "reports", "cohortRetention")
         return [
             Cohort(
                 cohort=date.fromisoformat(row["cohort"]),
@@ -260,12 +259,12 @@ class AnalyticsReport:
 
     @strawberry.field(description="Revenue, orders and buying customers per calendar month.")
     async def revenue_by_month(self, info: Info) -> list[MonthlyRevenue]:
-        model = await _model(info, "reports", "revenueByMonth")
+        model = await _model(info.context, "reports", "revenueByMonth")
         currency = model.params["currency"]
         return [
             MonthlyRevenue(
                 month=row["month"],
-                revenue=_money(info, row["revenue"], currency),
+                revenue=_money(info.context, row["revenue"], currency),
                 orders=row["orders"],
                 customers=row["customers"],
             )
@@ -287,12 +286,12 @@ class AnalyticsReport:
         start = datetime.combine(from_, time(), UTC)
         end = datetime.combine(to, time(), UTC)
         async with info.context.app.read() as session:
-            base, kept = await queries.retention(session, start, end, _currency(info))
+            base, kept = await queries.retention(session, start, end, _currency(info.context))
         return round(kept / base, 4) if base else None
 
     @strawberry.field(description="Share of buying customers with more than one order.")
     async def repeat_purchase_rate(self, info: Info) -> float | None:
-        model = await _model(info, "reports", "repeatPurchaseRate")
+        model = await _model(info.context, "reports", "repeatPurchaseRate")
         return model.params["repeatPurchaseRate"]
 
     @strawberry.field(
@@ -301,7 +300,7 @@ class AnalyticsReport:
     )
     async def clv_distribution(self, info: Info, buckets: int = 10) -> list[ClvBucket]:
         _bounded(buckets, 2, MAX_BUCKETS, "buckets")
-        model = await _model(info, "clv", "clvDistribution")
+        model = await _model(info.context, "clv", "clvDistribution")
         currency = model.params["currency"]
         top = max(float(model.metrics["valueP99"]), 1e-9)
         edges = [top * i / (buckets - 1) for i in range(buckets)]
@@ -309,10 +308,10 @@ class AnalyticsReport:
             histogram = await queries.value_histogram(session, edges)
         return [
             ClvBucket(
-                lower=_money(info, edges[i], currency),
-                upper=_money(info, edges[i + 1], currency) if i + 1 < buckets else None,
+                lower=_money(info.context, edges[i], currency),
+                upper=_money(info.context, edges[i + 1], currency) if i + 1 < buckets else None,
                 customers=customers,
-                total=_money(info, total, currency),
+                total=_money(info.context, total, currency),
             )
             for i, (customers, total) in enumerate(histogram)
         ]
@@ -346,133 +345,183 @@ class AnalyticsJobType:
     finished_at: datetime | None
 
 
-@strawberry.type
-class CustomerAnalytics:
-    """Fields merged onto ``Customer`` (the root value is the core Customer row)."""
+async def _scores(
+    context: RequestContext, customers: list[CustomerRow]
+) -> list[AnalyticsCustomerScore | None]:
+    return await load_related(context, SCORE, [customer.id for customer in customers])
 
-    @strawberry.field(
-        metadata=READ, description="RFM scores; null for a customer without orders when trained."
-    )
-    async def rfm(self, info: Info) -> RfmScore | None:
-        model = await _model(info, "rfm", "rfm")
-        row = await _loaders(info).scores.load(self.id)  # type: ignore[attr-defined]
-        if row is None:
-            return None
-        return RfmScore(
+
+async def rfm_scores(
+    customers: list[CustomerRow], context: RequestContext
+) -> list[RfmScore | None]:
+    model = await _model(context, "rfm", "rfm")
+    currency = model.params.get("currency")
+    return [
+        None
+        if row is None
+        else RfmScore(
             recency_days=int(row.recency_days),
             frequency=row.orders,
-            monetary=_money(info, row.revenue, model.params.get("currency")),
+            monetary=_money(context, row.revenue, currency),
             r=row.r,
             f=row.f,
             m=row.m,
             segment=row.rfm_segment,
         )
+        for row in await _scores(context, customers)
+    ]
 
-    @strawberry.field(
-        metadata=READ,
-        description="Predicted value over `horizonDays` (default 365) discounted at "
-        "`discountRate` a year (default: the plugin setting), and historical value.",
-    )
-    async def lifetime_value(
-        self, info: Info, horizon_days: int = 365, discount_rate: float | None = None
-    ) -> LifetimeValue | None:
-        _bounded(horizon_days, 1, MAX_HORIZON_DAYS, "horizonDays")
-        if discount_rate is not None:
-            _bounded(discount_rate, 0.0, 10.0, "discountRate")
-        model = await _model(info, "clv", "lifetimeValue")
-        row = await _loaders(info).scores.load(self.id)  # type: ignore[attr-defined]
+
+async def lifetime_values(
+    customers: list[CustomerRow],
+    context: RequestContext,
+    horizon_days: int = 365,
+    discount_rate: float | None = None,
+) -> list[LifetimeValue | None]:
+    _bounded(horizon_days, 1, MAX_HORIZON_DAYS, "horizonDays")
+    if discount_rate is not None:
+        _bounded(discount_rate, 0.0, 10.0, "discountRate")
+    model = await _model(context, "clv", "lifetimeValue")
+    rows = await _scores(context, customers)
+    if all(row is None for row in rows):
+        return [None] * len(rows)
+    clv = await models_module("clv")
+    params = model.params
+    rate = params["discountRate"] if discount_rate is None else discount_rate
+    currency = params["currency"]
+    values: list[LifetimeValue | None] = []
+    for row in rows:
         if row is None:
-            return None
-        clv = await models_module("clv")
-        params = model.params
-        value, purchases, historical = clv.customer_value(
-            params,
-            row,
-            horizon_days,
-            params["discountRate"] if discount_rate is None else discount_rate,
+            values.append(None)
+            continue
+        value, purchases, historical = clv.customer_value(params, row, horizon_days, rate)
+        values.append(
+            LifetimeValue(
+                value=_money(context, value, currency),
+                historical_value=_money(context, historical, currency),
+                expected_purchases=round(purchases, 6),
+                expected_average_order_value=_money(context, row.expected_spend, currency),
+                probability_alive=round(float(row.probability_alive), 6),
+            )
         )
-        currency = params["currency"]
-        return LifetimeValue(
-            value=_money(info, value, currency),
-            historical_value=_money(info, historical, currency),
-            expected_purchases=round(purchases, 6),
-            expected_average_order_value=_money(info, row.expected_spend, currency),
-            probability_alive=round(float(row.probability_alive), 6),
-        )
+    return values
 
-    @strawberry.field(
-        metadata=READ, description="Churn probability, band and the factors behind it."
-    )
-    async def churn_risk(self, info: Info) -> ChurnRisk | None:
-        await _model(info, "churn", "churnRisk")
-        row = await _loaders(info).scores.load(self.id)  # type: ignore[attr-defined]
-        if row is None or row.churn_probability is None:
-            return None
-        return ChurnRisk(
+
+async def churn_risks(
+    customers: list[CustomerRow], context: RequestContext
+) -> list[ChurnRisk | None]:
+    await _model(context, "churn", "churnRisk")
+    return [
+        None
+        if row is None or row.churn_probability is None
+        else ChurnRisk(
             probability=round(row.churn_probability, 6),
             band=ChurnBand(row.churn_band),
             factors=[ChurnFactor(name=n, impact=i) for n, i in row.churn_factors or []],
         )
+        for row in await _scores(context, customers)
+    ]
 
-    @strawberry.field(
-        metadata=READ, description="The customer's segment (K-means on RFM and value)."
-    )
-    async def segment(self, info: Info) -> CustomerSegment | None:
-        await _model(info, "segments", "segment")
-        row = await _loaders(info).scores.load(self.id)  # type: ignore[attr-defined]
-        if row is None or row.segment is None:
-            return None
-        found = await _loaders(info).segments.load(row.segment)
-        return CustomerSegment(
-            id=to_global_id("CustomerSegment", found.number),
-            name=found.name,
-            description=found.description,
-            customers=found.customers,
+
+async def customer_segments(
+    customers: list[CustomerRow], context: RequestContext
+) -> list[CustomerSegment | None]:
+    await _model(context, "segments", "segment")
+    numbers = [None if row is None else row.segment for row in await _scores(context, customers)]
+    found = await load_related(context, SEGMENT, numbers)
+    return [
+        None
+        if segment is None
+        else CustomerSegment(
+            id=to_global_id("CustomerSegment", segment.number),
+            name=segment.name,
+            description=segment.description,
+            customers=segment.customers,
         )
+        for segment in found
+    ]
 
-    @strawberry.field(
+
+async def customer_recommendations(
+    customers: list[CustomerRow], context: RequestContext, first: int = 10
+) -> list[list[Recommendation] | None]:
+    _bounded(first, 1, MAX_RECOMMENDATIONS, "first")
+    model = await _model(context, "recommendations", "recommendations")
+    popular = [
+        Recommendation(product_id=p, score=round(s, 6), reason="popular with other customers")
+        for p, s in zip(model.params["popular"], model.params["popularScore"], strict=True)
+    ][:first]
+    found = await load_related(context, RECOMMENDATIONS, [c.id for c in customers])
+    return [
+        [
+            Recommendation(product_id=r.product_id, score=r.score, reason=r.reason)
+            for r in rows[:first]
+        ]
+        if rows
+        else popular
+        for rows in found
+    ]
+
+
+async def similar_products(
+    products: list[ProductRow], context: RequestContext, first: int = 10
+) -> list[list[Recommendation] | None]:
+    _bounded(first, 1, MAX_RECOMMENDATIONS, "first")
+    await _model(context, "recommendations", "similarProducts")
+    found = await load_related(context, SIMILAR, [product.id for product in products])
+    return [
+        [
+            Recommendation(product_id=r.similar_id, score=r.score, reason=r.reason)
+            for r in rows[:first]
+        ]
+        for rows in found
+    ]
+
+
+@strawberry.type
+class CustomerAnalytics:
+    """Fields merged onto ``Customer`` (the parents are core Customer rows)."""
+
+    rfm: RfmScore | None = batch_field(
+        rfm_scores,
+        metadata=READ,
+        description="RFM scores; null for a customer without orders when trained.",
+    )
+    lifetime_value: LifetimeValue | None = batch_field(
+        lifetime_values,
+        metadata=READ,
+        description="Predicted value over `horizonDays` (default 365) discounted at "
+        "`discountRate` a year (default: the plugin setting), and historical value.",
+    )
+    churn_risk: ChurnRisk | None = batch_field(
+        churn_risks, metadata=READ, description="Churn probability, band and the factors behind it."
+    )
+    segment: CustomerSegment | None = batch_field(
+        customer_segments,
+        metadata=READ,
+        description="The customer's segment (K-means on RFM and value).",
+    )
+    recommendations: list[Recommendation] | None = batch_field(
+        customer_recommendations,
         metadata=READ,
         description="Products to offer, best first; popular ones for customers without orders.",
     )
-    async def recommendations(self, info: Info, first: int = 10) -> list[Recommendation] | None:
-        _bounded(first, 1, MAX_RECOMMENDATIONS, "first")
-        model = await _model(info, "recommendations", "recommendations")
-        rows: list[AnalyticsRecommendation] = await _loaders(info).recommendations.load(
-            self.id  # type: ignore[attr-defined]
-        )
-        if rows:
-            return [
-                Recommendation(product_id=r.product_id, score=r.score, reason=r.reason)
-                for r in rows[:first]
-            ]
-        return [
-            Recommendation(product_id=p, score=round(s, 6), reason="popular with other customers")
-            for p, s in zip(model.params["popular"], model.params["popularScore"], strict=True)
-        ][:first]
 
 
 @strawberry.type
 class ProductAnalytics:
-    @strawberry.field(
-        metadata=READ, description="Products bought by the same customers, most similar first."
+    similar_products: list[Recommendation] | None = batch_field(
+        similar_products,
+        metadata=READ,
+        description="Products bought by the same customers, most similar first.",
     )
-    async def similar_products(self, info: Info, first: int = 10) -> list[Recommendation] | None:
-        _bounded(first, 1, MAX_RECOMMENDATIONS, "first")
-        await _model(info, "recommendations", "similarProducts")
-        rows: list[AnalyticsSimilarProduct] = await _loaders(info).similar.load(
-            self.id  # type: ignore[attr-defined]
-        )
-        return [
-            Recommendation(product_id=r.similar_id, score=r.score, reason=r.reason)
-            for r in rows[:first]
-        ]
 
 
 @strawberry.type
 class AnalyticsQuery:
     @strawberry.field(metadata=READ, description="The fitted BG/NBD and Gamma-Gamma parameters.")
     async def clv_model(self, info: Info) -> ClvModel | None:
-        model = await _model(info, "clv", "clvModel")
+        model = await _model(info.context, "clv", "clvModel")
         p, m = model.params, model.metrics
         return ClvModel(
             bgnbd=BgNbdParameters(**p["bgnbd"]),

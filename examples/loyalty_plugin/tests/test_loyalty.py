@@ -161,3 +161,23 @@ async def test_merging_customers_adds_their_balances(loyalty: GraphQLClient) -> 
         ("loyalty_entries", 1),
     }
     assert result["survivor"] == {"loyaltyPoints": 550, "loyaltyTier": {"name": "silver"}}
+
+
+async def test_a_balance_read_after_an_award_in_the_same_request_includes_it(
+    loyalty: GraphQLClient,
+) -> None:
+    ada = await new_customer(loyalty, "Ada")
+    shown = "account { customer { loyaltyPoints loyaltyTier { name } } }"
+    data = await loyalty.data(
+        f"""mutation ($id: ID!) {{
+          first: awardLoyaltyPoints(input: {{customerId: $id, points: 100, reason: "one"}})
+            {{ {shown} }}
+          second: awardLoyaltyPoints(input: {{customerId: $id, points: 450, reason: "two"}})
+            {{ {shown} }}
+        }}""",
+        {"id": ada},
+    )
+    assert [data[n]["account"]["customer"] for n in ("first", "second")] == [
+        {"loyaltyPoints": 100, "loyaltyTier": {"name": "bronze"}},
+        {"loyaltyPoints": 550, "loyaltyTier": {"name": "silver"}},
+    ]

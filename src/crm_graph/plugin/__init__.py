@@ -13,6 +13,7 @@ Every name lives in one group, a submodule named after it, and is re-exported he
   types (``...Column``);
 - :mod:`~crm_graph.plugin.types`: GraphQL types of the core (``...Type``), IDs, user errors and
   field declarations;
+- :mod:`~crm_graph.plugin.fields`: the field contract (table-backed and batch fields);
 - :mod:`~crm_graph.plugin.domain`: the unit of work and typed user errors;
 - :mod:`~crm_graph.plugin.events`: emitting events and the stored event handlers receive;
 - :mod:`~crm_graph.plugin.data`: import and export kinds (``crm_data_kinds``) and what their
@@ -47,6 +48,7 @@ from crm_graph.plugin.data import (
 )
 from crm_graph.plugin.domain import Collector, FieldError, ValidationFailed, fail, perform
 from crm_graph.plugin.events import EventRecord, emit
+from crm_graph.plugin.fields import Related, RelatedRows, batch_field, load_related, table_field
 from crm_graph.plugin.markers import hookimpl, hookspec
 from crm_graph.plugin.tables import (
     CustomerRow,
@@ -127,6 +129,12 @@ __all__ = [  # noqa: RUF022 (grouped, not sorted)
     "query_error",
     "requires",
     "to_global_id",
+    # fields
+    "Related",
+    "RelatedRows",
+    "batch_field",
+    "load_related",
+    "table_field",
     # domain
     "Collector",
     "FieldError",

@@ -19,6 +19,7 @@ from crm_graph.db.engine import read_session
 from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
 from crm_graph.db.paging import Ordering, Page, Window, count_children, fetch_child_pages
 from crm_graph.events.models import EventRecord, WebhookAttempt
+from crm_graph.schema.plugin_fields import FieldLoaders
 
 ChildKey = tuple[int, Ordering, Window]
 
@@ -100,6 +101,7 @@ class Loaders:
         self.customer_consents = _grouped(engine, CustomerConsent, CustomerConsent.customer_id)
         self.event_by_uid = _by_id(engine, EventRecord, EventRecord.uid)
         self.webhook_attempts = _grouped(engine, WebhookAttempt, WebhookAttempt.delivery_id)
+        self.fields = FieldLoaders(engine)  # plugin fields (the field contract)
 
         self._by_model: dict[type, DataLoader[int, Any]] = {
             Customer: self.customer,

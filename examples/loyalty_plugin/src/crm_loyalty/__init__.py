@@ -17,14 +17,12 @@ from crm_graph.plugin import (
     DataKind,
     Permissions,
     PluginMetadata,
-    RequestContext,
     SchemaContribution,
     Storage,
     hookimpl,
 )
 from crm_loyalty import accounts, entries, schema
 from crm_loyalty.config import NAME, READ, WRITE, LoyaltySettings
-from crm_loyalty.loaders import LoyaltyLoaders
 from crm_loyalty.models import TABLES
 
 __version__ = "1.0.0"
@@ -89,11 +87,6 @@ async def crm_customer_merge(
     session: AsyncSession, survivor_id: int, merged_ids: list[int]
 ) -> dict[str, int]:
     return await accounts.merge(session, survivor_id, merged_ids)
-
-
-@hookimpl
-def crm_request_context(context: RequestContext) -> LoyaltyLoaders:
-    return LoyaltyLoaders(context.app)
 
 
 @hookimpl

@@ -9,26 +9,30 @@ import strawberry
 from strawberry.types import Info
 
 from crm_graph.plugin import (
+    CustomerRow,
     CustomerType,
+    Related,
+    RequestContext,
     UserError,
+    batch_field,
     id_arg,
+    load_related,
     perform,
     query_error,
     requires,
+    table_field,
     to_global_id,
 )
 from crm_loyalty import accounts
 from crm_loyalty.config import NAME, READ, WRITE, LoyaltySettings
-from crm_loyalty.loaders import LoyaltyLoaders
 from crm_loyalty.models import LoyaltyAccount, LoyaltyEntry
+
+# A customer's account, if it has one: read once per level for every field that needs it.
+ACCOUNT = Related(LoyaltyAccount, key="customer_id")
 
 
 def _settings(info: Info) -> LoyaltySettings:
     return info.context.app.plugin_settings(NAME)
-
-
-def _loaders(info: Info) -> LoyaltyLoaders:
-    return info.context.plugin_state[NAME]
 
 
 def _tier(info: Info, points: int) -> accounts.Tier | None:
@@ -73,24 +77,31 @@ class LoyaltyEntryType:
     created_at: datetime
 
 
+async def loyalty_tiers(
+    customers: list[CustomerRow], context: RequestContext
+) -> list[accounts.Tier | None]:
+    """The tier each customer's balance reaches (one call for all customers of a level)."""
+    found = await load_related(context, ACCOUNT, [customer.id for customer in customers])
+    tiers = context.app.plugin_settings(NAME).tiers
+    return [accounts.tier_for(account.points if account else 0, tiers) for account in found]
+
+
 @strawberry.type
 class CustomerLoyalty:
     """Fields merged onto ``Customer`` (the root value is the core Customer row)."""
 
-    @strawberry.field(
-        description="Loyalty points balance (0 before the first award).", metadata=requires(READ)
+    loyalty_points: int = table_field(
+        ACCOUNT,
+        column="points",
+        default=0,
+        description="Loyalty points balance (0 before the first award).",
+        metadata=requires(READ),
     )
-    async def loyalty_points(self, info: Info) -> int:
-        account = await _loaders(info).accounts.load(self.id)  # type: ignore[attr-defined]
-        return account.points if account else 0
-
-    @strawberry.field(
+    loyalty_tier: LoyaltyTierType | None = batch_field(
+        loyalty_tiers,
         description="The tier the balance reaches; null below the lowest tier.",
         metadata=requires(READ),
     )
-    async def loyalty_tier(self, info: Info) -> LoyaltyTierType | None:
-        account = await _loaders(info).accounts.load(self.id)  # type: ignore[attr-defined]
-        return _tier(info, account.points if account else 0)  # type: ignore[return-value]
 
 
 @strawberry.input
@@ -126,7 +137,6 @@ class LoyaltyMutations:
         if result is None:
             return AwardLoyaltyPointsPayload(account=None, entry=None, errors=errors)
         account, entry = result
-        _loaders(info).remember(account)
         return AwardLoyaltyPointsPayload(account=account, entry=entry, errors=[])  # type: ignore[arg-type]
 
 

@@ -28,7 +28,9 @@ async def perform(
     """
     try:
         async with info.context.app.write() as session, audited(session, info):
-            return await work(session), []
+            result = await work(session)
+        info.context.loaders.fields.forget()  # later fields of this request see the write
+        return result, []
     except ValidationFailed as exc:
         return None, user_errors(exc)
     except StaleDataError:

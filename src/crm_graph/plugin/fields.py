@@ -1,0 +1,14 @@
+"""The field contract: how a field a plugin adds is declared (see ``docs/plugins.md``,
+"Declaring fields: the field contract").
+
+A field is table-backed (``table_field`` over a ``Related`` row or ``RelatedRows``, declared as
+data) or a batch field (``batch_field``: one function for all parents of a level); a batch
+function reads relations with ``load_related``.
+"""
+
+from __future__ import annotations
+
+from crm_graph.db.related import Related, RelatedRows
+from crm_graph.schema.plugin_fields import batch_field, load_related, table_field
+
+__all__ = ["Related", "RelatedRows", "batch_field", "load_related", "table_field"]

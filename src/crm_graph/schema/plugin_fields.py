@@ -1,0 +1,196 @@
+"""The field contract: how a plugin declares a field, so every level of a query costs one
+statement or one call, whatever the number of rows.
+
+A field a plugin adds (onto Customer, Order, Interaction, Product or its own types) is one of:
+
+- **table-backed** (:func:`table_field`): a column of a :class:`~crm_graph.db.related.Related`
+  row, or the rows of a :class:`~crm_graph.db.related.RelatedRows` relation, or the related
+  row itself. Declared as data, read for all parents of a level in one SELECT;
+- **a batch field** (:func:`batch_field`): one function given every parent of a level, the
+  request context and the field's arguments, returning a value or an exception (made with
+  ``query_error``) per parent, in the parents' order. Called once per level and argument set.
+
+Both become ordinary strawberry fields whose metadata carries the declaration (under
+:data:`CONTRACT`), so permissions and masks apply as to any field, and a query planner can read
+the declarations from the schema and run them without calling the resolvers built here. A
+classic strawberry resolver still works for a field that is neither; it is the slow path.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from crm_graph.db.engine import read_session
+from crm_graph.db.related import RelatedRows, Relation, fetch
+
+CONTRACT = "field_contract"
+
+BatchFunction = Callable[..., Awaitable[Sequence[Any]]]
+
+
+@dataclass(frozen=True)
+class TableField:
+    """What a table-backed field reads: ``column`` of the related row (``default`` when there
+    is no row), or, with no column, the related row or rows themselves."""
+
+    relation: Relation
+    column: str | None = None
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class BatchField:
+    """``function(parents, context, **arguments)``; it reads only ``parent_columns`` of each
+    parent (a planner selects at least those)."""
+
+    function: BatchFunction
+    parent_columns: tuple[str, ...] = ("id",)
+
+
+class FieldLoaders:
+    """One request's loaders for contract fields: one per relation (shared by every field and
+    batch function reading it) and one per batch field and argument set."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._related: dict[Relation, DataLoader[Hashable, Any]] = {}
+        self._batches: dict[tuple[BatchField, str], DataLoader[Any, Any]] = {}
+
+    def related(self, relation: Relation) -> DataLoader[Hashable, Any]:
+        loader = self._related.get(relation)
+        if loader is None:
+
+            async def load(keys: Sequence[Hashable]) -> list[Any]:
+                async with read_session(self._engine) as session:
+                    return await fetch(session, relation, keys)
+
+            loader = self._related[relation] = DataLoader(load_fn=load)
+        return loader
+
+    def batch(
+        self, field: BatchField, context: Any, arguments: dict[str, Any]
+    ) -> DataLoader[Any, Any]:
+        key = (field, repr(sorted(arguments.items())))
+        loader = self._batches.get(key)
+        if loader is None:
+
+            async def load(parents: Sequence[Any]) -> list[Any]:
+                # Each parent once, even when aliases ask for the field twice.
+                distinct = list({id(parent): parent for parent in parents}.values())
+                values = await field.function(distinct, context, **arguments)
+                if len(values) != len(distinct):
+                    raise ValueError(
+                        f"{field.function.__qualname__} returned {len(values)} values "
+                        f"for {len(distinct)} parents"
+                    )
+                by_parent = {
+                    id(parent): value for parent, value in zip(distinct, values, strict=True)
+                }
+                return [by_parent[id(parent)] for parent in parents]
+
+            # Not cached: parents are rows, and a value is only asked for once per level.
+            loader = self._batches[key] = DataLoader(load_fn=load, cache=False)
+        return loader
+
+    def forget(self) -> None:
+        """Drop the rows read so far: the request wrote, and later fields must see it."""
+        for loader in self._related.values():
+            loader.clear_all()
+
+
+async def load_related(context: Any, relation: Relation, keys: Sequence[Hashable]) -> list[Any]:
+    """For each key, its related row (or ``None``) or rows, through the request's loader for
+    ``relation``: a batch function reading a relation shares the one SELECT of its level with
+    every table-backed field and other batch function reading it."""
+    return await context.loaders.fields.related(relation).load_many(keys)
+
+
+def _field(
+    resolve: Callable[..., Awaitable[Any]],
+    declaration: TableField | BatchField,
+    description: str | None,
+    metadata: dict[str, Any] | None,
+    name: str | None,
+) -> Any:
+    return strawberry.field(
+        resolver=resolve,
+        name=name,
+        description=description,
+        metadata={**(metadata or {}), CONTRACT: declaration},
+    )
+
+
+def table_field(
+    relation: Relation,
+    column: str | None = None,
+    default: Any = None,
+    *,
+    description: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> Any:
+    """A field read from a plugin's table (or a core table it points at); its GraphQL type is
+    the class attribute's annotation.
+
+    ``loyalty_points: int = table_field(Related(LoyaltyAccount, key="customer_id"),
+    column="points", default=0)``; without ``column`` the field is the related row (an object
+    type's root value) or, for :class:`RelatedRows`, the list of rows.
+    """
+    if column is not None and isinstance(relation, RelatedRows):
+        raise ValueError("a column is read from one Related row, not from RelatedRows")
+    declaration = TableField(relation, column, default)
+
+    async def resolve(root: Any, info: Info):  # no return type: the annotation gives it
+        key = getattr(root, relation.parent_key)
+        if key is None:
+            return [] if isinstance(relation, RelatedRows) else default
+        found = await info.context.loaders.fields.related(relation).load(key)
+        if column is None or found is None:
+            return default if found is None else found
+        return getattr(found, column)
+
+    return _field(resolve, declaration, description, metadata, name)
+
+
+def batch_field(
+    function: BatchFunction,
+    *,
+    parent_columns: tuple[str, ...] = ("id",),
+    description: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> Any:
+    """A field computed for all parents of a level at once; its GraphQL type is the class
+    attribute's annotation, its arguments the keyword parameters of ``function`` after
+    ``(parents, context)``.
+
+    ``function`` returns one item per parent, in order: the value, or an exception (e.g.
+    ``query_error(...)``) that becomes that parent's error. An exception it raises is every
+    parent's error.
+    """
+    declaration = BatchField(function, parent_columns)
+
+    async def resolve(root: Any, info: Info, **arguments: Any):  # typed by the annotation
+        context = info.context
+        return await context.loaders.fields.batch(declaration, context, arguments).load(root)
+
+    parameters = list(inspect.signature(function).parameters.values())[2:]
+    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
+            *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters),
+        ]
+    )
+    # The function's (string) annotations resolve in its own module.
+    resolve.__module__ = function.__module__
+    resolve.__name__ = resolve.__qualname__ = function.__name__
+    return _field(resolve, declaration, description, metadata, name)
