@@ -64,11 +64,12 @@ def crm_schema() -> SchemaContribution:
 
 @hookspec
 def crm_request_context(context: RequestContext) -> Any:
-    """Per-request state for this plugin, typically DataLoaders.
+    """Per-request state for this plugin.
 
     Called once per request (and per WebSocket connection); the return value is available to
-    resolvers as ``info.context.plugin_state[<plugin name>]``. Never share loaders between
-    requests: they cache rows.
+    resolvers as ``info.context.plugin_state[<plugin name>]``. Fields need none: the field
+    contract (``table_field``, ``batch_field``) batches their reads per request already.
+    Never share state that caches rows between requests.
     """
 
 
