@@ -192,6 +192,27 @@ async def test_missing_customers_are_refused_when_asked(
     assert await _count(client, "customers") == 0
 
 
+async def test_dates_that_utc_cannot_hold_are_rejected_with_row_numbers(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "touches.csv",
+        """
+        customer_external_id,channel,occurred_at
+        K1,email,2024-05-01T12:00:00Z
+        K1,email,9999-12-31T23:59:59-14:00
+        K1,email,0001-01-01T00:00:00+14:00
+        """,
+    )
+    result = await cli(settings.database_url, "import", "interactions", str(path))
+    assert result.exit_code == 1
+    assert "interactions: 1 inserted" in result.stderr
+    assert rejects(path) == {
+        3: "occurred_at: '9999-12-31T23:59:59-14:00' is outside years 1 to 9999 in UTC",
+        4: "occurred_at: '0001-01-01T00:00:00+14:00' is outside years 1 to 9999 in UTC",
+    }
+
+
 async def test_interactions_from_json_lines_are_idempotent(
     client: GraphQLClient, settings: Settings, tmp_path: Path
 ) -> None:

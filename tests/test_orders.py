@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import customer, line, ok, order, product, refused, rejected
+from helpers import customer, line, ok, order, product, refused, rejected, snapshot
 
 from crm_graph.ids import to_global_id
 from crm_graph.testing import GraphQLClient
@@ -235,3 +235,34 @@ async def test_status_change_rejections(client: GraphQLClient) -> None:
         assert await rejected(client, "changeOrderStatus", {"id": order_id, "status": "PAID"}) == [
             (code, "input.id")
         ]
+
+
+async def test_dates_that_utc_cannot_hold_are_refused_with_a_code(client: GraphQLClient) -> None:
+    """A valid local time whose offset pushes it past year 9999 (or before year 1) in UTC is
+    refused as INVALID_DATE naming the field, in input, literals and filters: no Python
+    OverflowError text, nothing written."""
+    ada = await customer(client, "Ada")
+    pen = await product(client, "PEN")
+    for instant in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"):
+        placed = {"customerId": ada["id"], "lines": [line(pen["id"])], "placedAt": instant}
+        before = await snapshot(client)
+        result = await client.execute(
+            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { errors { code } } }",
+            {"input": placed},
+        )
+        assert await snapshot(client) == before
+        [error] = result["errors"]
+        assert error["extensions"]["code"] == "INVALID_DATE", error
+        assert "placedAt" in error["message"] and "Overflow" not in error["message"]
+        for document in (
+            f'{{ orders(filter: {{placedAfter: "{instant}"}}) {{ totalCount }} }}',
+            f'{{ interactions(filter: {{occurredBefore: "{instant}"}}) {{ totalCount }} }}',
+        ):
+            assert _codes(await client.execute(document)) == ["INVALID_DATE"], document
+    assert _codes(
+        await client.execute('{ orders(filter: {placedAfter: "soon"}) { totalCount } }')
+    ) == ["INVALID_DATE"]
+
+
+def _codes(result: dict) -> list[str]:
+    return [e["extensions"]["code"] for e in result["errors"]]

@@ -115,7 +115,22 @@ def parse_datetime(value: datetime | str | None, errors: Collector, *path: str) 
         except ValueError:
             errors.add("INVALID_DATE", f"{text[:40]!r} is not an ISO 8601 or YYYYMMDD date", *path)
             return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    utc = as_utc(parsed)
+    if utc is None:
+        errors.add("INVALID_DATE", f"{str(value)[:40]!r} {OUT_OF_RANGE}", *path)
+    return utc
+
+
+OUT_OF_RANGE = "is outside years 1 to 9999 in UTC"
+
+
+def as_utc(value: datetime) -> datetime | None:
+    """``value`` in UTC (naive taken as UTC); ``None`` when UTC cannot hold it: an offset can
+    push a valid local time into year 0 or 10000 (``9999-12-31T23:59:59-14:00``)."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 _COUNTRY_ALIASES = {"UK": "GB"}

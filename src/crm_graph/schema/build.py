@@ -38,6 +38,7 @@ from crm_graph.schema.types.customer import Customer
 from crm_graph.schema.types.interaction import Interaction
 from crm_graph.schema.types.order import Order
 from crm_graph.schema.types.product import Product
+from crm_graph.schema.types.scalars import SCALARS
 from crm_graph.schema.webhooks import WebhookMutations, WebhookQueries
 
 CORE = "core"
@@ -194,6 +195,7 @@ def build_schema(
         extensions=extensions or [],
         execution_context_class=SharedEventExecutor,
         config=StrawberryConfig(disable_field_suggestions=not suggestions),
+        scalar_overrides=SCALARS,
     )
 
 
