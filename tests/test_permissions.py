@@ -323,3 +323,53 @@ async def test_customers_a_caller_imports_in_bulk_are_its_own(owned: Any) -> Non
     assert (
         await admin.acting_as("sales", "bob").data('{ customer(externalId: "bulk-1") { id } }')
     )["customer"] is None
+
+
+async def test_another_owners_external_id_cannot_be_used_and_stays_anonymous(owned: Any) -> None:
+    """As a caller with ``own`` scope, an external id a hidden customer holds answers a stable
+    EXTERNAL_ID_UNAVAILABLE (never a CONFLICT to retry), saying nothing of its owner, in every
+    write that can set one: create, update, upsert, imports and imported orders' references."""
+    admin, records, _product = owned
+    bob = admin.acting_as("sales", "bob")
+    await bob.data(
+        'mutation { createCustomer(input: {name: "B", externalId: "ext-b"}) { errors { code } } }'
+    )
+    alice = admin.acting_as("sales", "alice")
+    before = await admin.data(STATE)
+    writes = {
+        "createCustomer": '{name: "X", externalId: "ext-b"}',
+        "updateCustomer": f'{{id: "{records["alice"]["customer"]}", externalId: "ext-b"}}',
+        "upsertCustomer": '{name: "X", externalId: "ext-b"}',
+    }
+    for _attempt in range(2):  # a retry answers the same
+        for name, arguments in writes.items():
+            payload = (
+                await alice.data(
+                    f"mutation {{ {name}(input: {arguments}) {{ errors {{ code message field }} }} }}"
+                )
+            )[name]
+            [error] = payload["errors"]
+            assert (error["code"], error["field"]) == (
+                "EXTERNAL_ID_UNAVAILABLE",
+                ["input", "externalId"],
+            ), name
+            assert "bob" not in error["message"] and "cannot be used" in error["message"]
+    imported = await alice.data(
+        'mutation { importCustomers(input: [{externalId: "ext-b", name: "X"}, '
+        '{externalId: "ext-a2", name: "A2"}]) '
+        "{ inserted rejected results { index errors { code field } } } }"
+    )
+    assert imported["importCustomers"]["inserted"] == 1
+    assert imported["importCustomers"]["results"][0] == {
+        "index": 0,
+        "errors": [{"code": "EXTERNAL_ID_UNAVAILABLE", "field": ["input", "0", "externalId"]}],
+    }
+    orders = await alice.data(
+        'mutation { importOrders(input: [{customerExternalId: "ext-b", '
+        'placedAt: "2024-01-02T00:00:00Z", total: "0"}]) '
+        "{ rejected results { errors { code field } } } }"
+    )
+    assert orders["importOrders"]["rejected"] == 1
+    assert orders["importOrders"]["results"][0]["errors"][0]["code"] == "EXTERNAL_ID_UNAVAILABLE"
+    after = (await admin.data(STATE))["customers"]["nodes"]
+    assert [n for n in after if n["externalId"] != "ext-a2"] == before["customers"]["nodes"]

@@ -98,12 +98,32 @@ def _criteria(principal: Principal, permission: str | None) -> tuple[Any, ...]:
     return principal.memo[key]
 
 
+# Execution option: the statement sees every owner's rows (see :func:`every_owner`).
+EVERY_OWNER = "crm_every_owner"
+
+
+def every_owner(statement: Any) -> Any:
+    """``statement`` run over every owner's rows, for a check that a unique column makes
+    global (an external id is taken whoever owns the customer). Never for rows a caller sees."""
+    return statement.execution_options(**{EVERY_OWNER: True})
+
+
+def restricted(session: Any) -> bool:
+    """Whether this unit of work's caller sees only some owners' rows."""
+    principal = current_principal.get()
+    if principal is None or principal.unrestricted:
+        return False
+    return bool(_criteria(principal, session.info.get(SESSION_PERMISSION)))
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
     principal = current_principal.get()
     if principal is None or principal.unrestricted:
         return
     if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get(EVERY_OWNER):
         return
     options = _criteria(principal, state.session.info.get(SESSION_PERMISSION))
     if options:

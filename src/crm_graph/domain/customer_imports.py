@@ -107,6 +107,7 @@ async def _write_customers(
         )
     }
     merged = await ids_by(session, CustomerMerge.external_id, keys)
+    hidden = await customers.held_out_of_sight(session, [k for k in keys if k not in existing])
     new: list[tuple[int, dict[str, Any]]] = []
     updated: list[tuple[int, Customer, list[str]]] = []
     for index, values in run:
@@ -117,6 +118,10 @@ async def _write_customers(
                 "MERGED",
                 f"external id {key!r} belongs to a customer merged into another; update that one",
                 "externalId",
+            )
+        elif key in hidden:
+            outcomes[index] = reject(
+                customers.EXTERNAL_ID_UNAVAILABLE, customers.unavailable(key), "externalId"
             )
         elif row is None:
             if not values.get("name"):

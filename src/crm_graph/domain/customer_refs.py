@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.batch_writes import among
 from crm_graph.db.models import Customer, CustomerMerge, utcnow
+from crm_graph.domain import customers
 from crm_graph.domain.batches import created_event, insert_new
 from crm_graph.domain.customer_imports import new_customer_row
 from crm_graph.domain.errors import Collector, FieldError
@@ -65,6 +66,10 @@ async def find_customers(session: AsyncSession, keys: set[str], path: str) -> Cu
             .where(among(session, CustomerMerge.external_id, missing))
         )
         rows.update({key: (pk, deleted) for key, pk, deleted in aliased})
+        for key in await customers.held_out_of_sight(session, sorted(missing - rows.keys())):
+            refs.refused[key] = FieldError(
+                customers.EXTERNAL_ID_UNAVAILABLE, customers.unavailable(key), [path]
+            )
     for key, (pk, deleted) in rows.items():
         if deleted is None:
             refs.ids[key] = pk

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_graph.auth.scope import every_owner, restricted
+from crm_graph.db.batch_writes import among
 from crm_graph.db.jsonable import camel
 from crm_graph.db.models import Customer, CustomerMerge, utcnow
 from crm_graph.domain.errors import Collector, fail, not_one_of
@@ -123,6 +126,24 @@ def check_version(row: Any, expected: int | None) -> None:
         )
 
 
+EXTERNAL_ID_UNAVAILABLE = "EXTERNAL_ID_UNAVAILABLE"
+
+
+def unavailable(external_id: str) -> str:
+    """The message for an external id a customer out of the caller's sight holds: it cannot be
+    used, and retrying will not help; whose it is stays unsaid."""
+    return f"external id {external_id!r} cannot be used; choose another"
+
+
+async def held_out_of_sight(session: AsyncSession, external_ids: Sequence[str]) -> set[str]:
+    """Those of ``external_ids`` (none of them visible to the caller) that customers the
+    caller's scope hides already hold: external ids are unique across every owner."""
+    if not external_ids or not restricted(session):
+        return set()
+    held = select(Customer.external_id).where(among(session, Customer.external_id, external_ids))
+    return set(await session.scalars(every_owner(held)))
+
+
 async def _ensure_external_id_free(
     session: AsyncSession, external_id: str | None, own_id: int | None
 ) -> None:
@@ -133,6 +154,8 @@ async def _ensure_external_id_free(
         raise fail(
             "DUPLICATE", f"external id {external_id!r} is already used", "input", "externalId"
         )
+    if existing is None and await held_out_of_sight(session, [external_id]):
+        raise fail(EXTERNAL_ID_UNAVAILABLE, unavailable(external_id), "input", "externalId")
     alias = select(CustomerMerge.id).where(CustomerMerge.external_id == external_id)
     if await session.scalar(alias) is not None:
         raise fail(
