@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_graph.auth.authenticate import Authenticator
+from crm_graph.auth.event_access import webhook_audience
 from crm_graph.auth.permissions import build_policy
 from crm_graph.db.engine import create_engine, read_session, write_session
 from crm_graph.events.service import EventService
@@ -37,10 +38,11 @@ class AppContext:
     plugin_state: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.events = EventService(self)
         self.auth = Authenticator(
             self.settings, build_policy(self.settings, self.plugins), self.engine
         )
+        # Webhooks deliver what their creators may read, under this app's policy.
+        self.events = EventService(self, webhook_audience(self.auth.policy))
 
     def plugin_settings(self, name: str) -> Any:
         """The validated settings model of plugin ``name`` (``None`` if it declares none)."""

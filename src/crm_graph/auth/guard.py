@@ -21,12 +21,12 @@ from strawberry.types.field import StrawberryField
 
 from crm_graph.auth.declare import PERMISSION, PII_FIELD
 from crm_graph.auth.permissions import WILDCARD, Policy
+from crm_graph.auth.personal import shown
 from crm_graph.auth.principal import Principal
 from crm_graph.auth.scope import acting_as
 from crm_graph.plugins_manager import PluginError
 
 OPERATION_TYPES = ("Query", "Mutation", "Subscription")
-PII_PERMISSION = "pii:read"
 
 
 def principal_of(info: Info) -> Principal:
@@ -65,30 +65,12 @@ class PermissionGuard(FieldExtension):
         return await _settle(next_(source, info, **kwargs))
 
 
-def mask(value: Any, kind: str) -> Any:
-    """``j***@example.com``, ``+1********23``, ``***``; lists and objects come back empty."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if kind == "email" and "@" in value:
-            local, _, domain = value.rpartition("@")
-            return f"{local[:1]}***@{domain}"
-        if kind == "phone" and len(value) > 6:
-            return value[:2] + "*" * (len(value) - 4) + value[-2:]
-        return "***"
-    if isinstance(value, list):
-        return []
-    if isinstance(value, dict):
-        return {}
-    return None
-
-
 class PersonalDataMask(FieldExtension):
     def __init__(self, kind: str) -> None:
         self.kind = kind
 
     def _shown(self, info: Info, value: Any) -> Any:
-        return value if principal_of(info).has(PII_PERMISSION) else mask(value, self.kind)
+        return shown(principal_of(info), value, self.kind)
 
     def resolve(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
         return self._shown(info, next_(source, info, **kwargs))

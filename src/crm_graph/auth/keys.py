@@ -38,15 +38,18 @@ async def active_by_name(session: AsyncSession, name: str) -> ApiKey | None:
     )
 
 
+async def active_key(session: AsyncSession, key_id: int) -> ApiKey | None:
+    """The key when it is still unrevoked and unexpired, else None."""
+    key = await session.get(ApiKey, key_id)
+    if key is None or key.revoked_at is not None:
+        return None
+    return key if key.expires_at is None or key.expires_at > utcnow() else None
+
+
 async def is_active(engine: AsyncEngine, key_id: int) -> bool:
     """Whether the key is still unrevoked and unexpired (long-lived sockets re-check this)."""
     async with read_session(engine) as session:
-        key = await session.get(ApiKey, key_id)
-    return (
-        key is not None
-        and key.revoked_at is None
-        and (key.expires_at is None or key.expires_at > utcnow())
-    )
+        return await active_key(session, key_id) is not None
 
 
 async def list_keys(session: AsyncSession, include_revoked: bool = False) -> list[ApiKey]:

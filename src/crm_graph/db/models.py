@@ -21,8 +21,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# Column ``info`` marking personal data: hashed in the audit log, anonymised by GDPR erasure.
+# Column ``info`` marking personal data: hashed in the audit log, anonymised by GDPR erasure,
+# masked for callers without ``pii:read`` (a kind names the mask: see crm_graph.auth.personal).
 PII: dict[str, Any] = {"pii": True}
+PII_EMAIL: dict[str, Any] = {"pii": "email"}
+PII_PHONE: dict[str, Any] = {"pii": "phone"}
 
 
 def _version_column() -> Column[int]:
@@ -48,10 +51,10 @@ class Customer(SQLModel, table=True):
     )
     name: str = Field(max_length=300, sa_column_kwargs={"info": PII})
     email: str | None = Field(
-        default=None, max_length=320, index=True, sa_column_kwargs={"info": PII}
+        default=None, max_length=320, index=True, sa_column_kwargs={"info": PII_EMAIL}
     )
     phone: str | None = Field(
-        default=None, max_length=32, index=True, sa_column_kwargs={"info": PII}
+        default=None, max_length=32, index=True, sa_column_kwargs={"info": PII_PHONE}
     )
     company: str | None = Field(default=None, max_length=300, sa_column_kwargs={"info": PII})
     lifecycle_stage: str = Field(default="lead", max_length=32)

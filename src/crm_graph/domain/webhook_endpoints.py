@@ -3,7 +3,9 @@ dropping settled deliveries past retention.
 
 Business rules only (no GraphQL): URLs pass the SSRF guard, event types must exist, an
 endpoint receives the events committed after it was created, and a delivery is kept while it
-is pending, whatever its age.
+is pending, whatever its age. Whoever sets an endpoint's URL becomes its creator: deliveries
+carry what that credential may read (else a narrower role could point a wider role's webhook
+at itself).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_graph.auth.principal import Principal
 from crm_graph.db.models import utcnow
 from crm_graph.domain.customers import check_version
 from crm_graph.domain.errors import Collector, fail, not_one_of
@@ -63,11 +66,25 @@ async def _check_fields(
     return out
 
 
+def _creator(principal: Principal) -> dict[str, Any]:
+    return {
+        "creator_id": principal.id,
+        "creator_role": principal.role,
+        "creator_user_id": principal.user_id,
+    }
+
+
 async def create_endpoint(
-    session: AsyncSession, fields: dict[str, Any], known_types: Sequence[str], allow_private: bool
+    session: AsyncSession,
+    fields: dict[str, Any],
+    known_types: Sequence[str],
+    allow_private: bool,
+    creator: Principal,
 ) -> WebhookEndpoint:
-    """A new active endpoint with a fresh secret; it gets events committed from now on."""
+    """A new active endpoint with a fresh secret; it gets events committed from now on, as
+    ``creator`` may read them."""
     values = await _check_fields({"url": None, **fields}, known_types, allow_private)
+    values.update(_creator(creator))
     store = await session.get(EventStore, 1)
     endpoint = WebhookEndpoint(
         **values, secret=new_secret(), start_position=store.last_position if store else 0
@@ -90,13 +107,17 @@ async def update_endpoint(
     changes: dict[str, Any],
     known_types: Sequence[str],
     allow_private: bool,
+    editor: Principal,
     expected_version: int | None = None,
 ) -> WebhookEndpoint:
-    """Change url, description, event types or status (``active`` re-enables a disabled one)."""
+    """Change url, description, event types or status (``active`` re-enables a disabled one).
+    A new URL makes ``editor`` the creator."""
     endpoint = await get_endpoint(session, endpoint_id, "input", "id")
     check_version(endpoint, expected_version)
     status = changes.pop("status", None)
     values = await _check_fields(changes, known_types, allow_private)
+    if "url" in values:
+        values.update(_creator(editor))
     if status is not None:
         if status not in STATUSES:
             raise fail("INVALID_VALUE", not_one_of("status", STATUSES), "input", "status")

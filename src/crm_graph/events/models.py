@@ -87,6 +87,11 @@ class WebhookEndpoint(SQLModel, table=True):
     disabled_reason: str | None = Field(default=None, max_length=500)
     # Events at or below this position predate the endpoint and are not sent to it.
     start_position: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # Who set the URL (the credential, its role then, its user): deliveries carry what they
+    # may read now. None (an endpoint older than this record) may read nothing.
+    creator_id: str | None = Field(default=None, max_length=200)
+    creator_role: str | None = Field(default=None, max_length=64)
+    creator_user_id: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     version: int = Field(default=1, sa_column=_webhook_version)

@@ -24,6 +24,7 @@ from crm_graph.events.loops import run_forever
 from crm_graph.events.notify import listen
 from crm_graph.events.outbox import EMITTED, WRITTEN_CHANNEL
 from crm_graph.events.store import POSITIONS_CHANNEL, EventLog
+from crm_graph.events.webhooks.claims import Audience
 from crm_graph.events.webhooks.dispatcher import dispatch, ensure_dispatcher
 from crm_graph.events.webhooks.workers import Deliverer
 
@@ -32,8 +33,10 @@ if TYPE_CHECKING:  # the app context holds the event service: no import at run t
 
 
 class EventService:
-    def __init__(self, app: AppContext) -> None:
+    def __init__(self, app: AppContext, audience: Audience) -> None:
+        """``audience`` decides what each webhook delivery carries (its creator's view)."""
         self.app = app
+        self.audience = audience
         settings = app.settings
         self.log = EventLog(app.engine)
         self.hub = Hub(self.log, settings.event_subscriber_buffer, settings.event_heartbeat_seconds)
@@ -68,7 +71,9 @@ class EventService:
         start = self.hub.head
         self._follow("webhook dispatcher", lambda: self._dispatch(deliver, start))
         if self.app.settings.webhook_workers > 0:
-            self.deliverer = Deliverer(self.app.engine, self.app.settings, self.owner)
+            self.deliverer = Deliverer(
+                self.app.engine, self.app.settings, self.owner, self.audience
+            )
             self._loop("webhook deliveries", self.deliverer.step, deliver, interval)
         for handler in plugin_handlers(self.app, self.log, self.owner, self.hub.head):
             self._follow(f"plugin {handler.plugin!r} event handler", handler.step)

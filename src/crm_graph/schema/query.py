@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from crm_graph.auth.declare import AUTHENTICATED, requires
 from crm_graph.auth.guard import principal_of, require
+from crm_graph.auth.personal import PII_PERMISSION
 from crm_graph.db import models, queries
 from crm_graph.domain.merge import find_by_external_id
 from crm_graph.ids import GlobalIdError, from_global_id
@@ -101,7 +102,7 @@ class Query:
         f = filter or CustomerFilter()
         stmt = queries.customer_select(
             search=f.search,
-            search_personal_data=principal_of(info).has("pii:read"),
+            search_personal_data=principal_of(info).has(PII_PERMISSION),
             stages=_enum_values(f.lifecycle_stages),
             tags=f.tags,
             created_after=f.created_after,

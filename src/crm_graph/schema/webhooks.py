@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from crm_graph.auth.declare import requires
+from crm_graph.auth.guard import principal_of
 from crm_graph.db.paging import Ordering
 from crm_graph.domain import webhook_endpoints as domain
 from crm_graph.events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -228,7 +229,10 @@ class WebhookMutations:
         fields = {"url": input.url, "event_types": input.event_types}
         fields["description"] = input.description
         known, allow = _known_types(info), _allow_private(info)
-        row, errors = await perform(info, lambda s: domain.create_endpoint(s, fields, known, allow))
+        creator = principal_of(info)
+        row, errors = await perform(
+            info, lambda s: domain.create_endpoint(s, fields, known, allow, creator)
+        )
         return CreateWebhookPayload(webhook=row, secret=row.secret if row else None, errors=errors)
 
     @strawberry.mutation(metadata=MANAGE, description="Change a webhook, pause or resume it.")
@@ -239,7 +243,7 @@ class WebhookMutations:
         async def work(session: AsyncSession) -> WebhookEndpoint:
             pk = input_id(input.id, "Webhook", "input", "id")
             return await domain.update_endpoint(
-                session, pk, changes, known, allow, input.expected_version
+                session, pk, changes, known, allow, principal_of(info), input.expected_version
             )
 
         row, errors = await perform(info, work)

@@ -7,7 +7,9 @@ attempt is closed and counts: when it was the last one, the delivery is dead.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -19,8 +21,14 @@ from crm_graph.events.webhooks.outcomes import RETRY_SCHEDULE, STOPPED, bury, cl
 from crm_graph.events.webhooks.request import Job, body_of
 from crm_graph.settings import Settings
 
+# What a delivery of an event to an endpoint carries as ``data``: what the endpoint's creator
+# may read of it now (given by the app; see crm_graph.auth.event_access).
+Audience = Callable[[AsyncSession, WebhookEndpoint, EventRecord], Awaitable[Any]]
 
-async def claim(engine: AsyncEngine, settings: Settings, owner: str) -> Job | None:
+
+async def claim(
+    engine: AsyncEngine, settings: Settings, owner: str, audience: Audience
+) -> Job | None:
     """Take the next due delivery and start its attempt; None when nothing is due. (Only
     after :meth:`Deliverer.step` saw work with a read, so an idle process never takes
     SQLite's write lock.)"""
@@ -39,7 +47,7 @@ async def claim(engine: AsyncEngine, settings: Settings, owner: str) -> Job | No
             )
             if due is None:
                 return None
-            job = await _start_attempt(session, owner, due, now, now + lease)
+            job = await _start_attempt(session, owner, audience, due, now, now + lease)
         if job is not None:  # else it was buried, not attempted: take the next one
             return job
 
@@ -59,6 +67,7 @@ async def any_due(engine: AsyncEngine, now: datetime) -> bool:
 async def _start_attempt(
     session: AsyncSession,
     owner: str,
+    audience: Audience,
     delivery: WebhookDelivery,
     now: datetime,
     lease_until: datetime,
@@ -89,7 +98,7 @@ async def _start_attempt(
         secret=endpoint.secret,
         event_uid=event.uid,
         event_type=event.type,
-        body=body_of(event),
+        body=body_of(event, await audience(session, endpoint, event)),
     )
 
 

@@ -11,6 +11,7 @@ import json
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
@@ -38,7 +39,8 @@ class Job:
     body: str
 
 
-def body_of(event: EventRecord) -> str:
+def body_of(event: EventRecord, data: Any) -> str:
+    """The request body: the event with ``data``, its payload as the receiver may see it."""
     return json.dumps(
         {
             "id": event.uid,
@@ -47,7 +49,7 @@ def body_of(event: EventRecord) -> str:
             "entityType": event.entity_type,
             "entityId": event.entity_id,
             "actor": event.actor,
-            "data": event.payload,
+            "data": data,
         },
         separators=(",", ":"),
     )

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_graph.db.models import utcnow
 from crm_graph.events.loops import logger
-from crm_graph.events.webhooks.claims import any_due, claim
+from crm_graph.events.webhooks.claims import Audience, any_due, claim
 from crm_graph.events.webhooks.outcomes import record
 from crm_graph.events.webhooks.request import Job, send
 from crm_graph.settings import Settings
@@ -19,8 +19,11 @@ from crm_graph.settings import Settings
 class Deliverer:
     """Claims due deliveries and sends them, ``settings.webhook_workers`` at a time."""
 
-    def __init__(self, engine: AsyncEngine, settings: Settings, owner: str) -> None:
+    def __init__(
+        self, engine: AsyncEngine, settings: Settings, owner: str, audience: Audience
+    ) -> None:
         self.engine, self.settings, self.owner = engine, settings, owner
+        self.audience = audience
         self.http = httpx.AsyncClient(
             timeout=settings.webhook_timeout_seconds, follow_redirects=False
         )
@@ -39,7 +42,7 @@ class Deliverer:
 
     async def _work(self) -> None:
         try:
-            while job := await claim(self.engine, self.settings, self.owner):
+            while job := await claim(self.engine, self.settings, self.owner, self.audience):
                 await self.run(job)
         except Exception:  # logged here: raising would cancel the others' requests mid-way
             logger.exception("claiming a webhook delivery failed")
