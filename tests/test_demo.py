@@ -3,6 +3,7 @@ analytics models rely on (favourite categories, baskets, buying rhythm, churn)."
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from sklearn.metrics import roc_auc_score
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import crm_analytics
 from crm_graph.db.engine import create_engine
 from crm_graph.db.migrate import upgrade
 from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
@@ -157,6 +159,41 @@ async def test_cli_demo_prints_a_one_line_summary(engine: AsyncEngine, database_
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "12 customers" in lines[0] and "96 orders" in lines[0]
     assert (await _counts(engine))["customer"] == 12
+
+
+async def test_cli_demo_trains_the_analytics_models_so_their_fields_answer(
+    settings: Settings,
+) -> None:
+    """``make demo`` used to leave every analytics field NOT_TRAINED."""
+    async with app_client(settings, plugins=[crm_analytics]) as client:  # migrates its tables
+        result = await asyncio.to_thread(  # the app under test keeps serving meanwhile
+            subprocess.run,
+            [sys.executable, "-m", "crm_graph", "demo", "--customers", "150", "--seed", "3"],
+            env={
+                **os.environ,
+                "CRM_DATABASE_URL": settings.database_url,
+                "CRM_PLUGINS": "analytics",
+            },
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "analytics: trained: rfm, clv, churn" in result.stderr
+        scores = await client.execute(
+            "{ customers(first: 20) { nodes { id rfm { segment } churnRisk { band } } } }"
+        )
+        scored = [n for n in scores["data"]["customers"]["nodes"] if n["rfm"] is not None]
+        # One customer's value per request: lifetimeValue's model module loads on first use.
+        value = await client.execute(
+            "query ($id: ID!) { customer(id: $id) { lifetimeValue { value { amount } } } }",
+            {"id": scored[0]["id"]},
+        )
+    for answer in (scores, value):
+        codes = {e["extensions"]["code"] for e in answer.get("errors", [])}
+        assert "NOT_TRAINED" not in codes, answer["errors"]
+    assert len(scored) > 10 and all(n["churnRisk"] is not None for n in scored)
+    assert Decimal(value["data"]["customer"]["lifetimeValue"]["value"]["amount"]) >= 0
 
 
 async def test_default_demo_has_structure_for_analytics(engine: AsyncEngine) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from crm_analytics import jobs, store
+from crm_analytics import jobs
 from crm_analytics.settings import NAME
 from crm_graph.plugin import AppContext, open_app, utcnow
 
@@ -60,9 +60,7 @@ def train(as_of: AsOf = None, time_unit_days: TimeUnit = None) -> None:
     async def run() -> str:
         async with open_app() as app:
             _check(app)
-            unit = time_unit_days or app.plugin_settings(NAME).time_unit_days
-            job = await store.create_job(app, moment, unit)
-            trained = await jobs.run(app, job, report)
+            trained = await jobs.train_here(app, moment, time_unit_days, report)
             return trained.summary()
 
     summary = asyncio.run(run())

@@ -80,6 +80,17 @@ async def run(app: AppContext, job: AnalyticsJob, report: Progress | None = None
     return trained
 
 
+async def train_here(
+    app: AppContext,
+    as_of: datetime,
+    time_unit_days: int | None = None,
+    report: Progress | None = None,
+) -> Trained:
+    """Train as a new job run in this task, not in the background (the command line, the demo)."""
+    job = await store.create_job(app, as_of, time_unit_days or _settings(app).time_unit_days)
+    return await run(app, job, report)
+
+
 class Jobs:
     """Background training tasks of one app (kept in ``AppContext.plugin_state``)."""
 

@@ -18,6 +18,7 @@ from crm_graph.cli_keys import keys_app
 from crm_graph.db.engine import create_engine
 from crm_graph.db.migrate import upgrade
 from crm_graph.plugins_manager import PluginError, PluginSet, create_plugin_manager
+from crm_graph.runtime import open_app
 from crm_graph.schema.build import build_schema
 from crm_graph.settings import Settings
 from crm_graph.web.websocket_protocol import PROTOCOL
@@ -86,19 +87,22 @@ def demo(
     customers: Annotated[int, typer.Option(help="How many demo customers.", min=1)] = 400,
     seed: Annotated[int, typer.Option(help="Random seed (the data is deterministic).")] = 7,
 ) -> None:
-    """Seed deterministic demo data into the configured database (idempotent)."""
-    from crm_graph.demo import seed_demo
+    """Seed deterministic demo data into the configured database (idempotent), then each
+    enabled plugin's (e.g. analytics trains its models)."""
+    from crm_graph.demo import plugin_demo_data, seed_demo
 
-    settings = Settings()
+    async def run() -> list[str]:
+        async with open_app(Settings()) as app:
+            summary = await seed_demo(app.engine, customers=customers, seed=seed)
+            return [summary, *await plugin_demo_data(app, seed)]
 
-    async def run() -> str:
-        engine = create_engine(settings.database_url)
-        try:
-            return await seed_demo(engine, customers=customers, seed=seed)
-        finally:
-            await engine.dispose()
-
-    err.print(asyncio.run(run()), soft_wrap=True)
+    try:
+        lines = asyncio.run(run())
+    except PluginError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    for line in lines:
+        err.print(line, soft_wrap=True)
 
 
 @schema_app.command("export")

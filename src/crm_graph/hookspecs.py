@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import typer
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -186,4 +188,17 @@ def crm_customer_merge(session: AsyncSession, survivor_id: int, merged_ids: list
     ``{"loyalty_accounts": 2}``; it appears in the merge plan. Resolve your own conflicts
     (one row per customer, say) here. Side effects outside the database belong in a
     ``crm_event`` handler for ``customer.merged``, which only runs once the merge commits.
+    """
+
+
+@hookspec
+def crm_demo_data(app: AppContext, seed: int, now: datetime, customer_ids: list[int]) -> Any:
+    """Add this plugin's demo data, after the core's (``crm-graph demo``, ``make demo``).
+
+    Write it as ``async def``; it is awaited, plugin after plugin, once the core's demo rows are
+    committed, each time ``crm-graph demo`` runs: seed only what is missing. ``customer_ids``
+    are the demo customers (``demo-0001`` first), ``now`` is the end of the demo's history
+    (its orders and contacts lie in the two years before), ``seed`` the demo's random seed:
+    draw from it to stay deterministic. Read and write through ``app.read()``/``app.write()``.
+    Return a one-line summary (or ``None``); the command prints it after the plugin's name.
     """

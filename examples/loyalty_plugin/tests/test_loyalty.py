@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import re
+import subprocess
+import sys
+from decimal import Decimal
 
 import pytest
 
@@ -181,3 +187,41 @@ async def test_a_balance_read_after_an_award_in_the_same_request_includes_it(
         {"loyaltyPoints": 100, "loyaltyTier": {"name": "bronze"}},
         {"loyaltyPoints": 550, "loyaltyTier": {"name": "silver"}},
     ]
+
+
+async def _demo(settings: Settings) -> subprocess.CompletedProcess[str]:
+    """``crm-graph demo`` in a thread: the app under test keeps serving meanwhile."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "crm_graph", "demo", "--customers", "12", "--seed", "5"],
+        env={**os.environ, "CRM_DATABASE_URL": settings.database_url, "CRM_PLUGINS": "loyalty"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+DEMO_BALANCES = """{ customers(first: 12) { nodes {
+  loyaltyPoints orders(first: 100) { nodes { status total { amount } } } } } }"""
+
+
+async def test_the_demo_awards_points_for_past_orders_once(
+    loyalty: GraphQLClient, loyalty_settings: Settings
+) -> None:
+    first = await _demo(loyalty_settings)
+    assert first.returncode == 0, first.stderr
+    awarded = int(re.search(r"^loyalty: points for (\d+) customers$", first.stderr, re.M)[1])
+    nodes = (await loyalty.data(DEMO_BALANCES))["customers"]["nodes"]
+    for node in nodes:
+        spent = sum(
+            Decimal(order["total"]["amount"])
+            for order in node["orders"]["nodes"]
+            if order["status"] in ("PAID", "FULFILLED")
+        )
+        assert node["loyaltyPoints"] == min(int(spent), 10_000)
+    assert awarded == sum(1 for node in nodes if node["loyaltyPoints"] > 0) > 0
+
+    again = await _demo(loyalty_settings)
+    assert again.returncode == 0, again.stderr
+    assert "loyalty: points for 0 customers" in again.stderr
+    assert (await loyalty.data(DEMO_BALANCES))["customers"]["nodes"] == nodes

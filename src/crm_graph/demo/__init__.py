@@ -13,10 +13,12 @@ Rows are drawn from hidden traits of each customer, the way real purchase data a
 
 One numpy ``Generator`` and one Faker instance, both seeded with ``seed``, drive everything, and
 time counts back from the fixed ``NOW``, never the wall clock: a seed always gives the same rows.
-Rows go in with Core bulk inserts in one transaction.
+Rows go in with Core bulk inserts in one transaction; then each plugin adds its own demo rows
+(the ``crm_demo_data`` hook).
 """
 
+from crm_graph.demo.plugins import plugin_demo_data
 from crm_graph.demo.seed import seed_demo
 from crm_graph.demo.timeline import NOW
 
-__all__ = ["NOW", "seed_demo"]
+__all__ = ["NOW", "plugin_demo_data", "seed_demo"]

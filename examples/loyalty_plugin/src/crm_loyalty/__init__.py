@@ -100,3 +100,10 @@ async def crm_startup(app: AppContext) -> None:
         log.warning("loyalty tables are missing: run `crm-graph migrate`")
     tiers = app.plugin_settings(NAME).tiers
     log.info("loyalty tiers: %s", ", ".join(f"{n} >= {m}" for n, m in tiers.items()))
+
+
+@hookimpl
+async def crm_demo_data(app: AppContext, customer_ids: list[int]) -> str:
+    """Points for the demo customers' past orders, so ``make demo`` shows balances and tiers."""
+    awarded = await accounts.award_demo_points(app, customer_ids, app.plugin_settings(NAME))
+    return f"points for {awarded} customers"

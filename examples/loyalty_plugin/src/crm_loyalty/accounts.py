@@ -6,14 +6,24 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_graph.plugin import AppContext, Collector, CustomerRow, ValidationFailed, input_id, utcnow
+from crm_graph.plugin import (
+    AppContext,
+    Collector,
+    CustomerRow,
+    OrderRow,
+    ValidationFailed,
+    input_id,
+    to_global_id,
+    utcnow,
+)
 from crm_loyalty.config import LoyaltySettings
 from crm_loyalty.models import LoyaltyAccount, LoyaltyEntry
 
 MAX_REASON = 200
+DEMO_REASON = "Demo: a point per unit spent on paid and fulfilled orders"
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,34 @@ async def award(
     session.add(entry)
     await session.flush()
     return account, entry
+
+
+async def award_demo_points(
+    app: AppContext, customer_ids: Sequence[int], settings: LoyaltySettings
+) -> int:
+    """Points for the demo customers' paid and fulfilled orders, a point per whole unit spent,
+    through :func:`award` like any award; customers that hold an account already are left as
+    they are, so running the demo again changes nothing. How many customers got points."""
+    awarded = 0
+    async with app.write() as session:
+        have = {account.customer_id for account in await accounts_of(session, customer_ids)}
+        spent = await session.execute(
+            select(OrderRow.customer_id, func.sum(OrderRow.total))
+            .where(
+                OrderRow.customer_id.in_(customer_ids), OrderRow.status.in_(("paid", "fulfilled"))
+            )
+            .group_by(OrderRow.customer_id)
+            .order_by(OrderRow.customer_id)
+        )
+        for customer_id, total in spent.all():
+            points = min(int(total), settings.max_award)
+            if customer_id in have or points <= 0:
+                continue
+            await award(
+                session, to_global_id("Customer", customer_id), points, DEMO_REASON, settings
+            )
+            awarded += 1
+    return awarded
 
 
 async def merge(session: AsyncSession, survivor_id: int, merged_ids: list[int]) -> dict[str, int]:
