@@ -26,8 +26,9 @@ async def plugin_demo_data(app: AppContext, seed: int) -> list[str]:
             )
         )
     lines = []
-    for name, result in app.plugins.call_each(
-        "crm_demo_data", app=app, seed=seed, now=NOW, customer_ids=customer_ids
+    hook = app.plugins.hook.crm_demo_data
+    for name, result in app.plugins.each(
+        hook, app=app, seed=seed, now=NOW, customer_ids=customer_ids
     ):
         summary = await result if inspect.isawaitable(result) else result
         if summary:
