@@ -196,9 +196,9 @@ def crm_demo_data(app: AppContext, seed: int, now: datetime, customer_ids: list[
     """Add this plugin's demo data, after the core's (``crm-graph demo``, ``make demo``).
 
     Write it as ``async def``; it is awaited, plugin after plugin, once the core's demo rows are
-    committed, each time ``crm-graph demo`` runs: seed only what is missing. ``customer_ids``
-    are the demo customers (``demo-0001`` first), ``now`` is the end of the demo's history
-    (its orders and contacts lie in the two years before), ``seed`` the demo's random seed:
-    draw from it to stay deterministic. Read and write through ``app.read()``/``app.write()``.
+    committed, each time ``crm-graph demo`` runs, so running it again must not duplicate rows.
+    ``customer_ids`` are the demo customers (``demo-0001`` first), ``now`` is the end of the
+    demo's history (its orders and contacts lie in the two years before), ``seed`` the demo's
+    random seed: draw from it to stay deterministic. Read and write through ``app.read()``/``app.write()``.
     Return a one-line summary (or ``None``); the command prints it after the plugin's name.
     """
