@@ -100,14 +100,13 @@ def token_of(client: GraphQLClient, role: str, user_id: str) -> str:
 
 @asynccontextmanager
 async def socket(
-    client: GraphQLClient, init_payload: dict[str, Any] | None
+    client: GraphQLClient, init_payload: dict[str, Any] | None, address: str = "127.0.0.1"
 ) -> AsyncIterator[AsyncWebSocketSession]:
-    """An in-process graphql-transport-ws socket to the client's app, after connection_init
-    (the caller reads the answer: ``connection_ack`` or a close)."""
+    """An in-process graphql-transport-ws socket to the client's app from client ``address``,
+    after connection_init (the caller reads the answer: ``connection_ack`` or a close)."""
+    transport = ASGIWebSocketTransport(app=client.app, client=(address, 40000))
     async with (
-        httpx.AsyncClient(
-            transport=ASGIWebSocketTransport(app=client.app), base_url="http://testserver"
-        ) as http,
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
         aconnect_ws("/graphql", http, subprotocols=["graphql-transport-ws"]) as ws,
     ):
         await ws.send_text(json.dumps({"type": "connection_init", "payload": init_payload or {}}))

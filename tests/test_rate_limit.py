@@ -1,5 +1,6 @@
 """Abuse limits per caller: a token bucket per key or token subject (HTTP and WebSocket),
-answered with ``RATE_LIMITED`` and when to retry; and a cap on a socket's active subscriptions.
+answered with ``RATE_LIMITED`` and when to retry; a bucket of failed authentications per client
+address; and a cap on a socket's active subscriptions.
 """
 
 from __future__ import annotations
@@ -8,9 +9,12 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
 import pytest
+from httpx_ws import WebSocketDisconnect
 from security_support import bearer, operation_request, socket, token_of
 
+from crm_graph.auth.keys import KEY_PREFIX
 from crm_graph.auth.ratelimit import RateLimiter
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client
@@ -95,3 +99,95 @@ def test_the_bucket_refills_at_the_configured_rate() -> None:
     assert limiter.acquire("k") == 0.0
     assert limiter.acquire("other") == 0.0
     assert RateLimiter(per_minute=0, burst=1).acquire("k") == 0.0  # 0 turns limiting off
+
+
+@pytest.fixture
+async def guarded(settings: Settings) -> Any:
+    """Five failed authentications per client address at once, then one per second."""
+    tight = settings.model_copy(update={"auth_failure_burst": 5, "auth_failures_per_minute": 60})
+    async with app_client(tight, plugins=[]) as client:
+        yield client
+
+
+def _from(client: GraphQLClient, address: str) -> httpx.AsyncClient:
+    """HTTP to the client's app as if from ``address`` (in process: no traffic)."""
+    transport = httpx.ASGITransport(app=client.app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+async def _socket_closed(client: GraphQLClient, token: str, address: str) -> int | None:
+    """The close code of a socket whose connection_init carries ``token``; None if acked."""
+    async with socket(client, {"token": token}, address) as ws:
+        try:
+            message = json.loads(await ws.receive_text(timeout=5))
+        except WebSocketDisconnect as closed:
+            return closed.code
+        assert message["type"] == "connection_ack"
+        return None
+
+
+async def test_failed_authentications_are_limited_per_client_address(
+    guarded: GraphQLClient,
+) -> None:
+    """Bogus keys from one address get 429 with Retry-After once its failures are used up;
+    from then on that address gets no answer about any credential (so guessing learns
+    nothing), over HTTP or WebSocket, while a good key from another address still works."""
+    good = token_of(guarded, "readonly", "rita")
+    async with _from(guarded, "127.0.0.2") as attacker, _from(guarded, "127.0.0.3") as neighbour:
+        answers = [
+            await attacker.post("/graphql", json=VIEWER, headers=bearer(f"{KEY_PREFIX}bogus{i}"))
+            for i in range(8)
+        ]
+        assert [a.status_code for a in answers] == [401] * 5 + [429] * 3
+        refused = answers[-1]
+        error = refused.json()["errors"][0]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert (
+            await attacker.post("/graphql", json=VIEWER, headers=bearer(good))
+        ).status_code == 429
+        assert await _socket_closed(guarded, good, "127.0.0.2") == 4403
+
+        assert (
+            await neighbour.post("/graphql", json=VIEWER, headers=bearer(good))
+        ).status_code == 200
+        assert await _socket_closed(guarded, good, "127.0.0.3") is None
+
+        await asyncio.sleep(error["extensions"]["retryAfter"])
+        assert (
+            await attacker.post("/graphql", json=VIEWER, headers=bearer(good))
+        ).status_code == 200
+
+    # Failed connection_inits count too.
+    for _ in range(5):
+        assert await _socket_closed(guarded, "nonsense", "127.0.0.4") == 4403
+    async with _from(guarded, "127.0.0.4") as socket_guesser:
+        answer = await socket_guesser.post("/graphql", json=VIEWER, headers=bearer(good))
+        assert answer.status_code == 429
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_forwarded_addresses_count_only_behind_a_configured_proxy(
+    settings: Settings, trusted: bool
+) -> None:
+    """Behind a proxy in CRM_TRUSTED_PROXIES, each X-Forwarded-For client has its own bucket;
+    otherwise the header is the client's to forge and is ignored (the peer's bucket counts)."""
+    tight = settings.model_copy(
+        update={
+            "auth_failure_burst": 2,
+            "auth_failures_per_minute": 1,
+            "trusted_proxies": ["127.0.0.1"] if trusted else [],
+        }
+    )
+    async with app_client(tight, plugins=[]) as client, _from(client, "127.0.0.1") as proxy:
+        statuses = [
+            (
+                await proxy.post(
+                    "/graphql",
+                    json=VIEWER,
+                    headers={"X-Forwarded-For": f"127.0.0.{10 + i}", **bearer("bogus")},
+                )
+            ).status_code
+            for i in range(4)
+        ]
+    assert statuses == ([401] * 4 if trusted else [401, 401, 429, 429])

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     teams: dict[str, list[str]] = Field(default_factory=dict)
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    auth_failures_per_minute: int = Field(default=10, ge=0)
+    auth_failure_burst: int = Field(default=20, ge=1)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_subscriptions_per_socket: int = Field(default=10, ge=1)
     audit_hash_key: SecretStr = SecretStr("")
 
@@ -68,7 +71,9 @@ class Settings(BaseSettings):
         outside production only."""
         return self.env != "production"
 
-    @field_validator("plugins", "disabled_plugins", "cors_origins", mode="before")
+    @field_validator(
+        "plugins", "disabled_plugins", "cors_origins", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _names(cls, value: object) -> object:
         return _split_names(value)

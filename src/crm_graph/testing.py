@@ -133,12 +133,14 @@ async def app_client(
 
     The client authenticates with a token of ``role`` for ``user_id`` (``role=None``: no
     credentials); the app gets a generated ``jwt_secret`` when the settings have none, and no
-    rate limit unless the settings set ``rate_limit_per_minute``.
+    rate limits unless the settings set ``rate_limit_per_minute`` or
+    ``auth_failures_per_minute``.
     """
     if settings.jwt_secret is None:
         settings = settings.model_copy(update={"jwt_secret": SecretStr(TEST_JWT_SECRET)})
-    if "rate_limit_per_minute" not in settings.model_fields_set:
-        settings = settings.model_copy(update={"rate_limit_per_minute": 0})
+    for limit in ("rate_limit_per_minute", "auth_failures_per_minute"):
+        if limit not in settings.model_fields_set:
+            settings = settings.model_copy(update={limit: 0})
     app = create_app(settings, plugins)
     if migrate:
         await upgrade(app.state.crm.engine, app.state.crm.plugins)
@@ -209,7 +211,8 @@ def running_server(env: dict[str, str], workers: int = 1, timeout: float = 30.0)
     """A real ``crm-graph serve`` process on a free loopback port; yields its base URL.
 
     Unless ``env`` sets ``CRM_JWT_SECRET``, the server accepts :func:`auth_headers` tokens;
-    unless it sets ``CRM_RATE_LIMIT_PER_MINUTE``, it does not rate-limit.
+    unless it sets ``CRM_RATE_LIMIT_PER_MINUTE`` or ``CRM_AUTH_FAILURES_PER_MINUTE``, it
+    does not rate-limit.
     """
     with server_process(env, workers, timeout) as (url, _process):
         yield url
@@ -240,6 +243,7 @@ def server_process(
                 **os.environ,
                 "CRM_JWT_SECRET": TEST_JWT_SECRET,
                 "CRM_RATE_LIMIT_PER_MINUTE": "0",
+                "CRM_AUTH_FAILURES_PER_MINUTE": "0",
                 **env,
             },
             stdout=output,

@@ -18,6 +18,18 @@ MAX_CREDENTIAL = 8192
 HOW = "send `Authorization: Bearer <API key or token>`"
 
 
+class TooManyFailures(AuthError):
+    """The client address used up its failed authentications: refused before its credential
+    is checked at all, so guessing keys or tokens gets no answer until the bucket refills."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(
+            f"too many failed authentications from this address; retry after {wait:.2f} s",
+            "RATE_LIMITED",
+        )
+        self.retry_after = wait
+
+
 class Authenticator:
     """Everything one app needs to authenticate and throttle callers."""
 
@@ -26,6 +38,20 @@ class Authenticator:
         self.policy = policy
         self.engine = engine
         self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        self.failures = RateLimiter(settings.auth_failures_per_minute, settings.auth_failure_burst)
+
+    async def from_header_at(self, authorization: str | None, address: str) -> Principal:
+        """:meth:`from_header` for a client at ``address`` (HTTP and WebSocket alike): each
+        failure takes a token from the address's bucket; an empty bucket is
+        :class:`TooManyFailures`, whatever the credential."""
+        wait = self.failures.wait(address)
+        if wait:
+            raise TooManyFailures(wait)
+        try:
+            return await self.from_header(authorization)
+        except AuthError:
+            self.failures.acquire(address)
+            raise
 
     async def from_header(self, authorization: str | None) -> Principal:
         if not authorization:

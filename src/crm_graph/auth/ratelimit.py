@@ -1,7 +1,7 @@
-"""A token bucket per caller (API key or token subject), kept in this process.
+"""A token bucket per caller, kept in this process: per API key or token subject for requests
+(``CRM_RATE_LIMIT_*``), per client address for failed authentications (``CRM_AUTH_FAILURE*``).
 
-Each caller may burst ``CRM_RATE_LIMIT_BURST`` requests, refilled at
-``CRM_RATE_LIMIT_PER_MINUTE``. With several worker processes each keeps its own buckets, so
+Each caller may burst ``burst`` requests, refilled at ``per_minute``. With several worker processes each keeps its own buckets, so
 the effective limit is per process; put a shared limiter in front for exact global limits.
 """
 
@@ -24,13 +24,20 @@ class RateLimiter:
 
     def acquire(self, caller: str) -> float:
         """Take one token: 0.0 when allowed, else the seconds until a token is available."""
+        return self._take(caller, 1.0)
+
+    def wait(self, caller: str) -> float:
+        """Like :meth:`acquire` without taking the token: 0.0 while ``caller`` has one."""
+        return self._take(caller, 0.0)
+
+    def _take(self, caller: str, cost: float) -> float:
         if self.rate <= 0:
             return 0.0
         now = self.clock()
         tokens, last = self.buckets.get(caller, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         if tokens >= 1.0:
-            self.buckets[caller] = (tokens - 1.0, now)
+            self.buckets[caller] = (tokens - cost, now)
             self._prune(now)
             return 0.0
         self.buckets[caller] = (tokens, now)

@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from crm_graph import __version__
 from crm_graph.auth.guard import AccessExtension, check_declarations
@@ -131,6 +132,13 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
             Route("/plugins", door(request_response(plugins_endpoint))),
         ],
         middleware=[
+            # The client address (failed-authentication limits) comes from X-Forwarded-For
+            # only when the peer is a configured proxy; crm-graph serve leaves it to us.
+            *(
+                [Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)]
+                if settings.trusted_proxies
+                else []
+            ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(
                 CORSMiddleware,

@@ -1,4 +1,5 @@
-"""The HTTP door: 401 without valid credentials, 429 over the rate limit, a request id.
+"""The HTTP door: 401 without valid credentials, 429 over the rate limit or after too many
+failed authentications from one client address, a request id.
 
 Wraps the GraphQL endpoint (and ``/plugins``); ``/healthz`` stays public for load balancers.
 WebSocket connections pass through: they authenticate in ``connection_init`` (see app.py).
@@ -16,17 +17,31 @@ from typing import Any
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crm_graph.auth.authenticate import Authenticator
+from crm_graph.auth.authenticate import Authenticator, TooManyFailures
 from crm_graph.auth.principal import AuthError
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
-def rate_limited_error(wait: float) -> dict[str, Any]:
+def rate_limited_error(wait: float, message: str | None = None) -> dict[str, Any]:
     return {
-        "message": f"rate limit exceeded; retry after {wait:.2f} s",
+        "message": message or f"rate limit exceeded; retry after {wait:.2f} s",
         "extensions": {"code": "RATE_LIMITED", "retryAfter": round(wait, 3)},
     }
+
+
+def client_address(scope: Scope) -> str:
+    """The client's address as the server saw it (a trusted proxy's ``X-Forwarded-For`` has
+    already replaced the proxy's own, see ``CRM_TRUSTED_PROXIES``)."""
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+async def _too_many(
+    send: Send, wait: float, message: str | None, echo: list[tuple[bytes, bytes]]
+) -> None:
+    retry = str(math.ceil(wait)).encode()
+    await send_error(send, 429, rate_limited_error(wait, message), [(b"retry-after", retry), *echo])
 
 
 async def send_error(
@@ -77,15 +92,19 @@ class Authenticated:
         request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
         echo = [(b"x-request-id", request_id.encode())]
         try:
-            principal = await self.authenticator.from_header(headers.get("authorization"))
+            principal = await self.authenticator.from_header_at(
+                headers.get("authorization"), client_address(scope)
+            )
+        except TooManyFailures as exc:
+            await _too_many(send, exc.retry_after, str(exc), echo)
+            return
         except AuthError as exc:
             error = {"message": str(exc), "extensions": {"code": exc.code}}
             await send_error(send, 401, error, [(b"www-authenticate", b"Bearer"), *echo])
             return
         wait = self.authenticator.limiter.acquire(principal.id)
         if wait:
-            retry = str(math.ceil(wait)).encode()
-            await send_error(send, 429, rate_limited_error(wait), [(b"retry-after", retry), *echo])
+            await _too_many(send, wait, None, echo)
             return
         state = scope.setdefault("state", {})
         state["principal"] = principal

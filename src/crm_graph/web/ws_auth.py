@@ -24,7 +24,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from crm_graph.auth.authenticate import Authenticator
 from crm_graph.auth.principal import AuthError
 from crm_graph.schema.fanout import SINK, EncodedData, Sink, next_message
-from crm_graph.web.http_auth import rate_limited_error
+from crm_graph.web.http_auth import client_address, rate_limited_error
 from crm_graph.web.websocket_protocol import SEND_TEXT_NOW
 
 
@@ -37,9 +37,10 @@ async def authenticate_socket(authenticator: Authenticator, context: Any) -> Non
         header = f"Bearer {token}"
     if not header and context.request is not None:
         header = context.request.headers.get("authorization")
+    address = client_address(context.request.scope) if context.request is not None else "unknown"
     try:
-        context.principal = await authenticator.from_header(
-            header if isinstance(header, str) else None
+        context.principal = await authenticator.from_header_at(
+            header if isinstance(header, str) else None, address
         )
     except AuthError as exc:
         raise ConnectionRejectionError({"message": str(exc), "code": exc.code}) from exc
