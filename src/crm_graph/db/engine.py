@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from crm_graph.db.jsonable import dumps
+from crm_graph.db.stored_json import loads
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -21,7 +21,7 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create the engine; on SQLite also set the pragmas and transaction mode we rely on."""
-    json_options = {"json_serializer": dumps, "json_deserializer": orjson.loads}
+    json_options = {"json_serializer": dumps, "json_deserializer": loads}
     if not is_sqlite(url):
         return create_async_engine(url, echo=echo, pool_pre_ping=True, **json_options)
     engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **json_options)

@@ -8,11 +8,33 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Numeric, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 
+from crm_graph.db.stored_json import Repaired
+
 # Four decimals fit currencies with 0, 2 or 3 minor digits; the domain rounds per currency.
 Money = Numeric(19, 4)
 
 # JSONB on PostgreSQL gives containment (`@>`) for tag filters; plain JSON text on SQLite.
 Json = JSON().with_variant(JSONB(), "postgresql")
+UNREADABLE = "unreadable"
+
+
+class JsonEnvelope(TypeDecorator[dict[str, Any]]):
+    """A JSON object this server defines the keys of (an event's payload), which says itself
+    when it could only be read with repairs (:func:`crm_graph.db.stored_json.loads`): it comes
+    back with ``unreadable``, the list of what was changed, so every reader of it (the events
+    query, subscriptions, webhooks, plugin handlers) delivers it marked, and none stops on it.
+    User data (custom attributes) is never marked in-band: its keys are the user's."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, Repaired):
+            return {**value, UNREADABLE: value.problems}
+        return value
 
 
 class UTCDateTime(TypeDecorator[datetime]):

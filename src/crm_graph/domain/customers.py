@@ -13,6 +13,7 @@ from crm_graph.auth.scope import every_owner, restricted
 from crm_graph.db.batch_writes import among
 from crm_graph.db.jsonable import camel
 from crm_graph.db.models import Customer, CustomerMerge, utcnow
+from crm_graph.db.storable import problem_of, text_problem
 from crm_graph.domain.errors import Collector, fail, not_one_of
 from crm_graph.domain.values import (
     clean_text,
@@ -92,12 +93,12 @@ def _attributes(values: Any, errors: Collector, path: tuple[str, ...]) -> dict[s
     if len(values) > MAX_ATTRIBUTES:
         errors.add("TOO_MANY", f"at most {MAX_ATTRIBUTES} custom attributes", *path)
     for key, value in values.items():
-        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
-            errors.add("INVALID_VALUE", "text must not contain NUL bytes", *path, key)
-        elif not isinstance(value, str | int | float | bool | None):
+        if not isinstance(value, str | int | float | bool | None):
             errors.add(
                 "INVALID_VALUE", "attribute values must be strings, numbers or booleans", *path, key
             )
+        elif (problem := text_problem(key) or problem_of(value)) is not None:
+            errors.add(problem.code, problem.message, *path, key)
     if len(json.dumps(values, default=str)) > MAX_ATTRIBUTES_BYTES:
         errors.add("TOO_LONG", f"custom attributes exceed {MAX_ATTRIBUTES_BYTES} bytes", *path)
     if isinstance(values.get(COUNTRY_ATTRIBUTE), str):

@@ -12,6 +12,7 @@ from babel.numbers import list_currencies
 from email_validator import EmailNotValidError, validate_email
 
 from crm_graph.db.jsonable import minor_unit
+from crm_graph.db.storable import text_problem
 from crm_graph.domain.errors import Collector
 
 _CURRENCIES = frozenset(list_currencies())
@@ -73,17 +74,17 @@ def normalise_amount(
 def clean_text(
     value: str | None, errors: Collector, *path: str, max_length: int, required: bool = False
 ) -> str | None:
-    """Trimmed text; empty becomes None; NUL bytes are refused (PostgreSQL cannot store them).
-    A whole number stands for its digits (JSON Lines files often give numbers, like order
-    numbers, as numbers); anything else that is not text is refused."""
+    """Trimmed text; empty becomes None; NUL bytes and lone surrogates are refused (PostgreSQL
+    cannot store them). A whole number stands for its digits (JSON Lines files often give
+    numbers, like order numbers, as numbers); anything else that is not text is refused."""
     if type(value) is int:
         value = str(value)
     elif value is not None and not isinstance(value, str):
         errors.add("INVALID_VALUE", "must be text", *path)
         return None
     text = (value or "").strip()
-    if "\x00" in text:
-        errors.add("INVALID_VALUE", "text must not contain NUL bytes", *path)
+    if (problem := text_problem(text)) is not None:
+        errors.add(problem.code, problem.message, *path)
         return None
     if not text:
         if required:

@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from crm_graph.db.models import utcnow
 from crm_graph.db.registry import register_tables
-from crm_graph.db.types import Json, UTCDateTime
+from crm_graph.db.types import Json, JsonEnvelope, UTCDateTime
 
 # BIGINT on PostgreSQL; SQLite needs INTEGER for a rowid primary key.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -48,7 +48,9 @@ class EventRecord(SQLModel, table=True):
     type: str = Field(max_length=100)
     entity_type: str | None = Field(default=None, max_length=64)
     entity_id: str | None = Field(default=None, max_length=200)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
+    payload: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JsonEnvelope, nullable=False)
+    )
     actor: str | None = Field(default=None, max_length=200)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -164,6 +164,8 @@ class Source:
                     values = json.loads(line)
                 except ValueError as exc:
                     problem = f"not valid JSON: {exc}"
+                except RecursionError:
+                    problem = "not valid JSON: nested too deeply to read"
                 else:
                     if not isinstance(values, dict):
                         problem, values = "each line must hold a JSON object", {}

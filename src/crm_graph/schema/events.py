@@ -51,7 +51,9 @@ class Event:
     @strawberry.field(
         description="The entity as JSON with its version; updates add `changedFields`. "
         "Personal data is masked without `pii:read`; null when the caller may not read the "
-        "entity (the event still arrives, so the cursor moves on)."
+        "entity (the event still arrives, so the cursor moves on). A payload stored before "
+        "input was checked, with values no JSON reader accepts, arrives with them as text and "
+        "`unreadable` listing each (`field`, `message`)."
     )
     def payload(self, info: Info) -> JSON | None:
         return visible_payload(self.entity_type, self.payload, principal_of(info))  # type: ignore[attr-defined]

@@ -8,12 +8,14 @@ costs 10,000x its leaves and is refused before any resolver runs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
     ArgumentNode,
     FieldNode,
+    FloatValueNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -22,6 +24,7 @@ from graphql import (
     ListValueNode,
     Node,
     ObjectFieldNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     StringValueNode,
     ValidationContext,
@@ -39,6 +42,15 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
+from crm_graph.db.storable import (
+    MAX_DEPTH,
+    MAX_SAFE_INTEGER,
+    Problem,
+    number_problem,
+    problem_of,
+    text_problem,
+    too_deep,
+)
 from crm_graph.schema.lists import DEFAULT_PAGE_SIZE
 from crm_graph.settings import Settings
 
@@ -114,29 +126,18 @@ def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
     return MaxCostRule
 
 
-def _nul_in_value(value: Any, path: tuple[str, ...]) -> tuple[str, ...] | None:
-    """The path of the first text (or object key) in a variable value holding a NUL byte."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        items: Any = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        found = _nul_in_value(key, (*path, str(key))) or _nul_in_value(item, (*path, str(key)))
-        if found is not None:
-            return found
-    return None
-
-
-def _nul_in_literal(node: Any, path: tuple[str, ...]) -> tuple[str, ...] | None:
-    """The argument path (``input.name``) of the first string literal holding a NUL byte."""
+def _literal_problem(node: Any, path: tuple[str, ...], depth: int = 0) -> Problem | None:
+    """The first literal of an argument (``input.attributes.n``) that breaks the JSON rule."""
     if isinstance(node, StringValueNode):
-        return path if "\x00" in node.value else None
+        return text_problem(node.value, path)
+    if isinstance(node, IntValueNode | FloatValueNode):
+        return _number_literal_problem(node, path)
     if isinstance(node, ArgumentNode | ObjectFieldNode):
         path = (*path, node.name.value)
+    elif isinstance(node, ObjectValueNode | ListValueNode):
+        depth += 1
+        if depth > MAX_DEPTH:
+            return too_deep(path)
     for key in node.keys:
         child = getattr(node, key, None)
         children = child if isinstance(child, tuple | list) else (child,)
@@ -144,34 +145,56 @@ def _nul_in_literal(node: Any, path: tuple[str, ...]) -> tuple[str, ...] | None:
             if not isinstance(item, Node):
                 continue
             step = (*path, str(index)) if isinstance(node, ListValueNode) else path
-            found = _nul_in_literal(item, step)
+            found = _literal_problem(item, step, depth)
             if found is not None:
                 return found
     return None
 
 
-class RejectNulBytes(SchemaExtension):
-    """Refuse any NUL byte in variables or string literals before execution.
+def _number_literal_problem(
+    node: IntValueNode | FloatValueNode, path: tuple[str, ...]
+) -> Problem | None:
+    text = node.value
+    # More digits than any safe integer has: out of range without converting (Python refuses
+    # to convert more than 4,300 digits at all).
+    if isinstance(node, IntValueNode) and len(text.lstrip("-")) > len(str(MAX_SAFE_INTEGER)):
+        number: float = math.inf
+    else:
+        number = int(text) if isinstance(node, IntValueNode) else float(text)
+    return number_problem(number, path)
 
-    PostgreSQL cannot store or even compare text containing NUL, so such a value reaching
-    SQL is a crash; refusing it here covers every argument of core and plugin fields alike.
-    The error's ``field`` is the dotted path of the bad text (``input.name``), in the
+
+class RejectUnstorableValues(SchemaExtension):
+    """Refuse, before execution, any argument value that could not be stored and read back as
+    written (:mod:`crm_graph.db.storable`): NUL bytes or lone surrogates in text,
+    numbers outside what every JSON reader reads exactly, nesting past the limit.
+
+    Checking every variable and literal here covers every argument of core and plugin fields
+    alike, JSON-typed ones included (GraphQL's own Int and Float are narrower anyway). The
+    error's ``field`` is the dotted path of the bad value (``input.attributes.n``), in the
     variables or in the document's arguments.
     """
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        path = _nul_in_value(context.variables or {}, ())
-        if path is None and document is not None:
-            path = _nul_in_literal(document, ())
-        if path is not None:
+        problem = next(
+            (
+                found
+                for name, value in (context.variables or {}).items()
+                if (found := problem_of(value, (name,))) is not None
+            ),
+            None,
+        )
+        if problem is None and document is not None:
+            problem = _literal_problem(document, ())
+        if problem is not None:
             context.result = GraphQLExecutionResult(
                 data=None,
                 errors=[
                     GraphQLError(
-                        "text must not contain NUL bytes",
-                        extensions={"code": "INVALID_VALUE", "field": ".".join(path)},
+                        problem.message,
+                        extensions={"code": problem.code, "field": ".".join(problem.path)},
                     )
                 ],
             )
@@ -186,7 +209,7 @@ def limit_extensions(settings: Settings) -> list[Any]:
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
         lambda: AddValidationRules([cost]),
-        RejectNulBytes,
+        RejectUnstorableValues,
     ]
     if not settings.exposes_schema:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
