@@ -43,6 +43,7 @@ from crm_graph.settings import Settings
 
 io_app = typer.Typer()
 err = Console(stderr=True)
+SHOWN_COLUMNS = 20  # ignored columns named in the report; a wide file's are counted
 
 
 def _kind_names() -> list[str]:
@@ -196,7 +197,9 @@ def _report(summary: Summary, options: ImportOptions) -> None:
     if summary.created_customers:
         say(f"{summary.created_customers} customers created from references")
     if summary.ignored_columns:
-        say(f"ignored columns: {', '.join(summary.ignored_columns)}")
+        ignored = summary.ignored_columns
+        more = f" and {len(ignored) - SHOWN_COLUMNS} more" if len(ignored) > SHOWN_COLUMNS else ""
+        say(f"ignored columns: {', '.join(ignored[:SHOWN_COLUMNS])}{more}")
     if summary.rejects_path is not None:
         say(f"rejected rows, with the reasons: {summary.rejects_path}")
     if options.dry_run:

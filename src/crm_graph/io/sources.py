@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,9 @@ FORMATS = ("csv", "jsonl")
 REPLACED = "\ufffd"  # what undecodable bytes become
 NOT_TEXT = "the row holds bytes that are not text in the file's encoding (see --encoding)"
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
+# Far more than any kind has fields (a customer: 8, and at most 100 custom attributes), and than
+# the exports of other systems usually have; a wider header is refused before any row is read.
+MAX_COLUMNS = 1_000
 
 
 class SourceError(ValueError):
@@ -78,8 +82,13 @@ class Source:
             raise SourceError("the file is empty: a CSV file needs a header row") from None
         except csv.Error as exc:
             raise SourceError(f"the header row cannot be read: {exc}") from exc
+        if len(header) > MAX_COLUMNS:
+            raise SourceError(
+                f"the header row has {len(header):,} columns; at most {MAX_COLUMNS:,} can be "
+                "imported (a customer has at most 100 custom attributes)"
+            )
         columns = [column_name(cell) for cell in header]
-        repeated = sorted({c for c in columns if c and columns.count(c) > 1})
+        repeated = sorted(name for name, count in Counter(columns).items() if name and count > 1)
         if repeated:
             raise SourceError(f"columns appear more than once: {', '.join(repeated)}")
         return columns
