@@ -16,7 +16,6 @@ from crm_graph.plugin import (
     OrderRow,
     ValidationFailed,
     input_id,
-    to_global_id,
     utcnow,
 )
 from crm_loyalty.config import LoyaltySettings
@@ -119,10 +118,10 @@ async def award(
 async def award_demo_points(
     app: AppContext, customer_ids: Sequence[int], settings: LoyaltySettings
 ) -> int:
-    """Points for the demo customers' paid and fulfilled orders, a point per whole unit spent,
-    through :func:`award` like any award; customers that hold an account already are left as
-    they are, so running the demo again changes nothing. How many customers got points."""
-    awarded = 0
+    """Points for the demo customers' paid and fulfilled orders, a point per whole unit spent
+    (within ``max_award``), written as every award is (:func:`add_points` and an entry each).
+    Customers that hold an account already are left as they are, so running the demo again
+    changes nothing. How many customers got points."""
     async with app.write() as session:
         have = {account.customer_id for account in await accounts_of(session, customer_ids)}
         spent = await session.execute(
@@ -131,17 +130,18 @@ async def award_demo_points(
                 OrderRow.customer_id.in_(customer_ids), OrderRow.status.in_(("paid", "fulfilled"))
             )
             .group_by(OrderRow.customer_id)
-            .order_by(OrderRow.customer_id)
         )
-        for customer_id, total in spent.all():
-            points = min(int(total), settings.max_award)
-            if customer_id in have or points <= 0:
-                continue
-            await award(
-                session, to_global_id("Customer", customer_id), points, DEMO_REASON, settings
-            )
-            awarded += 1
-    return awarded
+        points = {
+            customer_id: min(int(total), settings.max_award)
+            for customer_id, total in spent.all()
+            if customer_id not in have and int(total) > 0
+        }
+        await add_points(session, points)
+        session.add_all(
+            LoyaltyEntry(customer_id=customer_id, points=awarded, reason=DEMO_REASON)
+            for customer_id, awarded in sorted(points.items())
+        )
+    return len(points)
 
 
 async def merge(session: AsyncSession, survivor_id: int, merged_ids: list[int]) -> dict[str, int]:
