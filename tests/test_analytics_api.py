@@ -13,13 +13,22 @@ import pytest
 from sqlalchemy import select
 
 import crm_analytics
+import crm_loyalty
 from crm_analytics import jobs
 from crm_analytics.store import create_job
 from crm_analytics.tables import AnalyticsJob
 from crm_graph.demo import seed_demo
-from crm_graph.plugin import EventRecord, to_global_id, utcnow
+from crm_graph.plugin import (
+    EventRecord,
+    OrderRow,
+    PluginMetadata,
+    hookimpl,
+    to_global_id,
+    utcnow,
+)
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client, count_statements
+from crm_loyalty.models import LoyaltyEntry
 
 AS_OF = "2026-11-01T23:59:59+00:00"
 CUSTOMER_FIELDS = """
@@ -132,6 +141,91 @@ async def test_training_job_scores_customers_and_products(analytics: GraphQLClie
         similar = product["similarProducts"]
         assert 1 <= len(similar) <= 4
         assert product["name"] not in {s["product"]["name"] for s in similar}
+
+
+async def _award_points_per_order(client: GraphQLClient) -> None:
+    """Loyalty history as a shop would have it: 10 points for every order of every other
+    customer, awarded when the order was placed (so a balance at a past date is known)."""
+    async with client.app.state.crm.write() as session:
+        orders = await session.execute(select(OrderRow.customer_id, OrderRow.placed_at))
+        for customer_id, placed_at in orders:
+            if customer_id % 2 == 0:
+                session.add(
+                    LoyaltyEntry(
+                        customer_id=customer_id, points=10, reason="order", created_at=placed_at
+                    )
+                )
+
+
+async def _churn_model(client: GraphQLClient) -> tuple[list[str], dict[str, float]]:
+    """The churn model's features and every scored customer's churn probability."""
+    job = await _train(client)
+    assert job["status"] == "SUCCEEDED", job
+    features = (await client.data("{ analyticsModels }"))["analyticsModels"]["churn"]["features"]
+    data = await client.data("{ customers(first: 100) { nodes { id churnRisk { probability } } } }")
+    scores = {
+        n["id"]: n["churnRisk"]["probability"]
+        for n in data["customers"]["nodes"]
+        if n["churnRisk"] is not None
+    }
+    return features, scores
+
+
+async def test_a_partner_plugins_customer_feature_changes_the_churn_model(
+    settings: Settings,
+) -> None:
+    """The example plugin implements crm_analytics_customer_features (a points balance as of
+    the cut-off): with it the churn model has one feature more and scores differently."""
+    async with app_client(settings, plugins=[crm_analytics, crm_loyalty]) as client:
+        await seed_demo(client.app.state.crm.engine, customers=150, seed=3)
+        await _award_points_per_order(client)
+        features_on, scores_on = await _churn_model(client)
+    async with app_client(settings, plugins=[crm_analytics], migrate=False) as client:
+        features_off, scores_off = await _churn_model(client)
+
+    assert "loyalty.points_balance" not in features_off
+    assert features_on == [*features_off, "loyalty.points_balance"]
+    assert len(scores_on) > 20 and scores_on.keys() == scores_off.keys()
+    changed = [c for c in scores_on if abs(scores_on[c] - scores_off[c]) > 1e-6]
+    assert len(changed) > len(scores_on) // 2
+
+
+class BrokenFeatures:
+    """A plugin breaking the feature hook's contract in one of the ways it names."""
+
+    def __init__(self, features: dict[Any, Any]) -> None:
+        self.features = features
+
+    @hookimpl
+    def crm_plugin_metadata(self) -> PluginMetadata:
+        return PluginMetadata(name="broken", version="1.0")
+
+    @hookimpl
+    def crm_analytics_customer_features(
+        self, app: Any, customer_ids: list[int], as_of: datetime
+    ) -> dict[Any, Any]:
+        return {name: {customer_ids[0]: value} for name, value in self.features.items()}
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        ({"score": float("nan")}, "plugin 'broken', feature 'score': customer"),
+        ({"score": "high"}, "'high' is not a number"),
+        (
+            {"Open Tickets": 1},
+            "plugin 'broken', feature 'Open Tickets': a feature name is snake_case",
+        ),
+    ],
+)
+async def test_a_feature_breaking_the_contract_fails_training_naming_plugin_and_feature(
+    settings: Settings, features: dict[str, Any], message: str
+) -> None:
+    async with app_client(settings, plugins=[crm_analytics, BrokenFeatures(features)]) as client:
+        await seed_demo(client.app.state.crm.engine, customers=12, seed=1)
+        job = await _train(client)
+    assert job["status"] == "FAILED"
+    assert message in job["message"]
 
 
 async def test_longer_horizon_and_discounting_change_lifetime_value(

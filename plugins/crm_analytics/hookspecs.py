@@ -1,4 +1,8 @@
-"""Hooks the analytics plugin declares for other plugins (added via ``crm_add_hookspecs``)."""
+"""Hooks the analytics plugin declares for other plugins (added via ``crm_add_hookspecs``).
+
+A plugin implementing them works with or without analytics: while analytics is disabled the
+hook is never declared and its implementations are never called.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,15 @@ def crm_analytics_customer_features(
 ) -> Mapping[str, Mapping[int, float]] | Any:
     """Numeric features of customers as they were at ``as_of``, for the churn model.
 
-    Return ``{feature name: {customer id: value}}`` (``async def`` is awaited); customers left
-    out get 0. Use only what was known at ``as_of``: training asks for features at a past
+    Receives the app (open sessions with ``app.read()``), the ids of the customers being
+    scored (ascending; everyone with an order up to ``as_of``) and ``as_of``, a timezone-aware
+    UTC datetime. Returns ``{feature name: {customer id: number}}``, or an awaitable of it
+    (``async def`` is awaited). Feature names are ``snake_case`` and appear in churn factors
+    and the model's feature list as ``<plugin>.<feature>``, e.g. ``loyalty.points_balance``.
+
+    A customer left out of a feature (or given ``None``) counts as 0, so return only the
+    customers you know something about. Values must be finite numbers (``int``, ``float``,
+    ``Decimal``); anything else fails the training run with a message naming the plugin and
+    the feature. Use only what was known at ``as_of``: training asks for features at a past
     cut-off and labels them with what happened next, so later data would leak the answer.
-    Features appear in churn factors as ``<plugin>.<feature>``, e.g. ``service.open_tickets``.
     """

@@ -73,9 +73,15 @@ async def value_histogram(session: AsyncSession, edges: list[float]) -> list[tup
 
 
 async def model_metrics(session: AsyncSession) -> dict[str, dict[str, Any]]:
-    """Each stored model's metrics by kind, with whether it trained and as of when."""
+    """Each stored model's metrics by kind, with whether it trained, as of when and, for the
+    models built on customer features (churn, segments), which features they use."""
     rows = await session.scalars(select(AnalyticsModel).order_by(AnalyticsModel.kind))
     return {
-        row.kind: {"trained": row.trained, "asOf": row.as_of.isoformat(), **row.metrics}
+        row.kind: {
+            "trained": row.trained,
+            "asOf": row.as_of.isoformat(),
+            **row.metrics,
+            **({"features": row.params["features"]} if "features" in row.params else {}),
+        }
         for row in rows
     }

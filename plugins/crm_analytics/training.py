@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -25,6 +28,7 @@ from crm_graph.plugin import AppContext
 Progress = Callable[[float, str], Awaitable[None]]
 MIN_CLV_CUSTOMERS = 20
 MIN_REPEAT_CUSTOMERS = 10
+FEATURE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -181,19 +185,41 @@ def _fit_clv(
     return value
 
 
+class FeatureError(ValueError):
+    """A plugin's feature breaks the ``crm_analytics_customer_features`` contract."""
+
+
 async def plugin_features(
     app: AppContext, customers: np.ndarray, as_of: datetime
 ) -> dict[str, Mapping[int, float]]:
     """Features other plugins contribute (``crm_analytics_customer_features``), namespaced
-    by plugin: ``service.open_tickets``."""
+    by plugin: ``service.open_tickets``; checked against the hook's contract."""
     found: dict[str, Mapping[int, float]] = {}
     ids = [int(c) for c in customers]
     hook = app.plugins.hook.crm_analytics_customer_features
     for plugin, result in app.plugins.each(hook, app=app, customer_ids=ids, as_of=as_of):
         features = await result if inspect.isawaitable(result) else result
         for name, values in (features or {}).items():
-            found[f"{plugin}.{name}"] = values
+            found[f"{plugin}.{name}"] = _checked(plugin, name, values)
     return found
+
+
+def _checked(plugin: str, name: Any, values: Any) -> dict[int, float]:
+    where = f"plugin {plugin!r}, feature {name!r}"
+    if not isinstance(name, str) or not FEATURE_NAME.fullmatch(name):
+        raise FeatureError(f"{where}: a feature name is snake_case (letters, digits, _)")
+    if not isinstance(values, Mapping):
+        raise FeatureError(f"{where}: values are a mapping of customer id to number")
+    checked = {}
+    for customer, value in values.items():
+        if value is None:
+            continue  # missing: counts as 0, like a customer left out
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            raise FeatureError(f"{where}: customer {customer}: {value!r} is not a number")
+        if not math.isfinite(value):
+            raise FeatureError(f"{where}: customer {customer}: {value!r} is not finite")
+        checked[int(customer)] = float(value)
+    return checked
 
 
 def fit_churn(

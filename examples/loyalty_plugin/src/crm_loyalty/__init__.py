@@ -7,6 +7,7 @@ crm-graph registers its ``@hookimpl`` functions. It imports only ``crm_graph.plu
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import inspect
@@ -87,6 +88,18 @@ async def crm_customer_merge(
     session: AsyncSession, survivor_id: int, merged_ids: list[int]
 ) -> dict[str, int]:
     return await accounts.merge(session, survivor_id, merged_ids)
+
+
+@hookimpl
+async def crm_analytics_customer_features(
+    app: AppContext, customer_ids: list[int], as_of: datetime
+) -> dict[str, dict[int, float]]:
+    """Feeds the analytics plugin's churn model, when analytics is enabled: each customer's
+    points balance as it stood at ``as_of`` (customers without points count as 0)."""
+    async with app.read() as session:
+        balances = await accounts.balances_at(session, as_of)
+    wanted = set(customer_ids)
+    return {"points_balance": {c: float(p) for c, p in balances.items() if c in wanted}}
 
 
 @hookimpl

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,6 +85,16 @@ async def accounts_of(session: AsyncSession, customer_ids: Sequence[int]) -> lis
     """The accounts of these customers in one statement (customers without one are left out)."""
     statement = select(LoyaltyAccount).where(LoyaltyAccount.customer_id.in_(customer_ids))
     return list(await session.scalars(statement))
+
+
+async def balances_at(session: AsyncSession, as_of: datetime) -> dict[int, int]:
+    """Each customer's balance as it stood at ``as_of``: the sum of the awards made by then."""
+    statement = (
+        select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
+        .where(LoyaltyEntry.created_at <= as_of)
+        .group_by(LoyaltyEntry.customer_id)
+    )
+    return {customer: int(points) for customer, points in await session.execute(statement)}
 
 
 async def award(
