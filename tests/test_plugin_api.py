@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
+from pathlib import Path
 from types import ModuleType
 
 from sqlalchemy.types import TypeEngine
@@ -63,3 +65,12 @@ def test_names_say_whether_they_are_a_row_a_column_type_or_a_graphql_type() -> N
             assert value is SQLModel or name.endswith(("Row", "Record")), name
     assert {"Customer", "Order", "Interaction", "Product", "Money"} <= graphql_names
     assert graphql_names.isdisjoint(published)
+
+
+def test_docs_describe_every_group_and_every_name() -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
+    api_docs = docs.split("\n## The plugin API, group by group\n", 1)[1].split("\n## ", 1)[0]
+    sections = set(re.findall(r"^### `(\w+)`$", api_docs, flags=re.MULTILINE))
+    assert sections == set(_groups())
+    undocumented = [name for name in api.__all__ if f"`{name}`" not in api_docs]
+    assert undocumented == []
