@@ -28,7 +28,7 @@ from crm_graph import hookspecs
 from crm_graph.cli import add_plugin_commands
 from crm_graph.db.engine import create_engine
 from crm_graph.db.migrate import differences, upgrade
-from crm_graph.plugin import PluginMetadata, SchemaContribution, hookimpl, open_app
+from crm_graph.plugin import PluginMetadata, SchemaContribution, hookimpl, hookspec, open_app
 from crm_graph.plugins_manager import PluginError, create_plugin_manager
 from crm_graph.settings import Settings
 from crm_graph.testing import TEST_JWT_SECRET, app_client, auth_headers
@@ -332,6 +332,54 @@ async def test_hooks_run_by_plugin_name_unless_tryfirst_or_trylast_says_otherwis
     plugins: list[FakePlugin], order: list[str], offline: Settings
 ) -> None:
     assert await probes(create_app(offline, plugins=plugins)) == [f"{n}Probe" for n in order]
+
+
+class Greetings:
+    """A plugin's own hookspecs, as ``crm_add_hookspecs`` adds them."""
+
+    @hookspec
+    def crm_test_greeting(self, who: str) -> Any:
+        """A greeting for ``who``."""
+
+
+class Greeter(FakePlugin):
+    def __init__(self, name: str, greeting: str | None) -> None:
+        super().__init__(name)
+        self.greeting = greeting
+
+    @hookimpl
+    def crm_add_hookspecs(self, plugin_manager: Any) -> None:
+        if self.name == "host":
+            plugin_manager.add_hookspecs(Greetings)
+
+    @hookimpl
+    def crm_test_greeting(self, who: str) -> str | None:
+        return None if self.greeting is None else f"{self.greeting}, {who}"
+
+
+class EagerGreeter(Greeter):
+    @hookimpl(tryfirst=True)
+    def crm_test_greeting(self, who: str) -> str | None:
+        return f"{self.greeting}, {who}"
+
+
+def test_a_plugins_own_hook_names_each_result_after_its_plugin(offline: Settings) -> None:
+    """``app.plugins.each`` over a plugin-declared hook: results in pluggy's order, each
+    named after the plugin that returned it, also when another returned nothing."""
+    plugins = create_plugin_manager(
+        offline,
+        [
+            Greeter("host", "hello"),
+            Greeter("quiet", None),
+            EagerGreeter("zed", "hi"),
+            Greeter("b", "hey"),
+        ],
+    )
+    assert plugins.each(plugins.hook.crm_test_greeting, who="Ada") == [
+        ("zed", "hi, Ada"),
+        ("b", "hey, Ada"),
+        ("host", "hello, Ada"),
+    ]
 
 
 class Censor(FakePlugin):

@@ -49,7 +49,6 @@ class _Registered:
     """
 
     def __init__(self, manager: pluggy.PluginManager, name: str, plugin: Any) -> None:
-        self.plugin = plugin
         for attribute in dir(plugin):
             opts = manager.parse_hookimpl_opts(plugin, attribute)
             if opts is None:
@@ -102,7 +101,8 @@ class PluginSet:
     def each(self, hook: pluggy.HookCaller, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call ``hook`` through the relay; each result with the name of the plugin it came from.
 
-        A result a wrapper put in place of the others' is named after the hook's wrappers.
+        A result a wrapper put in place of the others' is named after the hook's wrappers. For
+        hooks returning a list of results (not ``firstresult`` ones).
         """
         noted: list[tuple[str, Any]] = []
         token = _NOTED.set(noted)
