@@ -234,3 +234,29 @@ async def test_plugins_move_their_rows_through_the_hook_atomically(settings: Set
         assert refused["mergeCustomers"]["errors"] == [{"code": "SPY_REFUSES", "field": ["input"]}]
         c1 = (await client.data(CUSTOMER, {"x": "C1"}))["customer"]
         assert (c1["id"], c1["deletedAt"], c1["orders"]["totalCount"]) == (ids["C1"], None, 1)
+
+
+async def test_a_field_no_customer_has_is_planned_as_null_and_the_merge_reports_its_commit(
+    client: GraphQLClient,
+) -> None:
+    """Two customers without a phone: the plan says null for it (it used to fail the whole
+    response, after the merge had committed)."""
+    ids = []
+    for name in ("No Phone", "No Phone Either"):
+        made = await client.data(
+            "mutation ($name: String!) { createCustomer(input: {name: $name}) { customer { id } } }",
+            {"name": name},
+        )
+        ids.append(made["createCustomer"]["customer"]["id"])
+    for dry in (True, False):
+        answer = await client.execute(MERGE, {"survivor": ids[0], "merged": ids[1:], "dry": dry})
+        assert "errors" not in answer, answer["errors"]
+        merged = answer["data"]["mergeCustomers"]
+        assert merged["errors"] == []
+        fields = {f["field"]: f["value"] for f in merged["plan"]["fields"]}
+        assert fields["phone"] is None and fields["email"] is None
+        assert fields["name"] == "No Phone"
+    gone = await client.data(
+        "query ($id: ID!) { node(id: $id) { ... on Customer { deletedAt } } }", {"id": ids[1]}
+    )
+    assert gone["node"]["deletedAt"] is not None  # merged away: the merge committed

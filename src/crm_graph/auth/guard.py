@@ -79,6 +79,16 @@ class PersonalDataMask(FieldExtension):
         return self._shown(info, await _settle(next_(source, info, **kwargs)))
 
 
+def personal_fields(graphql_type: Any) -> dict[str, str]:
+    """Python name -> mask kind of the fields of a strawberry type declared ``personal_data``,
+    for values of those fields shown elsewhere (a merge plan shows customer fields)."""
+    return {
+        field.python_name: kind
+        for field in graphql_type.__strawberry_definition__.fields
+        if (kind := (field.metadata or {}).get(PII_FIELD)) is not None
+    }
+
+
 def _secured(field: StrawberryField, operation: bool) -> StrawberryField:
     metadata = field.metadata or {}
     permission = metadata.get(PERMISSION) or (WILDCARD if operation else None)

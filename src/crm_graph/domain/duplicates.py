@@ -33,11 +33,31 @@ PREFIX = 3
 MAX_CANDIDATE_ROWS = 2000
 
 
+# How each reason reads; ``{shared}`` is the value both customers have, personal data that
+# the caller sees masked without ``pii:read`` (``kind`` names the mask).
+MESSAGES = {
+    EMAIL: "same e-mail address {shared}",
+    PHONE: "same phone number {shared}",
+    NAME: "names are {similarity:.0%} similar",
+    COMPANY: "companies are {similarity:.0%} similar",
+}
+KINDS = {EMAIL: "email", PHONE: "phone"}
+
+
 @dataclass(frozen=True)
 class Reason:
     code: str
-    message: str
     similarity: float
+    shared: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """The mask of ``shared``: ``email``, ``phone`` (or ``text``, when there is none)."""
+        return KINDS.get(self.code, "text")
+
+    def message(self, shared: str | None) -> str:
+        """The reason in words, with ``shared`` as the caller may see it."""
+        return MESSAGES[self.code].format(shared=shared, similarity=self.similarity)
 
 
 @dataclass(frozen=True)
@@ -77,16 +97,16 @@ def compare(a: Profile, b: Profile) -> Match | None:
     """The score of a pair and its reasons, or None below ``MIN_SCORE``."""
     reasons: list[Reason] = []
     if a.email and a.email == b.email:
-        reasons.append(Reason(EMAIL, f"same e-mail address {a.email}", 1.0))
+        reasons.append(Reason(EMAIL, 1.0, a.email))
     if a.phone and a.phone == b.phone:
-        reasons.append(Reason(PHONE, f"same phone number {a.phone}", 1.0))
+        reasons.append(Reason(PHONE, 1.0, a.phone))
     name = fuzz.token_sort_ratio(a.name, b.name) / 100
     if name >= NAME_SIMILAR:
-        reasons.append(Reason(NAME, f"names are {name:.0%} similar", name))
+        reasons.append(Reason(NAME, name))
     if a.company and b.company and (reasons or name >= NAME_SIMILAR):
         company = fuzz.token_sort_ratio(a.company, b.company) / 100
         if company >= COMPANY_SIMILAR:
-            reasons.append(Reason(COMPANY, f"companies are {company:.0%} similar", company))
+            reasons.append(Reason(COMPANY, company))
     unlikely = 1.0
     for reason in reasons:
         unlikely *= 1 - STRENGTH[reason.code] * reason.similarity

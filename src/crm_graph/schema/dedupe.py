@@ -11,6 +11,8 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from crm_graph.auth.declare import requires
+from crm_graph.auth.guard import personal_fields, principal_of
+from crm_graph.auth.personal import shown
 from crm_graph.db.jsonable import camel
 from crm_graph.domain import duplicates, merge
 from crm_graph.domain.errors import ValidationFailed
@@ -19,6 +21,8 @@ from crm_graph.schema.types.common import UserError, id_arg, input_id, query_err
 from crm_graph.schema.types.customer import Customer
 
 MAX_RESULTS = 100
+# A merge plan shows customer fields: masked as the Customer type masks them.
+PERSONAL_FIELDS = personal_fields(Customer)
 
 
 @strawberry.enum
@@ -36,10 +40,14 @@ class DuplicateReason:
     similarity: float = strawberry.field(description="1.0 for an exact match.")
 
 
-def _reasons(match: duplicates.Match) -> list[DuplicateReason]:
+def _reasons(match: duplicates.Match, info: Info) -> list[DuplicateReason]:
+    """The reasons in words, the values both customers share as the caller may see them."""
+    caller = principal_of(info)
     return [
         DuplicateReason(
-            code=DuplicateReasonCode(r.code), message=r.message, similarity=r.similarity
+            code=DuplicateReasonCode(r.code),
+            message=r.message(shown(caller, r.shared, r.kind)),
+            similarity=r.similarity,
         )
         for r in match.reasons
     ]
@@ -90,7 +98,7 @@ class DedupeQueries:
                 error = exc.errors[0]
                 raise query_error(error.code, error.message, "customerId") from exc
         return [
-            DuplicateCandidate(score=m.score, reasons=_reasons(m), customer_id=m.other_id)
+            DuplicateCandidate(score=m.score, reasons=_reasons(m, info), customer_id=m.other_id)
             for m in found
         ]
 
@@ -105,7 +113,7 @@ class DedupeQueries:
         return [
             DuplicatePair(
                 score=m.score,
-                reasons=_reasons(m),
+                reasons=_reasons(m, info),
                 ids=(min(m.customer_id, m.other_id), max(m.customer_id, m.other_id)),
             )
             for m in found
@@ -124,8 +132,16 @@ class MergeCustomersInput:
 @strawberry.type(description="A field of the survivor after the merge, and where it comes from.")
 class MergeFieldValue:
     field: str
-    value: JSON
+    given: strawberry.Private[Any]
+    python_name: strawberry.Private[str]
     source_ids: strawberry.Private[list[int]]
+
+    @strawberry.field(
+        description="Null when none of the customers has one; masked as the Customer field is."
+    )
+    def value(self, info: Info) -> JSON | None:
+        kind = PERSONAL_FIELDS.get(self.python_name)
+        return self.given if kind is None else shown(principal_of(info), self.given, kind)
 
     @strawberry.field(description="The customers the value comes from.")
     async def sources(self, info: Info) -> list[Customer]:
@@ -173,7 +189,9 @@ def _plan(plan: merge.MergePlan, dry_run: bool) -> MergePlan:
     return MergePlan(
         dry_run=dry_run,
         fields=[
-            MergeFieldValue(field=camel(f.field), value=f.value, source_ids=f.sources)
+            MergeFieldValue(
+                field=camel(f.field), given=f.value, python_name=f.field, source_ids=f.sources
+            )
             for f in plan.fields
         ],
         moves=[MergeMove(owner=m.owner, kind=m.kind, count=m.count) for m in plan.moves],

@@ -18,8 +18,9 @@ from strawberry.types import Info
 from crm_graph.auth import keys
 from crm_graph.auth.audit import audit_select
 from crm_graph.auth.declare import AUTHENTICATED, requires
-from crm_graph.auth.guard import principal_of
+from crm_graph.auth.guard import principal_of, require
 from crm_graph.auth.models import ApiKey, AuditEntry, CustomerConsent
+from crm_graph.auth.personal import PII_PERMISSION
 from crm_graph.db import models
 from crm_graph.db.paging import Ordering
 from crm_graph.domain import api_keys, consent, customers, gdpr
@@ -193,10 +194,12 @@ class SecurityQueries:
         )
 
     @strawberry.field(
-        description="Everything held about a customer, core and plugins (GDPR access).",
+        description="Everything held about a customer, core and plugins (GDPR access). Needs "
+        "`pii:read` too: the export is the personal data in clear.",
         metadata=requires("gdpr:export"),
     )
     async def export_customer_data(self, info: Info, id: strawberry.ID) -> JSON | None:
+        require(info, PII_PERMISSION)  # masked, it would be no export at all
         pk = id_arg(id, "Customer")
         async with info.context.app.read() as session:
             return await gdpr.export_customer(session, info.context.app.plugins, pk)
