@@ -24,6 +24,8 @@ class RequestContext:
     principal: Principal | None = None
     request_id: str | None = None
     connection_params: dict[str, Any] | None = None
+    # Response keys of the mutations whose unit of work committed (crm_graph.schema.commits).
+    committed: list[str] = field(default_factory=list)
 
     @classmethod
     def create(cls, app: AppContext, request: Request | WebSocket | None) -> RequestContext:

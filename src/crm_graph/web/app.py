@@ -27,6 +27,7 @@ from crm_graph import __version__
 from crm_graph.auth.guard import AccessExtension, check_declarations
 from crm_graph.runtime import AppContext, build_app
 from crm_graph.schema.build import ComposedSchema, build_schema
+from crm_graph.schema.commits import ReportCommits
 from crm_graph.schema.context import RequestContext
 from crm_graph.schema.limits import limit_extensions
 from crm_graph.settings import Settings
@@ -93,7 +94,7 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
     plugin_set, engine = context.plugins, context.engine
     schema = build_schema(
         plugin_set,
-        extensions=[*limit_extensions(settings), AccessExtension],
+        extensions=[*limit_extensions(settings), AccessExtension, ReportCommits],
         suggestions=settings.exposes_schema,
     )
     check_declarations(schema, context.auth.policy)

@@ -13,6 +13,7 @@ from strawberry.types import Info
 
 from crm_graph.auth.unit import audited
 from crm_graph.domain.errors import FieldError, ValidationFailed
+from crm_graph.schema.commits import note_commit
 from crm_graph.schema.types.common import UserError, provided, user_errors
 
 T = TypeVar("T")
@@ -24,11 +25,13 @@ async def perform(
     """Run ``work`` in one transaction. Any user error rolls everything back.
 
     The transaction also writes the mutation's audit row and sees only the rows the caller's
-    scope allows (see :mod:`crm_graph.auth.unit`).
+    scope allows (see :mod:`crm_graph.auth.unit`). Once it committed, whatever goes wrong while
+    the payload is built is reported as committed (see :mod:`crm_graph.schema.commits`).
     """
     try:
         async with info.context.app.write() as session, audited(session, info):
             result = await work(session)
+        note_commit(info)
         info.context.loaders.fields.forget()  # later fields of this request see the write
         return result, []
     except ValidationFailed as exc:
