@@ -22,140 +22,36 @@ Every name lives in one group, a submodule named after it, and is re-exported he
 
 from __future__ import annotations
 
-from crm_graph.plugin.app import AppContext, RequestContext, open_app
-from crm_graph.plugin.contributions import (
-    EXTENDABLE_TYPES,
-    EventType,
-    Permissions,
-    PluginMetadata,
-    SchemaContribution,
-    Storage,
+# Each group's module lists its names in its own __all__; this package re-exports them all.
+from crm_graph.plugin import (
+    app,
+    contributions,
+    data,
+    domain,
+    events,
+    fields,
+    markers,
+    tables,
+    types,
 )
-from crm_graph.plugin.data import (
-    INSERTED,
-    UNCHANGED,
-    UPDATED,
-    BatchResult,
-    Checked,
-    Columns,
-    CustomerRefs,
-    DataKind,
-    ImportContext,
-    Outcome,
-    find_customers,
-    rejected,
-    write_records,
-)
-from crm_graph.plugin.domain import Collector, FieldError, ValidationFailed, fail, perform
-from crm_graph.plugin.events import EventRecord, emit
-from crm_graph.plugin.fields import Related, RelatedRows, batch_field, load_related, table_field
-from crm_graph.plugin.markers import hookimpl, hookspec
-from crm_graph.plugin.tables import (
-    CustomerRow,
-    Field,
-    InteractionRow,
-    JsonColumn,
-    MoneyColumn,
-    OrderLineRow,
-    OrderRow,
-    ProductRow,
-    SQLModel,
-    UTCDateTimeColumn,
-    utcnow,
-)
-from crm_graph.plugin.types import (
-    AUTHENTICATED,
-    Connection,
-    CustomerType,
-    InteractionType,
-    MoneyType,
-    Node,
-    OrderType,
-    ProductType,
-    UserError,
-    from_global_id,
-    id_arg,
-    input_id,
-    money,
-    personal_data,
-    query_error,
-    requires,
-    to_global_id,
-)
+from crm_graph.plugin.app import *  # noqa: F403
+from crm_graph.plugin.contributions import *  # noqa: F403
+from crm_graph.plugin.data import *  # noqa: F403
+from crm_graph.plugin.domain import *  # noqa: F403
+from crm_graph.plugin.events import *  # noqa: F403
+from crm_graph.plugin.fields import *  # noqa: F403
+from crm_graph.plugin.markers import *  # noqa: F403
+from crm_graph.plugin.tables import *  # noqa: F403
+from crm_graph.plugin.types import *  # noqa: F403
 
-# The public surface in its groups, in the order of the docs (tests check it against them).
-__all__ = [  # noqa: RUF022 (grouped, not sorted)
-    # markers
-    "hookimpl",
-    "hookspec",
-    # contributions
-    "EXTENDABLE_TYPES",
-    "EventType",
-    "Permissions",
-    "PluginMetadata",
-    "SchemaContribution",
-    "Storage",
-    # app
-    "AppContext",
-    "RequestContext",
-    "open_app",
-    # tables
-    "CustomerRow",
-    "Field",
-    "InteractionRow",
-    "JsonColumn",
-    "MoneyColumn",
-    "OrderLineRow",
-    "OrderRow",
-    "ProductRow",
-    "SQLModel",
-    "UTCDateTimeColumn",
-    "utcnow",
-    # types
-    "AUTHENTICATED",
-    "Connection",
-    "CustomerType",
-    "InteractionType",
-    "MoneyType",
-    "Node",
-    "OrderType",
-    "ProductType",
-    "UserError",
-    "from_global_id",
-    "id_arg",
-    "input_id",
-    "money",
-    "personal_data",
-    "query_error",
-    "requires",
-    "to_global_id",
-    # fields
-    "Related",
-    "RelatedRows",
-    "batch_field",
-    "load_related",
-    "table_field",
-    # domain
-    "Collector",
-    "FieldError",
-    "ValidationFailed",
-    "fail",
-    "perform",
-    # events
-    "EventRecord",
-    "emit",
-    # data
-    "DataKind",
-    "Columns",
-    "ImportContext",
-    "Checked",
-    "Outcome",
-    "BatchResult",
-    "INSERTED",
-    "UPDATED",
-    "UNCHANGED",
-    "rejected",
-    "CustomerRefs",
-    "find_customers",
-    "write_records",
-]
+# The public surface, group by group in the order of the docs.
+__all__: list[str] = []
+__all__ += markers.__all__
+__all__ += contributions.__all__
+__all__ += app.__all__
+__all__ += tables.__all__
+__all__ += types.__all__
+__all__ += fields.__all__
+__all__ += domain.__all__
+__all__ += events.__all__
+__all__ += data.__all__
