@@ -313,6 +313,14 @@ async def test_webhook_management_secrets_ssrf_and_redelivery(settings: Settings
             "http://10.1.2.3/hook",
             "http://[::1]/hook",
             "http://169.254.169.254/latest",
+            # IPv6 addresses carrying a private IPv4 address: NAT64, 6to4, IPv4-mapped and
+            # -compatible, local-use NAT64, Teredo (its client 127.0.0.1).
+            "http://[64:ff9b::7f00:1]/",
+            "http://[2002:7f00:1::]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::127.0.0.1]/",
+            "http://[64:ff9b:1::a00:1]/",
+            "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
             "ftp://example.com/x",
             "http://user:pw@93.184.216.34/",
         ]:
@@ -353,6 +361,64 @@ async def test_webhook_management_secrets_ssrf_and_redelivery(settings: Settings
         )
         assert deleted["deleteWebhook"]["errors"] == []
         assert (await client.data(WEBHOOK, {"id": webhook["id"]}))["webhook"] is None
+
+
+class Names:
+    """A resolver for webhook targets (``app_client(resolve=...)``) answering from a table the
+    test changes, as a name's DNS records change: no system resolver, no traffic."""
+
+    def __init__(self, **answers: str) -> None:
+        self.answers = dict(answers)
+
+    async def __call__(self, host: str, _port: int) -> list[str]:
+        if host not in self.answers:
+            raise OSError(f"unknown name {host}")
+        return [self.answers[host]]
+
+
+async def test_a_name_rebound_to_loopback_after_creation_is_never_connected_to(
+    settings: Settings,
+) -> None:
+    """DNS rebinding: the name was public when the webhook was saved and points at loopback
+    when it is delivered. The delivery's one look-up is the address checked and connected
+    to, so the receiver listening there hears nothing and the attempt says why."""
+    names = Names(**{"hooks.example": "93.184.216.34"})
+    strict = hook_settings(settings, webhook_allow_private_targets=False)
+    async with (
+        receiver(lambda _path, _n: "200") as http,
+        app_client(strict, plugins=[], resolve=names) as client,
+    ):
+        port = http.url.rsplit(":", 1)[1]
+        webhook = await create_webhook(
+            client, f"http://hooks.example:{port}/", ["customer.created"]
+        )
+        names.answers["hooks.example"] = "127.0.0.1"
+        await mutate(client, "createCustomer", {"name": "Ada"}, "customer")
+        [delivery] = await settled_first_attempt(client, webhook)
+    assert http.requests == []
+    error = delivery["attemptLog"][0]["error"]
+    assert "'hooks.example' resolves to a private, loopback or link-local address" in error
+
+
+async def test_deliveries_connect_to_the_resolved_address_with_the_name_as_host(
+    settings: Settings,
+) -> None:
+    """The connection goes to the address the app's resolver gave (the system cannot resolve
+    ``.test`` names), while the request still names the host it was configured with."""
+    names = Names(**{"receiver.test": "127.0.0.1"})
+    async with (
+        receiver(lambda _path, _n: "200") as http,
+        app_client(hook_settings(settings), plugins=[], resolve=names) as client,
+    ):
+        port = http.url.rsplit(":", 1)[1]
+        webhook = await create_webhook(
+            client, f"http://receiver.test:{port}/in", ["customer.created"]
+        )
+        await mutate(client, "createCustomer", {"name": "Ada"}, "customer")
+        [delivery] = await settled(client, webhook, 1)
+    assert delivery["status"] == "SUCCEEDED", delivery
+    [request] = http.requests
+    assert (request.path, request.headers["host"]) == ("/in", f"receiver.test:{port}")
 
 
 async def test_retention_deletes_settled_deliveries_with_their_attempts_never_pending_ones(

@@ -15,6 +15,7 @@ from crm_graph.auth.event_access import webhook_audience
 from crm_graph.auth.permissions import build_policy
 from crm_graph.db.engine import create_engine, read_session, write_session
 from crm_graph.events.service import EventService
+from crm_graph.events.webhooks.targets import Resolve, TargetPolicy, system_resolve
 from crm_graph.plugins_manager import PluginSet, create_plugin_manager
 from crm_graph.settings import Settings
 
@@ -30,6 +31,10 @@ class AppContext:
     settings: Settings
     engine: AsyncEngine
     plugins: PluginSet
+    # How webhook target names are resolved (the system's resolver unless one is given).
+    resolve: Resolve = system_resolve
+    # Which addresses webhooks may reach, checked at creation and at each connection.
+    webhook_targets: TargetPolicy = field(init=False)
     # The event log, hub and background tasks (started by the server's lifespan only).
     events: EventService = field(init=False)
     # Authentication, roles and rate limits (see crm_graph.auth).
@@ -38,6 +43,9 @@ class AppContext:
     plugin_state: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.webhook_targets = TargetPolicy(
+            self.settings.webhook_allow_private_targets, self.resolve
+        )
         self.auth = Authenticator(
             self.settings, build_policy(self.settings, self.plugins), self.engine
         )
@@ -56,16 +64,20 @@ class AppContext:
         return read_session(self.engine)
 
 
-def build_app(settings: Settings, plugins: Iterable[Any] | None = None) -> AppContext:
+def build_app(
+    settings: Settings, plugins: Iterable[Any] | None = None, resolve: Resolve | None = None
+) -> AppContext:
     """The one way an AppContext is made, for the server and for tools alike.
 
     Plugins are chosen as the server chooses them (``plugins=None`` discovers them); a plugin
-    that cannot load, or conflicts with another, stops here.
+    that cannot load, or conflicts with another, stops here. ``resolve`` replaces the system's
+    name resolution for webhook targets (a split-horizon resolver, or a test's).
     """
     return AppContext(
         settings=settings,
         engine=create_engine(settings.database_url, echo=settings.sql_echo),
         plugins=create_plugin_manager(settings, plugins),
+        resolve=resolve or system_resolve,
     )
 
 

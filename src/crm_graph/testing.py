@@ -34,6 +34,7 @@ from typer.testing import CliRunner, Result
 from crm_graph.auth.tokens import issue_token
 from crm_graph.cli import app as cli_app
 from crm_graph.db.migrate import upgrade
+from crm_graph.events.webhooks.targets import Resolve
 from crm_graph.settings import Settings
 from crm_graph.web.app import create_app
 
@@ -128,8 +129,13 @@ async def app_client(
     migrate: bool = True,
     role: str | None = "admin",
     user_id: str = TEST_USER,
+    resolve: Resolve | None = None,
 ) -> AsyncIterator[GraphQLClient]:
     """An app with the chosen plugins, its database migrated, and a client for it.
+
+    ``resolve`` (``async (host, port) -> [addresses]``) answers the app's webhook target
+    look-ups instead of the system's resolver, e.g. to make a name point at a loopback
+    receiver.
 
     The client authenticates with a token of ``role`` for ``user_id`` (``role=None``: no
     credentials); the app gets a generated ``jwt_secret`` when the settings have none, and no
@@ -141,7 +147,7 @@ async def app_client(
     for limit in ("rate_limit_per_minute", "auth_failures_per_minute"):
         if limit not in settings.model_fields_set:
             settings = settings.model_copy(update={limit: 0})
-    app = create_app(settings, plugins)
+    app = create_app(settings, plugins, resolve)
     if migrate:
         await upgrade(app.state.crm.engine, app.state.crm.plugins)
     headers = {}

@@ -28,7 +28,7 @@ from crm_graph.events.models import (
     WebhookEndpoint,
 )
 from crm_graph.events.store import delete_deliveries
-from crm_graph.events.webhooks.targets import UnsafeTarget, check_target
+from crm_graph.events.webhooks.targets import TargetPolicy, UnsafeTarget
 from crm_graph.webhooks import new_secret
 
 STATUSES = ("active", "paused", "disabled")
@@ -36,7 +36,7 @@ MAX_EVENT_TYPES = 100
 
 
 async def _check_fields(
-    fields: dict[str, Any], known_types: Sequence[str], allow_private: bool
+    fields: dict[str, Any], known_types: Sequence[str], targets: TargetPolicy
 ) -> dict[str, Any]:
     errors = Collector()
     out: dict[str, Any] = {}
@@ -44,7 +44,7 @@ async def _check_fields(
         url = clean_text(fields["url"], errors, "input", "url", max_length=2000, required=True)
         if url is not None:
             try:
-                await check_target(url, allow_private)
+                await targets.check(url)
             except UnsafeTarget as exc:
                 errors.add("UNSAFE_URL", str(exc), "input", "url")
         out["url"] = url
@@ -78,12 +78,12 @@ async def create_endpoint(
     session: AsyncSession,
     fields: dict[str, Any],
     known_types: Sequence[str],
-    allow_private: bool,
+    targets: TargetPolicy,
     creator: Principal,
 ) -> WebhookEndpoint:
     """A new active endpoint with a fresh secret; it gets events committed from now on, as
     ``creator`` may read them."""
-    values = await _check_fields({"url": None, **fields}, known_types, allow_private)
+    values = await _check_fields({"url": None, **fields}, known_types, targets)
     values.update(_creator(creator))
     store = await session.get(EventStore, 1)
     endpoint = WebhookEndpoint(
@@ -106,7 +106,7 @@ async def update_endpoint(
     endpoint_id: int,
     changes: dict[str, Any],
     known_types: Sequence[str],
-    allow_private: bool,
+    targets: TargetPolicy,
     editor: Principal,
     expected_version: int | None = None,
 ) -> WebhookEndpoint:
@@ -115,7 +115,7 @@ async def update_endpoint(
     endpoint = await get_endpoint(session, endpoint_id, "input", "id")
     check_version(endpoint, expected_version)
     status = changes.pop("status", None)
-    values = await _check_fields(changes, known_types, allow_private)
+    values = await _check_fields(changes, known_types, targets)
     if "url" in values:
         values.update(_creator(editor))
     if status is not None:

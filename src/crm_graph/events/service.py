@@ -72,7 +72,11 @@ class EventService:
         self._follow("webhook dispatcher", lambda: self._dispatch(deliver, start))
         if self.app.settings.webhook_workers > 0:
             self.deliverer = Deliverer(
-                self.app.engine, self.app.settings, self.owner, self.audience
+                self.app.engine,
+                self.app.settings,
+                self.owner,
+                self.audience,
+                self.app.webhook_targets,
             )
             self._loop("webhook deliveries", self.deliverer.step, deliver, interval)
         for handler in plugin_handlers(self.app, self.log, self.owner, self.hub.head):

@@ -16,6 +16,7 @@ from crm_graph.auth.guard import principal_of
 from crm_graph.db.paging import Ordering
 from crm_graph.domain import webhook_endpoints as domain
 from crm_graph.events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from crm_graph.events.webhooks.targets import TargetPolicy
 from crm_graph.ids import to_global_id
 from crm_graph.schema.events import Event
 from crm_graph.schema.lists import connection
@@ -182,8 +183,8 @@ def _known_types(info: Info) -> list[str]:
     return [t.name for _owner, t in info.context.app.events.types]
 
 
-def _allow_private(info: Info) -> bool:
-    return info.context.app.settings.webhook_allow_private_targets
+def _targets(info: Info) -> TargetPolicy:
+    return info.context.app.webhook_targets
 
 
 @strawberry.type
@@ -228,7 +229,7 @@ class WebhookMutations:
     async def create_webhook(self, info: Info, input: CreateWebhookInput) -> CreateWebhookPayload:
         fields = {"url": input.url, "event_types": input.event_types}
         fields["description"] = input.description
-        known, allow = _known_types(info), _allow_private(info)
+        known, allow = _known_types(info), _targets(info)
         creator = principal_of(info)
         row, errors = await perform(
             info, lambda s: domain.create_endpoint(s, fields, known, allow, creator)
@@ -238,7 +239,7 @@ class WebhookMutations:
     @strawberry.mutation(metadata=MANAGE, description="Change a webhook, pause or resume it.")
     async def update_webhook(self, info: Info, input: UpdateWebhookInput) -> WebhookPayload:
         changes = fields_of(input, ("url", "event_types", "description", "status"))
-        known, allow = _known_types(info), _allow_private(info)
+        known, allow = _known_types(info), _targets(info)
 
         async def work(session: AsyncSession) -> WebhookEndpoint:
             pk = input_id(input.id, "Webhook", "input", "id")

@@ -25,6 +25,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from crm_graph import __version__
 from crm_graph.auth.guard import AccessExtension, check_declarations
+from crm_graph.events.webhooks.targets import Resolve
 from crm_graph.runtime import AppContext, build_app
 from crm_graph.schema.build import ComposedSchema, build_schema
 from crm_graph.schema.commits import ReportCommits
@@ -84,13 +85,18 @@ async def _run_hooks(results: list[Any]) -> None:
             await result
 
 
-def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    plugins: Iterable[Any] | None = None,
+    resolve: Resolve | None = None,
+) -> Starlette:
     """Build one independent app: its own engine, plugin set and schema (no global state).
 
     ``plugins=None`` discovers installed plugins; pass a list to choose them (tests do).
+    ``resolve`` replaces the system's name resolution for webhook targets.
     """
     settings = settings or Settings()
-    context = build_app(settings, plugins)
+    context = build_app(settings, plugins, resolve)
     plugin_set, engine = context.plugins, context.engine
     schema = build_schema(
         plugin_set,

@@ -17,7 +17,7 @@ import httpx
 
 from crm_graph.db.models import utcnow
 from crm_graph.events.models import EventRecord
-from crm_graph.events.webhooks.targets import UnsafeTarget, check_target
+from crm_graph.events.webhooks.targets import UnsafeTarget
 from crm_graph.settings import Settings
 from crm_graph.webhooks import sign
 
@@ -90,7 +90,11 @@ def retry_after(value: str | None) -> float | None:
 
 
 async def send(http: httpx.AsyncClient, settings: Settings, job: Job) -> Outcome:
-    """Make the request of ``job``; every failure becomes the outcome's ``error``."""
+    """Make the request of ``job``; every failure becomes the outcome's ``error``.
+
+    ``http`` is a :meth:`TargetPolicy.client`: it refuses targets that may not be reached
+    (:class:`UnsafeTarget`) as it connects.
+    """
     started = time.monotonic()
     timestamp = int(time.time())
     headers = {
@@ -103,7 +107,6 @@ async def send(http: httpx.AsyncClient, settings: Settings, job: Job) -> Outcome
     }
     outcome = Outcome()
     try:
-        await check_target(job.url, settings.webhook_allow_private_targets)
         # One deadline for the whole exchange: httpx's own timeouts are per read, so a
         # receiver dripping a byte at a time would otherwise hold a worker forever.
         async with (

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_graph.db.models import utcnow
@@ -13,6 +12,7 @@ from crm_graph.events.loops import logger
 from crm_graph.events.webhooks.claims import Audience, any_due, claim
 from crm_graph.events.webhooks.outcomes import record
 from crm_graph.events.webhooks.request import Job, send
+from crm_graph.events.webhooks.targets import TargetPolicy
 from crm_graph.settings import Settings
 
 
@@ -20,13 +20,16 @@ class Deliverer:
     """Claims due deliveries and sends them, ``settings.webhook_workers`` at a time."""
 
     def __init__(
-        self, engine: AsyncEngine, settings: Settings, owner: str, audience: Audience
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        owner: str,
+        audience: Audience,
+        targets: TargetPolicy,
     ) -> None:
         self.engine, self.settings, self.owner = engine, settings, owner
         self.audience = audience
-        self.http = httpx.AsyncClient(
-            timeout=settings.webhook_timeout_seconds, follow_redirects=False
-        )
+        self.http = targets.client(settings.webhook_timeout_seconds)
 
     async def close(self) -> None:
         await self.http.aclose()
