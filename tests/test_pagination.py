@@ -147,6 +147,8 @@ def _bad_cursors(ordering: str) -> list[str]:
         _cursor({"o": ordering, "v": [when, "1"]}),
         _cursor({"o": ordering, "v": [when, 1, 2]}),
         _cursor({"v": [when, 1]}),
+        _cursor({"o": ordering, "v": [when, 10**30]}),  # past any key: SQL would overflow
+        base64.urlsafe_b64encode(b"[" * 100_000).decode(),  # nested past the parser's stack
     ]
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from crm_graph.db.jsonable import plain
+from crm_graph.db.storable import problem_of
 
 
 class PagingError(ValueError):
@@ -79,6 +80,8 @@ def decode_cursor(cursor: str, ordering: Ordering, model: Any, field: str) -> li
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
+        if problem_of(data) is not None:  # a forged number past any key, or nesting
+            raise ValueError
         values = data["v"]
         if data["o"] != ordering.name:
             raise PagingError("INVALID_CURSOR", "the cursor belongs to another ordering", field)
@@ -88,7 +91,14 @@ def decode_cursor(cursor: str, ordering: Ordering, model: Any, field: str) -> li
         return [_typed(value, col) for value, col in zip(values, keys, strict=True)]
     except PagingError:
         raise
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+    except (
+        binascii.Error,
+        ValueError,
+        KeyError,
+        TypeError,
+        UnicodeDecodeError,
+        RecursionError,
+    ) as exc:
         raise PagingError("INVALID_CURSOR", "the cursor is malformed", field) from exc
 
 
