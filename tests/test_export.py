@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -106,3 +107,68 @@ async def test_export_streams_to_stdout_and_filters_by_change_time(
     assert (later.exit_code, later.stdout) == (0, "")
     bad = await cli(url, "export", "customers", "--since", "soon")
     assert bad.exit_code == 2
+
+
+# What a customer may type that a spreadsheet runs (OWASP's CSV injection list), what looks
+# like it but cannot run (numbers, E.164 phones), and values that already start with the quote.
+FORMULAS = {
+    "name": '=HYPERLINK("http://127.0.0.1/x","click")',
+    "company": "+cmd|' /C calc'!A0",
+    "phone": "+14155550123",
+    "tags": ["@SUM(1+1)", "-2+3"],
+    "attributes": {
+        "=key": "-10",
+        "tab": "\t=1+1",
+        "cr": "\r=1+1",
+        "quoted": "'=already quoted",
+        "quotes": "''",
+        "tis": "'Tis",
+        "number": "-1.5e3",
+    },
+}
+
+
+async def test_csv_exports_escape_formulas_and_import_back_exactly(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    url = settings.database_url
+    await client.data(
+        "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) "
+        "{ errors { code } } }",
+        {"input": {**FORMULAS, "externalId": "F1"}},
+    )
+    exported = tmp_path / "customers.csv"
+    assert (await cli(url, "export", "customers", "-o", str(exported))).exit_code == 0
+    with exported.open(newline="", encoding="utf-8") as f:
+        header, row = list(csv.reader(f))
+    cells = dict(zip(header, row, strict=True))
+    assert "'=key" in header
+    assert cells["name"] == "'" + FORMULAS["name"]
+    assert cells["company"] == "'" + FORMULAS["company"]
+    assert cells["tags"] == "'@SUM(1+1);-2+3"
+    assert (cells["tab"], cells["cr"]) == ("'\t=1+1", "'\r=1+1")
+    assert (cells["quoted"], cells["quotes"]) == ("''=already quoted", "'''")
+    assert (cells["phone"], cells["'=key"], cells["number"], cells["tis"]) == (
+        "+14155550123",
+        "-10",
+        "-1.5e3",
+        "'Tis",
+    )
+    raw = await cli(url, "export", "customers", "--no-escape-formulas")
+    header, row = list(csv.reader(raw.stdout.splitlines(keepends=True)))
+    unescaped = dict(zip(header, row, strict=True))
+    assert (unescaped["name"], unescaped["tab"]) == (FORMULAS["name"], "\t=1+1")
+
+    kind = "sqlite" if url.startswith("sqlite") else "postgresql"
+    async with temporary_database(kind, tmp_path) as fresh:
+        assert (await cli(fresh, "migrate")).exit_code == 0
+        assert (await cli(fresh, "import", "customers", str(exported))).exit_code == 0
+        again = tmp_path / "again.csv"
+        assert (await cli(fresh, "export", "customers", "-o", str(again))).exit_code == 0
+        jsonl = await cli(fresh, "export", "customers", "--format", "jsonl")
+    assert again.read_text(encoding="utf-8") == exported.read_text(encoding="utf-8")
+    imported = json.loads(jsonl.stdout)
+    assert {k: imported[k] for k in ("name", "company", "phone", "tags")} == {
+        k: FORMULAS[k] for k in ("name", "company", "phone", "tags")
+    }
+    assert imported["attributes"] == FORMULAS["attributes"]

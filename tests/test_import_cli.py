@@ -675,6 +675,39 @@ async def test_the_rejects_report_lists_rows_in_row_order(
     assert sorted(o["number"] for o in data["orders"]["nodes"]) == ["N3", "N6"]
 
 
+async def test_the_rejects_report_escapes_formulas_and_escaped_cells_import_as_their_values(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    """The rejects report is a CSV file people open in a spreadsheet, like an export: the
+    file's cells a spreadsheet would run are escaped in it. A cell escaped by an export is
+    imported as the value it stands for; any other cell as it is."""
+    path = write(
+        tmp_path / "customers.csv",
+        """
+        external_id,name,email,=plan
+        A,'=1+1,a@example.com,'@gold
+        B,=2+2,not-an-email,-7
+        C,'Tis,c@example.com,''
+        """,
+    )
+    result = await cli(settings.database_url, "import", "customers", str(path))
+    assert result.exit_code == 1
+    assert rejected_rows(path) == [
+        ["row", "reason", "external_id", "name", "email", "'=plan"],
+        [
+            "3",
+            "email: not a valid e-mail address: An email address must have an @-sign.",
+            "B",
+            "'=2+2",
+            "not-an-email",
+            "-7",
+        ],
+    ]
+    a, c = await _customer(client, "A"), await _customer(client, "C")
+    assert (a["name"], a["attributes"]) == ("=1+1", {"=plan": "@gold"})
+    assert (c["name"], c["attributes"]) == ("'Tis", {"=plan": "'"})
+
+
 async def test_json_lines_orders_apart_in_the_file_form_one_order(
     client: GraphQLClient, settings: Settings, tmp_path: Path
 ) -> None:

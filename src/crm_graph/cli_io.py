@@ -218,6 +218,13 @@ def export_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
     ] = None,
+    escape_formulas: Annotated[
+        bool,
+        typer.Option(
+            help="CSV: prefix cells a spreadsheet would run as formulas (=, +, -, @, tab, CR; "
+            "not numbers) with ' (the import removes it)."
+        ),
+    ] = True,
 ) -> None:
     """Export records in the import's format (what is exported imports back the same)."""
     settings = Settings()
@@ -238,7 +245,12 @@ def export_command(
                     else sys.stdout
                 )
                 return await export(
-                    engine, data_kinds(plugins)[kind], out, format.value, changed_since
+                    engine,
+                    data_kinds(plugins)[kind],
+                    out,
+                    format.value,
+                    changed_since,
+                    escape_formulas=escape_formulas,
                 )
         finally:
             await engine.dispose()

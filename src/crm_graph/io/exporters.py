@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -21,6 +22,7 @@ from crm_graph.db.engine import read_session
 from crm_graph.db.jsonable import global_id, plain
 from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
 from crm_graph.db.types import UTCDateTime
+from crm_graph.io import formulas
 from crm_graph.io.rows import CUSTOMERS, INTERACTIONS, ORDERS, PRODUCTS, TAG_SEPARATOR
 
 if TYPE_CHECKING:
@@ -49,12 +51,28 @@ async def _stream(session: AsyncSession, stmt: Select[Any]) -> AsyncIterator[Any
         yield row
 
 
+# Whether the CSV writers of the running export escape formulas: an option of the whole run,
+# so every kind's writer (a plugin's too) follows it without taking and passing a flag.
+_escape_formulas: ContextVar[bool] = ContextVar("crm_escape_formulas", default=True)
+
+
 async def export(
-    engine: AsyncEngine, kind: DataKind, out: TextIO, fmt: str, since: datetime | None = None
+    engine: AsyncEngine,
+    kind: DataKind,
+    out: TextIO,
+    fmt: str,
+    since: datetime | None = None,
+    escape_formulas: bool = True,
 ) -> int:
-    """Write every ``kind`` record (changed since ``since``) to ``out``; returns how many."""
-    async with read_session(engine) as session:
-        return await kind.export(session, out, fmt, since)
+    """Write every ``kind`` record (changed since ``since``) to ``out``; returns how many.
+    CSV cells a spreadsheet would run as formulas are escaped (:mod:`crm_graph.io.formulas`)
+    unless ``escape_formulas`` is off."""
+    token = _escape_formulas.set(escape_formulas)
+    try:
+        async with read_session(engine) as session:
+            return await kind.export(session, out, fmt, since)
+    finally:
+        _escape_formulas.reset(token)
 
 
 async def write_records(
@@ -76,12 +94,13 @@ class _Writer:
         self.fmt, self.columns, self.count = fmt, columns, 0
         self.out = out
         self.csv = csv.writer(out) if fmt == "csv" else None
+        self.escape = formulas.escape if _escape_formulas.get() else str
         if self.csv is not None:
-            self.csv.writerow(columns)
+            self.csv.writerow(map(self.escape, columns))
 
     def row(self, values: dict[str, Any]) -> None:
         if self.csv is not None:
-            self.csv.writerow([_cell(values.get(c)) for c in self.columns])
+            self.csv.writerow([self.escape(_cell(values.get(c))) for c in self.columns])
         else:
             self.out.write(json.dumps(values, ensure_ascii=False, default=_cell) + "\n")
 

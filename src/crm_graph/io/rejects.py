@@ -1,5 +1,5 @@
 """``FILE.rejects.csv``: every rejected row with its row number, the reason and its own cells,
-in row order."""
+in row order; cells a spreadsheet would run as formulas are escaped, as in exports."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
+from crm_graph.io.formulas import escape
 from crm_graph.io.sources import Source
 
 
@@ -50,10 +51,10 @@ class Rejects:
             self.path.open("w", newline="", encoding="utf-8") as report,
         ):
             out = csv.writer(report)
-            out.writerow(self.header)
+            out.writerow(map(escape, self.header))
             rows = source.cells()
             number, cells = 0, []
             for row, reason in noted.execute("SELECT row, reason FROM rejected ORDER BY row"):
                 while number < row:
                     number, cells = next(rows, (row, []))  # [] only if the file has changed
-                out.writerow([row, reason, *cells])
+                out.writerow([row, escape(reason), *map(escape, cells)])

@@ -3,7 +3,8 @@
 Rows are numbered as a person finds them: in a CSV the header is row 1 (as in a spreadsheet),
 in JSON Lines the row number is the line number. A row that cannot be read at all (a wrong
 number of cells, broken JSON, bytes that are not text in the file's encoding) becomes a record
-with a ``problem`` instead of stopping the import.
+with a ``problem`` instead of stopping the import. CSV cells escaped against formula injection
+(:mod:`crm_graph.io.formulas`) are read as the values they escape.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from crm_graph.io.formulas import unescape, unescape_row
 
 FORMATS = ("csv", "jsonl")
 REPLACED = "\ufffd"  # what undecodable bytes become
@@ -87,7 +90,7 @@ class Source:
                 f"the header row has {len(header):,} columns; at most {MAX_COLUMNS:,} can be "
                 "imported (a customer has at most 100 custom attributes)"
             )
-        columns = [column_name(cell) for cell in header]
+        columns = [column_name(unescape(cell)) for cell in header]
         repeated = sorted(name for name, count in Counter(columns).items() if name and count > 1)
         if repeated:
             raise SourceError(f"columns appear more than once: {', '.join(repeated)}")
@@ -111,7 +114,7 @@ class Source:
         columns = self.columns or []
         index = columns.index(column) if column in columns else None
         for _, cells, problem in self._csv_rows():
-            yield None if problem or index is None else cells[index]
+            yield None if problem or index is None else unescape(cells[index])
 
     def _csv_records(self) -> Iterator[Record]:
         columns = self.columns or []
@@ -120,7 +123,7 @@ class Source:
             if problem:
                 yield Record(number, {}, problem)
                 continue
-            values = dict(zip(columns, cells, strict=True))
+            values = dict(zip(columns, unescape_row(cells), strict=True))
             if unnamed:
                 del values[""]
             yield Record(number, values)
