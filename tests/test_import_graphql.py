@@ -141,3 +141,79 @@ async def test_import_orders_by_sku_with_per_item_errors(client: GraphQLClient) 
     assert refused["results"][0]["errors"] == [
         {"code": "NOT_FOUND", "field": ["input", "0", "customerExternalId"]}
     ]
+
+
+async def _new_customer(client: GraphQLClient, external_id: str) -> str:
+    created = await client.data(
+        "mutation ($x: String!) { createCustomer(input: {name: $x, externalId: $x}) "
+        "{ customer { id } } }",
+        {"x": external_id},
+    )
+    return created["createCustomer"]["customer"]["id"]
+
+
+async def test_an_import_refuses_deleted_and_merged_customers_as_an_upsert_does(
+    client: GraphQLClient,
+) -> None:
+    deleted, merged, survivor = [await _new_customer(client, x) for x in ("D", "M", "S")]
+    await client.data(
+        "mutation ($id: ID!) { deleteCustomer(input: {id: $id}) { errors { code } } }",
+        {"id": deleted},
+    )
+    await client.data(
+        "mutation ($s: ID!, $m: [ID!]!) { mergeCustomers(input: {survivorId: $s, mergedIds: $m})"
+        " { errors { code } } }",
+        {"s": survivor, "m": [merged]},
+    )
+    items = [{"externalId": "D", "name": "Dee"}, {"externalId": "M", "name": "Em"}]
+    result = (await client.data(IMPORT_CUSTOMERS, {"input": items}))["importCustomers"]
+    imported = [
+        [(e["code"], e["message"], e["field"]) for e in item["errors"]]
+        for item in result["results"]
+    ]
+
+    upserted = []
+    for index, item in enumerate(items):
+        single = await client.data(
+            "mutation ($x: String!, $n: String!) { upsertCustomer(input: {externalId: $x, "
+            "name: $n}) { errors { code message field } } }",
+            {"x": item["externalId"], "n": item["name"]},
+        )
+        errors = single["upsertCustomer"]["errors"]
+        upserted.append(
+            [
+                (e["code"], e["message"], [e["field"][0], str(index), *e["field"][1:]])
+                for e in errors
+            ]
+        )
+    assert [[code for code, *_ in item] for item in imported] == [["DELETED"], ["MERGED"]]
+    assert imported == upserted
+
+
+async def test_an_imported_order_line_keeps_to_the_quantities_a_placed_one_does(
+    client: GraphQLClient,
+) -> None:
+    product = await client.data(
+        'mutation { createProduct(input: {sku: "P1", name: "Widget", price: "2", currency: "USD"})'
+        " { product { id } } }"
+    )
+    customer = await _new_customer(client, "C")
+    placed = await client.data(
+        'mutation ($c: ID!, $p: ID!) { placeOrder(input: {customerId: $c, currency: "USD", '
+        "lines: [{productId: $p, quantity: 0}]}) { errors { code message } } }",
+        {"c": customer, "p": product["createProduct"]["product"]["id"]},
+    )
+    order = {
+        "customerExternalId": "C",
+        "placedAt": "2024-01-05T10:00:00Z",
+        "total": "0",
+        "currency": "USD",
+        "lines": [{"sku": "P1", "quantity": 0}],
+    }
+    imported = await client.data(
+        "mutation ($o: [ImportOrderInput!]!) { importOrders(input: $o) "
+        "{ results { errors { code message } } } }",
+        {"o": [order]},
+    )
+    assert imported["importOrders"]["results"][0]["errors"] == placed["placeOrder"]["errors"]
+    assert [e["code"] for e in placed["placeOrder"]["errors"]] == ["INVALID_QUANTITY"]

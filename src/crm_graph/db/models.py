@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, ClassVar
 
 from sqlalchemy import Column, Index, Integer, LargeBinary, Text
@@ -164,6 +165,26 @@ class IdempotencyKey(SQLModel, table=True):
     body: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
 
 
+def row_defaults(model: type[SQLModel], now: datetime) -> dict[str, Any]:
+    """The values the model gives the columns a new row leaves out (its timestamps ``now``):
+    rows written in bulk bypass the model and take these, so its defaults are written once.
+    Lists and dicts are new for each call."""
+    fixed, made = _defaults(model)
+    values = dict(fixed)
+    for name, make in made:
+        values[name] = now if make is utcnow else make()
+    return values
+
+
+@cache
+def _defaults(model: type[SQLModel]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+    """The model's plain defaults, and its default factories, by column (the key aside)."""
+    fields = [(n, f) for n, f in model.model_fields.items() if n != "id" and not f.is_required()]
+    fixed = {name: f.default for name, f in fields if f.default_factory is None}
+    made = tuple((name, f.default_factory) for name, f in fields if f.default_factory is not None)
+    return fixed, made
+
+
 register_tables(Customer, Interaction, Product, Order, OrderLine, CustomerMerge, IdempotencyKey)
 
 __all__ = [
@@ -174,5 +195,6 @@ __all__ = [
     "Order",
     "OrderLine",
     "Product",
+    "row_defaults",
     "utcnow",
 ]

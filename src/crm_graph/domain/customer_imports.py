@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.batch_writes import among
-from crm_graph.db.models import Customer, CustomerMerge, utcnow
+from crm_graph.db.models import Customer, CustomerMerge, row_defaults, utcnow
 from crm_graph.domain import customers
 from crm_graph.domain.batches import (
     INSERTED,
@@ -32,28 +32,14 @@ from crm_graph.domain.batches import (
     reject,
     rejected,
 )
+from crm_graph.domain.changes import apply_changes
 from crm_graph.domain.errors import Collector
 from crm_graph.domain.values import clean_text
 
 
 def new_customer_row(values: dict[str, Any], now: Any) -> dict[str, Any]:
-    """Every column of a new customer (bulk inserts bypass the model's Python defaults)."""
-    return {
-        "external_id": values["external_id"],
-        "name": values["name"],
-        "email": values.get("email"),
-        "phone": values.get("phone"),
-        "company": values.get("company"),
-        "lifecycle_stage": values.get("lifecycle_stage") or "lead",
-        "tags": values.get("tags") or [],
-        "attributes": values.get("attributes") or {},
-        "created_at": now,
-        "updated_at": now,
-        "deleted_at": None,
-        "version": 1,
-        "owner_id": None,
-        "erased_at": None,
-    }
+    """Every column of a new customer: ``values`` over the model's defaults."""
+    return {**row_defaults(Customer, now), **values}
 
 
 def _patched(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -114,11 +100,7 @@ async def _write_customers(
         key = values["external_id"]
         row = existing.get(key)
         if key in merged:
-            outcomes[index] = reject(
-                "MERGED",
-                f"external id {key!r} belongs to a customer merged into another; update that one",
-                "externalId",
-            )
+            outcomes[index] = rejected([customers.merged_alias(key)])
         elif key in hidden:
             outcomes[index] = reject(
                 customers.EXTERNAL_ID_UNAVAILABLE, customers.unavailable(key), "externalId"
@@ -130,9 +112,7 @@ async def _write_customers(
                 values["attributes"] = _patched({}, values.get("attributes") or {})
                 new.append((index, new_customer_row(values, now)))
         elif row.deleted_at is not None:
-            outcomes[index] = reject(
-                "DELETED", "the customer with this external id is deleted", "externalId"
-            )
+            outcomes[index] = rejected([customers.deleted_by_external_id()])
         else:
             outcomes[index], changed = _update_customer(row, values, region, now)
             if changed:
@@ -160,10 +140,5 @@ def _update_customer(
         ]
         if errors.errors:
             return rejected(errors.errors), []
-    changed = [k for k, v in changes.items() if getattr(row, k) != v]
-    for key in changed:
-        setattr(row, key, changes[key])
-    if not changed:
-        return Outcome(UNCHANGED, row.id), []
-    row.updated_at = now
-    return Outcome(UPDATED, row.id), changed
+    changed = apply_changes(row, changes, now)
+    return Outcome(UPDATED if changed else UNCHANGED, row.id), changed

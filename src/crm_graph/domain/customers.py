@@ -14,7 +14,8 @@ from crm_graph.db.batch_writes import among
 from crm_graph.db.jsonable import camel
 from crm_graph.db.models import Customer, CustomerMerge, utcnow
 from crm_graph.db.storable import problem_of, text_problem
-from crm_graph.domain.errors import Collector, fail, not_one_of
+from crm_graph.domain.changes import apply_changes
+from crm_graph.domain.errors import Collector, FieldError, ValidationFailed, fail, not_one_of
 from crm_graph.domain.values import (
     clean_text,
     normalise_country,
@@ -159,13 +160,26 @@ async def _ensure_external_id_free(
         raise fail(EXTERNAL_ID_UNAVAILABLE, unavailable(external_id), "input", "externalId")
     alias = select(CustomerMerge.id).where(CustomerMerge.external_id == external_id)
     if await session.scalar(alias) is not None:
-        raise fail(
-            "MERGED",
-            f"external id {external_id!r} belongs to a customer merged into another; "
-            "update that one",
-            "input",
-            "externalId",
-        )
+        raise ValidationFailed([merged_alias(external_id)])
+
+
+def merged_alias(external_id: str) -> FieldError:
+    """Why an upsert cannot create or update a customer by ``external_id``: the id was left
+    behind by a customer merged into another (an alias of the survivor)."""
+    return FieldError(
+        "MERGED",
+        f"external id {external_id!r} belongs to a customer merged into another; update that one",
+        ["input", "externalId"],
+    )
+
+
+def deleted_by_external_id() -> FieldError:
+    """Why an upsert cannot update the customer its external id names: it is deleted."""
+    return FieldError(
+        "DELETED",
+        "the customer with this external id is deleted; restore it first",
+        ["input", "externalId"],
+    )
 
 
 async def create_customer(session: AsyncSession, fields: dict[str, Any], region: str) -> Customer:
@@ -216,11 +230,8 @@ async def assign_owner(
 async def _apply(session: AsyncSession, customer: Customer, values: dict[str, Any]) -> list[str]:
     """Set the values that differ, stamp ``updated_at`` and emit ``customer.updated`` naming
     them (the version moves with the flush); returns the changed field names."""
-    changed = [k for k, v in values.items() if getattr(customer, k) != v]
+    changed = apply_changes(customer, values, utcnow())
     if changed:
-        for key in changed:
-            setattr(customer, key, values[key])
-        customer.updated_at = utcnow()
         await session.flush()
         await entity_event(session, "customer.updated", customer, changed)
     return changed
@@ -243,12 +254,7 @@ async def upsert_customer(
             [],
         )
     if existing.deleted_at is not None:
-        raise fail(
-            "DELETED",
-            "the customer with this external id is deleted; restore it first",
-            "input",
-            "externalId",
-        )
+        raise ValidationFailed([deleted_by_external_id()])
     customer, changed = await update_customer(
         session, existing.id, {k: v for k, v in fields.items() if k != "external_id"}, region
     )

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.batch_writes import among
-from crm_graph.db.models import Interaction, utcnow
+from crm_graph.db.models import Interaction, row_defaults, utcnow
 from crm_graph.domain import interactions
 from crm_graph.domain.batches import (
     INSERTED,
@@ -76,7 +76,7 @@ async def write_interactions(
     )
     new: list[tuple[int, dict[str, Any]]] = []
     repeated: list[tuple[int, dict[str, Any]]] = []  # equal to a new one of this batch
-    now = utcnow()
+    defaults = row_defaults(Interaction, utcnow())
     for index, key, values in accepted:
         row = {"customer_id": refs.ids[key], **values}
         identity = tuple(row[k] for k in sorted(row))
@@ -86,9 +86,8 @@ async def write_interactions(
         elif found is not None:
             repeated.append((index, found))
         else:
-            seen[identity] = row
+            row = seen[identity] = {**defaults, **row}
             new.append((index, row))
-            row["created_at"] = now
     written = await insert_new(session, Interaction.__table__, [row for _, row in new])
     events = []
     for (index, _), row in zip(new, written, strict=True):

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.batch_writes import among, insert_records
-from crm_graph.db.models import Order, OrderLine, Product, utcnow
+from crm_graph.db.models import Order, OrderLine, Product, row_defaults, utcnow
 from crm_graph.domain.batches import (
     INSERTED,
     UNCHANGED,
@@ -44,7 +44,7 @@ from crm_graph.domain.customer_refs import (
     find_customers,
 )
 from crm_graph.domain.errors import Collector, FieldError, not_one_of
-from crm_graph.domain.orders import MAX_LINES, MAX_QUANTITY, STATUSES, line_price
+from crm_graph.domain.orders import MAX_LINES, STATUSES, check_quantity, line_price
 from crm_graph.domain.values import clean_text, normalise_amount, normalise_currency, parse_datetime
 from crm_graph.events.payloads import line_payloads
 
@@ -54,13 +54,9 @@ _PRICES = (str, type(None))  # unit prices remembered by value (file cells)
 
 
 def _quantity(value: Any, errors: Collector, *path: str) -> int | None:
+    """A cell's quantity (an empty one is 1), by the rule of every order line."""
     text = "1" if value is None or value == "" else str(value).strip()
-    if not text.isdigit() or not 0 < int(text) <= MAX_QUANTITY:
-        errors.add(
-            "INVALID_QUANTITY", f"quantity must be a whole number from 1 to {MAX_QUANTITY}", *path
-        )
-        return None
-    return int(text)
+    return check_quantity(int(text) if text.isdigit() else None, errors, *path)
 
 
 class CheckedOrder(NamedTuple):
@@ -247,6 +243,7 @@ async def _write_orders(
     existing = await _existing_orders(session, [order.number for _, order, _ in accepted])
     old_lines = await _lines_of(session, [o.id for o in existing.values()])
     now = utcnow()
+    defaults = row_defaults(Order, now)
     new: list[tuple[int, dict[str, Any], list[Line]]] = []
     changes: dict[int, tuple[int, dict[str, Any], list[str], list[Line]]] = {}
     for index, checked, lines in accepted:
@@ -259,8 +256,7 @@ async def _write_orders(
         }
         order = existing.get(checked.number)
         if order is None:
-            header.update(number=checked.number, created_at=now, updated_at=now, version=1)
-            new.append((index, header, lines))
+            new.append((index, {**defaults, **header, "number": checked.number}, lines))
             continue
         changed = [k for k, v in header.items() if getattr(order, k) != v]
         if sorted(old_lines[order.id]) != sorted(lines):

@@ -37,6 +37,16 @@ class LineInput:
     unit_price: Decimal | None = None
 
 
+def check_quantity(quantity: int | None, errors: Collector, *path: str) -> int | None:
+    """A line's quantity, a whole number from 1 to :data:`MAX_QUANTITY`, or None (reported)."""
+    if quantity is None or not 0 < quantity <= MAX_QUANTITY:
+        errors.add(
+            "INVALID_QUANTITY", f"quantity must be a whole number from 1 to {MAX_QUANTITY}", *path
+        )
+        return None
+    return quantity
+
+
 def line_price(
     product: Product | None,
     unit_price: Decimal | str | None,
@@ -96,13 +106,7 @@ async def place_order(
         product = products.get(line.product_id) if line.product_id is not None else None
         if product is None and line.product_id is not None:
             errors.add("NOT_FOUND", "no such product", *path, "productId")
-        if not 0 < line.quantity <= MAX_QUANTITY:
-            errors.add(
-                "INVALID_QUANTITY",
-                f"quantity must be between 1 and {MAX_QUANTITY}",
-                *path,
-                "quantity",
-            )
+        check_quantity(line.quantity, errors, *path, "quantity")
         price = line_price(product, line.unit_price, code, errors, *path, "unitPrice")
         if price is not None and product is not None:
             rows.append(OrderLine(product_id=product.id, quantity=line.quantity, unit_price=price))

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.batch_writes import among
-from crm_graph.db.models import Product, utcnow
+from crm_graph.db.models import Product, row_defaults, utcnow
 from crm_graph.domain import products
 from crm_graph.domain.batches import (
     INSERTED,
@@ -25,6 +25,7 @@ from crm_graph.domain.batches import (
     insert_new,
     rejected,
 )
+from crm_graph.domain.changes import apply_changes
 from crm_graph.domain.errors import Collector
 from crm_graph.domain.values import clean_text
 
@@ -76,27 +77,20 @@ async def _write_products(
         errors = Collector()
         row = existing.get(item["sku"])
         if row is None:
-            defaults = {"name": None, "price": None, "currency": default_currency}
-            values = products.validate_fields({**defaults, **item}, None, errors)
+            fields = products.new_product_fields(item, default_currency)
+            values = products.validate_fields(fields, None, errors)
             if not errors.errors:
-                new.append((index, {"category": None, **values, "created_at": now}))
+                new.append((index, {**row_defaults(Product, now), **values}))
         else:
             changes = products.validate_fields(item, row, errors)
             if not errors.errors:
-                changed = [k for k, v in changes.items() if getattr(row, k) != v]
-                for key in changed:
-                    setattr(row, key, changes[key])
+                changed = apply_changes(row, changes, now)
                 if changed:
-                    row.updated_at = now
                     updated.append((index, row, changed))
                 outcomes[index] = Outcome(UPDATED if changed else UNCHANGED, row.id)
         if errors.errors:
             outcomes[index] = rejected(errors.errors)
-    written = await insert_new(
-        session,
-        Product.__table__,
-        [{**values, "updated_at": now, "version": 1} for _, values in new],
-    )
+    written = await insert_new(session, Product.__table__, [values for _, values in new])
     events = []
     for (index, _), row in zip(new, written, strict=True):
         outcomes[index] = Outcome(INSERTED, row["id"])

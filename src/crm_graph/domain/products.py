@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.models import Product, utcnow
+from crm_graph.domain.changes import apply_changes
 from crm_graph.domain.customers import check_version
 from crm_graph.domain.errors import Collector, fail
 from crm_graph.domain.values import clean_text, normalise_amount, normalise_currency
@@ -39,15 +40,17 @@ def validate_fields(
     return out
 
 
+def new_product_fields(fields: dict[str, Any], default_currency: str) -> dict[str, Any]:
+    """The fields of a new product: SKU, name and price must be given (left out, they are
+    reported missing), the currency defaults to ``default_currency``."""
+    return {"sku": None, "name": None, "price": None, "currency": default_currency, **fields}
+
+
 async def create_product(
     session: AsyncSession, fields: dict[str, Any], default_currency: str
 ) -> Product:
     errors = Collector()
-    values = validate_fields(
-        {"sku": None, "name": None, "price": None, "currency": default_currency, **fields},
-        None,
-        errors,
-    )
+    values = validate_fields(new_product_fields(fields, default_currency), None, errors)
     errors.check()
     if await session.scalar(select(Product.id).where(Product.sku == values["sku"])) is not None:
         raise fail("DUPLICATE", f"sku {values['sku']!r} is already used", "input", "sku")
@@ -75,11 +78,8 @@ async def update_product(
         taken = await session.scalar(select(Product.id).where(Product.sku == values["sku"]))
         if taken is not None:
             raise fail("DUPLICATE", f"sku {values['sku']!r} is already used", "input", "sku")
-    changed = [k for k, v in values.items() if getattr(product, k) != v]
+    changed = apply_changes(product, values, utcnow())
     if changed:
-        for key in changed:
-            setattr(product, key, values[key])
-        product.updated_at = utcnow()
         await session.flush()
         await entity_event(session, "product.updated", product, changed)
     return product, changed
