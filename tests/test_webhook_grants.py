@@ -41,6 +41,11 @@ async def bodies(http: Any, path: str, count: int, hooks: dict[str, dict]) -> li
     raise AssertionError(f"{path}: {len(got)} of {count} requests")
 
 
+LOGGED = """
+query ($id: ID!) { webhookDeliveries(webhookId: $id) { nodes { event { type payload } } } }
+"""
+
+
 def role_settings(settings: Settings, roles: dict[str, list[str]], **changes: Any) -> Settings:
     return hook_settings(settings, roles=roles, **changes)
 
@@ -59,6 +64,10 @@ async def test_each_webhook_carries_what_its_creator_may_read(settings: Settings
         customer = await mutate(admin, "createCustomer", CANARY, "customer")
         got = {path: (await bodies(http, path, 1, hooks))[0] for path in hooks}
         raw = {path: next(r.body for r in http.requests if r.path == path) for path in hooks}
+        logged = {  # the same event, read back through the webhook's delivery log
+            role: (await admin.acting_as(role).data(LOGGED, {"id": hooks[f"/{role}"]["id"]}))
+            for role in ("hooks", "hooks_blind")
+        }
 
     for path in ("/admin", "/hooks_pii"):
         entity = got[path]["data"]["entity"]
@@ -72,6 +81,10 @@ async def test_each_webhook_carries_what_its_creator_may_read(settings: Settings
     assert masked["lifecycleStage"] == "lead"  # not personal data
     for path in ("/hooks", "/hooks_own", "/hooks_blind"):
         assert not any(canary.encode() in raw[path] for canary in (NAME, EMAIL, PHONE)), path
+    [seen] = logged["hooks"]["webhookDeliveries"]["nodes"]
+    assert seen["event"]["payload"]["entity"]["email"] == "c***@example.com"
+    [blind] = logged["hooks_blind"]["webhookDeliveries"]["nodes"]
+    assert blind["event"]["type"] == "customer.created" and blind["event"]["payload"] is None
     for path in ("/hooks_own", "/hooks_blind"):  # scope "own"; no events:read at all
         assert got[path]["data"] is None
         assert got[path]["entityId"] == customer["id"]

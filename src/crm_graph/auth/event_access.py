@@ -41,7 +41,10 @@ PERSONAL_KEYS = {
 
 
 def visible_payload(entity_type: str | None, payload: Any, principal: Principal) -> Any:
-    """The payload as ``principal`` may see it; ``None`` when it may not read the entity."""
+    """The payload as ``principal`` may see it; ``None`` when it may not read the entity, or
+    the log at all (an event reached through a webhook's deliveries, say)."""
+    if not principal.has(EVENTS_PERMISSION):
+        return None
     permission = READ_PERMISSIONS.get(entity_type or "")
     if permission is not None and principal.scope(permission) != "all":
         return None
@@ -79,8 +82,6 @@ def webhook_audience(policy: Policy) -> Audience:
 
     async def data(session: AsyncSession, endpoint: WebhookEndpoint, event: EventRecord) -> Any:
         reader = await creator(session, policy, endpoint)
-        if reader is None or not reader.has(EVENTS_PERMISSION):
-            return None
-        return visible_payload(event.entity_type, event.payload, reader)
+        return None if reader is None else visible_payload(event.entity_type, event.payload, reader)
 
     return data
