@@ -37,6 +37,10 @@ class FailingQueries:
         _fail()
         return 0
 
+    @strawberry.field
+    def broken_count(self) -> int:
+        return None  # type: ignore[return-value]  # a bug: null for a non-null field
+
 
 @strawberry.type
 class FailingMutations:
@@ -107,6 +111,31 @@ async def test_query_and_mutation_failures_answer_an_id_only(
             'mutation { createCustomer(input: {name: ""}) { errors { code field } } }'
         )
         assert user_errors["createCustomer"]["errors"][0]["code"] == "REQUIRED"
+
+
+async def test_every_error_has_a_code(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Errors without a code of their own: the document's (parsing, validation, variables)
+    say which; the server's (a null for a non-null field) are masked and logged like an
+    exception, since their text names the schema's internals."""
+    caplog.set_level(logging.ERROR)
+    settings = Settings(database_url=database_url, plugins=[], env="production")
+    async with app_client(settings, plugins=[FailingPlugin]) as client:
+        for document, variables, code in [
+            ("{ customers { ", None, "GRAPHQL_PARSE_FAILED"),
+            ("{ customers { nope } }", None, "GRAPHQL_VALIDATION_FAILED"),
+            (
+                "query($n: Int!) { customers(first: $n) { totalCount } }",
+                {},
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+        ]:
+            result = await client.execute(document, variables)
+            assert [e["extensions"]["code"] for e in result["errors"]] == [code], result
+        [error] = (await client.execute("{ brokenCount }"))["errors"]
+        assert "brokenCount" not in error["message"] and "non-nullable" not in error["message"]
+        assert error["extensions"]["code"] == "INTERNAL_ERROR"
+        [logged] = [r for r in caplog.records if error["extensions"]["id"] in r.getMessage()]
+        assert "Cannot return null for non-nullable field Query.brokenCount" in logged.getMessage()
 
 
 async def test_subscription_failure_answers_an_id_only(

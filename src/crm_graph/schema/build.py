@@ -24,7 +24,7 @@ from crm_graph.auth.guard import secure_fields
 from crm_graph.contributions import EXTENDABLE_TYPES, SchemaContribution
 from crm_graph.plugins_manager import PluginError, PluginSet
 from crm_graph.schema.dedupe import DedupeQueries, MergeMutations
-from crm_graph.schema.errors import report_unexpected
+from crm_graph.schema.errors import report_errors
 from crm_graph.schema.events import EventQueries, EventSubscriptions
 from crm_graph.schema.fanout import SharedEventExecutor
 from crm_graph.schema.mutations.catalog import ProductMutations
@@ -114,8 +114,8 @@ class ComposedSchema(strawberry.Schema):
             error.args = (head,)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        """Log and mask unexpected failures; errors we raise on purpose are the client's answer."""
-        report_unexpected(errors, getattr(execution_context, "operation_name", None))
+        """Code every error; log and mask unexpected failures (see :mod:`.errors`)."""
+        report_errors(errors, getattr(execution_context, "operation_name", None))
 
 
 def _definition(cls: type) -> StrawberryObjectDefinition:

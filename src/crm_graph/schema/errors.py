@@ -1,10 +1,13 @@
-"""Telling expected GraphQL errors from unexpected failures, and answering the latter safely.
+"""Every GraphQL error leaves with a code; unexpected failures leave with an id only.
 
 An exception that escapes a resolver (core or plugin; query, mutation or subscription) may
 carry SQL, module names or data in its text, so no environment shows it to the client: the
 client gets ``INTERNAL_ERROR`` and an error id, and the server log gets the id with the
 exception and its traceback (one shape everywhere, so clients and tests never depend on the
-environment; a developer reads the log).
+environment; a developer reads the log). An error without a code is the document's when it
+has no path (``GRAPHQL_PARSE_FAILED``, ``GRAPHQL_VALIDATION_FAILED``: parsing, validation,
+limits, variables) and the server's when it has one (a resolver's null for a non-null field,
+a plugin's uncoded error): masked like an exception.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import logging
 import uuid
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 
 INTERNAL_ERROR = "INTERNAL_ERROR"
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL_MESSAGE = "internal server error; the server log has the details under this error's id"
 
 logger = logging.getLogger("crm_graph.errors")
@@ -27,31 +32,39 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
-def report_unexpected(errors: list[GraphQLError], operation: str | None = None) -> None:
-    """Log each unexpected error under a new id and turn it, in place, into ``INTERNAL_ERROR``.
+def report_errors(errors: list[GraphQLError], operation: str | None = None) -> None:
+    """Give each error a code; log each unexpected one under a new id and turn it, in place,
+    into ``INTERNAL_ERROR``.
 
     In place because strawberry hands ``Schema.process_errors`` the very error objects the
     response is built from, on every path (HTTP, WebSocket, errors raised by extensions), and
     before any extension sees them: masking here leaves no path unmasked.
     """
     for error in errors:
-        if not is_unexpected(error):
-            continue
-        original: Any = error.original_error
-        error_id = uuid.uuid4().hex
-        logger.error(
-            "internal error %s in operation %s at %s: %s: %s",
-            error_id,
-            operation or "(anonymous)",
-            ".".join(str(step) for step in error.path or ()) or "(no path)",
-            type(original).__name__,
-            original,
-            exc_info=(type(original), original, original.__traceback__),
-        )
-        error.message = INTERNAL_MESSAGE
-        error.args = (INTERNAL_MESSAGE,)
-        error.extensions = {"code": INTERNAL_ERROR, "id": error_id}
-        error.original_error = None
-        error.cause = None
-        error.__cause__ = None
-        error.__context__ = None
+        coded = "code" in (error.extensions or {})
+        if is_unexpected(error) or (not coded and error.path is not None):
+            _mask(error, operation)
+        elif not coded:
+            code = PARSE_FAILED if isinstance(error, GraphQLSyntaxError) else VALIDATION_FAILED
+            error.extensions = {**(error.extensions or {}), "code": code}
+
+
+def _mask(error: GraphQLError, operation: str | None) -> None:
+    original: Any = error.original_error or error
+    error_id = uuid.uuid4().hex
+    logger.error(
+        "internal error %s in operation %s at %s: %s: %s",
+        error_id,
+        operation or "(anonymous)",
+        ".".join(str(step) for step in error.path or ()) or "(no path)",
+        type(original).__name__,
+        original.message if isinstance(original, GraphQLError) else original,
+        exc_info=(type(original), original, original.__traceback__),
+    )
+    error.message = INTERNAL_MESSAGE
+    error.args = (INTERNAL_MESSAGE,)
+    error.extensions = {"code": INTERNAL_ERROR, "id": error_id}
+    error.original_error = None
+    error.cause = None
+    error.__cause__ = None
+    error.__context__ = None
