@@ -23,7 +23,7 @@ from graphql import (
     get_named_type,
 )
 from graphql.pyutils import Undefined
-from httpx_ws import AsyncWebSocketSession, aconnect_ws
+from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
 from crm_graph.testing import GraphQLClient, admin_token
@@ -111,6 +111,19 @@ async def socket(
     ):
         await ws.send_text(json.dumps({"type": "connection_init", "payload": init_payload or {}}))
         yield ws
+
+
+async def closed_code(
+    client: GraphQLClient, payload: dict, address: str = "127.0.0.1"
+) -> int | None:
+    """The close code of a socket whose connection_init carries ``payload``; None if acked."""
+    async with socket(client, payload, address) as ws:
+        try:
+            message = json.loads(await ws.receive_text(timeout=5))
+        except WebSocketDisconnect as closed:
+            return closed.code
+        assert message["type"] == "connection_ack"
+        return None
 
 
 def bearer(token: str) -> dict[str, str]:

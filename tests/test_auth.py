@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from httpx_ws import WebSocketDisconnect
 from pydantic import SecretStr
-from security_support import anonymous, bearer, socket, token_of
+from security_support import anonymous, bearer, closed_code, socket, token_of
 from sqlalchemy import text, update
 
 from crm_graph.auth.models import ApiKey
@@ -253,22 +253,12 @@ async def test_rs256_tokens_verify_with_the_public_key_only(settings: Settings) 
         assert (await viewer(client, forged))["status"] == 401
 
 
-async def _closed_code(client: GraphQLClient, payload: dict) -> int | None:
-    async with socket(client, payload) as ws:
-        try:
-            message = json.loads(await ws.receive_text(timeout=5))
-        except WebSocketDisconnect as closed:
-            return closed.code
-        assert message["type"] == "connection_ack"
-        return None
-
-
 async def test_websockets_authenticate_in_connection_init(client: GraphQLClient) -> None:
     token = token_of(client, "readonly", "rita")
-    assert await _closed_code(client, {}) == 4403
-    assert await _closed_code(client, {"Authorization": "Bearer nonsense"}) == 4403
-    assert await _closed_code(client, {"Authorization": f"Bearer {token}"}) is None
-    assert await _closed_code(client, {"token": token}) is None
+    assert await closed_code(client, {}) == 4403
+    assert await closed_code(client, {"Authorization": "Bearer nonsense"}) == 4403
+    assert await closed_code(client, {"Authorization": f"Bearer {token}"}) is None
+    assert await closed_code(client, {"token": token}) is None
 
     async with socket(client, {"token": token}) as ws:
         assert json.loads(await ws.receive_text(timeout=5))["type"] == "connection_ack"

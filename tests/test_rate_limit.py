@@ -11,8 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from httpx_ws import WebSocketDisconnect
-from security_support import bearer, operation_request, socket, token_of
+from security_support import bearer, closed_code, operation_request, socket, token_of
 
 from crm_graph.auth.keys import KEY_PREFIX
 from crm_graph.auth.ratelimit import RateLimiter
@@ -115,17 +114,6 @@ def _from(client: GraphQLClient, address: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
-async def _socket_closed(client: GraphQLClient, token: str, address: str) -> int | None:
-    """The close code of a socket whose connection_init carries ``token``; None if acked."""
-    async with socket(client, {"token": token}, address) as ws:
-        try:
-            message = json.loads(await ws.receive_text(timeout=5))
-        except WebSocketDisconnect as closed:
-            return closed.code
-        assert message["type"] == "connection_ack"
-        return None
-
-
 async def test_failed_authentications_are_limited_per_client_address(
     guarded: GraphQLClient,
 ) -> None:
@@ -146,12 +134,12 @@ async def test_failed_authentications_are_limited_per_client_address(
         assert (
             await attacker.post("/graphql", json=VIEWER, headers=bearer(good))
         ).status_code == 429
-        assert await _socket_closed(guarded, good, "127.0.0.2") == 4403
+        assert await closed_code(guarded, {"token": good}, "127.0.0.2") == 4403
 
         assert (
             await neighbour.post("/graphql", json=VIEWER, headers=bearer(good))
         ).status_code == 200
-        assert await _socket_closed(guarded, good, "127.0.0.3") is None
+        assert await closed_code(guarded, {"token": good}, "127.0.0.3") is None
 
         await asyncio.sleep(error["extensions"]["retryAfter"])
         assert (
@@ -160,7 +148,7 @@ async def test_failed_authentications_are_limited_per_client_address(
 
     # Failed connection_inits count too.
     for _ in range(5):
-        assert await _socket_closed(guarded, "nonsense", "127.0.0.4") == 4403
+        assert await closed_code(guarded, {"token": "nonsense"}, "127.0.0.4") == 4403
     async with _from(guarded, "127.0.0.4") as socket_guesser:
         answer = await socket_guesser.post("/graphql", json=VIEWER, headers=bearer(good))
         assert answer.status_code == 429
