@@ -395,3 +395,12 @@ async def test_a_job_whose_process_died_reads_as_failed(
     held.set()
     await running
     assert later > first
+
+
+async def test_training_without_any_order_succeeds(settings: Settings) -> None:
+    """Found by the fuzzer: with customers but no orders, CLV's daily totals indexed an empty
+    array and the job failed with numpy's IndexError as its message."""
+    async with app_client(settings, plugins=[crm_analytics]) as client:
+        await client.data('mutation { createCustomer(input: {name: "Ada"}) { errors { code } } }')
+        job = await _train(client)
+    assert job["status"] == "SUCCEEDED", job

@@ -43,10 +43,12 @@ def daily_totals(
     customer: np.ndarray, day: np.ndarray, value: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Collapse orders into one purchase per (customer, day): the unit the papers count."""
+    if not len(customer):  # no orders: the first "start" below would index an empty array
+        return customer, day, value
     order = np.lexsort((day, customer))
     c, d, v = customer[order], day[order], value[order]
     starts = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])])
-    return c[starts], d[starts], np.add.reduceat(v, starts) if len(v) else v
+    return c[starts], d[starts], np.add.reduceat(v, starts)
 
 
 def summarise(
