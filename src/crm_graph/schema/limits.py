@@ -8,12 +8,12 @@ costs 10,000x its leaves and is refused before any resolver runs.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
     ArgumentNode,
+    DirectiveNode,
     FieldNode,
     FloatValueNode,
     FragmentDefinitionNode,
@@ -23,12 +23,12 @@ from graphql import (
     IntValueNode,
     ListValueNode,
     Node,
-    ObjectFieldNode,
     ObjectValueNode,
     OperationDefinitionNode,
     StringValueNode,
     ValidationContext,
     ValidationRule,
+    VariableDefinitionNode,
 )
 from graphql import (
     ExecutionResult as GraphQLExecutionResult,
@@ -126,28 +126,46 @@ def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
     return MaxCostRule
 
 
-def _literal_problem(node: Any, path: tuple[str, ...], depth: int = 0) -> Problem | None:
-    """The first literal of an argument (``input.attributes.n``) that breaks the JSON rule."""
+# Where arguments can be, from a document down: the walk below looks nowhere else (a document
+# is mostly selections without any).
+_HOLDERS = ("definitions", "selection_set", "selections", "directives", "variable_definitions")
+
+
+def _literal_problem(node: Any) -> Problem | None:
+    """The first argument literal (``input.attributes.n``) that breaks the JSON rule; default
+    values of variables count as their variable's."""
+    if isinstance(node, ArgumentNode):
+        return _value_problem(node.value, (node.name.value,), 0)
+    if isinstance(node, VariableDefinitionNode) and node.default_value is not None:
+        found = _value_problem(node.default_value, (node.variable.name.value,), 0)
+        if found is not None:
+            return found
+    holders = [getattr(node, key, None) for key in _HOLDERS]
+    if isinstance(node, FieldNode | DirectiveNode):
+        holders.append(node.arguments)
+    for holder in holders:
+        for child in holder if isinstance(holder, tuple | list) else (holder,):
+            if isinstance(child, Node) and (found := _literal_problem(child)) is not None:
+                return found
+    return None
+
+
+def _value_problem(node: Any, path: tuple[str, ...], depth: int) -> Problem | None:
     if isinstance(node, StringValueNode):
         return text_problem(node.value, path)
     if isinstance(node, IntValueNode | FloatValueNode):
         return _number_literal_problem(node, path)
-    if isinstance(node, ArgumentNode | ObjectFieldNode):
-        path = (*path, node.name.value)
-    elif isinstance(node, ObjectValueNode | ListValueNode):
-        depth += 1
-        if depth > MAX_DEPTH:
-            return too_deep(path)
-    for key in node.keys:
-        child = getattr(node, key, None)
-        children = child if isinstance(child, tuple | list) else (child,)
-        for index, item in enumerate(children):
-            if not isinstance(item, Node):
-                continue
-            step = (*path, str(index)) if isinstance(node, ListValueNode) else path
-            found = _literal_problem(item, step, depth)
-            if found is not None:
-                return found
+    if isinstance(node, ObjectValueNode):
+        items = [(field.name.value, field.value) for field in node.fields]
+    elif isinstance(node, ListValueNode):
+        items = [(str(index), value) for index, value in enumerate(node.values)]
+    else:
+        return None
+    if depth >= MAX_DEPTH:
+        return too_deep(path)
+    for key, value in items:
+        if (found := _value_problem(value, (*path, key), depth + 1)) is not None:
+            return found
     return None
 
 
@@ -155,13 +173,12 @@ def _number_literal_problem(
     node: IntValueNode | FloatValueNode, path: tuple[str, ...]
 ) -> Problem | None:
     text = node.value
-    # More digits than any safe integer has: out of range without converting (Python refuses
-    # to convert more than 4,300 digits at all).
-    if isinstance(node, IntValueNode) and len(text.lstrip("-")) > len(str(MAX_SAFE_INTEGER)):
-        number: float = math.inf
-    else:
-        number = int(text) if isinstance(node, IntValueNode) else float(text)
-    return number_problem(number, path)
+    if isinstance(node, FloatValueNode):
+        return number_problem(float(text), path)
+    # More digits than any safe integer has: out of range without converting it (Python
+    # refuses to convert more than 4,300 digits at all).
+    too_long = len(text.lstrip("-")) > len(str(MAX_SAFE_INTEGER))
+    return number_problem(MAX_SAFE_INTEGER + 1 if too_long else int(text), path)
 
 
 class RejectUnstorableValues(SchemaExtension):
@@ -187,7 +204,7 @@ class RejectUnstorableValues(SchemaExtension):
             None,
         )
         if problem is None and document is not None:
-            problem = _literal_problem(document, ())
+            problem = _literal_problem(document)
         if problem is not None:
             context.result = GraphQLExecutionResult(
                 data=None,
