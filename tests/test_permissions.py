@@ -373,3 +373,53 @@ async def test_another_owners_external_id_cannot_be_used_and_stays_anonymous(own
     assert orders["importOrders"]["results"][0]["errors"][0]["code"] == "EXTERNAL_ID_UNAVAILABLE"
     after = (await admin.data(STATE))["customers"]["nodes"]
     assert [n for n in after if n["externalId"] != "ext-a2"] == before["customers"]["nodes"]
+
+
+async def test_another_owners_order_number_cannot_be_used_and_stays_anonymous(
+    owned: Any,
+) -> None:
+    """The same for order numbers, unique across owners: placing or importing an order under
+    a number a hidden order holds answers ORDER_NUMBER_UNAVAILABLE, never CONFLICT."""
+    admin, records, product = owned
+    node = await admin.data(
+        "query ($id: ID!) { node(id: $id) { ... on Order { number } } }",
+        {"id": records["bob"]["order"]},
+    )
+    number = node["node"]["number"]
+    alice = admin.acting_as("sales", "alice")
+    before = await admin.data(STATE)
+    for _attempt in range(2):
+        placed = await alice.data(
+            "mutation ($input: PlaceOrderInput!) { placeOrder(input: $input) "
+            "{ errors { code message field } } }",
+            {
+                "input": {
+                    "customerId": records["alice"]["customer"],
+                    "number": number,
+                    "lines": [{"productId": product, "quantity": 1}],
+                }
+            },
+        )
+        [error] = placed["placeOrder"]["errors"]
+        assert (error["code"], error["field"]) == ("ORDER_NUMBER_UNAVAILABLE", ["input", "number"])
+        assert "bob" not in error["message"] and "cannot be used" in error["message"]
+        imported = await alice.data(
+            "mutation ($items: [ImportOrderInput!]!) { importOrders(input: $items) "
+            "{ rejected results { errors { code field } } } }",
+            {
+                "items": [
+                    {
+                        "number": number,
+                        "customerExternalId": "alice",
+                        "placedAt": "2024-01-02T00:00:00Z",
+                        "total": "5",
+                        "lines": [{"sku": "P", "quantity": 1, "unitPrice": "5"}],
+                    }
+                ]
+            },
+        )
+        assert imported["importOrders"]["rejected"] == 1
+        assert imported["importOrders"]["results"][0]["errors"] == [
+            {"code": "ORDER_NUMBER_UNAVAILABLE", "field": ["input", "0", "number"]}
+        ]
+    assert await admin.data(STATE) == before

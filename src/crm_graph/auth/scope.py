@@ -14,7 +14,7 @@ New customers get the caller as owner (see :func:`_fill_defaults`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
@@ -24,7 +24,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlmodel import SQLModel
 
 from crm_graph.auth.principal import Principal
-from crm_graph.db.batch_writes import ROW_DEFAULTS
+from crm_graph.db.batch_writes import ROW_DEFAULTS, among
 from crm_graph.db.models import Customer, Interaction, Order
 
 current_principal: ContextVar[Principal | None] = ContextVar("crm_principal", default=None)
@@ -114,6 +114,16 @@ def restricted(session: Any) -> bool:
     if principal is None or principal.unrestricted:
         return False
     return bool(_criteria(principal, session.info.get(SESSION_PERMISSION)))
+
+
+async def held_out_of_sight(session: Any, column: Any, values: Sequence[Any]) -> set[Any]:
+    """Those of ``values`` (none of them visible to the caller) that rows the caller's scope
+    hides already hold in the unique ``column``: a unique column is unique across owners, so
+    such a value cannot be used, and the caller may not learn whose it is."""
+    if not values or not restricted(session):
+        return set()
+    held = select(column).where(among(session, column, values))
+    return set(await session.scalars(every_owner(held)))
 
 
 @event.listens_for(Session, "do_orm_execute")

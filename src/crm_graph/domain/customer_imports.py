@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_graph.auth.scope import held_out_of_sight
 from crm_graph.db.batch_writes import among
 from crm_graph.db.models import Customer, CustomerMerge, row_defaults, utcnow
 from crm_graph.domain import customers
@@ -93,7 +94,9 @@ async def _write_customers(
         )
     }
     merged = await ids_by(session, CustomerMerge.external_id, keys)
-    hidden = await customers.held_out_of_sight(session, [k for k in keys if k not in existing])
+    hidden = await held_out_of_sight(
+        session, Customer.external_id, [k for k in keys if k not in existing]
+    )
     new: list[tuple[int, dict[str, Any]]] = []
     updated: list[tuple[int, Customer, list[str]]] = []
     for index, values in run:

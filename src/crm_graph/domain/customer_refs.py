@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_graph.auth.scope import held_out_of_sight
 from crm_graph.db.batch_writes import among
 from crm_graph.db.models import Customer, CustomerMerge, utcnow
 from crm_graph.domain import customers
@@ -66,7 +67,8 @@ async def find_customers(session: AsyncSession, keys: set[str], path: str) -> Cu
             .where(among(session, CustomerMerge.external_id, missing))
         )
         rows.update({key: (pk, deleted) for key, pk, deleted in aliased})
-        for key in await customers.held_out_of_sight(session, sorted(missing - rows.keys())):
+        hidden = sorted(missing - rows.keys())
+        for key in await held_out_of_sight(session, Customer.external_id, hidden):
             refs.refused[key] = FieldError(
                 customers.EXTERNAL_ID_UNAVAILABLE, customers.unavailable(key), [path]
             )

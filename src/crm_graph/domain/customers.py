@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_graph.auth.scope import every_owner, restricted
-from crm_graph.db.batch_writes import among
+from crm_graph.auth.scope import held_out_of_sight
 from crm_graph.db.jsonable import camel
 from crm_graph.db.models import Customer, CustomerMerge, utcnow
 from crm_graph.db.storable import problem_of, text_problem
@@ -137,15 +135,6 @@ def unavailable(external_id: str) -> str:
     return f"external id {external_id!r} cannot be used; choose another"
 
 
-async def held_out_of_sight(session: AsyncSession, external_ids: Sequence[str]) -> set[str]:
-    """Those of ``external_ids`` (none of them visible to the caller) that customers the
-    caller's scope hides already hold: external ids are unique across every owner."""
-    if not external_ids or not restricted(session):
-        return set()
-    held = select(Customer.external_id).where(among(session, Customer.external_id, external_ids))
-    return set(await session.scalars(every_owner(held)))
-
-
 async def _ensure_external_id_free(
     session: AsyncSession, external_id: str | None, own_id: int | None
 ) -> None:
@@ -156,7 +145,7 @@ async def _ensure_external_id_free(
         raise fail(
             "DUPLICATE", f"external id {external_id!r} is already used", "input", "externalId"
         )
-    if existing is None and await held_out_of_sight(session, [external_id]):
+    if existing is None and await held_out_of_sight(session, Customer.external_id, [external_id]):
         raise fail(EXTERNAL_ID_UNAVAILABLE, unavailable(external_id), "input", "externalId")
     alias = select(CustomerMerge.id).where(CustomerMerge.external_id == external_id)
     if await session.scalar(alias) is not None:

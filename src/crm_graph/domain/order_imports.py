@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_graph.auth.scope import held_out_of_sight
 from crm_graph.db.batch_writes import among, insert_records
 from crm_graph.db.models import Order, OrderLine, Product, row_defaults, utcnow
 from crm_graph.domain.batches import (
@@ -34,6 +35,7 @@ from crm_graph.domain.batches import (
     created_event,
     emit_in_order,
     insert_new,
+    reject,
     rejected,
 )
 from crm_graph.domain.customer_refs import (
@@ -44,7 +46,14 @@ from crm_graph.domain.customer_refs import (
     find_customers,
 )
 from crm_graph.domain.errors import Collector, FieldError, not_one_of
-from crm_graph.domain.orders import MAX_LINES, STATUSES, check_quantity, line_price
+from crm_graph.domain.orders import (
+    MAX_LINES,
+    ORDER_NUMBER_UNAVAILABLE,
+    STATUSES,
+    check_quantity,
+    line_price,
+    number_unavailable,
+)
 from crm_graph.domain.values import clean_text, normalise_amount, normalise_currency, parse_datetime
 from crm_graph.events.payloads import line_payloads
 
@@ -240,7 +249,11 @@ async def _write_orders(
     for index, errors in refused:
         outcomes[index] = rejected(errors)
     await create_referenced(session, refs, {order.customer_key for _, order, _ in accepted})
-    existing = await _existing_orders(session, [order.number for _, order, _ in accepted])
+    numbers = [order.number for _, order, _ in accepted]
+    existing = await _existing_orders(session, numbers)
+    hidden = await held_out_of_sight(
+        session, Order.number, [n for n in numbers if n not in existing]
+    )
     old_lines = await _lines_of(session, [o.id for o in existing.values()])
     now = utcnow()
     defaults = row_defaults(Order, now)
@@ -255,6 +268,11 @@ async def _write_orders(
             "customer_id": refs.ids[checked.customer_key],
         }
         order = existing.get(checked.number)
+        if checked.number in hidden:
+            outcomes[index] = reject(
+                ORDER_NUMBER_UNAVAILABLE, number_unavailable(checked.number), "number"
+            )
+            continue
         if order is None:
             new.append((index, {**defaults, **header, "number": checked.number}, lines))
             continue

@@ -11,6 +11,7 @@ from babel.numbers import get_currency_precision
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_graph.auth.scope import held_out_of_sight
 from crm_graph.db.models import Order, OrderLine, Product, utcnow
 from crm_graph.domain.customers import check_version, get_live
 from crm_graph.domain.errors import Collector, fail
@@ -35,6 +36,15 @@ class LineInput:
     product_id: int | None
     quantity: int
     unit_price: Decimal | None = None
+
+
+ORDER_NUMBER_UNAVAILABLE = "ORDER_NUMBER_UNAVAILABLE"
+
+
+def number_unavailable(number: str) -> str:
+    """The message for an order number an order out of the caller's sight holds (see
+    :func:`crm_graph.auth.scope.held_out_of_sight`): retrying will not help."""
+    return f"order number {number!r} cannot be used; choose another"
 
 
 def check_quantity(quantity: int | None, errors: Collector, *path: str) -> int | None:
@@ -116,6 +126,8 @@ async def place_order(
         number = f"ORD-{secrets.token_hex(5).upper()}"
     elif await session.scalar(select(Order.id).where(Order.number == number)) is not None:
         raise fail("DUPLICATE", f"order number {number!r} is already used", "input", "number")
+    elif await held_out_of_sight(session, Order.number, [number]):
+        raise fail(ORDER_NUMBER_UNAVAILABLE, number_unavailable(number), "input", "number")
     total = sum((r.unit_price * r.quantity for r in rows), Decimal(0))
     order = Order(
         customer_id=customer_id,
