@@ -11,14 +11,21 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import ssl
 import struct
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import text
 from test_events import fast, mutate, wait_for_events
 
@@ -419,6 +426,62 @@ async def test_deliveries_connect_to_the_resolved_address_with_the_name_as_host(
     assert delivery["status"] == "SUCCEEDED", delivery
     [request] = http.requests
     assert (request.path, request.headers["host"]) == ("/in", f"receiver.test:{port}")
+
+
+def _self_signed(name: str, directory: Path) -> tuple[Path, Path]:
+    """A certificate for ``name`` (its own CA) and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+async def test_tls_to_the_checked_address_still_verifies_and_names_the_host(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over https the socket goes to the resolved address while TLS sends the URL's host as
+    SNI and verifies the certificate against it: a certificate for that name is accepted."""
+    cert_file, key_file = _self_signed("receiver.test", tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # the receiver's certificate is trusted
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert_file, key_file)
+    named: list[str | None] = []
+    server_tls.sni_callback = lambda _sock, name, _context: named.append(name)
+    found = Receiver(lambda _path, _n: "200")
+    server = await asyncio.start_server(found.handle, "127.0.0.1", 0, ssl=server_tls)
+    port = server.sockets[0].getsockname()[1]
+    names = Names(**{"receiver.test": "127.0.0.1"})
+    async with server, app_client(hook_settings(settings), plugins=[], resolve=names) as client:
+        webhook = await create_webhook(
+            client, f"https://receiver.test:{port}/tls", ["customer.created"]
+        )
+        await mutate(client, "createCustomer", {"name": "Ada"}, "customer")
+        [delivery] = await settled(client, webhook, 1)
+        server.close()
+    assert delivery["status"] == "SUCCEEDED", delivery
+    assert named == ["receiver.test"]
+    assert found.requests[0].headers["host"] == f"receiver.test:{port}"
 
 
 async def test_retention_deletes_settled_deliveries_with_their_attempts_never_pending_ones(

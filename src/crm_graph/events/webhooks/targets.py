@@ -116,12 +116,13 @@ class TargetPolicy:
         """An HTTP client whose every connection goes through :class:`CheckedBackend`.
 
         Never through a proxy from the environment either: a proxy would resolve the name.
+        (``SSL_CERT_FILE``/``SSL_CERT_DIR`` still name the trusted CAs, as for httpx.)
         """
         transport = httpx.AsyncHTTPTransport(trust_env=False)
         # httpx builds its httpcore pool without a way to name the network backend; this pool
         # is the one it would build (TLS verified as by default), with ours.
         transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=httpx.create_ssl_context(),
             max_connections=100,
             max_keepalive_connections=20,
             keepalive_expiry=5.0,
