@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from crm_graph.auth.principal import Principal
+    from crm_graph.runtime import AppContext
 
 EXTENDABLE_TYPES = (
     "Customer",
@@ -58,3 +63,49 @@ class EventType:
     description: str
     payload_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
     entity_type: str | None = None
+
+
+# A route anyone may call, without a credential: it checks its own token (see PluginRoute).
+PUBLIC = "public"
+
+
+@dataclass(frozen=True)
+class PluginRoute:
+    """An HTTP route a plugin serves under ``/p/<plugin name>`` (see ``crm_routes``).
+
+    ``path`` is relative to that prefix (``/redeem/{token}``, Starlette's path syntax).
+    ``permission`` is required, as on GraphQL fields: a permission name (the caller needs a
+    credential and that permission), ``AUTHENTICATED`` (any valid credential) or ``PUBLIC``
+    (no credential; the route checks a token of its own). ``endpoint`` is
+    ``async (request, context: RouteContext) -> Response``.
+    """
+
+    path: str
+    endpoint: Callable[..., Awaitable[Any]]
+    permission: str
+    methods: tuple[str, ...] = ("GET",)
+
+
+class RouteError(Exception):
+    """Raised by a route to answer ``status`` with one error (``code``, ``message``) in the
+    shape every crm-graph error has: ``{"data": null, "errors": [...]}``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class RouteContext:
+    """What a plugin route gets next to the request: the app, the caller (``None`` on a
+    public route) and the request id (also sent back as ``X-Request-Id``)."""
+
+    app: AppContext
+    principal: Principal | None
+    request_id: str
+
+    def require(self, permission: str) -> None:
+        """Stop with 403 ``FORBIDDEN`` unless the caller holds ``permission``."""
+        if self.principal is None or not self.principal.has(permission):
+            raise RouteError(403, "FORBIDDEN", f"this needs the permission {permission!r}")

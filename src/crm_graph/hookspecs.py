@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         EventType,
         Permissions,
         PluginMetadata,
+        PluginRoute,
         SchemaContribution,
         Storage,
     )
@@ -155,6 +156,19 @@ def crm_permissions() -> Permissions:
     startup naming both; a grant of an undeclared permission stops it too. ``CRM_ROLES`` can
     still replace any role's grants. Declare what a field needs with
     ``metadata=requires("loyalty:write")`` (see ``crm_graph.plugin``).
+    """
+
+
+@hookspec
+def crm_routes() -> list[PluginRoute]:
+    """HTTP routes this plugin serves under ``/p/<plugin name>/`` (e.g. a survey link).
+
+    Each ``PluginRoute`` gives a path relative to that prefix, its methods (GET, POST), the
+    permission it needs (a permission name, ``AUTHENTICATED`` or ``PUBLIC``: no credential, the
+    route checks a token of its own) and an ``async (request, context)`` endpoint. Routes get
+    ``/graphql``'s body limit, rate limits, CORS policy and error handling. A path that leaves
+    the prefix, a method other than GET or POST, a path declared twice or a permission nobody
+    declares stops startup, naming the plugin.
     """
 
 

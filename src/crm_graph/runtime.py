@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_graph.auth.authenticate import Authenticator
 from crm_graph.auth.event_access import webhook_audience
+from crm_graph.auth.link_tokens import LinkTokens
 from crm_graph.auth.permissions import build_policy
 from crm_graph.db.engine import create_engine, read_session, write_session
 from crm_graph.events.service import EventService
@@ -39,10 +40,13 @@ class AppContext:
     events: EventService = field(init=False)
     # Authentication, roles and rate limits (see crm_graph.auth).
     auth: Authenticator = field(init=False)
+    # Signed link tokens for public routes (``CRM_SECRET_KEY``; required in production).
+    tokens: LinkTokens = field(init=False)
     # Per-plugin state that lives as long as the app (e.g. background jobs), by plugin name.
     plugin_state: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.tokens = LinkTokens(self.settings)
         self.webhook_targets = TargetPolicy(
             self.settings.webhook_allow_private_targets, self.resolve
         )

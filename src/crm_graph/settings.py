@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_subscriptions_per_socket: int = Field(default=10, ge=1)
     audit_hash_key: SecretStr = SecretStr("")
+    # Signs link tokens (crm_graph.auth.link_tokens); required in production.
+    secret_key: SecretStr | None = Field(default=None, min_length=32)
 
     @property
     def exposes_schema(self) -> bool:

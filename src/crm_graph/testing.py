@@ -72,6 +72,8 @@ async def _postgres_admin(sql: str) -> None:
 # Signs the tokens of test clients and servers (each test process has its own).
 TEST_JWT_SECRET = secrets.token_urlsafe(32)
 TEST_USER = "test-admin"
+# Signs the link tokens of test apps and servers (CRM_SECRET_KEY, required in production).
+TEST_SECRET_KEY = secrets.token_urlsafe(32)
 
 
 def admin_token(
@@ -138,12 +140,15 @@ async def app_client(
     receiver.
 
     The client authenticates with a token of ``role`` for ``user_id`` (``role=None``: no
-    credentials); the app gets a generated ``jwt_secret`` when the settings have none, and no
+    credentials); the app gets a generated ``jwt_secret`` and ``secret_key`` when the
+    settings have none, and no
     rate limits unless the settings set ``rate_limit_per_minute`` or
     ``auth_failures_per_minute``.
     """
     if settings.jwt_secret is None:
         settings = settings.model_copy(update={"jwt_secret": SecretStr(TEST_JWT_SECRET)})
+    if settings.secret_key is None:
+        settings = settings.model_copy(update={"secret_key": SecretStr(TEST_SECRET_KEY)})
     for limit in ("rate_limit_per_minute", "auth_failures_per_minute"):
         if limit not in settings.model_fields_set:
             settings = settings.model_copy(update={limit: 0})
@@ -216,7 +221,8 @@ def free_port() -> int:
 def running_server(env: dict[str, str], workers: int = 1, timeout: float = 30.0) -> Iterator[str]:
     """A real ``crm-graph serve`` process on a free loopback port; yields its base URL.
 
-    Unless ``env`` sets ``CRM_JWT_SECRET``, the server accepts :func:`auth_headers` tokens;
+    Unless ``env`` sets ``CRM_JWT_SECRET``, the server accepts :func:`auth_headers` tokens
+    (and it signs link tokens with a test ``CRM_SECRET_KEY`` unless ``env`` sets one);
     unless it sets ``CRM_RATE_LIMIT_PER_MINUTE`` or ``CRM_AUTH_FAILURES_PER_MINUTE``, it
     does not rate-limit.
     """
@@ -248,6 +254,7 @@ def server_process(
             env={
                 **os.environ,
                 "CRM_JWT_SECRET": TEST_JWT_SECRET,
+                "CRM_SECRET_KEY": TEST_SECRET_KEY,
                 "CRM_RATE_LIMIT_PER_MINUTE": "0",
                 "CRM_AUTH_FAILURES_PER_MINUTE": "0",
                 **env,

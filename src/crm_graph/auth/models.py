@@ -78,4 +78,19 @@ class CustomerConsent(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=200)
 
 
-register_tables(ApiKey, AuditEntry, CustomerConsent)
+class UsedToken(SQLModel, table=True):
+    """A single-use link token that has been used (see :mod:`crm_graph.auth.link_tokens`).
+
+    The primary key makes a second use fail even when two requests race; rows are deleted once
+    their token has expired, since an expired token is refused anyway.
+    """
+
+    __tablename__ = "used_token"
+
+    id: str = Field(primary_key=True, max_length=64)
+    purpose: str = Field(max_length=64)
+    used_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+register_tables(ApiKey, AuditEntry, CustomerConsent, UsedToken)

@@ -17,7 +17,9 @@ Every name lives in one group, a submodule named after it, and is re-exported he
 - :mod:`~crm_graph.plugin.domain`: the unit of work and typed user errors;
 - :mod:`~crm_graph.plugin.events`: emitting events and the stored event handlers receive;
 - :mod:`~crm_graph.plugin.data`: import and export kinds (``crm_data_kinds``) and what their
-  checks, writes and exports are written with.
+  checks, writes and exports are written with;
+- :mod:`~crm_graph.plugin.routes`: HTTP routes under ``/p/<plugin name>/`` (``crm_routes``);
+- :mod:`~crm_graph.plugin.tokens`: signed, expiring, optionally single-use link tokens.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from crm_graph.plugin import (
     events,
     fields,
     markers,
+    routes,
     tables,
+    tokens,
     types,
 )
 from crm_graph.plugin.app import *  # noqa: F403
@@ -41,7 +45,9 @@ from crm_graph.plugin.domain import *  # noqa: F403
 from crm_graph.plugin.events import *  # noqa: F403
 from crm_graph.plugin.fields import *  # noqa: F403
 from crm_graph.plugin.markers import *  # noqa: F403
+from crm_graph.plugin.routes import *  # noqa: F403
 from crm_graph.plugin.tables import *  # noqa: F403
+from crm_graph.plugin.tokens import *  # noqa: F403
 from crm_graph.plugin.types import *  # noqa: F403
 
 # The public surface, group by group in the order of the docs.
@@ -55,3 +61,5 @@ __all__ += fields.__all__
 __all__ += domain.__all__
 __all__ += events.__all__
 __all__ += data.__all__
+__all__ += routes.__all__
+__all__ += tokens.__all__

@@ -32,6 +32,21 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+def log_unexpected(exc: BaseException, where: str) -> str:
+    """Log ``exc`` with its traceback under a new error id, which the client is given instead
+    (GraphQL operations and plugin routes alike)."""
+    error_id = uuid.uuid4().hex
+    logger.error(
+        "internal error %s in %s: %s: %s",
+        error_id,
+        where,
+        type(exc).__name__,
+        exc.message if isinstance(exc, GraphQLError) else exc,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    return error_id
+
+
 def report_errors(errors: list[GraphQLError], operation: str | None = None) -> None:
     """Give each error a code; log each unexpected one under a new id and turn it, in place,
     into ``INTERNAL_ERROR``.
@@ -51,16 +66,8 @@ def report_errors(errors: list[GraphQLError], operation: str | None = None) -> N
 
 def _mask(error: GraphQLError, operation: str | None) -> None:
     original: Any = error.original_error or error
-    error_id = uuid.uuid4().hex
-    logger.error(
-        "internal error %s in operation %s at %s: %s: %s",
-        error_id,
-        operation or "(anonymous)",
-        ".".join(str(step) for step in error.path or ()) or "(no path)",
-        type(original).__name__,
-        original.message if isinstance(original, GraphQLError) else original,
-        exc_info=(type(original), original, original.__traceback__),
-    )
+    path = ".".join(str(step) for step in error.path or ()) or "(no path)"
+    error_id = log_unexpected(original, f"operation {operation or '(anonymous)'} at {path}")
     error.message = INTERNAL_MESSAGE
     error.args = (INTERNAL_MESSAGE,)
     error.extensions = {"code": INTERNAL_ERROR, "id": error_id}

@@ -1,4 +1,5 @@
-"""The Starlette application: /graphql (HTTP and WebSocket), /healthz and /plugins."""
+"""The Starlette application: /graphql (HTTP and WebSocket), /healthz, /plugins and the
+plugins' routes under /p/<plugin name>/."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from crm_graph.settings import Settings
 from crm_graph.web.http_auth import Authenticated
 from crm_graph.web.idempotency import Idempotent
 from crm_graph.web.middleware import BodySizeLimit
+from crm_graph.web.plugin_routes import plugin_routes
 from crm_graph.web.ws_auth import ThrottledTransportWS, authenticate_socket
 
 
@@ -137,6 +139,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/plugins", door(request_response(plugins_endpoint))),
+            *plugin_routes(context, door),
         ],
         middleware=[
             # The client address (failed-authentication limits) comes from X-Forwarded-For

@@ -1,7 +1,9 @@
 """The HTTP door: 401 without valid credentials, 429 over the rate limit or after too many
 failed authentications from one client address, a request id.
 
-Wraps the GraphQL endpoint (and ``/plugins``); ``/healthz`` stays public for load balancers.
+Wraps the GraphQL endpoint, ``/plugins`` and plugin routes; ``/healthz`` stays public for load
+balancers. A public plugin route passes through the same door without a credential, rate
+limited per client address instead of per caller.
 WebSocket connections pass through: they authenticate in ``connection_init`` (see app.py).
 Errors have the GraphQL response shape, so clients handle them like any other error.
 """
@@ -44,11 +46,16 @@ async def _too_many(
     await send_error(send, 429, rate_limited_error(wait, message), [(b"retry-after", retry), *echo])
 
 
+def error_document(*errors: dict[str, Any]) -> bytes:
+    """The body of every error answered outside GraphQL's own responses: GraphQL's shape."""
+    return json.dumps({"data": None, "errors": list(errors)}).encode()
+
+
 async def send_error(
     send: Send, status: int, error: dict[str, Any], headers: list[tuple[bytes, bytes]]
 ) -> None:
     """Answer ``status`` with one GraphQL-shaped error, before the GraphQL endpoint runs."""
-    body = json.dumps({"data": None, "errors": [error]}).encode()
+    body = error_document(error)
     await send(
         {
             "type": "http.response.start",
@@ -64,12 +71,19 @@ async def send_error(
 
 
 class Authenticated:
-    """ASGI wrapper putting ``principal`` and ``request_id`` into the request state."""
+    """ASGI wrapper putting ``principal`` and ``request_id`` into the request state.
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, open_ide: bool) -> None:
+    ``public``: no credential is asked for (``principal`` is None) and the rate limit applies
+    per client address.
+    """
+
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator, open_ide: bool, public: bool = False
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.open_ide = open_ide
+        self.public = public
 
     def _is_ide_page(self, scope: Scope, headers: Headers) -> bool:
         """GraphiQL's HTML page holds no data; its requests send their own credentials."""
@@ -91,18 +105,21 @@ class Authenticated:
         given = headers.get("x-request-id", "")
         request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
         echo = [(b"x-request-id", request_id.encode())]
-        try:
-            principal = await self.authenticator.from_header_at(
-                headers.get("authorization"), client_address(scope)
-            )
-        except TooManyFailures as exc:
-            await _too_many(send, exc.retry_after, str(exc), echo)
-            return
-        except AuthError as exc:
-            error = {"message": str(exc), "extensions": {"code": exc.code}}
-            await send_error(send, 401, error, [(b"www-authenticate", b"Bearer"), *echo])
-            return
-        wait = self.authenticator.limiter.acquire(principal.id)
+        principal = None
+        if not self.public:
+            try:
+                principal = await self.authenticator.from_header_at(
+                    headers.get("authorization"), client_address(scope)
+                )
+            except TooManyFailures as exc:
+                await _too_many(send, exc.retry_after, str(exc), echo)
+                return
+            except AuthError as exc:
+                error = {"message": str(exc), "extensions": {"code": exc.code}}
+                await send_error(send, 401, error, [(b"www-authenticate", b"Bearer"), *echo])
+                return
+        caller = principal.id if principal else f"address:{client_address(scope)}"
+        wait = self.authenticator.limiter.acquire(caller)
         if wait:
             await _too_many(send, wait, None, echo)
             return

@@ -18,11 +18,12 @@ from crm_graph.plugin import (
     DataKind,
     Permissions,
     PluginMetadata,
+    PluginRoute,
     SchemaContribution,
     Storage,
     hookimpl,
 )
-from crm_loyalty import accounts, entries, schema
+from crm_loyalty import accounts, entries, routes, schema
 from crm_loyalty.config import NAME, READ, WRITE, LoyaltySettings
 from crm_loyalty.models import TABLES
 
@@ -62,6 +63,11 @@ def crm_schema() -> SchemaContribution:
 @hookimpl
 def crm_data_kinds() -> list[DataKind]:
     return [entries.LOYALTY_ENTRIES]
+
+
+@hookimpl
+def crm_routes() -> list[PluginRoute]:
+    return routes.ROUTES
 
 
 @hookimpl

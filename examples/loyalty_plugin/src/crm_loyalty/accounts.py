@@ -23,6 +23,7 @@ from crm_loyalty.config import LoyaltySettings
 from crm_loyalty.models import LoyaltyAccount, LoyaltyEntry
 
 MAX_REASON = 200
+VOUCHER_REASON = "Voucher redeemed"
 DEMO_REASON = "Demo: a point per unit spent on paid and fulfilled orders"
 
 
@@ -124,6 +125,19 @@ async def award(
     session.add(entry)
     await session.flush()
     return account, entry
+
+
+async def redeem_voucher(
+    session: AsyncSession, customer_id: int, points: int
+) -> LoyaltyAccount | None:
+    """Add a voucher's points to a live customer's balance (None when the customer is gone)."""
+    customer = await session.get(CustomerRow, customer_id)
+    if customer is None or customer.deleted_at is not None:
+        return None
+    account = (await add_points(session, {customer_id: points}))[customer_id]
+    session.add(LoyaltyEntry(customer_id=customer_id, points=points, reason=VOUCHER_REASON))
+    await session.flush()
+    return account
 
 
 async def award_demo_points(
