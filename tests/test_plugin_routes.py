@@ -13,7 +13,9 @@ import pytest
 from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from typer.testing import CliRunner
 
+from crm_graph.cli import app as cli_app
 from crm_graph.plugin import (
     AUTHENTICATED,
     PUBLIC,
@@ -233,3 +235,23 @@ def test_production_refuses_to_start_without_a_secret_key(
     production = Settings(database_url=url, env="production", secret_key=SecretStr(secret))
     create_app(production, plugins=[])
     assert secret not in caplog.text
+
+
+def test_crm_graph_serve_in_production_stops_without_a_secret_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[object] = []
+    monkeypatch.setattr("crm_graph.cli.uvicorn.run", lambda *args, **kwargs: served.append(args))
+    env = {
+        "CRM_ENV": "production",
+        "CRM_SECRET_KEY": None,
+        "CRM_PLUGINS": "",
+        "CRM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+    }
+    result = CliRunner().invoke(cli_app, ["serve"], env=env)
+    assert result.exit_code == 2
+    assert "CRM_SECRET_KEY is required in production" in " ".join(result.output.split())
+    assert served == []
+    env["CRM_SECRET_KEY"] = "k" * 40
+    assert CliRunner().invoke(cli_app, ["serve"], env=env).exit_code == 0
+    assert len(served) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from crm_graph.auth.link_tokens import MissingSecretKey, secret_key
 from crm_graph.cli_io import io_app
 from crm_graph.cli_keys import keys_app
 from crm_graph.db.engine import create_engine
@@ -33,12 +34,16 @@ app.add_typer(keys_app, name="keys")
 err = Console(stderr=True)
 
 
+def _refuse(exc: Exception) -> NoReturn:
+    err.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(2) from exc
+
+
 def _plugins(settings: Settings) -> PluginSet:
     try:
         return create_plugin_manager(settings)
     except PluginError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        _refuse(exc)
 
 
 @app.command()
@@ -50,7 +55,12 @@ def serve(
 ) -> None:
     """Serve GraphQL at http://HOST:PORT/graphql."""
     settings = Settings()
-    _plugins(settings)  # fail fast, with a clear message, before uvicorn starts workers
+    # Fail fast, with a clear message, before uvicorn starts workers.
+    _plugins(settings)
+    try:
+        secret_key(settings)
+    except MissingSecretKey as exc:
+        _refuse(exc)
     uvicorn.run(
         "crm_graph.web.asgi:app",
         host=host,
