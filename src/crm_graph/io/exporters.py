@@ -154,27 +154,32 @@ async def export_customers(
 async def export_products(
     session: AsyncSession, out: TextIO, fmt: str, since: datetime | None
 ) -> int:
+    return await write_records(out, fmt, PRODUCTS.columns, _products(session, since))
+
+
+async def _products(session: AsyncSession, since: datetime | None) -> AsyncIterator[dict[str, Any]]:
     stmt = select(Product).order_by(Product.id)
     if since is not None:
         stmt = stmt.where(Product.updated_at >= since)
-    writer = _Writer(out, fmt, list(PRODUCTS.columns))
     async for (product,) in _stream(session, stmt):
-        writer.row(
-            {
-                "sku": product.sku,
-                "name": product.name,
-                "category": product.category,
-                "price": plain(product.price, product.currency),
-                "currency": product.currency,
-            }
-        )
-        writer.count += 1
-    return writer.count
+        yield {
+            "sku": product.sku,
+            "name": product.name,
+            "category": product.category,
+            "price": plain(product.price, product.currency),
+            "currency": product.currency,
+        }
 
 
 async def export_interactions(
     session: AsyncSession, out: TextIO, fmt: str, since: datetime | None
 ) -> int:
+    return await write_records(out, fmt, INTERACTIONS.columns, _interactions(session, since))
+
+
+async def _interactions(
+    session: AsyncSession, since: datetime | None
+) -> AsyncIterator[dict[str, Any]]:
     stmt = (
         select(Interaction, Customer.external_id)
         .join(Customer, Customer.id == Interaction.customer_id)
@@ -182,20 +187,15 @@ async def export_interactions(
     )
     if since is not None:
         stmt = stmt.where(Interaction.created_at >= since)
-    writer = _Writer(out, fmt, list(INTERACTIONS.columns))
     async for interaction, external_id in _stream(session, stmt):
-        writer.row(
-            {
-                "customer_external_id": _customer_ref(external_id, interaction.customer_id),
-                "channel": interaction.channel,
-                "occurred_at": interaction.occurred_at,
-                "direction": interaction.direction,
-                "subject": interaction.subject,
-                "body": interaction.body,
-            }
-        )
-        writer.count += 1
-    return writer.count
+        yield {
+            "customer_external_id": _customer_ref(external_id, interaction.customer_id),
+            "channel": interaction.channel,
+            "occurred_at": interaction.occurred_at,
+            "direction": interaction.direction,
+            "subject": interaction.subject,
+            "body": interaction.body,
+        }
 
 
 async def export_orders(
