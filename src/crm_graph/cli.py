@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from typing import Annotated, NoReturn
 
@@ -52,8 +53,13 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    scheduler: Annotated[
+        bool, typer.Option(help="Run plugins' scheduled jobs in this process (CRM_SCHEDULER).")
+    ] = True,
 ) -> None:
     """Serve GraphQL at http://HOST:PORT/graphql."""
+    if not scheduler:  # the workers read their settings from the environment
+        os.environ["CRM_SCHEDULER"] = "false"
     settings = Settings()
     # Fail fast, with a clear message, before uvicorn starts workers.
     _plugins(settings)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         Permissions,
         PluginMetadata,
         PluginRoute,
+        ScheduledJob,
         SchemaContribution,
         Storage,
     )
@@ -215,4 +216,17 @@ def crm_demo_data(app: AppContext, seed: int, now: datetime, customer_ids: list[
     demo's history (its orders and contacts lie in the two years before), ``seed`` the demo's
     random seed: draw from it to stay deterministic. Read and write through ``app.read()``/``app.write()``.
     Return a one-line summary (or ``None``); the command prints it after the plugin's name.
+    """
+
+
+@hookspec
+def crm_scheduled_jobs(app: AppContext) -> list[ScheduledJob]:
+    """The jobs this plugin runs in the background (``crm_graph.plugin.scheduler``).
+
+    Each ``ScheduledJob`` names an ``async def function(app, run)``: with a ``schedule`` (a
+    cron expression in UTC, or a ``timedelta``) it runs periodically; without one it runs when
+    the plugin's code calls ``schedule_once(session, plugin, name, at, payload, key=...)``.
+    Called once when the server starts its scheduler; read your settings from ``app`` to
+    choose a schedule. Each run is taken by one server process at a time, retried with
+    backoff when it raises, and run again when its process dies mid-way.
     """

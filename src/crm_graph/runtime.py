@@ -18,6 +18,7 @@ from crm_graph.db.engine import create_engine, read_session, write_session
 from crm_graph.events.service import EventService
 from crm_graph.events.webhooks.targets import Resolve, TargetPolicy, system_resolve
 from crm_graph.plugins_manager import PluginSet, create_plugin_manager
+from crm_graph.scheduler.service import Scheduler
 from crm_graph.settings import Settings
 
 
@@ -42,6 +43,8 @@ class AppContext:
     auth: Authenticator = field(init=False)
     # Signed link tokens for public routes (``CRM_SECRET_KEY``; required in production).
     tokens: LinkTokens = field(init=False)
+    # Plugins' periodic and one-shot jobs (started by the server's lifespan only).
+    scheduler: Scheduler = field(init=False)
     # Per-plugin state that lives as long as the app (e.g. background jobs), by plugin name.
     plugin_state: dict[str, Any] = field(default_factory=dict)
 
@@ -55,6 +58,7 @@ class AppContext:
         )
         # Webhooks deliver what their creators may read, under this app's policy.
         self.events = EventService(self, webhook_audience(self.auth.policy))
+        self.scheduler = Scheduler(self)
 
     def plugin_settings(self, name: str) -> Any:
         """The validated settings model of plugin ``name`` (``None`` if it declares none)."""

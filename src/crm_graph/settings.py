@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=15.0, gt=0)
     webhook_workers: int = Field(default=4, ge=0)
 
+    # The scheduler of plugins' jobs (docs/plugins.md, scheduler): off in processes that serve
+    # requests only (crm-graph serve --no-scheduler).
+    scheduler: bool = True
+    scheduler_lease_seconds: float = Field(default=60.0, gt=0)
+    scheduler_max_attempts: int = Field(default=5, ge=1)
+    scheduler_retry_seconds: float = Field(default=30.0, gt=0)
+    scheduler_poll_seconds: float = Field(default=60.0, gt=0)
+    scheduler_workers: int = Field(default=4, ge=1)
+
     # Security (see the Security section of the README).
     jwt_secret: SecretStr | None = Field(default=None, min_length=32)
     jwt_public_key: str | None = None

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -232,9 +232,10 @@ def running_server(env: dict[str, str], workers: int = 1, timeout: float = 30.0)
 
 @contextmanager
 def server_process(
-    env: dict[str, str], workers: int = 1, timeout: float = 30.0
+    env: dict[str, str], workers: int = 1, timeout: float = 30.0, args: Sequence[str] = ()
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Like :func:`running_server`, also yielding the process (to SIGKILL it in a test).
+    """Like :func:`running_server`, also yielding the process (to SIGKILL it in a test);
+    ``args`` are more options of ``crm-graph serve`` (``--no-scheduler``).
 
     Its output goes to a temporary file, so a chatty server never blocks on a full pipe.
     """
@@ -250,6 +251,7 @@ def server_process(
                 str(port),
                 "--workers",
                 str(workers),
+                *args,
             ],
             env={
                 **os.environ,

@@ -40,6 +40,7 @@ CORE_PERMISSIONS: dict[str, str] = {
     "webhooks:manage": "Create, change and replay webhooks.",
     "keys:manage": "Create, list and revoke API keys.",
     "audit:read": "Read the audit log.",
+    "jobs:read": "See scheduled jobs, their runs and errors.",
 }
 
 _OWN = ("customers:read", "customers:write", "interactions:read", "interactions:write")

@@ -19,7 +19,8 @@ Every name lives in one group, a submodule named after it, and is re-exported he
 - :mod:`~crm_graph.plugin.data`: import and export kinds (``crm_data_kinds``) and what their
   checks, writes and exports are written with;
 - :mod:`~crm_graph.plugin.routes`: HTTP routes under ``/p/<plugin name>/`` (``crm_routes``);
-- :mod:`~crm_graph.plugin.tokens`: signed, expiring, optionally single-use link tokens.
+- :mod:`~crm_graph.plugin.tokens`: signed, expiring, optionally single-use link tokens;
+- :mod:`~crm_graph.plugin.scheduler`: periodic and one-shot background jobs.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from crm_graph.plugin import (
     fields,
     markers,
     routes,
+    scheduler,
     tables,
     tokens,
     types,
@@ -46,6 +48,7 @@ from crm_graph.plugin.events import *  # noqa: F403
 from crm_graph.plugin.fields import *  # noqa: F403
 from crm_graph.plugin.markers import *  # noqa: F403
 from crm_graph.plugin.routes import *  # noqa: F403
+from crm_graph.plugin.scheduler import *  # noqa: F403
 from crm_graph.plugin.tables import *  # noqa: F403
 from crm_graph.plugin.tokens import *  # noqa: F403
 from crm_graph.plugin.types import *  # noqa: F403
@@ -63,3 +66,4 @@ __all__ += events.__all__
 __all__ += data.__all__
 __all__ += routes.__all__
 __all__ += tokens.__all__
+__all__ += scheduler.__all__

@@ -33,6 +33,7 @@ from crm_graph.schema.mutations.imports import BulkMutations
 from crm_graph.schema.mutations.interactions import InteractionMutations
 from crm_graph.schema.mutations.orders import OrderMutations
 from crm_graph.schema.query import Query as CoreQuery
+from crm_graph.schema.scheduler import SchedulerQueries
 from crm_graph.schema.security import CustomerSecurityFields, SecurityMutations, SecurityQueries
 from crm_graph.schema.types.customer import Customer
 from crm_graph.schema.types.interaction import Interaction
@@ -45,7 +46,9 @@ CORE = "core"
 
 
 @strawberry.type
-class Query(CoreQuery, EventQueries, SecurityQueries, DedupeQueries, WebhookQueries):
+class Query(
+    CoreQuery, EventQueries, SecurityQueries, DedupeQueries, WebhookQueries, SchedulerQueries
+):
     pass
 
 

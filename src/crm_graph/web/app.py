@@ -114,9 +114,12 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await _run_hooks(plugin_set.hook.crm_startup(app=context))
         await context.events.start()
+        if settings.scheduler:
+            await context.scheduler.start()
         try:
             yield
         finally:
+            await context.scheduler.stop()
             await context.events.stop()
             await _run_hooks(list(reversed(plugin_set.hook.crm_shutdown(app=context))))
             await engine.dispose()

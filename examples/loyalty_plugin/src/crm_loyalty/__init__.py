@@ -19,11 +19,13 @@ from crm_graph.plugin import (
     Permissions,
     PluginMetadata,
     PluginRoute,
+    ScheduledJob,
     SchemaContribution,
     Storage,
     hookimpl,
 )
 from crm_loyalty import accounts, entries, routes, schema
+from crm_loyalty import accounts, entries, jobs, schema
 from crm_loyalty.config import NAME, READ, WRITE, LoyaltySettings
 from crm_loyalty.models import TABLES
 
@@ -68,6 +70,11 @@ def crm_data_kinds() -> list[DataKind]:
 @hookimpl
 def crm_routes() -> list[PluginRoute]:
     return routes.ROUTES
+
+
+@hookimpl
+def crm_scheduled_jobs(app: AppContext) -> list[ScheduledJob]:
+    return jobs.declarations(app.plugin_settings(NAME))
 
 
 @hookimpl

@@ -17,9 +17,10 @@ from crm_graph.plugin import (
     OrderRow,
     ValidationFailed,
     input_id,
+    schedule_once,
     utcnow,
 )
-from crm_loyalty.config import LoyaltySettings
+from crm_loyalty.config import EXPIRE_AWARD, NAME, LoyaltySettings
 from crm_loyalty.models import LoyaltyAccount, LoyaltyEntry
 
 MAX_REASON = 200
@@ -124,6 +125,7 @@ async def award(
     entry = LoyaltyEntry(customer_id=customer_id, points=points, reason=reason)
     session.add(entry)
     await session.flush()
+    await schedule_expiry(session, entry, settings)
     return account, entry
 
 
@@ -216,3 +218,62 @@ async def watch(
             last = account.points
             yield account
         await asyncio.sleep(interval)
+
+
+def expiry_reason(entry_id: int) -> str:
+    """The reason of the entry that expires award ``entry_id``: what makes expiring idempotent."""
+    return f"expired: entry {entry_id}"
+
+
+async def schedule_expiry(
+    session: AsyncSession, entry: LoyaltyEntry, settings: LoyaltySettings
+) -> None:
+    """Expire a new award's points when their time comes, in the award's unit of work (the
+    job commits with the award, or not at all); keyed on the entry, so scheduled once."""
+    if settings.points_expire_after is None:
+        return
+    await schedule_once(
+        session,
+        NAME,
+        EXPIRE_AWARD,
+        entry.created_at + settings.points_expire_after,
+        {"entry": entry.id},
+        key=f"entry-{entry.id}",
+    )
+
+
+async def expire(session: AsyncSession, entry_ids: Sequence[int]) -> int:
+    """Take back what is left of these awards' points (a balance never goes below zero), with
+    an entry saying so; an award expired before is left alone. How many awards expired."""
+    awards = list(
+        await session.scalars(
+            select(LoyaltyEntry).where(LoyaltyEntry.id.in_(entry_ids), LoyaltyEntry.points > 0)
+        )
+    )
+    done = set(
+        await session.scalars(
+            select(LoyaltyEntry.reason).where(
+                LoyaltyEntry.reason.in_([expiry_reason(entry.id) for entry in awards])
+            )
+        )
+    )
+    due = [entry for entry in awards if expiry_reason(entry.id) not in done]
+    for entry in due:
+        account = (await add_points(session, {entry.customer_id: 0}))[entry.customer_id]
+        taken = min(entry.points, account.points)
+        account.points -= taken
+        session.add(
+            LoyaltyEntry(
+                customer_id=entry.customer_id, points=-taken, reason=expiry_reason(entry.id)
+            )
+        )
+    await session.flush()
+    return len(due)
+
+
+async def awards_due_to_expire(session: AsyncSession, cutoff: datetime) -> list[int]:
+    """Awards made at or before ``cutoff`` (those expired already are filtered by :func:`expire`)."""
+    statement = select(LoyaltyEntry.id).where(
+        LoyaltyEntry.points > 0, LoyaltyEntry.created_at <= cutoff
+    )
+    return list(await session.scalars(statement))

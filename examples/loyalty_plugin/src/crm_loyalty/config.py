@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import BaseModel, Field, PositiveInt, field_validator
 
 NAME = "loyalty"
 READ = "loyalty:read"
 WRITE = "loyalty:write"
+# Scheduled jobs: one award's expiry (one-shot), and the sweep that catches any award due.
+EXPIRE_AWARD = "expire_award"
+EXPIRY_SWEEP = "expire_points"
 
 
 def _default_tiers() -> dict[str, int]:
@@ -23,6 +28,26 @@ class LoyaltySettings(BaseModel):
     poll_interval: float = Field(
         default=0.5, gt=0, le=60, description="Seconds between subscription polls."
     )
+    points_expire_after: timedelta | None = Field(
+        default=None,
+        gt=timedelta(0),
+        description="Awarded points expire this long after the award (seconds or ISO 8601, "
+        "P365D); unset: never.",
+    )
+    expiry_sweep: str | timedelta = Field(
+        default="0 3 * * *",
+        description="When the sweep expiring due points runs: a cron expression (UTC) or "
+        "seconds between sweeps.",
+    )
+
+    @field_validator("points_expire_after", "expiry_sweep", mode="before")
+    @classmethod
+    def _seconds_are_an_interval(cls, value: object) -> object:
+        """A number of seconds (as the environment gives it, a string) is an interval."""
+        try:
+            return timedelta(seconds=float(value))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return value  # an ISO 8601 duration, or a cron expression
 
     @field_validator("tiers")
     @classmethod
