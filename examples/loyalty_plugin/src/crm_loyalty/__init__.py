@@ -24,8 +24,7 @@ from crm_graph.plugin import (
     Storage,
     hookimpl,
 )
-from crm_loyalty import accounts, entries, routes, schema
-from crm_loyalty import accounts, entries, jobs, schema
+from crm_loyalty import accounts, entries, jobs, routes, schema
 from crm_loyalty.config import NAME, READ, WRITE, LoyaltySettings
 from crm_loyalty.models import TABLES
 
