@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, type_coerce, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_graph.db.engine import read_session, write_session
 from crm_graph.db.models import utcnow
 from crm_graph.db.types import UTCDateTime
-from crm_graph.scheduler.jobs import JobRun, ScheduledJob
+from crm_graph.scheduler.jobs import JobRun, ScheduledJob, insert_job
 from crm_graph.scheduler.models import DONE, FAILED, SCHEDULED, ScheduledJobRow
 
 INTERRUPTED = "the process running attempt {n} stopped before it finished"
@@ -58,37 +57,20 @@ async def declare(engine: AsyncEngine, declared: Declared) -> None:
     if not periodic:
         return
     async with write_session(engine) as session:
-        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         for (plugin, name), job in periodic:
             first = job.parsed.first(now)  # type: ignore[union-attr]
-            await session.execute(
-                dialect.insert(ScheduledJobRow)
-                .values(
-                    plugin=plugin,
-                    name=name,
-                    key="",
-                    schedule=job.parsed.text,  # type: ignore[union-attr]
-                    payload={},
-                    status=SCHEDULED,
-                    due_at=first,
-                    next_run_at=first,
-                    attempts=0,
-                    runs=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["plugin", "name", "key"])
-            )
+            text = job.parsed.text  # type: ignore[union-attr]
+            await insert_job(session, plugin, name, "", first, {}, schedule=text)
             await session.execute(
                 update(ScheduledJobRow)
                 .where(
                     ScheduledJobRow.plugin == plugin,
                     ScheduledJobRow.name == name,
                     ScheduledJobRow.key == "",
-                    ScheduledJobRow.schedule != job.parsed.text,  # type: ignore[union-attr]
+                    ScheduledJobRow.schedule != text,
                 )
                 .values(
-                    schedule=job.parsed.text,  # type: ignore[union-attr]
+                    schedule=text,
                     due_at=first,
                     next_run_at=first,
                     attempts=0,

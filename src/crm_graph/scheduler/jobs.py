@@ -86,6 +86,23 @@ async def schedule_once(
     """
     if at.tzinfo is None:
         raise ValueError("schedule_once needs an aware datetime")
+    inserted = await insert_job(session, plugin, name, key, at, payload or {})
+    if inserted:
+        await due_changed(session)
+    return inserted
+
+
+async def insert_job(
+    session: AsyncSession,
+    plugin: str,
+    name: str,
+    key: str,
+    at: datetime,
+    payload: dict[str, Any],
+    schedule: str | None = None,
+) -> bool:
+    """Add a job due at ``at`` unless the plugin has one of this name and key; whether added.
+    (An insert that skips a conflict: two processes or requests at once add it once.)"""
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     now = utcnow()
     inserted = await session.execute(
@@ -94,7 +111,8 @@ async def schedule_once(
             plugin=plugin,
             name=name,
             key=key,
-            payload=payload or {},
+            schedule=schedule,
+            payload=payload,
             status=SCHEDULED,
             due_at=at,
             next_run_at=at,
@@ -105,8 +123,6 @@ async def schedule_once(
         )
         .on_conflict_do_nothing(index_elements=["plugin", "name", "key"])
     )
-    if inserted.rowcount:
-        await due_changed(session)
     return bool(inserted.rowcount)
 
 
