@@ -6,6 +6,7 @@ rejected mutation wrote nothing at all (not merely that the payload said so).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -176,3 +177,18 @@ async def customer_ids(client: GraphQLClient, arguments: str = "") -> list[str]:
     suffix = f"({arguments})" if arguments else ""
     data = await client.data(f"{{ customers{suffix} {{ nodes {{ id }} }} }}")
     return [n["id"] for n in data["customers"]["nodes"]]
+
+
+def loyalty_without_hooks() -> SimpleNamespace:
+    """The example loyalty plugin (its tables and schema) minus its merge and erase hooks: the
+    core's defaults for a plugin's rows that point at customers apply to it."""
+    import crm_loyalty
+
+    kept = (
+        "crm_plugin_metadata",
+        "crm_storage",
+        "crm_schema",
+        "crm_permissions",
+        "crm_data_kinds",
+    )
+    return SimpleNamespace(**{name: getattr(crm_loyalty, name) for name in kept})

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import loyalty_without_hooks
 from sqlalchemy import text
 
 from crm_graph.plugin import PluginMetadata, hookimpl
@@ -49,10 +50,8 @@ def receipts() -> Receipts:
 
 @pytest.fixture
 async def gdpr(settings: Settings, receipts: Receipts) -> Any:
-    """Core, the loyalty plugin (tables, no GDPR hooks: handled by default) and receipts."""
-    import crm_loyalty
-
-    async with app_client(settings, plugins=[crm_loyalty, receipts]) as client:
+    """Core, the loyalty plugin's tables without its hooks (handled by default) and receipts."""
+    async with app_client(settings, plugins=[loyalty_without_hooks(), receipts]) as client:
         yield client
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from helpers import loyalty_without_hooks
+
 from crm_graph.plugin import InteractionRow, PluginMetadata, fail, from_global_id, hookimpl
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client
@@ -234,6 +236,30 @@ async def test_plugins_move_their_rows_through_the_hook_atomically(settings: Set
         assert refused["mergeCustomers"]["errors"] == [{"code": "SPY_REFUSES", "field": ["input"]}]
         c1 = (await client.data(CUSTOMER, {"x": "C1"}))["customer"]
         assert (c1["id"], c1["deletedAt"], c1["orders"]["totalCount"]) == (ids["C1"], None, 1)
+
+
+async def test_a_plugin_without_the_hook_has_its_rows_moved_for_it(settings: Settings) -> None:
+    award = """mutation ($id: ID!, $points: Int!) {
+      awardLoyaltyPoints(input: {customerId: $id, points: $points, reason: "r"}) { errors { code } }
+    }"""
+    entries = "query ($id: ID!) { exportCustomerData(id: $id) }"
+    async with app_client(settings, plugins=[loyalty_without_hooks()]) as client:
+        ids = await _seed(client)
+        for points in (5, 7):
+            await client.data(award, {"id": ids["B1"], "points": points})
+        # loyalty_account holds one row per customer: B1's moves to A1, which has none.
+        done = await client.data(
+            MERGE, {"survivor": ids["A1"], "merged": [ids["B1"]], "dry": False}
+        )
+        moves = done["mergeCustomers"]["plan"]["moves"]
+        assert {"owner": "loyalty", "kind": "loyalty_entry", "count": 2} in moves
+        assert {"owner": "loyalty", "kind": "loyalty_account", "count": 1} in moves
+        exported = (await client.data(entries, {"id": ids["A1"]}))["exportCustomerData"]
+        assert sorted(e["points"] for e in exported["plugins"]["loyalty"]["loyalty_entry"]) == [
+            5,
+            7,
+        ]
+        assert exported["plugins"]["loyalty"]["loyalty_account"][0]["points"] == 12
 
 
 async def test_a_field_no_customer_has_is_planned_as_null_and_the_merge_reports_its_commit(

@@ -21,8 +21,13 @@ from rapidfuzz.utils import default_process
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_graph.auth.personal import shown
+from crm_graph.auth.principal import Principal
+from crm_graph.auth.scope import current_principal
 from crm_graph.db.models import Customer
 from crm_graph.domain.customers import get_live
+from crm_graph.domain.errors import Collector
+from crm_graph.domain.values import normalise_email, normalise_phone
 
 EMAIL, PHONE, NAME, COMPANY = "EMAIL", "PHONE", "NAME", "COMPANY"
 STRENGTH = {EMAIL: 0.9, PHONE: 0.8, NAME: 0.6, COMPANY: 0.3}
@@ -146,16 +151,14 @@ async def duplicate_pairs(session: AsyncSession, limit: int) -> list[Match]:
     return heapq.nlargest(limit, matches, key=lambda m: (m.score, -m.customer_id, -m.other_id))
 
 
-async def duplicate_candidates(session: AsyncSession, customer_id: int, limit: int) -> list[Match]:
-    """Customers likely to be the same as ``customer_id``, best first.
+async def _similar(
+    session: AsyncSession, target: Profile, exclude_id: int | None, limit: int
+) -> list[Match]:
+    """Live customers likely to be ``target``, best first.
 
     The database does the blocking here: rows sharing the e-mail or phone, or containing the
     first letters of one of the name's words.
     """
-    customer = await get_live(session, customer_id, "customerId")
-    target = Profile.of(
-        customer.id, customer.name, customer.email, customer.phone, customer.company
-    )
     conditions = [
         func.lower(Customer.name).contains(key[2:], autoescape=True)
         for key in target.blocks()
@@ -167,10 +170,88 @@ async def duplicate_candidates(session: AsyncSession, customer_id: int, limit: i
         conditions.append(Customer.phone == target.phone)
     if not conditions:
         return []
-    rows = await session.execute(
-        select(*_COLUMNS)
-        .where(Customer.deleted_at.is_(None), Customer.id != customer_id, or_(*conditions))
-        .limit(MAX_CANDIDATE_ROWS)
-    )
+    statement = select(*_COLUMNS).where(Customer.deleted_at.is_(None), or_(*conditions))
+    if exclude_id is not None:
+        statement = statement.where(Customer.id != exclude_id)
+    rows = await session.execute(statement.limit(MAX_CANDIDATE_ROWS))
     matches = [m for p in _profiles(rows) if (m := compare(target, p)) is not None]
     return heapq.nlargest(limit, matches, key=lambda m: (m.score, -m.other_id))
+
+
+async def duplicate_candidates(session: AsyncSession, customer_id: int, limit: int) -> list[Match]:
+    """Customers likely to be the same as ``customer_id``, best first."""
+    customer = await get_live(session, customer_id, "customerId")
+    target = Profile.of(
+        customer.id, customer.name, customer.email, customer.phone, customer.company
+    )
+    return await _similar(session, target, customer.id, limit)
+
+
+@dataclass(frozen=True)
+class DuplicateReason:
+    """One piece of evidence: ``code`` (``EMAIL``, ``PHONE``, ``NAME``, ``COMPANY``), how
+    similar (1.0 for an exact match), and the reason in words as the caller may see it."""
+
+    code: str
+    similarity: float
+    message: str
+
+
+@dataclass(frozen=True)
+class DuplicateCandidate:
+    """A live customer likely to be the one described, scored from 0.5 (possible) to 1.0."""
+
+    customer: Customer
+    score: float
+    reasons: list[DuplicateReason]
+
+
+def explained(match: Match, viewer: Principal | None) -> list[DuplicateReason]:
+    """The reasons of a match in words, the values both sides share as ``viewer`` may see them
+    (in clear without a viewer: command-line and background work)."""
+    return [
+        DuplicateReason(
+            r.code,
+            r.similarity,
+            r.message(r.shared if viewer is None else shown(viewer, r.shared, r.kind)),
+        )
+        for r in match.reasons
+    ]
+
+
+async def find_duplicates(
+    session: AsyncSession,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    company: str | None = None,
+    region: str,
+    limit: int = 10,
+    at: tuple[str, ...] = ("input",),
+) -> list[DuplicateCandidate]:
+    """Live customers likely to be the person these contact details describe, best first,
+    scored as :func:`duplicate_candidates` scores a customer's duplicates.
+
+    E-mail and phone are normalised as a customer's are (``region`` is the phone's default
+    country); a malformed one is a user error at ``at`` + ``email``/``phone``. Ownership scopes
+    apply, and reasons are masked as the unit of work's caller may see them.
+    """
+    errors = Collector()
+    email = normalise_email(email, errors, *at, "email")
+    phone = normalise_phone(phone, region, errors, *at, "phone")
+    errors.check()
+    target = Profile.of(0, name or "", email, phone, company)
+    matches = await _similar(session, target, None, limit)
+    rows = {
+        c.id: c
+        for c in await session.scalars(
+            select(Customer).where(Customer.id.in_([m.other_id for m in matches]))
+        )
+    }
+    viewer = current_principal.get()
+    return [
+        DuplicateCandidate(rows[m.other_id], m.score, explained(m, viewer))
+        for m in matches
+        if m.other_id in rows
+    ]

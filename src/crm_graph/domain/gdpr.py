@@ -1,9 +1,8 @@
 """GDPR: export everything held about a customer, and erase it irreversibly.
 
-Plugins take part through ``crm_customer_export`` and ``crm_customer_erase``. A plugin that
-implements neither still has the rows of its tables that point at the customer
-(``customer_id`` foreign keys) exported as they are and deleted on erasure, so no plugin's
-data is silently left behind.
+Plugins take part through ``crm_customer_export`` and ``crm_customer_erase``, in the caller's
+unit of work; a plugin without them still has its rows pointing at the customer exported and
+deleted (:mod:`crm_graph.domain.plugin_rows`).
 
 Erasure anonymises the customer row (and the customers merged into it), deletes their
 interactions and consent records, blanks merge aliases, replaces the payloads of stored events
@@ -23,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from crm_graph.auth.audit import REDACT, redacted
 from crm_graph.auth.models import AuditEntry, CustomerConsent
 from crm_graph.db.jsonable import row_json
-from crm_graph.db.migrate import storages
 from crm_graph.db.models import Customer, CustomerMerge, Interaction, Order, OrderLine, utcnow
 from crm_graph.db.queries import json_array_contains
 from crm_graph.domain.errors import fail
+from crm_graph.domain.plugin_rows import linked_tables
 from crm_graph.events.models import EventRecord
 from crm_graph.ids import to_global_id
 from crm_graph.plugins_manager import PluginSet
@@ -34,21 +33,6 @@ from crm_graph.plugins_manager import PluginSet
 EXPORT_FORMAT = "crm-graph.customer-export/1"
 ERASED_NAME = "Erased customer"
 ERASED_VALUES: dict[str, Any] = {"name": ERASED_NAME, "tags": [], "attributes": {}}
-
-
-def _linked_tables(plugins: PluginSet, skip: set[str]) -> list[tuple[str, Any]]:
-    """(plugin, model) for plugin tables with a ``customer_id`` foreign key, children first."""
-    found = []
-    for plugin, storage in storages(plugins):
-        if plugin in skip:
-            continue
-        for model in storage.tables:
-            column = model.__table__.columns.get("customer_id")
-            if column is not None and any(
-                fk.target_fullname == "customer.id" for fk in column.foreign_keys
-            ):
-                found.append((plugin, model))
-    return found
 
 
 async def _awaited(results: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -76,7 +60,7 @@ async def export_customer(
     plugin_data = await _awaited(
         plugins.each(plugins.hook.crm_customer_export, session=session, customer_id=customer_id)
     )
-    for plugin, model in _linked_tables(plugins, hooked):
+    for plugin, model in linked_tables(plugins, hooked):
         plugin_data.setdefault(plugin, {})[model.__tablename__] = await rows(
             model, model.customer_id == customer_id
         )
@@ -168,7 +152,7 @@ async def erase_customer(
         await _awaited(
             plugins.each(plugins.hook.crm_customer_erase, session=session, customer_id=erased)
         )
-    for _plugin, model in reversed(_linked_tables(plugins, hooked)):
+    for _plugin, model in reversed(linked_tables(plugins, hooked)):
         await session.execute(delete(model).where(model.customer_id.in_(ids)))
     await session.flush()
     await _scrub_events(session, gids)

@@ -18,19 +18,22 @@ DIRECTIONS = ("inbound", "outbound")
 MAX_BODY = 100_000
 
 
-def validate_fields(fields: dict[str, Any], errors: Collector) -> dict[str, Any]:
-    """The normalised columns of a new interaction; problems go to ``errors``."""
+def validate_fields(
+    fields: dict[str, Any], errors: Collector, at: tuple[str, ...] = ("input",)
+) -> dict[str, Any]:
+    """The normalised columns of a new interaction; problems go to ``errors`` (paths start
+    with ``at``)."""
     channel = (fields.get("channel") or "").lower()
     if channel not in CHANNELS:
-        errors.add("INVALID_VALUE", not_one_of("channel", CHANNELS), "input", "channel")
+        errors.add("INVALID_VALUE", not_one_of("channel", CHANNELS), *at, "channel")
     direction = (fields.get("direction") or "inbound").lower()
     if direction not in DIRECTIONS:
-        errors.add("INVALID_VALUE", not_one_of("direction", DIRECTIONS), "input", "direction")
-    subject = clean_text(fields.get("subject"), errors, "input", "subject", max_length=500)
-    body = clean_text(fields.get("body"), errors, "input", "body", max_length=MAX_BODY)
+        errors.add("INVALID_VALUE", not_one_of("direction", DIRECTIONS), *at, "direction")
+    subject = clean_text(fields.get("subject"), errors, *at, "subject", max_length=500)
+    body = clean_text(fields.get("body"), errors, *at, "body", max_length=MAX_BODY)
     occurred_at: datetime = fields.get("occurred_at") or utcnow()
     if occurred_at.tzinfo is None:
-        errors.add("INVALID_VALUE", "occurredAt needs a time zone", "input", "occurredAt")
+        errors.add("INVALID_VALUE", "occurredAt needs a time zone", *at, "occurredAt")
         occurred_at = occurred_at.replace(tzinfo=UTC)
     return {
         "channel": channel,
@@ -42,11 +45,28 @@ def validate_fields(fields: dict[str, Any], errors: Collector) -> dict[str, Any]
 
 
 async def log_interaction(
-    session: AsyncSession, customer_id: int, fields: dict[str, Any]
+    session: AsyncSession,
+    customer_id: int,
+    *,
+    channel: str,
+    direction: str = "inbound",
+    subject: str | None = None,
+    body: str | None = None,
+    occurred_at: datetime | None = None,
+    at: tuple[str, ...] = ("input",),
 ) -> Interaction:
-    await get_live(session, customer_id, "input", "customerId")
+    """Record a touch point with a live customer (emitting ``interaction.logged``); error
+    paths start with ``at``, where the caller's input holds the interaction."""
+    await get_live(session, customer_id, *at, "customerId")
     errors = Collector()
-    values = validate_fields(fields, errors)
+    fields = {
+        "channel": channel,
+        "direction": direction,
+        "subject": subject,
+        "body": body,
+        "occurred_at": occurred_at,
+    }
+    values = validate_fields(fields, errors, at)
     errors.check()
     interaction = Interaction(customer_id=customer_id, **values)
     session.add(interaction)

@@ -3,7 +3,8 @@
 The survivor keeps its own values; a field it lacks takes the first value found among the
 merged customers (in the order given). Tags are united, custom attributes combined (the
 survivor's win), and the lifecycle stage is the furthest along the funnel. Interactions,
-orders and every plugin's rows (``crm_customer_merge``) move to the survivor; the merged
+orders and every plugin's rows (``crm_customer_merge``; the rows of a plugin without it that
+point at the customers, :mod:`crm_graph.domain.plugin_rows`) move to the survivor; the merged
 customers are soft-deleted, and their external ids stay findable as aliases of the survivor.
 A dry run is the same work in a transaction that is rolled back.
 """
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_graph.db.models import Customer, CustomerMerge, Interaction, Order, utcnow
 from crm_graph.domain import customers
 from crm_graph.domain.errors import Collector
+from crm_graph.domain.plugin_rows import linked_tables
 from crm_graph.events.payloads import entity_event
 from crm_graph.ids import to_global_id
 from crm_graph.plugins_manager import PluginError, PluginSet
@@ -148,6 +150,10 @@ async def merge_customers(
         session, Order, survivor_id, merged_ids, version=Order.version + 1, updated_at=now
     )
     plan.moves.append(Move(CORE, "orders", moved_orders))
+    hooked = plugins.implementers("crm_customer_merge")
+    for name, model in linked_tables(plugins, hooked):
+        moved = await _move(session, model, survivor_id, merged_ids)
+        plan.moves.append(Move(name, model.__tablename__, moved))
     for name, result in plugins.each(
         plugins.hook.crm_customer_merge,
         session=session,

@@ -30,8 +30,10 @@ MAX_LINES, MAX_QUANTITY = 1000, 1_000_000
 
 
 @dataclass(frozen=True)
-class LineInput:
-    """``product_id`` is None when the caller could not decode it and already reported why."""
+class NewOrderLine:
+    """A line of an order to place: a product's primary key, how many, and the unit price
+    (the product's own when left out). ``product_id`` is None when the caller could not decode
+    it and already reported why."""
 
     product_id: int | None
     quantity: int
@@ -80,27 +82,30 @@ def line_price(
 async def place_order(
     session: AsyncSession,
     customer_id: int,
-    lines: list[LineInput],
+    lines: list[NewOrderLine],
     currency: str,
     number: str | None = None,
     placed_at: datetime | None = None,
     errors: Collector | None = None,
+    at: tuple[str, ...] = ("input",),
 ) -> tuple[Order, list[OrderLine]]:
-    """Validate every line, then write the order and its lines; the total is their sum.
+    """Validate every line, then write the order and its lines (emitting ``order.placed``);
+    the total is their sum.
 
     ``errors`` may hold problems the caller found while decoding the input (bad product IDs),
-    so that they are reported together with every other bad line.
+    so that they are reported together with every other bad line. Error paths start with
+    ``at``, where the caller's input holds the order (``customerId``, ``lines.N.productId``...).
     """
-    await get_live(session, customer_id, "input", "customerId")
+    await get_live(session, customer_id, *at, "customerId")
     errors = errors if errors is not None else Collector()
-    code = normalise_currency(currency, errors, "input", "currency")
-    number = clean_text(number, errors, "input", "number", max_length=64)
+    code = normalise_currency(currency, errors, *at, "currency")
+    number = clean_text(number, errors, *at, "number", max_length=64)
     if placed_at is not None and placed_at.tzinfo is None:
-        errors.add("INVALID_VALUE", "placedAt needs a time zone", "input", "placedAt")
+        errors.add("INVALID_VALUE", "placedAt needs a time zone", *at, "placedAt")
     if not lines:
-        errors.add("REQUIRED", "an order needs at least one line", "input", "lines")
+        errors.add("REQUIRED", "an order needs at least one line", *at, "lines")
     if len(lines) > MAX_LINES:
-        errors.add("TOO_MANY", f"at most {MAX_LINES} lines", "input", "lines")
+        errors.add("TOO_MANY", f"at most {MAX_LINES} lines", *at, "lines")
     if code is None or not lines or len(lines) > MAX_LINES:
         errors.check()  # the lines cannot be checked without a currency or within limits
 
@@ -112,7 +117,7 @@ async def place_order(
     }
     rows: list[OrderLine] = []
     for index, line in enumerate(lines):
-        path = ("input", "lines", str(index))
+        path = (*at, "lines", str(index))
         product = products.get(line.product_id) if line.product_id is not None else None
         if product is None and line.product_id is not None:
             errors.add("NOT_FOUND", "no such product", *path, "productId")
@@ -125,9 +130,9 @@ async def place_order(
     if number is None:
         number = f"ORD-{secrets.token_hex(5).upper()}"
     elif await session.scalar(select(Order.id).where(Order.number == number)) is not None:
-        raise fail("DUPLICATE", f"order number {number!r} is already used", "input", "number")
+        raise fail("DUPLICATE", f"order number {number!r} is already used", *at, "number")
     elif await held_out_of_sight(session, Order.number, [number]):
-        raise fail(ORDER_NUMBER_UNAVAILABLE, number_unavailable(number), "input", "number")
+        raise fail(ORDER_NUMBER_UNAVAILABLE, number_unavailable(number), *at, "number")
     total = sum((r.unit_price * r.quantity for r in rows), Decimal(0))
     order = Order(
         customer_id=customer_id,

@@ -42,14 +42,11 @@ class DuplicateReason:
 
 def _reasons(match: duplicates.Match, info: Info) -> list[DuplicateReason]:
     """The reasons in words, the values both customers share as the caller may see them."""
-    caller = principal_of(info)
     return [
         DuplicateReason(
-            code=DuplicateReasonCode(r.code),
-            message=r.message(shown(caller, r.shared, r.kind)),
-            similarity=r.similarity,
+            code=DuplicateReasonCode(r.code), message=r.message, similarity=r.similarity
         )
-        for r in match.reasons
+        for r in duplicates.explained(match, principal_of(info))
     ]
 
 

@@ -332,12 +332,10 @@ class SecurityMutations:
         metadata=requires("customers:write"),
     )
     async def record_consent(self, info: Info, input: RecordConsentInput) -> ConsentPayload:
-        actor = principal_of(info).id
-
         async def work(session: AsyncSession) -> CustomerConsent:
             pk = input_id(input.customer_id, "Customer", "input", "customerId")
             return await consent.record_consent(
-                session, pk, input.channel.value, input.granted, input.source, actor
+                session, pk, input.channel.value, input.granted, input.source
             )
 
         row, errors = await perform(info, work)

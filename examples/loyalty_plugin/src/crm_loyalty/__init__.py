@@ -52,9 +52,10 @@ def crm_storage() -> Storage:
 @hookimpl
 def crm_schema() -> SchemaContribution:
     return SchemaContribution(
-        types=[schema.LoyaltyTierType, schema.LoyaltyAccountType],
+        types=[schema.LoyaltyTierType, schema.LoyaltyAccountType, schema.LoyaltyMemberMatchType],
         extend={
             "Customer": [schema.CustomerLoyalty],
+            "Query": [schema.LoyaltyQueries],
             "Mutation": [schema.LoyaltyMutations],
             "Subscription": [schema.LoyaltySubscriptions],
         },
@@ -82,7 +83,7 @@ def crm_permissions() -> Permissions:
     return Permissions(
         declare={
             READ: "See loyalty balances and tiers, and follow them live.",
-            WRITE: "Award loyalty points.",
+            WRITE: "Award loyalty points and redeem them for rewards.",
         },
         grants={
             "sales": [READ, f"{WRITE}@own"],
@@ -100,6 +101,11 @@ async def crm_customer_merge(
     session: AsyncSession, survivor_id: int, merged_ids: list[int]
 ) -> dict[str, int]:
     return await accounts.merge(session, survivor_id, merged_ids)
+
+
+@hookimpl
+async def crm_customer_erase(session: AsyncSession, customer_id: int) -> None:
+    await accounts.erase(session, customer_id)
 
 
 @hookimpl

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,9 +15,13 @@ from crm_graph.plugin import (
     AppContext,
     Collector,
     CustomerRow,
+    NewOrderLine,
     OrderRow,
     ValidationFailed,
+    fail,
     input_id,
+    log_interaction,
+    place_order,
     schedule_once,
     utcnow,
 )
@@ -26,6 +31,7 @@ from crm_loyalty.models import LoyaltyAccount, LoyaltyEntry
 MAX_REASON = 200
 VOUCHER_REASON = "Voucher redeemed"
 DEMO_REASON = "Demo: a point per unit spent on paid and fulfilled orders"
+ERASED_REASON = "erased"
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,56 @@ async def redeem_voucher(
     session.add(LoyaltyEntry(customer_id=customer_id, points=points, reason=VOUCHER_REASON))
     await session.flush()
     return account
+
+
+async def redeem(
+    session: AsyncSession,
+    customer_id: int,
+    points: int,
+    rewards: list[NewOrderLine],
+    currency: str,
+    errors: Collector,
+) -> tuple[LoyaltyAccount, OrderRow]:
+    """Spend ``points`` on rewards: the core places a zero-priced order of the reward products
+    (its rules, its ``order.placed`` event), the points come off the balance and the
+    redemption is logged as an interaction, all in the caller's unit of work, so a balance
+    too small for the redemption leaves no order behind either. ``errors`` holds what the
+    caller found while decoding the input, reported with everything else."""
+    if points <= 0:
+        errors.add("INVALID_VALUE", "points must be a positive whole number", "input", "points")
+    free = [NewOrderLine(r.product_id, r.quantity, Decimal(0)) for r in rewards]
+    order, _lines = await place_order(session, customer_id, free, currency, errors=errors)
+    account = (await add_points(session, {customer_id: -points}))[customer_id]
+    if account.points < 0:
+        raise fail(
+            "INSUFFICIENT_POINTS",
+            f"the balance is {account.points + points} points; {points} are needed",
+            "input",
+            "points",
+        )
+    session.add(
+        LoyaltyEntry(customer_id=customer_id, points=-points, reason=f"Redeemed: {order.number}")
+    )
+    await log_interaction(
+        session,
+        customer_id,
+        channel="other",
+        direction="outbound",
+        subject=f"Redeemed {points} loyalty points for order {order.number}",
+    )
+    return account, order
+
+
+async def erase(session: AsyncSession, customer_id: int) -> None:
+    """GDPR erasure: an award's reason is the caller's free text, so it goes; the points stay,
+    as the orders they paid for stay for accounting. Entries taking points back (expiries,
+    redemptions) keep the reasons this plugin wrote, which name only entries and orders and
+    which expiring needs to know an award expired already."""
+    await session.execute(
+        update(LoyaltyEntry)
+        .where(LoyaltyEntry.customer_id == customer_id, LoyaltyEntry.points > 0)
+        .values(reason=ERASED_REASON)
+    )
 
 
 async def award_demo_points(

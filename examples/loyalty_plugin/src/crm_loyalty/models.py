@@ -19,14 +19,14 @@ class LoyaltyAccount(SQLModel, table=True):
 
 
 class LoyaltyEntry(SQLModel, table=True):
-    """One award, kept so that a balance can always be explained."""
+    """One award (or, negative, a redemption), kept so that a balance can always be explained."""
 
     __tablename__ = "loyalty_entry"
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)
     points: int
-    reason: str = Field(max_length=200)
+    reason: str = Field(max_length=200)  # free text: anonymised on erasure
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
 
 

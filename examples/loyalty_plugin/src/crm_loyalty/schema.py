@@ -6,16 +6,24 @@ from collections.abc import AsyncGenerator
 from datetime import datetime
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from crm_graph.plugin import (
+    Collector,
     CustomerRow,
     CustomerType,
+    NewOrderLine,
+    OrderRow,
+    OrderType,
     Related,
     RequestContext,
     UserError,
+    ValidationFailed,
     batch_field,
+    find_duplicates,
     id_arg,
+    input_id,
     load_related,
     perform,
     query_error,
@@ -29,6 +37,7 @@ from crm_loyalty.models import LoyaltyAccount, LoyaltyEntry
 
 # A customer's account, if it has one: read once per level for every field that needs it.
 ACCOUNT = Related(LoyaltyAccount, key="customer_id")
+MAX_MATCHES = 20
 
 
 def _settings(info: Info) -> LoyaltySettings:
@@ -118,6 +127,45 @@ class AwardLoyaltyPointsPayload:
     errors: list[UserError]
 
 
+@strawberry.input
+class LoyaltyRewardLineInput:
+    product_id: strawberry.ID
+    quantity: int = 1
+
+
+@strawberry.input
+class RedeemLoyaltyPointsInput:
+    customer_id: strawberry.ID
+    points: int
+    lines: list[LoyaltyRewardLineInput] = strawberry.field(
+        description="The reward products: a zero-priced order of them is placed (named `lines` "
+        "like an order's, so the order's errors name these fields)."
+    )
+
+
+@strawberry.type
+class RedeemLoyaltyPointsPayload:
+    account: LoyaltyAccountType | None
+    order: OrderType | None
+    errors: list[UserError]
+
+
+def _decoded(input: RedeemLoyaltyPointsInput, errors: Collector) -> tuple[int, list[NewOrderLine]]:
+    """The customer's and the rewards' primary keys; a bad reward ID goes to ``errors`` (its
+    line kept, so the order's other rules still check it)."""
+    customer_id = input_id(input.customer_id, "Customer", "input", "customerId")
+    rewards = []
+    for index, reward in enumerate(input.lines):
+        try:
+            path = ("input", "lines", str(index), "productId")
+            pk: int | None = input_id(reward.product_id, "Product", *path)
+        except ValidationFailed as exc:
+            errors.errors.extend(exc.errors)
+            pk = None
+        rewards.append(NewOrderLine(pk, reward.quantity))
+    return customer_id, rewards
+
+
 @strawberry.type
 class LoyaltyMutations:
     @strawberry.mutation(
@@ -138,6 +186,69 @@ class LoyaltyMutations:
             return AwardLoyaltyPointsPayload(account=None, entry=None, errors=errors)
         account, entry = result
         return AwardLoyaltyPointsPayload(account=account, entry=entry, errors=[])  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Spend points on rewards: a zero-priced order of them, the points deducted "
+        "and an interaction logged, together or not at all.",
+        metadata=requires(WRITE),
+    )
+    async def redeem_loyalty_points(
+        self, info: Info, input: RedeemLoyaltyPointsInput
+    ) -> RedeemLoyaltyPointsPayload:
+        currency = info.context.app.settings.default_currency
+
+        async def work(session: AsyncSession) -> tuple[LoyaltyAccount, OrderRow]:
+            errors = Collector()
+            customer_id, rewards = _decoded(input, errors)
+            return await accounts.redeem(
+                session, customer_id, input.points, rewards, currency, errors
+            )
+
+        result, errors = await perform(info, work)
+        account, order = result if result else (None, None)
+        return RedeemLoyaltyPointsPayload(account=account, order=order, errors=errors)  # type: ignore[arg-type]
+
+
+@strawberry.type(name="LoyaltyMemberMatch", description="A customer the details may describe.")
+class LoyaltyMemberMatchType:
+    score: float = strawberry.field(description="From 0.5 (possible) to 1.0 (certain).")
+    reasons: list[str] = strawberry.field(description="Why, masked as the caller may see it.")
+    customer: CustomerType
+
+
+@strawberry.type
+class LoyaltyQueries:
+    @strawberry.field(
+        description="Customers the contact details given at the till may belong to, best first.",
+        metadata=requires(READ),
+    )
+    async def find_loyalty_members(
+        self,
+        info: Info,
+        name: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        first: int = 5,
+    ) -> list[LoyaltyMemberMatchType]:
+        if not 1 <= first <= MAX_MATCHES:
+            raise query_error("INVALID_ARGUMENT", f"first must be 1 to {MAX_MATCHES}", "first")
+        region = info.context.app.settings.default_phone_region
+        async with info.context.app.read() as session:
+            try:
+                found = await find_duplicates(
+                    session, name=name, email=email, phone=phone, region=region, limit=first, at=()
+                )
+            except ValidationFailed as exc:
+                error = exc.errors[0]
+                raise query_error(error.code, error.message, ".".join(error.field)) from exc
+        return [
+            LoyaltyMemberMatchType(
+                score=c.score,
+                reasons=[r.message for r in c.reasons],
+                customer=c.customer,  # type: ignore[arg-type]
+            )
+            for c in found
+        ]
 
 
 @strawberry.type

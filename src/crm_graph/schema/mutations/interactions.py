@@ -41,7 +41,7 @@ class InteractionMutations:
 
         async def work(session: AsyncSession) -> models.Interaction:
             pk = input_id(input.customer_id, "Customer", "input", "customerId")
-            return await domain.log_interaction(session, pk, fields)
+            return await domain.log_interaction(session, pk, **fields)
 
         row, errors = await perform(info, work)
         return InteractionPayload(interaction=row, errors=errors)

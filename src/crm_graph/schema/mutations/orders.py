@@ -53,7 +53,7 @@ class OrderPayload:
     errors: list[UserError]
 
 
-def _lines(lines: list[OrderLineInput], errors: Collector) -> list[domain.LineInput]:
+def _lines(lines: list[OrderLineInput], errors: Collector) -> list[domain.NewOrderLine]:
     """Decode every line's product ID; bad ones go to ``errors`` and the line stays in place,
     so the domain still checks its other fields and reports everything at once."""
     decoded = []
@@ -64,7 +64,7 @@ def _lines(lines: list[OrderLineInput], errors: Collector) -> list[domain.LineIn
             errors.add(exc.code, str(exc), "input", "lines", index, "productId")
             pk = None
         decoded.append(
-            domain.LineInput(product_id=pk, quantity=line.quantity, unit_price=line.unit_price)
+            domain.NewOrderLine(product_id=pk, quantity=line.quantity, unit_price=line.unit_price)
         )
     return decoded
 
