@@ -152,6 +152,11 @@ async def perform_every_mutation(client: GraphQLClient) -> Script:
         "AwardLoyaltyPointsInput",
         {"customerId": ada, "points": 5, "reason": "visit"},
     )
+    await s.input(
+        "redeemLoyaltyPoints",
+        "RedeemLoyaltyPointsInput",
+        {"customerId": ada, "points": 5, "lines": [{"productId": product}]},
+    )
     await s.input("eraseCustomer", "EraseCustomerInput", {"id": bob})
     return s
 
