@@ -1,17 +1,16 @@
 """The committed hostile corpus (tests/corpus/hostile.jsonl) against the composed schema.
 
-Zero unexpected server errors, zero leaked stack traces or SQL text, and every rejection
-answered quickly. An unexpected error answers the code INTERNAL_ERROR, so seeing that code
-means something crashed.
+Zero unexpected server errors and zero leaked stack traces or SQL text. An unexpected error
+answers the code INTERNAL_ERROR, so seeing that code means something crashed. How fast
+rejections are is a benchmark (``bench/hostile.py``), not a test: a timed test fails on a
+busy machine, not on slow code.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
-from typing import Any
 
 from crm_graph.settings import Settings
 from crm_graph.testing import app_client
@@ -22,7 +21,6 @@ LEAKS = re.compile(
     r"(?i:Traceback|File \"|sqlalchemy|asyncpg|sqlite3|psycopg)"
     r"|SELECT |INSERT |UPDATE |DELETE FROM"
 )
-REJECTION_BUDGET_S = 0.050
 
 
 def _cases() -> list[dict]:
@@ -41,48 +39,17 @@ async def test_hostile_corpus(database_url: str) -> None:
     async with app_client(settings) as client:
         for case in _cases():
             body = case["body"].encode("utf-8", "surrogatepass")
-            elapsed = []
-            for _attempt in range(
-                3
-            ):  # the fastest of three: a busy CI core is not the code's fault
-                started = time.perf_counter()
-                response = await client.http.post(
-                    "/graphql", content=body, headers={"content-type": "application/json"}
-                )
-                elapsed.append(time.perf_counter() - started)
-                rejected = _rejected(response)
-                if not rejected or min(elapsed) < REJECTION_BUDGET_S:
-                    break
+            response = await client.http.post(
+                "/graphql", content=body, headers={"content-type": "application/json"}
+            )
             text = response.text
             if response.status_code >= 500:
                 failures.append(f"{case['name']}: HTTP {response.status_code}")
             elif "INTERNAL_ERROR" in text:
                 failures.append(f"{case['name']}: unexpected server error")
-            elif LEAKS.search(text.replace(case["body"][:0], "")) and not _echoes_input(case, text):
+            elif LEAKS.search(text) and not _echoes_input(case, text):
                 failures.append(f"{case['name']}: leaked internals: {text[:200]}")
-            elif rejected and min(elapsed) >= REJECTION_BUDGET_S:
-                failures.append(f"{case['name']}: rejection took {min(elapsed) * 1000:.0f} ms")
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:40])
-
-
-def _rejected(response: Any) -> bool:
-    """A status of 400 or more, GraphQL errors, or a mutation's user errors. Not an accepted
-    mutation, whose ``errors`` list is empty: it commits a write, whose time is the disk's."""
-    if response.status_code >= 400:
-        return True
-    try:
-        body = response.json()
-    except ValueError:
-        return True
-    return bool(body.get("errors")) or _has_user_errors(body.get("data"))
-
-
-def _has_user_errors(value: Any) -> bool:
-    if isinstance(value, dict):
-        return bool(value.get("errors")) or any(_has_user_errors(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_user_errors(v) for v in value)
-    return False
 
 
 def _echoes_input(case: dict, text: str) -> bool:
