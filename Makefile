@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_DB ?= sqlite+aiosqlite:///./crm.db
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format schema
+.PHONY: install demo test test-deep lint format schema
 
 $(STAMP): pyproject.toml examples/loyalty_plugin/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ demo: install
 
 test: install lint
 	$(BIN)/python -m pytest
+
+# The fuzzer (tests/test_fuzz.py) with thousands of documents per role and database instead
+# of make test's 200; record its result in docs/benchmarks.md.
+FUZZ_EXAMPLES ?= 2000
+test-deep: install
+	CRM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/test_fuzz.py
 
 lint: install
 	$(BIN)/ruff check .
