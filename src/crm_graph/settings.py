@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     webhook_retry_scale: float = Field(default=1.0, gt=0)
     webhook_timeout_seconds: float = Field(default=15.0, gt=0)
     webhook_workers: int = Field(default=4, ge=0)
+    # Outbound e-mail (see the Outbound e-mail section of the README).
+    smtp_url: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    smtp_retry_seconds: float = Field(default=60.0, gt=0)
+    smtp_max_attempts: int = Field(default=8, ge=1)
+    smtp_poll_seconds: float = Field(default=5.0, gt=0)
 
     # The scheduler of plugins' jobs (docs/plugins.md, scheduler): off in processes that serve
     # requests only (crm-graph serve --no-scheduler).

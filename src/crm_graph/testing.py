@@ -2,17 +2,20 @@
 
 ``app_client`` gives an in-process app (migrated, chosen plugins) with a GraphQL client over
 HTTP; ``run_cli`` runs a ``crm-graph`` command against a database; ``running_server`` starts a real uvicorn process and ``subscribe`` speaks the
-graphql-transport-ws protocol to it over a real WebSocket.
+graphql-transport-ws protocol to it over a real WebSocket; ``smtp_server`` is a real SMTP
+server (aiosmtpd) to point ``CRM_SMTP_URL`` at.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import email
 import json
 import os
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -20,6 +23,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +220,62 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+SMTP_DROP = "drop"
+
+
+@dataclass
+class SmtpInbox:
+    """What a test SMTP server received, and how it answers the next messages' data: each
+    entry of ``answers`` is a reply (``"451 4.3.0 later"``, ``"550 5.1.1 unknown"``) or
+    ``SMTP_DROP`` (close the connection without a reply); then ``250 OK``."""
+
+    received: list[Message] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    data_seen: int = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.data_seen += 1
+        answer = self.answers.pop(0) if self.answers else "250 OK"
+        if answer == SMTP_DROP:  # the data arrived; the reply never will
+            server.transport.close()
+            return "250 OK"
+        if answer.startswith("250"):
+            self.received.append(email.message_from_bytes(envelope.content))
+        return answer
+
+    def by_subject(self, subject: str) -> list[Message]:
+        return [m for m in self.received if m["Subject"] == subject]
+
+
+@contextmanager
+def smtp_server(
+    tls_context: ssl.SSLContext | None = None, login: tuple[str, str] | None = None
+) -> Iterator[tuple[SmtpInbox, int]]:
+    """A real SMTP server (aiosmtpd, a dev dependency) on a free port of 127.0.0.1: yields its
+    inbox and port. With ``tls_context`` it requires STARTTLS; with ``login`` (user,
+    password) it requires authentication."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    def authenticate(_server: Any, _session: Any, _envelope: Any, _mech: str, data: Any) -> Any:
+        given = (data.login.decode(), data.password.decode())
+        return AuthResult(success=given == login, handled=False)
+
+    inbox, port = SmtpInbox(), free_port()
+    options: dict[str, Any] = {}
+    if tls_context is not None:
+        options.update(tls_context=tls_context, require_starttls=True)
+    if login is not None:
+        options.update(auth_required=True, authenticator=authenticate)
+        options.update(auth_require_tls=tls_context is not None)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
 
 
 @contextmanager

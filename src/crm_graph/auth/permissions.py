@@ -38,6 +38,7 @@ CORE_PERMISSIONS: dict[str, str] = {
     "gdpr:erase": "Irreversibly erase a customer's personal data.",
     "events:read": "Read the event log and subscribe to events.",
     "webhooks:manage": "Create, change and replay webhooks.",
+    "emails:manage": "See the outbound e-mail queue; resend or settle messages in doubt.",
     "keys:manage": "Create, list and revoke API keys.",
     "audit:read": "Read the audit log.",
     "jobs:read": "See scheduled jobs, their runs and errors.",

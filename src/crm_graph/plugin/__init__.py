@@ -20,7 +20,8 @@ Every name lives in one group, a submodule named after it, and is re-exported he
   checks, writes and exports are written with;
 - :mod:`~crm_graph.plugin.routes`: HTTP routes under ``/p/<plugin name>/`` (``crm_routes``);
 - :mod:`~crm_graph.plugin.tokens`: signed, expiring, optionally single-use link tokens;
-- :mod:`~crm_graph.plugin.scheduler`: periodic and one-shot background jobs.
+- :mod:`~crm_graph.plugin.scheduler`: periodic and one-shot background jobs;
+- :mod:`~crm_graph.plugin.email`: outbound e-mail, queued in the unit of work.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from crm_graph.plugin import (
     contributions,
     data,
     domain,
+    email,
     events,
     fields,
     markers,
@@ -44,6 +46,7 @@ from crm_graph.plugin.app import *  # noqa: F403
 from crm_graph.plugin.contributions import *  # noqa: F403
 from crm_graph.plugin.data import *  # noqa: F403
 from crm_graph.plugin.domain import *  # noqa: F403
+from crm_graph.plugin.email import *  # noqa: F403
 from crm_graph.plugin.events import *  # noqa: F403
 from crm_graph.plugin.fields import *  # noqa: F403
 from crm_graph.plugin.markers import *  # noqa: F403
@@ -67,3 +70,4 @@ __all__ += data.__all__
 __all__ += routes.__all__
 __all__ += tokens.__all__
 __all__ += scheduler.__all__
+__all__ += email.__all__

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from crm_graph.db.models import utcnow
 from crm_graph.events.loops import wait_or_timeout
 from crm_graph.events.notify import listen
+from crm_graph.mail import delivery as mail
 from crm_graph.plugins_manager import PluginError
 from crm_graph.scheduler import claims
 from crm_graph.scheduler.claims import Declared, Policy
@@ -29,12 +30,22 @@ if TYPE_CHECKING:
     from crm_graph.runtime import AppContext
 
 logger = logging.getLogger("crm_graph.scheduler")
+CORE = "core"  # the owner of the core's jobs, where a plugin's name would be
 SOONEST_SECONDS = 0.05  # a due run another process is claiming right now: look again shortly
 
 
+def core_jobs(app: AppContext) -> Declared:
+    """The core's own jobs: delivering outbound e-mail, while ``CRM_SMTP_URL`` is set."""
+    if app.settings.smtp_url is None:
+        return {}
+    every = timedelta(seconds=app.settings.smtp_poll_seconds)
+    return {(CORE, mail.JOB): ScheduledJob(mail.JOB, mail.deliver_due, schedule=every)}
+
+
 def declared_jobs(app: AppContext) -> Declared:
-    """Every enabled plugin's ``crm_scheduled_jobs``, checked (a bad one stops startup)."""
-    declared: Declared = {}
+    """The core's jobs and every enabled plugin's ``crm_scheduled_jobs``, checked (a bad one
+    stops startup)."""
+    declared: Declared = core_jobs(app)
     for plugin, jobs in app.plugins.each(app.plugins.hook.crm_scheduled_jobs, app=app):
         for job in jobs or []:
             if not isinstance(job, ScheduledJob):

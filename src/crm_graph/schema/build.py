@@ -32,6 +32,7 @@ from crm_graph.schema.mutations.customers import CustomerMutations
 from crm_graph.schema.mutations.imports import BulkMutations
 from crm_graph.schema.mutations.interactions import InteractionMutations
 from crm_graph.schema.mutations.orders import OrderMutations
+from crm_graph.schema.outbound_email import OutboundEmailMutations, OutboundEmailQueries
 from crm_graph.schema.query import Query as CoreQuery
 from crm_graph.schema.scheduler import SchedulerQueries
 from crm_graph.schema.security import CustomerSecurityFields, SecurityMutations, SecurityQueries
@@ -47,7 +48,13 @@ CORE = "core"
 
 @strawberry.type
 class Query(
-    CoreQuery, EventQueries, SecurityQueries, DedupeQueries, WebhookQueries, SchedulerQueries
+    CoreQuery,
+    EventQueries,
+    SecurityQueries,
+    DedupeQueries,
+    WebhookQueries,
+    SchedulerQueries,
+    OutboundEmailQueries,
 ):
     pass
 
@@ -62,6 +69,7 @@ class Mutation(
     BulkMutations,
     MergeMutations,
     WebhookMutations,
+    OutboundEmailMutations,
 ):
     pass
 
