@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from crm_graph.plugin import (
     input_id,
     log_interaction,
     place_order,
+    queue_email,
     schedule_once,
     utcnow,
 )
@@ -120,11 +122,12 @@ async def award(
     except ValidationFailed as exc:
         errors.errors.extend(exc.errors)
     reason = check_award(points, reason, settings, errors)
+    customer = None
     if customer_id is not None:
         customer = await session.get(CustomerRow, customer_id)
         if customer is None or customer.deleted_at is not None:
             errors.add("NOT_FOUND", "no such customer", "input", "customerId")
-    if customer_id is None or errors.errors:
+    if customer is None or customer_id is None or errors.errors:
         raise ValidationFailed(errors.errors)
 
     account = (await add_points(session, {customer_id: points}))[customer_id]
@@ -132,7 +135,31 @@ async def award(
     session.add(entry)
     await session.flush()
     await schedule_expiry(session, entry, settings)
+    before = tier_for(account.points - points, settings.tiers)
+    after = tier_for(account.points, settings.tiers)
+    if after is not None and (before is None or before.name != after.name):
+        await congratulate(session, customer, after, settings)
     return account, entry
+
+
+async def congratulate(
+    session: AsyncSession, customer: CustomerRow, tier: Tier, settings: LoyaltySettings
+) -> None:
+    """Queue the tier-upgrade e-mail in the award's unit of work: it is sent only if the
+    award commits, after it, by the core's delivery job."""
+    if settings.email_from is None or not customer.email:
+        return
+    name = customer.name or "there"
+    await queue_email(
+        session,
+        owner=NAME,
+        sender=settings.email_from,
+        to=customer.email,
+        subject=f"Welcome to {tier.name}",
+        text=f"Hello {name}, you have reached the {tier.name} tier.",
+        html=f"<p>Hello {html.escape(name)}, you have reached the <b>{html.escape(tier.name)}</b> tier.</p>",
+        tag=f"tier-{tier.name}",
+    )
 
 
 async def redeem_voucher(

@@ -49,6 +49,10 @@ class LoyaltySettings(BaseModel):
         except (TypeError, ValueError):
             return value  # an ISO 8601 duration, or a cron expression
 
+    email_from: str | None = Field(
+        default=None, description="Sender of tier-upgrade e-mails; none are sent when unset."
+    )
+
     @field_validator("tiers")
     @classmethod
     def _distinct_thresholds(cls, tiers: dict[str, int]) -> dict[str, int]:
