@@ -97,7 +97,7 @@ def mail_settings(settings: Settings, url: str) -> Settings:
         update={
             "smtp_url": SecretStr(url),
             "smtp_retry_seconds": 0.05,
-            "smtp_poll_seconds": 0.05,
+            "smtp_poll_seconds": 0.25,
             "smtp_timeout_seconds": 5.0,
             "smtp_max_attempts": 3,
         }

@@ -32,7 +32,7 @@ async def test_reaching_a_tier_sends_a_congratulation(
     monkeypatch.setenv("CRM_PLUGIN_LOYALTY_EMAIL_FROM", "Loyalty <club@shop.example>")
     with smtp_server() as (inbox, port):
         settings = loyalty_settings.model_copy(
-            update={"smtp_url": SecretStr(f"smtp://127.0.0.1:{port}"), "smtp_poll_seconds": 0.05}
+            update={"smtp_url": SecretStr(f"smtp://127.0.0.1:{port}"), "smtp_poll_seconds": 0.25}
         )
         async with app_client(settings, plugins=[crm_loyalty]) as client:
             made = await client.data(
