@@ -150,7 +150,13 @@ async def perform_every_mutation(client: GraphQLClient) -> Script:
     await s.input(
         "awardLoyaltyPoints",
         "AwardLoyaltyPointsInput",
-        {"customerId": ada, "points": 5, "reason": "visit"},
+        {"customerId": ada, "points": 100, "reason": "visit"},  # bronze: an e-mail is queued
+    )
+    queued = (await client.data("{ outboundEmails { nodes { id } } }"))["outboundEmails"]
+    await s.input(
+        "settleOutboundEmail",
+        "SettleOutboundEmailInput",
+        {"id": queued["nodes"][0]["id"], "action": "FAILED"},
     )
     await s.input(
         "redeemLoyaltyPoints",
@@ -162,7 +168,8 @@ async def perform_every_mutation(client: GraphQLClient) -> Script:
 
 
 @pytest.fixture
-async def full(settings: Settings) -> Any:
+async def full(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("CRM_PLUGIN_LOYALTY_EMAIL_FROM", "club@shop.example")
     everything = settings.model_copy(
         update={"plugins": None, "webhook_allow_private_targets": True, "webhook_workers": 0}
     )

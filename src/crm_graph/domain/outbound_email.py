@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.db.models import utcnow
 from crm_graph.domain.errors import Collector, fail
-from crm_graph.mail.models import FAILED, IN_DOUBT, QUEUED, SENT, STATUSES, OutboundEmail
+from crm_graph.mail.models import FAILED, QUEUED, SENDING, SENT, STATUSES, OutboundEmail
 
 MAX_RECIPIENTS = 100
 # Headers the service writes itself from the message's fields.
@@ -143,15 +143,16 @@ def emails_select(status: str | None = None, tag: str | None = None) -> Select[A
 
 
 async def settle(session: AsyncSession, email_id: int, action: str) -> OutboundEmail:
-    """An admin's decision on a message in doubt or failed: ``resend`` queues it again (same
-    ``Message-ID``), ``sent``/``failed`` record what the admin learnt."""
+    """An admin's decision on a message in doubt, failed or still waiting: ``resend`` queues it
+    again now (same ``Message-ID``), ``sent``/``failed`` record what the admin learnt (a
+    waiting message marked ``failed`` is never sent)."""
     row = await session.get(OutboundEmail, email_id, with_for_update=True)
     if row is None:
         raise fail("NOT_FOUND", "no such e-mail", "input", "id")
-    if row.status not in (IN_DOUBT, FAILED):
+    if row.status in (SENDING, SENT):
         raise fail(
             "INVALID_STATUS",
-            f"only a message in doubt or failed can be settled; this one is {row.status}",
+            f"a message being sent or sent cannot be settled; this one is {row.status}",
             "input",
             "id",
         )

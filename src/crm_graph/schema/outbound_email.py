@@ -107,7 +107,9 @@ class OutboundEmailQueries:
 @strawberry.type
 class OutboundEmailMutations:
     @strawberry.mutation(
-        metadata=MANAGE, description="Resend, or mark, an e-mail in doubt or failed."
+        metadata=MANAGE,
+        description="Resend, or mark, an e-mail in doubt, failed or waiting (not one being "
+        "sent or sent).",
     )
     async def settle_outbound_email(
         self, info: Info, input: SettleOutboundEmailInput
