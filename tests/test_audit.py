@@ -101,6 +101,14 @@ async def perform_every_mutation(client: GraphQLClient) -> Script:
         )
     )["apiKey"]["id"]
     await s.input("revokeApiKey", "RevokeApiKeyInput", {"id": key})
+    me = await client.data('{ users(filter: {search: "test-admin"}) { nodes { id } } }')
+    me_id = me["users"]["nodes"][0]["id"]
+    await s.input("updateUser", "UpdateUserInput", {"id": me_id, "name": "Admin"})
+    team = await s.input("createTeam", "CreateTeamInput", {"name": "emea"}, "team { id }")
+    membership = {"teamId": team["team"]["id"], "userId": me_id}
+    await s.input("addTeamMember", "TeamMemberInput", membership)
+    await s.input("removeTeamMember", "TeamMemberInput", membership)
+    await s.input("deleteTeam", "DeleteTeamInput", {"id": team["team"]["id"]})
     await s.run(
         "importCustomers",
         "inserted",

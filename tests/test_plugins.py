@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,8 @@ def no_plugin_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def offline(tmp_path: Path) -> Settings:
-    """Settings for apps that only compose a schema (the database is never opened)."""
+    """Settings for apps that only compose a schema (their database is migrated before they
+    answer: every caller is a user, noted in it)."""
     return Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
         env="test",
@@ -67,11 +69,15 @@ async def graphql(app: Starlette, query: str) -> dict[str, Any]:
         return (await http.post("/graphql", json={"query": query})).json()
 
 
-def in_process(app: Starlette) -> httpx.AsyncClient:
-    """An admin's HTTP client for an app, without running its lifespan."""
-    return httpx.AsyncClient(
+@asynccontextmanager
+async def in_process(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin's HTTP client for an app, without running its lifespan; the app's database is
+    migrated first, since authentication notes the caller's user there."""
+    await upgrade(app.state.crm.engine, app.state.crm.plugins)
+    async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=auth_headers()
-    )
+    ) as http:
+        yield http
 
 
 async def customer_fields(app: Starlette) -> set[str]:

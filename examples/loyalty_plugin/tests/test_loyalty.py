@@ -145,6 +145,33 @@ async def test_roles_award_within_their_grants(loyalty: GraphQLClient) -> None:
     assert readable["customer"]["loyaltyPoints"] == 5
 
 
+AWARDED_BY = """
+mutation ($customerId: ID!) {
+  awardLoyaltyPoints(input: {customerId: $customerId, points: 5, reason: "visit"}) {
+    entry { awardedBy { id userId name } }
+  }
+}
+"""
+
+
+async def test_an_award_names_the_user_who_made_it(loyalty: GraphQLClient) -> None:
+    """``awardedBy`` is a core ``User`` (crm_graph.plugin.people): the caller, as admins
+    name it."""
+    sales = loyalty.acting_as("sales", "sam")
+    own = await new_customer(sales, "Sam's")
+    first = await sales.data(AWARDED_BY, {"customerId": own})
+    sam = first["awardLoyaltyPoints"]["entry"]["awardedBy"]
+    assert (sam["userId"], sam["name"]) == ("sam", "sam")
+    renamed = await loyalty.data(
+        'mutation ($id: ID!) { updateUser(input: {id: $id, name: "Sam Carter"}) '
+        "{ errors { code } } }",
+        {"id": sam["id"]},
+    )
+    assert renamed["updateUser"]["errors"] == []
+    again = await sales.data(AWARDED_BY, {"customerId": own})
+    assert again["awardLoyaltyPoints"]["entry"]["awardedBy"] == {**sam, "name": "Sam Carter"}
+
+
 async def test_merging_customers_adds_their_balances(loyalty: GraphQLClient) -> None:
     keep, dupe, other = [await new_customer(loyalty, n) for n in ("Ada", "Ada L.", "A. L.")]
     await award(loyalty, keep, 100, "order")

@@ -1,4 +1,9 @@
-"""Turning an ``Authorization: Bearer ...`` credential into a :class:`Principal`."""
+"""Turning an ``Authorization: Bearer ...`` credential into a :class:`Principal`.
+
+The credential's user (a key's ``user_id``, a token's ``sub``) is noted on first sight and
+must be active: a deactivated user's keys and tokens are all refused (see
+:mod:`crm_graph.auth.users`).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,13 @@ from crm_graph.auth.permissions import Policy
 from crm_graph.auth.principal import AuthError, Principal
 from crm_graph.auth.ratelimit import RateLimiter
 from crm_graph.auth.tokens import looks_like_jwt, verify_token
+from crm_graph.auth.users import is_active as user_is_active
+from crm_graph.auth.users import sighted
 from crm_graph.db.models import utcnow
 from crm_graph.settings import Settings
 
 MAX_CREDENTIAL = 8192
+MAX_USER_ID = 200  # auth_user.user_id
 HOW = "send `Authorization: Bearer <API key or token>`"
 
 
@@ -68,8 +76,16 @@ class Authenticator:
             key = await find_active(self.engine, credential)
             if key is None:
                 raise AuthError("the API key is unknown, revoked or expired")
+            teammates = await self._sighted(key.role, key.user_id, key.name)
             return Principal.for_role(
-                self.policy, "key", f"key:{key.id}", key.name, key.role, key.user_id, key.expires_at
+                self.policy,
+                "key",
+                f"key:{key.id}",
+                key.name,
+                key.role,
+                key.user_id,
+                key.expires_at,
+                teammates,
             )
         if looks_like_jwt(credential):
             claims = verify_token(self.settings, credential)
@@ -80,15 +96,48 @@ class Authenticator:
                     f"the token needs string claims sub and {self.settings.jwt_role_claim}"
                 )
             expires = datetime.fromtimestamp(claims["exp"], UTC)
+            name, email = claims.get("name"), claims.get("email")
+            teammates = await self._sighted(
+                role,
+                subject,
+                name if isinstance(name, str) else None,
+                email if isinstance(email, str) else None,
+            )
             return Principal.for_role(
-                self.policy, "token", f"user:{subject}", subject, role, subject, expires
+                self.policy, "token", f"user:{subject}", subject, role, subject, expires, teammates
             )
         raise AuthError(f"the credential is neither an API key nor a token: {HOW}")
 
+    async def _sighted(
+        self, role: str, user_id: str, name: str | None, email: str | None = None
+    ) -> frozenset[str]:
+        if self.policy.grants(role) is None:  # refused by for_role before anything is written
+            return frozenset()
+        if len(user_id) > MAX_USER_ID:
+            raise AuthError(f"the user id is longer than {MAX_USER_ID} characters")
+        return await sighted(
+            self.engine,
+            user_id,
+            name[:200] if name else None,
+            _email(email),
+            self.policy.uses_teams(role),
+        )
+
     async def still_valid(self, principal: Principal) -> bool:
-        """For long-lived connections: not expired, and (for a key) not revoked since."""
+        """For long-lived connections: not expired, (for a key) not revoked since, and its
+        user not deactivated since."""
         if principal.expires_at is not None and principal.expires_at <= utcnow():
+            return False
+        if principal.user_id is not None and not await user_is_active(
+            self.engine, principal.user_id
+        ):
             return False
         if principal.kind == "key":
             return await is_active(self.engine, int(principal.id.removeprefix("key:")))
         return True
+
+
+def _email(value: str | None) -> str | None:
+    """A token's ``email`` claim, lower-cased as admins' edits store it, kept only when it
+    fits the column and looks like an address."""
+    return value.strip().lower() if value and len(value) <= 320 and "@" in value else None

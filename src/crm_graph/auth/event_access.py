@@ -20,6 +20,7 @@ from crm_graph.auth.keys import active_key
 from crm_graph.auth.permissions import Policy
 from crm_graph.auth.personal import personal_columns, shown_row
 from crm_graph.auth.principal import AuthError, Principal
+from crm_graph.auth.users import standing
 from crm_graph.db.jsonable import camel
 from crm_graph.db.models import Customer, Interaction, Order, Product
 from crm_graph.events.models import EventRecord, WebhookEndpoint
@@ -69,9 +70,18 @@ async def creator(
             return None
         role, user_id = key.role, key.user_id
     kind = "key" if endpoint.creator_id.startswith("key:") else "token"
+    found = await standing(session, user_id, policy.uses_teams(role)) if user_id else None
+    if found is not None and not found.active:  # deactivated: its webhooks carry nothing more
+        return None
     try:
         return Principal.for_role(
-            policy, kind, endpoint.creator_id, endpoint.creator_id, role, user_id
+            policy,
+            kind,
+            endpoint.creator_id,
+            endpoint.creator_id,
+            role,
+            user_id,
+            teammates=found.teammates if found else frozenset(),
         )
     except AuthError:  # the role is no longer defined
         return None

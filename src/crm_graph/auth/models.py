@@ -1,19 +1,66 @@
-"""Tables of the security layer: API keys, the audit log and customers' consent records."""
+"""Tables of the security layer: users and teams, API keys, the audit log and customers'
+consent records."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, Column, Index, Integer
+from sqlalchemy import BigInteger, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from crm_graph.db.models import utcnow
+from crm_graph.db.models import PII, PII_EMAIL, utcnow, version_column
 from crm_graph.db.registry import register_tables
 from crm_graph.db.types import Json, UTCDateTime
 
 # BIGINT on PostgreSQL; SQLite needs INTEGER for a rowid primary key.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+_user_version = version_column()
+
+
+class User(SQLModel, table=True):
+    """Someone who calls the API: made on first sight of an API key's user or a token's
+    subject (see :mod:`crm_graph.auth.users`), then edited by admins.
+
+    ``user_id`` is that subject, the value ``customer.owner_id`` (and plugins' owner and
+    assignee columns) hold; ``id`` is only the number of its global ID.
+    """
+
+    __tablename__ = "auth_user"
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _user_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(max_length=200, unique=True)
+    name: str = Field(max_length=200, sa_column_kwargs={"info": PII})
+    email: str | None = Field(default=None, max_length=320, sa_column_kwargs={"info": PII_EMAIL})
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    version: int = Field(default=1, sa_column=_user_version)
+
+
+class Team(SQLModel, table=True):
+    """A team: its members see each other's records at scope ``team``."""
+
+    __tablename__ = "auth_team"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TeamMember(SQLModel, table=True):
+    """One user in one team (indexed by user: each request reads its caller's teams)."""
+
+    __tablename__ = "auth_team_member"
+    __table_args__ = (UniqueConstraint("team_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="auth_team.id")
+    user_id: str = Field(max_length=200, foreign_key="auth_user.user_id", index=True)
+    added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class ApiKey(SQLModel, table=True):
@@ -93,4 +140,4 @@ class UsedToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
-register_tables(ApiKey, AuditEntry, CustomerConsent, UsedToken)
+register_tables(User, Team, TeamMember, ApiKey, AuditEntry, CustomerConsent, UsedToken)

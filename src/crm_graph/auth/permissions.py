@@ -1,7 +1,8 @@
 """Permissions, roles and their scopes: the policy one app enforces.
 
 A role grants permissions, each with an ownership scope: ``own`` (records whose owner is the
-caller), ``team`` (owned by anyone in one of the caller's teams, see ``CRM_TEAMS``) or ``all``.
+caller), ``team`` (owned by anyone in one of the caller's teams, kept in the database: see
+:mod:`crm_graph.auth.users`) or ``all``.
 Grants are written ``"customers:read"`` (scope ``all``) or ``"customers:read@own"``. Plugins
 declare their permissions and grant them to roles through ``crm_permissions``; ``CRM_ROLES``
 replaces a role's grants or adds roles, last.
@@ -42,6 +43,8 @@ CORE_PERMISSIONS: dict[str, str] = {
     "keys:manage": "Create, list and revoke API keys.",
     "audit:read": "Read the audit log.",
     "jobs:read": "See scheduled jobs, their runs and errors.",
+    "users:read": "See users and teams (who owns what).",
+    "users:manage": "Change users (name, e-mail, deactivation) and teams and their members.",
 }
 
 _OWN = ("customers:read", "customers:write", "interactions:read", "interactions:write")
@@ -53,6 +56,7 @@ DEFAULT_ROLES: dict[str, list[str]] = {
         "orders:write@own",
         "products:read",
         "pii:read",
+        "users:read",
     ],
     "marketing": [
         "customers:read",
@@ -61,6 +65,7 @@ DEFAULT_ROLES: dict[str, list[str]] = {
         "interactions:write",
         "products:read",
         "pii:read",
+        "users:read",
     ],
     "service": [
         "customers:read",
@@ -70,8 +75,15 @@ DEFAULT_ROLES: dict[str, list[str]] = {
         "orders:read",
         "products:read",
         "pii:read",
+        "users:read",
     ],
-    "analyst": ["customers:read", "interactions:read", "orders:read", "products:read"],
+    "analyst": [
+        "customers:read",
+        "interactions:read",
+        "orders:read",
+        "products:read",
+        "users:read",
+    ],
     "integration": [
         "customers:read",
         "customers:write",
@@ -84,8 +96,15 @@ DEFAULT_ROLES: dict[str, list[str]] = {
         "pii:read",
         "events:read",
         "webhooks:manage",
+        "users:read",
     ],
-    "readonly": ["customers:read", "interactions:read", "orders:read", "products:read"],
+    "readonly": [
+        "customers:read",
+        "interactions:read",
+        "orders:read",
+        "products:read",
+        "users:read",
+    ],
 }
 
 
@@ -117,20 +136,13 @@ class Policy:
 
     permissions: Mapping[str, tuple[str, str]]  # name -> (owner, description)
     roles: Mapping[str, Mapping[str, Scope]]
-    teams: Mapping[str, frozenset[str]]
 
     def grants(self, role: str) -> Mapping[str, Scope] | None:
         return self.roles.get(role)
 
-    def teammates(self, user_id: str | None) -> frozenset[str]:
-        """Everyone sharing a team with ``user_id`` (the user included)."""
-        if user_id is None:
-            return frozenset()
-        mates = {user_id}
-        for members in self.teams.values():
-            if user_id in members:
-                mates |= members
-        return frozenset(mates)
+    def uses_teams(self, role: str) -> bool:
+        """Whether a grant of ``role`` has scope ``team`` (its callers' teammates are read)."""
+        return "team" in (self.roles.get(role) or {}).values()
 
 
 def _grants(entries: Iterable[str], known: Mapping[str, object], where: str) -> dict[str, Scope]:
@@ -180,5 +192,4 @@ def build_policy(settings: Settings, plugins: PluginSet) -> Policy:
             roles.setdefault(role, {}).update(granted)
     for role, entries in settings.roles.items():
         roles[role] = _grants(entries, permissions, f"CRM_ROLES[{role!r}]")
-    teams = {name: frozenset(members) for name, members in settings.teams.items()}
-    return Policy(permissions=permissions, roles=roles, teams=teams)
+    return Policy(permissions=permissions, roles=roles)

@@ -33,6 +33,7 @@ class Principal:
     role: str
     user_id: str | None
     grants: Mapping[str, Scope]
+    # Everyone sharing a team with ``user_id`` (itself included), read at authentication.
     teammates: frozenset[str] = frozenset()
     # When the credential stops being valid (key expiry, token ``exp``); sockets re-check it.
     expires_at: datetime | None = None
@@ -49,6 +50,7 @@ class Principal:
         role: str,
         user_id: str | None,
         expires_at: datetime | None = None,
+        teammates: frozenset[str] = frozenset(),
     ) -> Principal:
         grants = policy.grants(role)
         if grants is None:
@@ -60,7 +62,7 @@ class Principal:
             role=role,
             user_id=user_id,
             grants=grants,
-            teammates=policy.teammates(user_id),
+            teammates=teammates,
             expires_at=expires_at,
         )
 

@@ -29,7 +29,7 @@ PII_EMAIL: dict[str, Any] = {"pii": "email"}
 PII_PHONE: dict[str, Any] = {"pii": "phone"}
 
 
-def _version_column() -> Column[int]:
+def version_column() -> Column[int]:
     """A ``version`` column; the same object goes in ``version_id_col`` of the mapper."""
     return Column("version", Integer, nullable=False, default=1)
 
@@ -38,7 +38,7 @@ def _timestamp(**kwargs: Any) -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, **kwargs)
 
 
-_customer_version = _version_column()
+_customer_version = version_column()
 
 
 class Customer(SQLModel, table=True):
@@ -87,7 +87,7 @@ class Interaction(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
-_product_version = _version_column()
+_product_version = version_column()
 
 
 class Product(SQLModel, table=True):
@@ -105,7 +105,7 @@ class Product(SQLModel, table=True):
     version: int = Field(default=1, sa_column=_product_version)
 
 
-_order_version = _version_column()
+_order_version = version_column()
 
 
 class Order(SQLModel, table=True):
@@ -197,4 +197,5 @@ __all__ = [
     "Product",
     "row_defaults",
     "utcnow",
+    "version_column",
 ]

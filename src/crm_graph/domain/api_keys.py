@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.auth.keys import KEY_PREFIX, active_by_name, hash_key
 from crm_graph.auth.models import ApiKey
+from crm_graph.auth.users import add_missing_users
 from crm_graph.db.models import utcnow
 from crm_graph.domain.errors import Collector, fail, not_one_of
 from crm_graph.domain.values import clean_text
@@ -28,7 +29,8 @@ async def create_key(
     replace: bool = False,
 ) -> tuple[ApiKey, str]:
     """A new key and its secret. Names are unique among active keys; ``replace`` revokes the
-    active key of that name first (so ``make demo`` can run again)."""
+    active key of that name first (so ``make demo`` can run again). Its user is made now
+    when new (named after the key), so it can be edited before the key is first used."""
     errors = Collector()
     name = clean_text(name, errors, "input", "name", max_length=100, required=True) or ""
     user = clean_text(user_id, errors, "input", "userId", max_length=200) or name
@@ -54,6 +56,7 @@ async def create_key(
         expires_at=expires_at,
     )
     session.add(key)
+    await add_missing_users(session, {user: {"name": name}})
     await session.flush()
     return key, secret
 

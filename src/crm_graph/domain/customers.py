@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.auth.scope import held_out_of_sight
+from crm_graph.auth.users import add_missing_users
 from crm_graph.db.jsonable import camel
 from crm_graph.db.models import Customer, CustomerMerge, utcnow
 from crm_graph.db.storable import problem_of, text_problem
@@ -206,12 +207,15 @@ async def assign_owner(
     owner_id: str | None,
     expected_version: int | None = None,
 ) -> Customer:
-    """Give a customer another owner (``None``: unowned), the owner that ``own`` scopes see."""
+    """Give a customer another owner (``None``: unowned), the owner that ``own`` scopes see.
+    An owner id names a user: one not known yet is made (named after its id)."""
     customer = await get_live(session, customer_id, "input", "id")
     check_version(customer, expected_version)
     errors = Collector()
     owner = clean_text(owner_id, errors, "input", "ownerId", max_length=200)
     errors.check()
+    if owner is not None:
+        await add_missing_users(session, {owner: {}})
     await _apply(session, customer, {"owner_id": owner})
     return customer
 

@@ -21,7 +21,8 @@ Every name lives in one group, a submodule named after it, and is re-exported he
 - :mod:`~crm_graph.plugin.routes`: HTTP routes under ``/p/<plugin name>/`` (``crm_routes``);
 - :mod:`~crm_graph.plugin.tokens`: signed, expiring, optionally single-use link tokens;
 - :mod:`~crm_graph.plugin.scheduler`: periodic and one-shot background jobs;
-- :mod:`~crm_graph.plugin.email`: outbound e-mail, queued in the unit of work.
+- :mod:`~crm_graph.plugin.email`: outbound e-mail, queued in the unit of work;
+- :mod:`~crm_graph.plugin.people`: users and teams, for owner, assignee and team-queue fields.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from crm_graph.plugin import (
     events,
     fields,
     markers,
+    people,
     routes,
     scheduler,
     tables,
@@ -50,6 +52,7 @@ from crm_graph.plugin.email import *  # noqa: F403
 from crm_graph.plugin.events import *  # noqa: F403
 from crm_graph.plugin.fields import *  # noqa: F403
 from crm_graph.plugin.markers import *  # noqa: F403
+from crm_graph.plugin.people import *  # noqa: F403
 from crm_graph.plugin.routes import *  # noqa: F403
 from crm_graph.plugin.scheduler import *  # noqa: F403
 from crm_graph.plugin.tables import *  # noqa: F403
@@ -71,3 +74,4 @@ __all__ += routes.__all__
 __all__ += tokens.__all__
 __all__ += scheduler.__all__
 __all__ += email.__all__
+__all__ += people.__all__

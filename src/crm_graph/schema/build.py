@@ -41,6 +41,7 @@ from crm_graph.schema.types.interaction import Interaction
 from crm_graph.schema.types.order import Order
 from crm_graph.schema.types.product import Product
 from crm_graph.schema.types.scalars import SCALARS
+from crm_graph.schema.users import UserMutations, UserQueries
 from crm_graph.schema.webhooks import WebhookMutations, WebhookQueries
 
 CORE = "core"
@@ -51,6 +52,7 @@ class Query(
     CoreQuery,
     EventQueries,
     SecurityQueries,
+    UserQueries,
     DedupeQueries,
     WebhookQueries,
     SchedulerQueries,
@@ -66,6 +68,7 @@ class Mutation(
     ProductMutations,
     OrderMutations,
     SecurityMutations,
+    UserMutations,
     BulkMutations,
     MergeMutations,
     WebhookMutations,

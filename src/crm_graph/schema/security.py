@@ -21,6 +21,7 @@ from crm_graph.auth.declare import AUTHENTICATED, requires
 from crm_graph.auth.guard import principal_of, require
 from crm_graph.auth.models import ApiKey, AuditEntry, CustomerConsent
 from crm_graph.auth.personal import PII_PERMISSION
+from crm_graph.auth.users import user_of
 from crm_graph.db import models
 from crm_graph.db.paging import Ordering
 from crm_graph.domain import api_keys, consent, customers, gdpr
@@ -28,7 +29,9 @@ from crm_graph.ids import to_global_id
 from crm_graph.schema.lists import connection
 from crm_graph.schema.mutations.base import perform
 from crm_graph.schema.mutations.customers import CustomerPayload
+from crm_graph.schema.plugin_fields import table_field
 from crm_graph.schema.types.common import Connection, UserError, id_arg, input_id, page_args
+from crm_graph.schema.users import UserType
 
 NEWEST_FIRST = Ordering("audit.newest", (AuditEntry.occurred_at,), descending=True)
 
@@ -139,6 +142,12 @@ class CustomerSecurityFields:
     @strawberry.field(description="The user id whose record this is (ownership scopes).")
     def owner_id(self) -> str | None:
         return self.owner_id  # type: ignore[attr-defined]
+
+    owner: UserType | None = table_field(
+        user_of("owner_id"),
+        description="The user whose record this is (`ownerId`'s user).",
+        metadata=requires("users:read"),
+    )
 
     @strawberry.field(description="When GDPR erasure removed the personal data, if it did.")
     def erased_at(self) -> datetime | None:

@@ -26,6 +26,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from crm_graph import __version__
 from crm_graph.auth.guard import AccessExtension, check_declarations
+from crm_graph.domain.teams import seed_configured_teams
 from crm_graph.events.webhooks.targets import Resolve
 from crm_graph.runtime import AppContext, build_app
 from crm_graph.schema.build import ComposedSchema, build_schema
@@ -112,6 +113,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await seed_configured_teams(engine, settings.teams)
         await _run_hooks(plugin_set.hook.crm_startup(app=context))
         await context.events.start()
         if settings.scheduler:

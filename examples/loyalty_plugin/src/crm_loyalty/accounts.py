@@ -113,8 +113,10 @@ async def award(
     points: int,
     reason: str,
     settings: LoyaltySettings,
+    awarded_by: str | None = None,
 ) -> tuple[LoyaltyAccount, LoyaltyEntry]:
-    """Add ``points`` to a live customer's balance and record why; every problem at once."""
+    """Add ``points`` to a live customer's balance and record why and by whom (a user id);
+    every problem at once."""
     errors = Collector()
     customer_id = None
     try:
@@ -131,7 +133,9 @@ async def award(
         raise ValidationFailed(errors.errors)
 
     account = (await add_points(session, {customer_id: points}))[customer_id]
-    entry = LoyaltyEntry(customer_id=customer_id, points=points, reason=reason)
+    entry = LoyaltyEntry(
+        customer_id=customer_id, points=points, reason=reason, awarded_by=awarded_by
+    )
     session.add(entry)
     await session.flush()
     await schedule_expiry(session, entry, settings)

@@ -28,6 +28,8 @@ class LoyaltyEntry(SQLModel, table=True):
     points: int
     reason: str = Field(max_length=200)  # free text: anonymised on erasure
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
+    # Who awarded the points: a core user id (``UserRow.user_id``), like an owner column.
+    awarded_by: str | None = Field(default=None, max_length=200, foreign_key="auth_user.user_id")
 
 
 TABLES = [LoyaltyAccount, LoyaltyEntry]

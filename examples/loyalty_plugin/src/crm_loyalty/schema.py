@@ -19,6 +19,7 @@ from crm_graph.plugin import (
     Related,
     RequestContext,
     UserError,
+    UserType,
     ValidationFailed,
     batch_field,
     find_duplicates,
@@ -30,6 +31,7 @@ from crm_graph.plugin import (
     requires,
     table_field,
     to_global_id,
+    user_of,
 )
 from crm_loyalty import accounts
 from crm_loyalty.config import NAME, READ, WRITE, LoyaltySettings
@@ -84,6 +86,11 @@ class LoyaltyEntryType:
     points: int
     reason: str
     created_at: datetime
+    awarded_by: UserType | None = table_field(
+        user_of("awarded_by"),
+        description="Who awarded the points (null for imported and demo awards).",
+        metadata=requires("users:read"),
+    )
 
 
 async def loyalty_tiers(
@@ -176,10 +183,11 @@ class LoyaltyMutations:
         self, info: Info, input: AwardLoyaltyPointsInput
     ) -> AwardLoyaltyPointsPayload:
         settings = _settings(info)
+        awarded_by = info.context.principal.user_id
         result, errors = await perform(
             info,
             lambda session: accounts.award(
-                session, input.customer_id, input.points, input.reason, settings
+                session, input.customer_id, input.points, input.reason, settings, awarded_by
             ),
         )
         if result is None:
