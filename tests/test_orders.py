@@ -239,30 +239,54 @@ async def test_status_change_rejections(client: GraphQLClient) -> None:
 
 async def test_dates_that_utc_cannot_hold_are_refused_with_a_code(client: GraphQLClient) -> None:
     """A valid local time whose offset pushes it past year 9999 (or before year 1) in UTC is
-    refused as INVALID_DATE naming the field, in input, literals and filters: no Python
-    OverflowError text, nothing written."""
+    refused as INVALID_DATE naming the field (its dotted path, in the document's arguments or
+    in a variable), in input, literals and filters: no Python OverflowError text, nothing
+    written."""
     ada = await customer(client, "Ada")
     pen = await product(client, "PEN")
     for instant in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"):
         placed = {"customerId": ada["id"], "lines": [line(pen["id"])], "placedAt": instant}
-        before = await snapshot(client)
-        result = await client.execute(
-            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { errors { code } } }",
-            {"input": placed},
+        literal = (
+            f'{{customerId: "{ada["id"]}", lines: [{{productId: "{pen["id"]}", quantity: 1}}], '
+            f'placedAt: "{instant}"}}'
         )
-        assert await snapshot(client) == before
-        [error] = result["errors"]
-        assert error["extensions"]["code"] == "INVALID_DATE", error
-        assert "placedAt" in error["message"] and "Overflow" not in error["message"]
-        for document in (
-            f'{{ orders(filter: {{placedAfter: "{instant}"}}) {{ totalCount }} }}',
-            f'{{ interactions(filter: {{occurredBefore: "{instant}"}}) {{ totalCount }} }}',
+        before = await snapshot(client)
+        for document, variables in (
+            (
+                "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { errors { code } } }",
+                {"input": placed},
+            ),
+            (f"mutation {{ placeOrder(input: {literal}) {{ errors {{ code }} }} }}", None),
         ):
-            assert _codes(await client.execute(document)) == ["INVALID_DATE"], document
-    assert _codes(
+            result = await client.execute(document, variables)
+            assert await snapshot(client) == before
+            [error] = result["errors"]
+            assert error["extensions"] == {"code": "INVALID_DATE", "field": "input.placedAt"}
+            assert "Overflow" not in error["message"]
+        for document, variables, field in (
+            (
+                f'{{ orders(filter: {{placedAfter: "{instant}"}}) {{ totalCount }} }}',
+                None,
+                "filter.placedAfter",
+            ),
+            (
+                f'{{ interactions(filter: {{occurredBefore: "{instant}"}}) {{ totalCount }} }}',
+                None,
+                "filter.occurredBefore",
+            ),
+            (
+                "query($f: InteractionFilter) { interactions(filter: $f) { totalCount } }",
+                {"f": {"occurredBefore": instant}},
+                "f.occurredBefore",
+            ),
+        ):
+            assert _fields(await client.execute(document, variables)) == [
+                ("INVALID_DATE", field)
+            ], document
+    assert _fields(
         await client.execute('{ orders(filter: {placedAfter: "soon"}) { totalCount } }')
-    ) == ["INVALID_DATE"]
+    ) == [("INVALID_DATE", "filter.placedAfter")]
 
 
-def _codes(result: dict) -> list[str]:
-    return [e["extensions"]["code"] for e in result["errors"]]
+def _fields(result: dict) -> list[tuple[str, str]]:
+    return [(e["extensions"]["code"], e["extensions"].get("field")) for e in result["errors"]]

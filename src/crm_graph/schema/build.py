@@ -23,6 +23,7 @@ from strawberry.types.field import StrawberryField
 from crm_graph.auth.guard import secure_fields
 from crm_graph.contributions import EXTENDABLE_TYPES, SchemaContribution
 from crm_graph.plugins_manager import PluginError, PluginSet
+from crm_graph.schema.date_fields import name_date_fields
 from crm_graph.schema.dedupe import DedupeQueries, MergeMutations
 from crm_graph.schema.errors import report_errors
 from crm_graph.schema.events import EventQueries, EventSubscriptions
@@ -128,8 +129,10 @@ class ComposedSchema(strawberry.Schema):
             error.args = (head,)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        """Code every error; log and mask unexpected failures (see :mod:`.errors`)."""
+        """Code every error; log and mask unexpected failures (see :mod:`.errors`); name the
+        field of every refused date (:mod:`.date_fields`)."""
         report_errors(errors, getattr(execution_context, "operation_name", None))
+        name_date_fields(errors, self._schema, execution_context)
 
 
 def _definition(cls: type) -> StrawberryObjectDefinition:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, ValueNode, value_from_ast_untyped
 from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition
 from strawberry.types.scalar import ScalarDefinition
 
@@ -23,7 +23,9 @@ INVALID_DATE = "INVALID_DATE"
 
 
 def _coded(definition: ScalarDefinition, check: Callable[[Any, object], None]) -> Any:
-    """``definition``'s own parsing, then ``check``; every refusal carries ``INVALID_DATE``."""
+    """``definition``'s own parsing, then ``check``; every refusal carries ``INVALID_DATE``,
+    and a literal's refusal its node (graphql-core passes a scalar's own error on as it is, so
+    without it nothing would say where in the document the value is: :mod:`crm_graph.schema.date_fields`)."""
 
     def parse(value: object) -> Any:
         try:
@@ -33,7 +35,13 @@ def _coded(definition: ScalarDefinition, check: Callable[[Any, object], None]) -
         check(parsed, value)
         return parsed
 
-    return dataclasses.replace(definition, parse_value=parse)
+    def parse_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> Any:
+        try:
+            return parse(value_from_ast_untyped(node, variables))
+        except GraphQLError as exc:
+            raise GraphQLError(exc.message, node, extensions=exc.extensions) from None
+
+    return dataclasses.replace(definition, parse_value=parse, parse_literal=parse_literal)
 
 
 def _utc_holds(parsed: datetime, value: object) -> None:
