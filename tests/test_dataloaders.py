@@ -28,7 +28,7 @@ async def _seed(client: GraphQLClient, first: int, count: int) -> None:
         for index in range(first, first + count):
             row = await customers.create_customer(session, {"name": f"Customer {index}"}, "US")
             for n in range(ORDERS_EACH):
-                lines = [orders.LineInput(p.id, n + 1) for p in catalogue]
+                lines = [orders.NewOrderLine(p.id, n + 1) for p in catalogue]
                 await orders.place_order(
                     session, row.id, lines, "USD", placed_at=START + timedelta(days=n)
                 )
@@ -36,11 +36,9 @@ async def _seed(client: GraphQLClient, first: int, count: int) -> None:
                 await interactions.log_interaction(
                     session,
                     row.id,
-                    {
-                        "channel": "email",
-                        "subject": f"#{n}",
-                        "occurred_at": START + timedelta(hours=n),
-                    },
+                    channel="email",
+                    subject=f"#{n}",
+                    occurred_at=START + timedelta(hours=n),
                 )
 
 

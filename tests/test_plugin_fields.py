@@ -96,7 +96,7 @@ async def _seed(client: GraphQLClient, names: list[str]) -> None:
                 await orders.place_order(
                     session,
                     row.id,
-                    [orders.LineInput(product.id, 1)],
+                    [orders.NewOrderLine(product.id, 1)],
                     "USD",
                     placed_at=START + timedelta(days=n),
                 )

@@ -16,6 +16,7 @@ caller's unit of work, so the use commits with what the link does, or not at all
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -98,15 +99,22 @@ class LinkTokens:
     """Makes and checks one app's link tokens (``app.tokens``)."""
 
     def __init__(self, settings: Settings) -> None:
-        secret = secret_key(settings)
+        secret_key(settings)  # production without a secret stops here, at startup
+        self._settings = settings
+
+    @functools.cached_property
+    def _key(self) -> bytes:
+        """Derived on first use, so commands that never sign a link (migrate, demo, import)
+        say nothing about a missing secret."""
+        secret = secret_key(self._settings)
         if secret is None:
             log.log(
-                logging.WARNING if settings.env == "development" else logging.DEBUG,
+                logging.WARNING if self._settings.env == "development" else logging.DEBUG,
                 "CRM_SECRET_KEY is not set: link tokens are signed with a key generated for "
                 "this process and stop working when it restarts (set it in production)",
             )
             secret = secrets.token_urlsafe(48)
-        self._key = hmac.new(secret.encode(), b"crm-graph link tokens", hashlib.sha256).digest()
+        return hmac.new(secret.encode(), b"crm-graph link tokens", hashlib.sha256).digest()
 
     def make(
         self,
