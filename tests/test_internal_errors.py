@@ -102,7 +102,9 @@ async def test_query_and_mutation_failures_answer_an_id_only(
             result = await client.execute(document)
             [error] = result["errors"]
             _assert_masked(error, caplog)
-        ids = {r.getMessage().split()[2] for r in caplog.records}
+        # Only the error log's records: a test before this one may leave asyncio's own
+        # "Future exception was never retrieved" to be logged while this one runs.
+        ids = {r.getMessage().split()[2] for r in caplog.records if r.name == "crm_graph.errors"}
         assert len(ids) == 2  # one id per failure
 
         typed = await client.execute('{ node(id: "not-an-id") { id } }')
