@@ -24,11 +24,14 @@ demo: install
 test: install lint
 	$(BIN)/python -m pytest
 
-# The fuzzer (tests/test_fuzz.py) with thousands of documents per role and database instead
-# of make test's 200; record its result in docs/benchmarks.md.
+# The deep runs: the fuzzer (tests/test_fuzz.py) with thousands of documents per role and
+# database instead of make test's 200, and the compiled read path's differential corpus (2,000
+# generated queries, every role, both databases, through both paths; make test runs 25).
+# Record their results in docs/benchmarks.md.
 FUZZ_EXAMPLES ?= 2000
 test-deep: install
 	CRM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/test_fuzz.py
+	CRM_DIFFERENTIAL_QUERIES=2000 $(BIN)/python -m pytest -q -s tests/test_compiled_reads.py -k generated
 
 lint: install
 	$(BIN)/ruff check .

@@ -134,6 +134,14 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=20.0, help="Seconds of load per run.")
     parser.add_argument("--concurrency", type=int, default=4, help="Connections under load.")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
+    parser.add_argument(
+        "--alternate",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="Only compare the read paths: ROUNDS rounds, each serving the query with "
+        "CRM_COMPILED_READS=false and then =true, and print the ratios.",
+    )
     parser.add_argument("--load-url", help=argparse.SUPPRESS)  # internal: be the load process
     return parser.parse_args(argv)
 
@@ -331,6 +339,9 @@ async def main(args: argparse.Namespace) -> None:
         flush=True,
     )
 
+    if args.alternate:
+        alternate(url, args)
+        return
     load_before = os.getloadavg()[0]
     results: dict[str, dict[str, float]] = {}
     # Core only; the rate limiter is off so that it measures the server, not the limit.
@@ -365,6 +376,28 @@ async def main(args: argparse.Namespace) -> None:
         f"cores: {os.cpu_count()}; load average (1 min) before/after the runs: "
         f"{load_before:.2f}/{os.getloadavg()[0]:.2f}"
     )
+
+
+def alternate(url: str, args: argparse.Namespace) -> None:
+    """The compiled read path against strawberry's, alternated (a shared machine drifts)."""
+    print("\n| round | strawberry req/s | compiled req/s | ratio | load average |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for round_ in range(args.alternate):
+        rps = {}
+        for compiled in ("false", "true"):
+            env = {
+                "CRM_DATABASE_URL": url,
+                "CRM_PLUGINS": "",
+                "CRM_RATE_LIMIT_PER_MINUTE": "0",
+                "CRM_COMPILED_READS": compiled,
+            }
+            with running_server(env, workers=args.workers, timeout=120) as server:
+                rps[compiled] = run_load(server, args.concurrency, args.duration)["rps"]
+        print(
+            f"| {round_ + 1} | {rps['false']:.1f} | {rps['true']:.1f} "
+            f"| {rps['true'] / rps['false']:.1f}x | {os.getloadavg()[0]:.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     max_query_cost: int = 20_000
     max_body_bytes: int = 1_048_576
     sql_echo: bool = False
+    # The compiled read path (see the README's "Compiled reads").
+    compiled_reads: bool = True
+    plan_cache_size: int = Field(default=256, ge=1)
     # Events (see the Events section of the README).
     event_retention_days: int = Field(default=30, ge=0)
     event_prune_interval_seconds: float = Field(default=3600.0, gt=0)

@@ -36,15 +36,24 @@ def principal_of(info: Info) -> Principal:
     return principal
 
 
+def forbidden(principal: Principal, field_name: str, permission: str) -> GraphQLError | None:
+    """The FORBIDDEN error of ``field_name`` for a caller without ``permission``; None when
+    the caller holds it."""
+    if principal.has(permission):
+        return None
+    shown = "an administrator" if permission == WILDCARD else f"permission {permission!r}"
+    return GraphQLError(
+        f"{field_name} needs {shown}; role {principal.role!r} does not have it",
+        extensions={"code": "FORBIDDEN", "permission": permission},
+    )
+
+
 def require(info: Info, permission: str) -> Principal:
     """The caller, when it holds ``permission``; a FORBIDDEN error otherwise."""
     principal = principal_of(info)
-    if not principal.has(permission):
-        shown = "an administrator" if permission == WILDCARD else f"permission {permission!r}"
-        raise GraphQLError(
-            f"{info.field_name} needs {shown}; role {principal.role!r} does not have it",
-            extensions={"code": "FORBIDDEN", "permission": permission},
-        )
+    error = forbidden(principal, info.field_name, permission)
+    if error is not None:
+        raise error
     return principal
 
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import event, false, select
+from sqlalchemy import bindparam, event, false, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlmodel import SQLModel
 
@@ -96,6 +96,41 @@ def _criteria(principal: Principal, permission: str | None) -> tuple[Any, ...]:
             )
     principal.memo[key] = tuple(options)
     return principal.memo[key]
+
+
+def scoped(model: type) -> bool:
+    """Whether ownership scopes hide rows of ``model`` (customers and customer-linked rows)."""
+    return model is Customer or model in _customer_linked()
+
+
+def read_predicate(principal: Principal, model: type) -> Any | None:
+    """The scope of reading ``model`` as a SQL condition on its rows, for statements that
+    bypass the ORM listener (the compiled read path); None when every row is visible.
+
+    The same rule as the listener's criteria, with the owners as a bind parameter (named by
+    the scope, valued by :func:`owner_parameters`), so one statement serves every caller
+    holding the same grants.
+    """
+    if not scoped(model):
+        return None
+    scope = principal.scope(READ_PERMISSION.get(model, "customers:read"))
+    if scope == "all":
+        return None
+    owned = (
+        false()
+        if scope is None
+        else Customer.owner_id.in_(bindparam(f"crm_owners_{scope}", expanding=True))
+    )
+    if model is Customer:
+        return owned
+    return model.customer_id.in_(select(Customer.id).where(owned))  # type: ignore[attr-defined]
+
+
+def owner_parameters(principal: Principal) -> dict[str, list[str]]:
+    """The values of :func:`read_predicate`'s bind parameters for this caller."""
+    return {
+        f"crm_owners_{scope}": sorted(principal.owners(scope) or ()) for scope in ("own", "team")
+    }
 
 
 # Execution option: the statement sees every owner's rows (see :func:`every_owner`).

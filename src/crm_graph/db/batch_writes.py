@@ -39,12 +39,26 @@ def among(session: AsyncSession, column: Any, values: Iterable[Any]) -> ColumnEl
     (``= ANY($1)``), a JSON array on SQLite (``IN (SELECT value FROM json_each(?))``) for
     text and integers. A bind parameter per value would cost more to compile than to run."""
     values = list(values)
-    if session.bind.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    if all(isinstance(v, str | int) for v in values):
-        listed = func.json_each(bindparam(None, orjson.dumps(values).decode(), type_=String()))
-        return column.in_(select(literal_column("value")).select_from(listed))
+    dialect = session.bind.dialect.name
+    if dialect == "postgresql" or all(isinstance(v, str | int) for v in values):
+        return among_parameter(dialect, column, bindparam_value(dialect, values))
     return column.in_(values)
+
+
+def among_parameter(dialect: str, column: Any, value: Any = None, name: str | None = None) -> Any:
+    """``column`` among the keys of one parameter (:func:`among`'s SQL): bound to ``value``
+    (made by :func:`bindparam_value`), or named ``name`` for a statement built once and run
+    with many key lists. Keys are text or integers."""
+    given = {} if value is None else {"value": value}
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type), **given))
+    listed = func.json_each(bindparam(name, type_=String(), **given))
+    return column.in_(select(literal_column("value")).select_from(listed))
+
+
+def bindparam_value(dialect: str, keys: Iterable[Any]) -> Any:
+    """The value of an :func:`among_parameter` parameter holding ``keys``."""
+    return list(keys) if dialect == "postgresql" else orjson.dumps(list(keys)).decode()
 
 
 async def plan_for_growing_tables(session: AsyncSession) -> None:

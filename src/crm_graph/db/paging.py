@@ -131,7 +131,7 @@ def window(args: PageArgs, ordering: Ordering, model: Any, default: int, maximum
     return Window(size=size, backward=backward, boundary=boundary)
 
 
-def _keyset_condition(keys: Sequence[Any], values: Sequence[Any], greater: bool) -> Any:
+def keyset_condition(keys: Sequence[Any], values: Sequence[Any], greater: bool) -> Any:
     """(a, b, id) > (va, vb, vid) written out, so every value binds with its column's type."""
     clauses = []
     for i, key in enumerate(keys):
@@ -141,31 +141,61 @@ def _keyset_condition(keys: Sequence[Any], values: Sequence[Any], greater: bool)
     return or_(*clauses)
 
 
-def _ordered(stmt: Select[Any], model: Any, ordering: Ordering, win: Window) -> Select[Any]:
+def ordered(stmt: Select[Any], model: Any, ordering: Ordering, win: Window) -> Select[Any]:
+    """``stmt`` after the window's boundary, in the window's order (fetch ``size + 1`` rows)."""
     keys = ordering.keys(model)
     descending = ordering.descending != win.backward
     if win.boundary is not None:
-        stmt = stmt.where(_keyset_condition(keys, win.boundary, greater=not descending))
+        stmt = stmt.where(keyset_condition(keys, win.boundary, greater=not descending))
     return stmt.order_by(*[k.desc() if descending else k.asc() for k in keys])
 
 
-def _page(rows: list[Any], win: Window, ordering: Ordering, model: Any) -> Page:
+def bounds(rows: list[Any], win: Window) -> tuple[list[Any], bool, bool]:
+    """The window's rows in display order, from the ``size + 1`` fetched, with whether there
+    are rows after them and before them."""
     more = len(rows) > win.size
     rows = rows[: win.size]
     if win.backward:
         rows.reverse()
+        return rows, win.boundary is not None, more
+    return rows, more, win.boundary is not None
+
+
+def _page(rows: list[Any], win: Window, ordering: Ordering, model: Any) -> Page:
+    rows, has_next, has_previous = bounds(rows, win)
     cursors = [encode_cursor(ordering, row, model) for row in rows]
-    if win.backward:
-        return Page(rows, cursors, has_next=win.boundary is not None, has_previous=more)
-    return Page(rows, cursors, has_next=more, has_previous=win.boundary is not None)
+    return Page(rows, cursors, has_next=has_next, has_previous=has_previous)
 
 
 async def fetch_page(
     session: AsyncSession, stmt: Select[Any], model: Any, ordering: Ordering, win: Window
 ) -> Page:
     """One page of ``stmt`` (a ``select(model)`` with filters applied)."""
-    rows = list(await session.scalars(_ordered(stmt, model, ordering, win).limit(win.size + 1)))
+    rows = list(await session.scalars(ordered(stmt, model, ordering, win).limit(win.size + 1)))
     return _page(rows, win, ordering, model)
+
+
+def ranked_children(
+    stmt: Select[Any],
+    model: Any,
+    parent: InstrumentedAttribute[Any],
+    among_parents: Any,
+    ordering: Ordering,
+    win: Window,
+) -> Any:
+    """``stmt``'s children of the parents ``among_parents`` selects, after the window's
+    boundary, numbered per parent in the window's order (column ``rank``): a subquery."""
+    keys = ordering.keys(model)
+    descending = ordering.descending != win.backward
+    stmt = stmt.where(among_parents)
+    if win.boundary is not None:
+        stmt = stmt.where(keyset_condition(keys, win.boundary, greater=not descending))
+    rank = (
+        func.row_number()
+        .over(partition_by=parent, order_by=[k.desc() if descending else k.asc() for k in keys])
+        .label("rank")
+    )
+    return stmt.add_columns(rank).subquery()
 
 
 async def fetch_child_pages(
@@ -178,17 +208,7 @@ async def fetch_child_pages(
 ) -> dict[int, Page]:
     """The same page of children for many parents, in one statement."""
     ids = list(parent_ids)
-    keys = ordering.keys(model)
-    descending = ordering.descending != win.backward
-    stmt = select(model).where(parent.in_(ids))
-    if win.boundary is not None:
-        stmt = stmt.where(_keyset_condition(keys, win.boundary, greater=not descending))
-    rank = (
-        func.row_number()
-        .over(partition_by=parent, order_by=[k.desc() if descending else k.asc() for k in keys])
-        .label("rank")
-    )
-    ranked = stmt.add_columns(rank).subquery()
+    ranked = ranked_children(select(model), model, parent, parent.in_(ids), ordering, win)
     row = aliased(model, ranked)
     result = await session.execute(
         select(row)

@@ -126,10 +126,13 @@ def product_select(*, search: str | None = None, category: str | None = None) ->
     return stmt
 
 
+def count_select(stmt: Select[Any]) -> Select[Any]:
+    """How many rows ``stmt`` finds."""
+    return select(func.count()).select_from(stmt.order_by(None).subquery())
+
+
 async def count(session: AsyncSession, stmt: Select[Any]) -> int:
-    return (
-        await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    )
+    return await session.scalar(count_select(stmt)) or 0
 
 
 async def product_by_sku(session: AsyncSession, sku: str) -> Product | None:

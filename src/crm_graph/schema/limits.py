@@ -131,7 +131,7 @@ def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
 _HOLDERS = ("definitions", "selection_set", "selections", "directives", "variable_definitions")
 
 
-def _literal_problem(node: Any) -> Problem | None:
+def literal_problem(node: Any) -> Problem | None:
     """The first argument literal (``input.attributes.n``) that breaks the JSON rule; default
     values of variables count as their variable's."""
     if isinstance(node, ArgumentNode):
@@ -145,7 +145,7 @@ def _literal_problem(node: Any) -> Problem | None:
         holders.append(node.arguments)
     for holder in holders:
         for child in holder if isinstance(holder, tuple | list) else (holder,):
-            if isinstance(child, Node) and (found := _literal_problem(child)) is not None:
+            if isinstance(child, Node) and (found := literal_problem(child)) is not None:
                 return found
     return None
 
@@ -204,7 +204,7 @@ class RejectUnstorableValues(SchemaExtension):
             None,
         )
         if problem is None and document is not None:
-            problem = _literal_problem(document)
+            problem = literal_problem(document)
         if problem is not None:
             context.result = GraphQLExecutionResult(
                 data=None,

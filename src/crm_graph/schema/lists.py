@@ -9,16 +9,20 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from crm_graph.db import queries
-from crm_graph.db.paging import Ordering, PageArgs, PagingError, fetch_page, window
+from crm_graph.db.paging import Ordering, PageArgs, PagingError, Window, fetch_page, window
 from crm_graph.schema.types.common import Connection, query_error, to_connection
 
 DEFAULT_PAGE_SIZE = 20
 
 
+def page_window(maximum: int, args: PageArgs, ordering: Ordering, model: Any) -> Window:
+    """The window of a list's paging arguments (``PagingError`` when they are wrong)."""
+    return window(args, ordering, model, min(DEFAULT_PAGE_SIZE, maximum), maximum)
+
+
 def _window(info: Info, args: PageArgs, ordering: Ordering, model: Any) -> Any:
-    maximum = info.context.app.settings.max_page_size
     try:
-        return window(args, ordering, model, min(DEFAULT_PAGE_SIZE, maximum), maximum)
+        return page_window(info.context.app.settings.max_page_size, args, ordering, model)
     except PagingError as exc:
         raise query_error(exc.code, str(exc), exc.field) from exc
 

@@ -6,12 +6,15 @@ import asyncio
 from typing import Any
 
 import strawberry
+from sqlalchemy import Select
 from strawberry.types import Info
 
 from crm_graph.auth.declare import AUTHENTICATED, requires
 from crm_graph.auth.guard import principal_of, require
 from crm_graph.auth.personal import PII_PERMISSION
+from crm_graph.auth.principal import Principal
 from crm_graph.db import models, queries
+from crm_graph.db.paging import Ordering
 from crm_graph.domain.merge import find_by_external_id
 from crm_graph.ids import GlobalIdError, from_global_id
 from crm_graph.schema.lists import connection
@@ -58,6 +61,71 @@ def _optional_id(value: str | None, expected: str, argument: str) -> int | None:
     return None if value is None else id_arg(value, expected, argument)
 
 
+# The lists of Query: the filtered statement and the ordering, from the field's arguments (one
+# place, read by the resolvers below and by the compiled read path).
+ListStatement = tuple[Select[Any], Ordering]
+
+
+def customer_list(
+    principal: Principal, filter: CustomerFilter | None, order_by: CustomerOrderBy | None
+) -> ListStatement:
+    f = filter or CustomerFilter()
+    stmt = queries.customer_select(
+        search=f.search,
+        search_personal_data=principal.has(PII_PERMISSION),
+        stages=_enum_values(f.lifecycle_stages),
+        tags=f.tags,
+        created_after=f.created_after,
+        created_before=f.created_before,
+        include_deleted=f.include_deleted,
+    )
+    return stmt, ordering(models.Customer, order_by or CustomerOrderBy())
+
+
+def order_list(
+    _principal: Principal, filter: OrderFilter | None, order_by: OrderOrderBy | None
+) -> ListStatement:
+    f = filter or OrderFilter()
+    stmt = queries.order_select(
+        customer_id=_optional_id(f.customer_id, "Customer", "filter.customerId"),
+        statuses=_enum_values(f.statuses),
+        currency=f.currency,
+        placed_after=f.placed_after,
+        placed_before=f.placed_before,
+    )
+    return stmt, ordering(models.Order, order_by or OrderOrderBy())
+
+
+def interaction_list(
+    _principal: Principal, filter: InteractionFilter | None, order_by: InteractionOrderBy | None
+) -> ListStatement:
+    f = filter or InteractionFilter()
+    stmt = queries.interaction_select(
+        customer_id=_optional_id(f.customer_id, "Customer", "filter.customerId"),
+        channels=_enum_values(f.channels),
+        occurred_after=f.occurred_after,
+        occurred_before=f.occurred_before,
+    )
+    return stmt, ordering(models.Interaction, order_by or InteractionOrderBy())
+
+
+def product_list(
+    _principal: Principal, filter: ProductFilter | None, order_by: ProductOrderBy | None
+) -> ListStatement:
+    f = filter or ProductFilter()
+    stmt = queries.product_select(search=f.search, category=f.category)
+    return stmt, ordering(models.Product, order_by or ProductOrderBy())
+
+
+# Query list field -> (row model, statement builder), for the compiled read path.
+LISTS: dict[str, tuple[type, Any]] = {
+    "customers": (models.Customer, customer_list),
+    "orders": (models.Order, order_list),
+    "interactions": (models.Interaction, interaction_list),
+    "products": (models.Product, product_list),
+}
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Any object by its global ID.", metadata=requires(AUTHENTICATED))
@@ -99,17 +167,7 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Customer]:
-        f = filter or CustomerFilter()
-        stmt = queries.customer_select(
-            search=f.search,
-            search_personal_data=principal_of(info).has(PII_PERMISSION),
-            stages=_enum_values(f.lifecycle_stages),
-            tags=f.tags,
-            created_after=f.created_after,
-            created_before=f.created_before,
-            include_deleted=f.include_deleted,
-        )
-        sort = ordering(models.Customer, order_by or CustomerOrderBy())
+        stmt, sort = customer_list(principal_of(info), filter, order_by)
         return await connection(
             info, stmt, models.Customer, sort, page_args(first, after, last, before)
         )
@@ -129,15 +187,7 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Order]:
-        f = filter or OrderFilter()
-        stmt = queries.order_select(
-            customer_id=_optional_id(f.customer_id, "Customer", "filter.customerId"),
-            statuses=_enum_values(f.statuses),
-            currency=f.currency,
-            placed_after=f.placed_after,
-            placed_before=f.placed_before,
-        )
-        sort = ordering(models.Order, order_by or OrderOrderBy())
+        stmt, sort = order_list(principal_of(info), filter, order_by)
         return await connection(
             info, stmt, models.Order, sort, page_args(first, after, last, before)
         )
@@ -153,14 +203,7 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Interaction]:
-        f = filter or InteractionFilter()
-        stmt = queries.interaction_select(
-            customer_id=_optional_id(f.customer_id, "Customer", "filter.customerId"),
-            channels=_enum_values(f.channels),
-            occurred_after=f.occurred_after,
-            occurred_before=f.occurred_before,
-        )
-        sort = ordering(models.Interaction, order_by or InteractionOrderBy())
+        stmt, sort = interaction_list(principal_of(info), filter, order_by)
         return await connection(
             info, stmt, models.Interaction, sort, page_args(first, after, last, before)
         )
@@ -189,9 +232,7 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Product]:
-        f = filter or ProductFilter()
-        stmt = queries.product_select(search=f.search, category=f.category)
-        sort = ordering(models.Product, order_by or ProductOrderBy())
+        stmt, sort = product_list(principal_of(info), filter, order_by)
         return await connection(
             info, stmt, models.Product, sort, page_args(first, after, last, before)
         )

@@ -33,7 +33,9 @@ from crm_graph.schema.build import ComposedSchema, build_schema
 from crm_graph.schema.commits import ReportCommits
 from crm_graph.schema.context import RequestContext
 from crm_graph.schema.limits import limit_extensions
+from crm_graph.schema.planner.serve import Planner
 from crm_graph.settings import Settings
+from crm_graph.web.compiled import CompiledReads
 from crm_graph.web.http_auth import Authenticated
 from crm_graph.web.idempotency import Idempotent
 from crm_graph.web.middleware import BodySizeLimit
@@ -101,13 +103,19 @@ def create_app(
     settings = settings or Settings()
     context = build_app(settings, plugins, resolve)
     plugin_set, engine = context.plugins, context.engine
+    limits = limit_extensions(settings)
     schema = build_schema(
         plugin_set,
-        extensions=[*limit_extensions(settings), AccessExtension, ReportCommits],
+        extensions=[*limits, AccessExtension, ReportCommits],
         suggestions=settings.exposes_schema,
     )
     check_declarations(schema, context.auth.policy)
     graphql = GraphQLEndpoint(schema, context)
+    planner = (
+        Planner(schema, context, limits, settings.plan_cache_size)
+        if settings.compiled_reads
+        else None
+    )
     # /plugins names plugin versions (useful to an attacker): like the API, it needs a caller.
     door = partial(Authenticated, authenticator=context.auth, open_ide=settings.exposes_schema)
 
@@ -138,7 +146,9 @@ def create_app(
         routes=[
             Route(
                 "/graphql",
-                door(Idempotent(graphql, engine, settings.max_query_tokens)),
+                door(
+                    Idempotent(CompiledReads(graphql, planner), engine, settings.max_query_tokens)
+                ),
                 methods=["GET", "POST"],
             ),
             WebSocketRoute("/graphql", graphql),
@@ -167,4 +177,5 @@ def create_app(
     )
     app.state.crm = context
     app.state.schema = schema
+    app.state.planner = planner
     return app

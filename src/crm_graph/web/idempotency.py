@@ -59,7 +59,7 @@ def is_mutation(request: Any, max_tokens: int) -> bool:
     return len(chosen) == 1 and chosen[0].operation == OperationType.MUTATION
 
 
-async def _read_body(receive: Receive) -> bytes | None:
+async def read_body(receive: Receive) -> bytes | None:
     """The whole request body, or ``None`` if the client left before sending it."""
     chunks = []
     while True:
@@ -69,6 +69,20 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app a body already read, then the client's messages."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 class Idempotent:
@@ -85,18 +99,10 @@ class Idempotent:
         if scope["type"] != "http" or scope["method"] != "POST" or key is None:
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
             return
-        sent = False
-
-        async def replay_body() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
+        replay_body = replaying(body, receive)
         try:
             request = orjson.loads(body)
         except orjson.JSONDecodeError:

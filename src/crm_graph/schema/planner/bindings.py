@@ -1,0 +1,114 @@
+"""What the core's resolver-backed fields read, as data the planner compiles.
+
+Fields without a resolver read the column of their name; plugin fields declare themselves
+(the field contract). These are the core's other fields: the resolvers next to them in
+``schema/types`` answer the same from rows when strawberry serves a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crm_graph.auth.models import CustomerConsent, User
+from crm_graph.db import models
+from crm_graph.schema.types.enums import (
+    CustomerOrderBy,
+    InteractionOrderBy,
+    OrderOrderBy,
+    ProductOrderBy,
+)
+
+MODELS: dict[str, type] = {
+    "Customer": models.Customer,
+    "Order": models.Order,
+    "OrderLine": models.OrderLine,
+    "Interaction": models.Interaction,
+    "Product": models.Product,
+    "Consent": CustomerConsent,
+    "User": User,
+}
+
+# Columns a level may select that belong to another table (joined by the level's statement).
+ORDER_CURRENCY = "order_currency"
+EXTRAS = {models.OrderLine: {ORDER_CURRENCY: models.Order.currency}}
+
+
+@dataclass(frozen=True)
+class GlobalId:
+    """The row's ``id`` as a global ID of ``type_name`` (by default the object type's)."""
+
+    type_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+
+
+@dataclass(frozen=True)
+class Money:
+    """``Money`` of the product of ``amount`` columns, rounded to ``currency``'s minor unit."""
+
+    amount: tuple[str, ...]
+    currency: str
+
+
+@dataclass(frozen=True)
+class Pages:
+    """A connection of ``model`` rows whose ``key`` column is the parent's id."""
+
+    model: type
+    key: str
+    order_by: type
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The ``model`` row whose id is the parent's ``key`` column."""
+
+    model: type
+    key: str
+
+
+@dataclass(frozen=True)
+class Children:
+    """Every ``model`` row whose ``key`` column is the parent's id, in ``order_by`` (column
+    names; a leading ``-`` sorts descending)."""
+
+    model: type
+    key: str
+    order_by: tuple[str, ...] = ("id",)
+
+
+Binding = GlobalId | Column | Money | Pages | Reference | Children
+
+FIELDS: dict[tuple[str, str], Binding] = {
+    **{(name, "id"): GlobalId() for name in ("Customer", "Order", "Interaction", "Product")},
+    ("Customer", "ownerId"): Column("owner_id"),
+    ("Customer", "erasedAt"): Column("erased_at"),
+    ("Customer", "consents"): Children(CustomerConsent, "customer_id", ("-recorded_at", "-id")),
+    ("Consent", "id"): GlobalId("CustomerConsent"),
+    ("User", "id"): GlobalId(),
+    ("Consent", "channel"): Column("channel"),
+    ("Customer", "orders"): Pages(models.Order, "customer_id", OrderOrderBy),
+    ("Customer", "interactions"): Pages(models.Interaction, "customer_id", InteractionOrderBy),
+    ("Order", "total"): Money(("total",), "currency"),
+    ("Order", "customer"): Reference(models.Customer, "customer_id"),
+    ("Order", "lines"): Children(models.OrderLine, "order_id"),
+    ("OrderLine", "product"): Reference(models.Product, "product_id"),
+    ("OrderLine", "unitPrice"): Money(("unit_price",), ORDER_CURRENCY),
+    ("OrderLine", "lineTotal"): Money(("unit_price", "quantity"), ORDER_CURRENCY),
+    ("Interaction", "customer"): Reference(models.Customer, "customer_id"),
+    ("Product", "price"): Money(("price",), "currency"),
+}
+
+# Query fields reading one row by global ID (the other arguments are left to strawberry).
+LOOKUPS: dict[str, str] = {"customer": "Customer", "order": "Order", "product": "Product"}
+
+# The default ordering of each Query list (its cursors hold these columns).
+LIST_ORDER: dict[type, type] = {
+    models.Customer: CustomerOrderBy,
+    models.Order: OrderOrderBy,
+    models.Interaction: InteractionOrderBy,
+    models.Product: ProductOrderBy,
+}

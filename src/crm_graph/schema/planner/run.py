@@ -1,0 +1,115 @@
+"""What a plan is made of at run time: columns, shapes (a level's writer) and one request's
+state; and the two ways out of the compiled path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from graphql import FieldNode, GraphQLError
+
+from crm_graph.schema.context import RequestContext
+from crm_graph.schema.errors import report_errors
+
+
+class Unsupported(Exception):
+    """The operation is not compiled (for this caller): strawberry answers it, always."""
+
+
+class Fallback(Exception):
+    """This request met what only strawberry answers exactly (an argument error, a null
+    where the schema promises a value): strawberry answers it instead. Reads only, so running
+    it again is harmless."""
+
+
+Path = tuple[str | int, ...]
+Writer = Callable[[Any, "Run", Path], Any]
+
+
+class Run:
+    """One request's state: its connection, caller, variables, rows found per relation and
+    the errors to report."""
+
+    def __init__(self, conn: Any, principal: Any, variables: Any, params: dict[str, Any]) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect.name
+        self.principal = principal
+        self.variables = variables
+        self.params = params
+        self.found: dict[int, Any] = {}
+        self.errors: list[dict[str, Any]] = []
+        self.context: Any = None
+        # Rows of plugin relations the plan read, by relation and key: batch functions reading
+        # the same relation (``load_related``) find them in their loader, with no statement.
+        self.related: dict[Any, dict[Any, Any]] = {}
+        # Batch function results by (level, declaration, arguments).
+        self.batches: dict[Any, dict[int, Any]] = {}
+        # Set by the planner: the page size limit, the app and the HTTP request (batch fields
+        # get a request context made from them, as resolvers do).
+        self.maximum = 0
+        self.app: Any = None
+        self.request: Any = None
+
+    def request_context(self) -> Any:
+        """The context resolvers would get (made once), its relation loaders primed with the
+        rows read so far."""
+        if self.context is None:
+            self.context = RequestContext.create(self.app, self.request)
+            self.context.principal = self.principal
+        for relation, rows in self.related.items():
+            self.context.loaders.fields.related(relation).prime_many(rows)
+        return self.context
+
+    def error(self, error: Exception, nodes: list[FieldNode], path: Path) -> None:
+        """``error`` reported at ``path`` as graphql-core would (unexpected ones masked)."""
+        located = GraphQLError(
+            error.message if isinstance(error, GraphQLError) else str(error),
+            nodes=nodes,
+            path=list(path),
+            original_error=None if isinstance(error, GraphQLError) else error,
+            extensions=error.extensions if isinstance(error, GraphQLError) else None,
+        )
+        report_errors([located])
+        self.errors.append(located.formatted)
+
+
+class Columns:
+    """The columns a level selects, in order; writers read rows by these indexes."""
+
+    def __init__(self, model: Any, extras: dict[str, Any] | None = None) -> None:
+        self.model = model
+        self.extras = extras or {}
+        self.names: list[str] = ["id"]
+
+    def index(self, name: str) -> int:
+        if name not in self.names:
+            if name not in self.model.__table__.c and name not in self.extras:
+                raise Unsupported(f"{self.model.__name__} has no column {name}")
+            self.names.append(name)
+        return self.names.index(name)
+
+    def expressions(self) -> list[Any]:
+        table = self.model.__table__.c
+        return [self.extras[n].label(n) if n in self.extras else table[n] for n in self.names]
+
+
+class Shape:
+    """How rows of one level become objects: the fields in response order, and the relations
+    fetched for all rows of the level before any is written."""
+
+    def __init__(self, typename: str, columns: Columns) -> None:
+        self.typename = typename
+        self.columns = columns
+        self.fields: list[tuple[str, Writer]] = []
+        self.relations: list[Any] = []
+
+    def write(self, row: Any, run: Run, path: Path) -> dict[str, Any]:
+        return {key: writer(row, run, path) for key, writer in self.fields}
+
+
+async def fetch_tree(run: Run, shape: Shape, rows: list[Any]) -> None:
+    """Fetch every relation below ``shape`` for ``rows``: one statement (or call) per level."""
+    for relation in shape.relations:
+        for child_shape, child_rows in await relation.fetch(run, rows):
+            if child_rows:
+                await fetch_tree(run, child_shape, child_rows)

@@ -1,0 +1,102 @@
+"""Answering a request from a plan: the one entry point of the compiled read path."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from graphql import GraphQLError
+from graphql.execution.values import get_variable_values
+
+from crm_graph.auth.scope import acting_as, owner_parameters
+from crm_graph.db.storable import problem_of
+from crm_graph.schema.planner.build import ROOTS, Plan, PlanBuilder
+from crm_graph.schema.planner.cache import LRU
+from crm_graph.schema.planner.document import Documents
+from crm_graph.schema.planner.run import Fallback, Run, Unsupported
+
+logger = logging.getLogger("crm_graph.planner")
+
+NOT_COMPILED = "not compiled"
+
+
+class Planner:
+    """Plans by (document, operation, caller's role and grants, @skip/@include variables),
+    in a bounded cache; ``answer`` returns the response body, or None for strawberry to
+    answer the request."""
+
+    def __init__(self, schema: Any, app: Any, extensions: list[Any], size: int) -> None:
+        settings = app.settings
+        self.schema = schema
+        self.app = app
+        self.maximum = settings.max_page_size
+        self.documents = Documents(schema, extensions, settings.max_query_tokens, size, set(ROOTS))
+        self.plans = LRU(size)
+
+    def plan(self, request: dict[str, Any], principal: Any) -> tuple[Plan, Any] | None:
+        """The plan of a request and its coerced variables; None when it is not compiled."""
+        text = request.get("query")
+        variables = request.get("variables") or {}
+        name = request.get("operationName")
+        if not isinstance(text, str) or not isinstance(variables, dict):
+            return None
+        if name is not None and not isinstance(name, str):
+            return None
+        document = self.documents.get(text)
+        if document is None or document.other_directives:
+            return None
+        operation = document.operation(name)
+        if operation is None:
+            return None
+        if any(problem_of(value, (key,)) is not None for key, value in variables.items()):
+            return None
+        coerced = get_variable_values(
+            self.schema._schema, operation.variable_definitions or (), variables
+        )
+        if isinstance(coerced, list):
+            return None
+        conditions = {v: coerced.coerced.get(v) for v in document.condition_variables}
+        key = (
+            document.digest,
+            name,
+            principal.role,
+            principal.memo.get("grant key") or _grant_key(principal),
+            tuple(conditions.items()),
+        )
+        plan = self.plans.get(key)
+        if plan is None:
+            try:
+                builder = PlanBuilder(
+                    self.schema, document.fragments, operation, principal, conditions
+                )
+                plan = builder.plan()
+            except Unsupported as exc:
+                logger.debug("not compiled: %s", exc)
+                plan = NOT_COMPILED
+            self.plans.put(key, plan)
+        return None if plan is NOT_COMPILED else (plan, coerced)
+
+    async def answer(self, request: dict[str, Any], principal: Any, http: Any) -> bytes | None:
+        planned = self.plan(request, principal)
+        if planned is None:
+            return None
+        plan, variables = planned
+        with acting_as(principal):
+            async with self.app.engine.connect() as conn:
+                run = Run(conn, principal, variables, owner_parameters(principal))
+                run.maximum, run.app, run.request = self.maximum, self.app, http
+                try:
+                    data = await plan.execute(run)
+                except (Fallback, GraphQLError):
+                    return None
+        body: dict[str, Any] = {"data": data}
+        if run.errors:
+            body["errors"] = run.errors
+        return orjson.dumps(body)
+
+
+def _grant_key(principal: Any) -> tuple[tuple[str, str], ...]:
+    key = tuple(sorted(principal.grants.items()))
+    principal.memo["grant key"] = key
+    return key
