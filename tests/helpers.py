@@ -192,3 +192,10 @@ def loyalty_without_hooks() -> SimpleNamespace:
         "crm_data_kinds",
     )
     return SimpleNamespace(**{name: getattr(crm_loyalty, name) for name in kept})
+
+
+def beyond_authentication(statements: list[str]) -> list[str]:
+    """The statements other than the credential check: every request reads (and on first
+    sight writes) the caller's user row and, for an API key, the key, which are not the
+    query's cost."""
+    return [s for s in statements if "auth_user" not in s and "api_key" not in s]

@@ -11,6 +11,7 @@ import strawberry
 from crm_graph.plugin import PluginMetadata, SchemaContribution, hookimpl
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client, count_statements
+from tests.helpers import beyond_authentication
 
 
 def _codes(result: dict) -> list[str | None]:
@@ -27,7 +28,7 @@ async def test_depth_over_the_limit_is_refused_without_sql(client: GraphQLClient
         result = await client.execute(deep)
     assert result["data"] is None
     assert "exceeds maximum operation depth" in _messages(result)
-    assert _beyond_authentication(statements) == []
+    assert beyond_authentication(statements) == []
 
 
 async def test_depth_counts_through_fragments_and_fragment_cycles_are_refused(
@@ -61,7 +62,7 @@ async def test_cost_multiplies_requested_page_sizes(client: GraphQLClient) -> No
     with count_statements(client.app) as statements:
         result = await client.execute(costly)
     assert _codes(result) == ["QUERY_TOO_COSTLY"]
-    assert _beyond_authentication(statements) == []
+    assert beyond_authentication(statements) == []
     # Variables count as the largest page size, since validation runs before they are known.
     via_vars = await client.execute(
         "query($n: Int) { customers(first: $n) { nodes { orders(first: $n) { nodes { lines { quantity } number } } } } }",
@@ -166,9 +167,3 @@ async def test_production_suggests_no_names(
         result = await production.execute(document, variables)
         assert result["errors"] and "Did you mean" not in _messages(result), result
         assert "Did you mean" in _messages(await client.execute(document, variables))
-
-
-def _beyond_authentication(statements: list[str]) -> list[str]:
-    """Statements other than the caller's own user row (read on every request, so that a
-    deactivation applies at once): a refused document must cost nothing more."""
-    return [s for s in statements if "auth_user" not in s]
