@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,12 +57,23 @@ class EventType:
 
     ``payload_schema`` is the JSON Schema of the event's payload; ``entity_type`` names the
     GraphQL type whose global ID is the event's ``entityId`` (``None`` when there is none).
+
+    Events reach callers who may not see everything in them (the ``events`` page,
+    subscriptions, webhooks), so a type says what needs more than ``events:read``:
+    ``personal_data`` maps each payload key holding personal data to its mask (``email``,
+    ``phone`` or ``text``, as a column's ``info={"pii": ...}``), shown masked to readers
+    without ``pii:read``; a dotted key reaches into nested objects (``contact.email``), through
+    every item of a list on the way. ``permission``, when set, is needed (at scope ``all``:
+    an event stream is not filtered by owner) to see the payload at all; without it the event
+    still arrives, with a null payload.
     """
 
     name: str
     description: str
     payload_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
     entity_type: str | None = None
+    personal_data: Mapping[str, str] = field(default_factory=dict)
+    permission: str | None = None
 
 
 # A route anyone may call, without a credential: it checks its own token (see PluginRoute).

@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_graph.auth.authenticate import Authenticator
-from crm_graph.auth.event_access import webhook_audience
+from crm_graph.auth.event_access import EventAccess
 from crm_graph.auth.link_tokens import LinkTokens
 from crm_graph.auth.permissions import build_policy
 from crm_graph.db.engine import create_engine, read_session, write_session
+from crm_graph.events.catalog import event_types
 from crm_graph.events.service import EventService
 from crm_graph.events.webhooks.targets import Resolve, TargetPolicy, system_resolve
 from crm_graph.plugins_manager import PluginSet, create_plugin_manager
@@ -39,6 +40,8 @@ class AppContext:
     webhook_targets: TargetPolicy = field(init=False)
     # The event log, hub and background tasks (started by the server's lifespan only).
     events: EventService = field(init=False)
+    # What each reader may see of each event's payload (see crm_graph.auth.event_access).
+    event_access: EventAccess = field(init=False)
     # Authentication, roles and rate limits (see crm_graph.auth).
     auth: Authenticator = field(init=False)
     # Signed link tokens for public routes (``CRM_SECRET_KEY``; required in production).
@@ -56,8 +59,10 @@ class AppContext:
         self.auth = Authenticator(
             self.settings, build_policy(self.settings, self.plugins), self.engine
         )
+        types = event_types(self.plugins)
+        self.event_access = EventAccess(self.auth.policy, types)
         # Webhooks deliver what their creators may read, under this app's policy.
-        self.events = EventService(self, webhook_audience(self.auth.policy))
+        self.events = EventService(self, types, self.event_access.webhook_audience())
         self.scheduler = Scheduler(self)
 
     def plugin_settings(self, name: str) -> Any:

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from crm_graph.contributions import EventType
 from crm_graph.db.models import utcnow
-from crm_graph.events.catalog import event_types
 from crm_graph.events.handlers import plugin_handlers
 from crm_graph.events.hub import Hub, SharedResults
 from crm_graph.events.loops import run_forever
@@ -33,14 +32,17 @@ if TYPE_CHECKING:  # the app context holds the event service: no import at run t
 
 
 class EventService:
-    def __init__(self, app: AppContext, audience: Audience) -> None:
-        """``audience`` decides what each webhook delivery carries (its creator's view)."""
+    def __init__(
+        self, app: AppContext, types: list[tuple[str, EventType]], audience: Audience
+    ) -> None:
+        """``types`` are the app's event types (see :func:`crm_graph.events.catalog.event_types`);
+        ``audience`` decides what each webhook delivery carries (its creator's view)."""
         self.app = app
         self.audience = audience
         settings = app.settings
         self.log = EventLog(app.engine)
         self.hub = Hub(self.log, settings.event_subscriber_buffer, settings.event_heartbeat_seconds)
-        self.types: list[tuple[str, EventType]] = event_types(app.plugins)
+        self.types = types
         self.owner = uuid.uuid4().hex  # this process's identity for leases
         self.sequencer_wake = asyncio.Event()
         self.tasks: list[asyncio.Task[Any]] = []

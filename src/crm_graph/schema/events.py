@@ -13,7 +13,6 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from crm_graph.auth.declare import requires
-from crm_graph.auth.event_access import visible_payload
 from crm_graph.auth.guard import principal_of
 from crm_graph.events.hub import EventFilter
 from crm_graph.events.models import EventRecord
@@ -50,13 +49,14 @@ class Event:
 
     @strawberry.field(
         description="The entity as JSON with its version; updates add `changedFields`. "
-        "Personal data is masked without `pii:read`; null when the caller may not read the "
-        "entity (the event still arrives, so the cursor moves on). A payload stored before "
+        "Personal data (an entity's personal fields, the keys an event type declares personal) "
+        "is masked without `pii:read`; null when the caller may not read the entity or the "
+        "event type's payload (the event still arrives, so the cursor moves on). A payload stored before "
         "input was checked, with values no JSON reader accepts, arrives with them as text and "
         "`unreadable` listing each (`field`, `message`)."
     )
     def payload(self, info: Info) -> JSON | None:
-        return visible_payload(self.entity_type, self.payload, principal_of(info))  # type: ignore[attr-defined]
+        return info.context.app.event_access.visible(self, principal_of(info))  # type: ignore[arg-type]
 
     actor: str | None
     occurred_at: datetime
