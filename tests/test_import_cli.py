@@ -330,6 +330,46 @@ async def test_a_header_wider_than_the_limit_is_refused_and_one_at_the_limit_imp
     assert await _count(client, "products") == 3
 
 
+async def test_empty_attribute_cells_do_not_count_toward_the_attribute_limits(
+    client: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    """A wide, sparse file (an export of customers with different attributes, say): each row
+    fills a few of 500 attribute columns. An empty cell removes an attribute, so it is not one
+    the customer holds: only filled cells count toward the 100 attributes (and 16 KB) a
+    customer may have."""
+    names = [f"custom_attribute_number_{i:03}" for i in range(500)]
+
+    def row(external_id: str, filled: dict[int, str]) -> str:
+        cells = [filled.get(i, "") for i in range(len(names))]
+        return ",".join([external_id, f"Customer {external_id}", *cells])
+
+    header = ",".join(["external_id", "name", *names])
+    before = write(tmp_path / "before.csv", f"{header}\n{row('S2', {0: 'a', 1: 'b'})}\n")
+    assert (await cli(settings.database_url, "import", "customers", str(before))).exit_code == 0
+    sparse = [
+        row("S1", {7: "x", 250: "y", 499: "z"}),
+        row("S2", {1: "", 250: "z"}),  # removes a and b (empty cells), sets one
+        row("S3", {i: "v" for i in range(0, 202, 2)}),  # 101 filled: one too many
+        row("S4", {i: "w" for i in range(100, 200)}),  # 100 filled: the limit
+    ]
+    path = write(tmp_path / "sparse.csv", "\n".join([header, *sparse]) + "\n")
+    result = await cli(settings.database_url, "import", "customers", str(path))
+
+    assert result.exit_code == 1, result.output
+    assert "4 rows read; customers: 2 inserted, 1 updated, 0 unchanged; 1 rows rejected" in (
+        result.stderr
+    )
+    assert rejects(path) == {4: "attributes: at most 100 custom attributes"}
+    assert (await _customer(client, "S1"))["attributes"] == {
+        names[7]: "x",
+        names[250]: "y",
+        names[499]: "z",
+    }
+    assert (await _customer(client, "S2"))["attributes"] == {names[250]: "z"}
+    assert (await _customer(client, "S4"))["attributes"] == {names[i]: "w" for i in range(100, 200)}
+    assert await _customer(client, "S3") is None
+
+
 async def test_a_large_file_is_read_in_a_second_process_with_the_same_rules(
     client: GraphQLClient, settings: Settings, tmp_path: Path
 ) -> None:

@@ -49,6 +49,20 @@ def _patched(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in merged.items() if v is not None}
 
 
+def _removals(fields: dict[str, Any]) -> list[str]:
+    """Take the keys an attribute patch removes (null: an empty cell) out of ``fields``, so the
+    patch is checked as the attributes it sets. A removal is no attribute: a wide, sparse file
+    (each row with few of its many attribute columns filled) stays within the limits on a
+    customer's attributes, which the attributes after the patch are checked against again."""
+    patch = fields.get("attributes")
+    if not isinstance(patch, dict):
+        return []
+    removed = [key for key, value in patch.items() if value is None]
+    if removed:
+        fields["attributes"] = {k: v for k, v in patch.items() if v is not None}
+    return removed
+
+
 def check_customers(items: Sequence[dict[str, Any]], region: str) -> Checked:
     checked = Checked.of(len(items))
     for index, item in enumerate(items):
@@ -56,9 +70,11 @@ def check_customers(items: Sequence[dict[str, Any]], region: str) -> Checked:
         external_id = clean_text(
             item.get("external_id"), errors, "input", "externalId", max_length=200, required=True
         )
-        values = customers.validate_fields(
-            {k: v for k, v in item.items() if k != "external_id"}, region, errors
-        )
+        fields = {k: v for k, v in item.items() if k != "external_id"}
+        removed = _removals(fields)
+        values = customers.validate_fields(fields, region, errors)
+        if removed and "attributes" in values:
+            values["attributes"] = {**values["attributes"], **dict.fromkeys(removed)}
         if errors.errors:
             checked.outcomes[index] = rejected(errors.errors)
         else:
