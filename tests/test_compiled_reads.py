@@ -7,6 +7,7 @@ any order) for every role, and the ``Server-Timing`` header says which path answ
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -98,10 +99,19 @@ async def _post(client: GraphQLClient, query: str, variables: dict[str, Any]) ->
 
 
 def _normal(body: dict[str, Any]) -> dict[str, Any]:
-    """Errors in a stable order: both paths report the same errors, not in the same order."""
+    """Errors in a stable order and without their list indexes: both paths report the same
+    errors, not in the same order; and when a null propagates from a field of several
+    objects of a list, the executor reports the object that failed first, which depends on
+    its scheduling (strawberry's own answers to one query differ there)."""
     errors = body.get("errors")
     if errors:
-        body = {**body, "errors": sorted(errors, key=lambda e: repr(e.get("path")))}
+        errors = [
+            {**e, "path": [p if isinstance(p, str) else 0 for p in e["path"]]}
+            if e.get("path")
+            else e
+            for e in errors
+        ]
+        body = {**body, "errors": sorted(errors, key=lambda e: (repr(e.get("path")), e["message"]))}
     return body
 
 
@@ -112,8 +122,11 @@ async def same_answer(
     variables: dict[str, Any],
     role: str = "admin",
 ) -> tuple[Any, str]:
-    body, served = await _post(compiled, query, variables)
-    expected, other = await _post(fallback, query, variables)
+    try:
+        body, served = await _post(compiled, query, variables)
+        expected, other = await _post(fallback, query, variables)
+    except (Exception, asyncio.CancelledError) as exc:  # name the case whatever ended it
+        raise AssertionError(f"{role} {query} {variables}: {exc!r}") from exc
     assert other == FALLBACK
     assert _normal(body) == _normal(expected), (role, query, variables, served)
     return body, served
@@ -197,6 +210,29 @@ async def test_pages_after_and_before_a_cursor_and_lookups_by_id(apps: Any) -> N
         )
         if role == "admin":
             assert served == COMPILED
+
+
+async def test_a_field_error_leaves_other_fields_reading_the_same_rows_intact(apps: Any) -> None:
+    """Marketing may not read orders: under ``node`` the forbidden non-null ``orders`` nulls the
+    customer, and the executor cancels its siblings, ``consents`` among them, while
+    ``customer(id:)`` waits for the same customer's consents. (Found by the 2,000-query run:
+    the cancelled sibling cancelled the rows both awaited, and the request ended in a
+    CancelledError.)"""
+    compiled, fallback = apps
+    first = (await compiled.data("{ customers(first: 1) { nodes { id } } }"))["customers"]
+    query = """query($id: ID!) {
+      node(id: $id) { ... on Customer { consents { channel } orders { totalCount } } }
+      customer(id: $id) { consents { channel granted } } }"""
+    variables = {"id": first["nodes"][0]["id"]}
+    for role in ROLES:
+        body, _ = await same_answer(
+            compiled.acting_as(role), fallback.acting_as(role), query, variables, role
+        )
+        assert len(body["data"]["customer"]["consents"]) == 3, role
+        if role == "marketing":
+            assert body["data"]["node"] is None
+            [error] = body["errors"]
+            assert (error["path"], error["extensions"]["code"]) == (["node", "orders"], "FORBIDDEN")
 
 
 async def test_argument_errors_are_answered_by_strawberry(apps: Any) -> None:

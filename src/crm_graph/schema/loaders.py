@@ -12,13 +12,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import InstrumentedAttribute
-from strawberry.dataloader import DataLoader
 
 from crm_graph.auth.models import CustomerConsent
 from crm_graph.db.engine import read_session
 from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
 from crm_graph.db.paging import Ordering, Page, Window, count_children, fetch_child_pages
 from crm_graph.events.models import EventRecord, WebhookAttempt
+from crm_graph.schema.dataloader import Loader
 from crm_graph.schema.plugin_fields import FieldLoaders
 
 ChildKey = tuple[int, Ordering, Window]
@@ -26,7 +26,7 @@ ChildKey = tuple[int, Ordering, Window]
 
 def _by_id(
     engine: AsyncEngine, model: Any, key: InstrumentedAttribute[Any] | None = None
-) -> DataLoader[Any, Any]:
+) -> Loader[Any, Any]:
     """Rows by primary key, or by another unique column ``key``."""
     column = model.id if key is None else key
 
@@ -38,12 +38,12 @@ def _by_id(
             }
         return [rows.get(i) for i in ids]
 
-    return DataLoader(load_fn=load)
+    return Loader(load_fn=load)
 
 
 def _grouped(
     engine: AsyncEngine, model: Any, parent: InstrumentedAttribute[Any]
-) -> DataLoader[int, list[Any]]:
+) -> Loader[int, list[Any]]:
     async def load(ids: Sequence[int]) -> list[list[Any]]:
         grouped: dict[int, list[Any]] = defaultdict(list)
         async with read_session(engine) as session:
@@ -53,12 +53,12 @@ def _grouped(
                 grouped[getattr(row, parent.key)].append(row)
         return [grouped[i] for i in ids]
 
-    return DataLoader(load_fn=load)
+    return Loader(load_fn=load)
 
 
 def _child_pages(
     engine: AsyncEngine, model: Any, parent: InstrumentedAttribute[Any]
-) -> DataLoader[ChildKey, Page]:
+) -> Loader[ChildKey, Page]:
     """Pages of children keyed by (parent id, ordering, window); one statement per distinct
     (ordering, window), which in practice is one statement for the whole level."""
 
@@ -73,16 +73,16 @@ def _child_pages(
                 pages.update({(pid, ordering, win): page for pid, page in found.items()})
         return [pages[key] for key in keys]
 
-    return DataLoader(load_fn=load)
+    return Loader(load_fn=load)
 
 
-def _child_counts(engine: AsyncEngine, parent: InstrumentedAttribute[Any]) -> DataLoader[int, int]:
+def _child_counts(engine: AsyncEngine, parent: InstrumentedAttribute[Any]) -> Loader[int, int]:
     async def load(ids: Sequence[int]) -> list[int]:
         async with read_session(engine) as session:
             counts = await count_children(session, parent, ids)
         return [counts[i] for i in ids]
 
-    return DataLoader(load_fn=load)
+    return Loader(load_fn=load)
 
 
 class Loaders:
@@ -103,7 +103,7 @@ class Loaders:
         self.webhook_attempts = _grouped(engine, WebhookAttempt, WebhookAttempt.delivery_id)
         self.fields = FieldLoaders(engine)  # plugin fields (the field contract)
 
-        self._by_model: dict[type, DataLoader[int, Any]] = {
+        self._by_model: dict[type, Loader[int, Any]] = {
             Customer: self.customer,
             Product: self.product,
             Order: self.order,

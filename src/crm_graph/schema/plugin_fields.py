@@ -25,11 +25,11 @@ from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
-from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from crm_graph.db.engine import read_session
 from crm_graph.db.related import RelatedRows, Relation, fetch
+from crm_graph.schema.dataloader import Loader
 
 CONTRACT = "field_contract"
 
@@ -61,10 +61,10 @@ class FieldLoaders:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._related: dict[Relation, DataLoader[Hashable, Any]] = {}
-        self._batches: dict[tuple[BatchField, str], DataLoader[Any, Any]] = {}
+        self._related: dict[Relation, Loader[Hashable, Any]] = {}
+        self._batches: dict[tuple[BatchField, str], Loader[Any, Any]] = {}
 
-    def related(self, relation: Relation) -> DataLoader[Hashable, Any]:
+    def related(self, relation: Relation) -> Loader[Hashable, Any]:
         loader = self._related.get(relation)
         if loader is None:
 
@@ -72,12 +72,10 @@ class FieldLoaders:
                 async with read_session(self._engine) as session:
                     return await fetch(session, relation, keys)
 
-            loader = self._related[relation] = DataLoader(load_fn=load)
+            loader = self._related[relation] = Loader(load_fn=load)
         return loader
 
-    def batch(
-        self, field: BatchField, context: Any, arguments: dict[str, Any]
-    ) -> DataLoader[Any, Any]:
+    def batch(self, field: BatchField, context: Any, arguments: dict[str, Any]) -> Loader[Any, Any]:
         key = (field, repr(sorted(arguments.items())))
         loader = self._batches.get(key)
         if loader is None:
@@ -97,7 +95,7 @@ class FieldLoaders:
                 return [by_parent[id(parent)] for parent in parents]
 
             # Not cached: parents are rows, and a value is only asked for once per level.
-            loader = self._batches[key] = DataLoader(load_fn=load, cache=False)
+            loader = self._batches[key] = Loader(load_fn=load, cache=False)
         return loader
 
     def forget(self) -> None:
