@@ -5,6 +5,7 @@ stored scores on Customer and Product, chart data on Query, and what happens bef
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -226,6 +227,37 @@ async def test_a_feature_breaking_the_contract_fails_training_naming_plugin_and_
         job = await _train(client)
     assert job["status"] == "FAILED"
     assert message in job["message"]
+
+
+class FailingFeatures:
+    """A plugin whose feature hook fails unexpectedly, with internals in the error's text."""
+
+    @hookimpl
+    def crm_plugin_metadata(self) -> PluginMetadata:
+        return PluginMetadata(name="failing", version="1.0")
+
+    @hookimpl
+    def crm_analytics_customer_features(
+        self, app: Any, customer_ids: list[int], as_of: datetime
+    ) -> dict[Any, Any]:
+        raise RuntimeError("relation tickets_v2 does not exist (/srv/failing/features.py)")
+
+
+async def test_an_unexpected_failure_shows_its_error_id_only(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failed job's message is read through the API: an unexpected error's text (SQL, paths,
+    data) stays in the ``crm_graph.errors`` log, under the id the message shows."""
+    async with app_client(settings, plugins=[crm_analytics, FailingFeatures()]) as client:
+        await seed_demo(client.app.state.crm.engine, customers=12, seed=1)
+        job = await _train(client)
+    assert job["status"] == "FAILED"
+    assert "tickets_v2" not in job["message"] and "RuntimeError" not in job["message"]
+    shown = re.fullmatch(r"INTERNAL_ERROR: .* \(([0-9a-f]{32})\)", job["message"])
+    assert shown, job["message"]
+    [logged] = [r for r in caplog.records if shown[1] in r.getMessage()]
+    assert logged.name == "crm_graph.errors" and "tickets_v2" in logged.getMessage()
+    assert logged.exc_info is not None
 
 
 async def test_longer_horizon_and_discounting_change_lifetime_value(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -16,6 +17,7 @@ import pytest
 
 from crm_graph.plugin import (
     AppContext,
+    ExplainedFailure,
     JobRun,
     PluginMetadata,
     ScheduledJob,
@@ -40,9 +42,14 @@ query ($plugin: String) {
 """
 
 
+INTERNALS = "SELECT secret FROM vault (/srv/app/jobs.py)"  # what an exception's text may hold
+INTERNAL = re.compile(r"INTERNAL_ERROR: .* \(([0-9a-f]{32})\)")
+
+
 class Jobber:
     """A plugin whose jobs record each call: a periodic ``tick``, a one-shot ``remind``, and a
-    one-shot ``flaky`` that fails its first ``payload['failures']`` attempts."""
+    one-shot ``flaky`` that fails its first ``payload['failures']`` attempts (with an
+    unexpected error, or an explained one when ``payload['explained']``)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, JobRun, float]] = []
@@ -64,7 +71,9 @@ class Jobber:
         async def run(app: AppContext, run: JobRun) -> None:
             self.calls.append((name, run, time.monotonic()))
             if run.attempt <= run.payload.get("failures", 0):
-                raise RuntimeError(f"boom {run.attempt}")
+                if run.payload.get("explained"):
+                    raise ExplainedFailure(f"the partner refused attempt {run.attempt}")
+                raise RuntimeError(f"boom {run.attempt}: {INTERNALS}")
             await asyncio.sleep(run.payload.get("seconds", 0))
 
         return run
@@ -133,11 +142,21 @@ async def test_a_periodic_job_runs_on_its_schedule_and_is_listed(jobber: tuple) 
     assert tick["attempts"] == 0 and tick["lastRunAt"] < tick["nextRunAt"]
 
 
-async def test_a_failing_run_is_retried_with_backoff_and_its_error_shown(jobber: tuple) -> None:
+async def test_a_failing_run_is_retried_with_backoff_and_its_error_shown(
+    jobber: tuple, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unexpected error shows as INTERNAL_ERROR and an id only (its text may carry SQL,
+    paths or data); the ``crm_graph.errors`` log has the id with the exception and its
+    traceback. An explained failure shows its message."""
     client, plugin = jobber
     assert await schedule(client, "flaky", 0, payload={"failures": 2}, key="twice")
     failed = await until(lambda: _found(job(client, "flaky"), lambda j: j["lastError"]))
-    assert failed["lastError"].startswith("RuntimeError: boom") and failed["attempts"] >= 1
+    assert failed["attempts"] >= 1 and "boom" not in failed["lastError"]
+    shown = INTERNAL.fullmatch(failed["lastError"])
+    assert shown, failed["lastError"]
+    [logged] = [r for r in caplog.records if shown[1] in r.getMessage()]
+    assert logged.name == "crm_graph.errors" and "jobber.flaky" in logged.getMessage()
+    assert INTERNALS in logged.getMessage() and logged.exc_info is not None
     assert failed["lastStatus"] == "failed" and failed["status"] == "SCHEDULED"
 
     done = await until(lambda: _found(job(client, "flaky"), lambda j: j["status"] == "DONE"))
@@ -147,11 +166,13 @@ async def test_a_failing_run_is_retried_with_backoff_and_its_error_shown(jobber:
     assert times[1] - times[0] >= 0.3 and times[2] - times[1] >= 0.6  # doubling backoff
     assert len({run.run_id for run, _at in plugin.runs("flaky")}) == 1  # one run, retried
 
-    assert await schedule(client, "flaky", 0, payload={"failures": 5}, key="always")
+    failing = {"failures": 5, "explained": True}
+    assert await schedule(client, "flaky", 0, payload=failing, key="always")
     gave_up = await until(
         lambda: _found(job_keyed(client, "always"), lambda j: j["status"] == "FAILED")
     )
-    assert gave_up["attempts"] == 3 and gave_up["lastError"] == "RuntimeError: boom 3"
+    assert gave_up["attempts"] == 3
+    assert gave_up["lastError"] == "the partner refused attempt 3"
     assert gave_up["runs"] == 0 and gave_up["nextRunAt"] is None
 
 

@@ -22,12 +22,14 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from crm_graph.plugin import ExplainedFailure
+
 MIN_PER_OUTCOME = 10
 BANDS = ((0.3, "LOW"), (0.6, "MEDIUM"), (1.01, "HIGH"))
 TOP_FACTORS = 3
 
 
-class NotEnoughData(ValueError):
+class NotEnoughData(ExplainedFailure, ValueError):
     """Too few customers of one outcome to train and validate a model."""
 
 

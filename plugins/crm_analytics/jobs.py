@@ -21,7 +21,7 @@ from crm_analytics import store
 from crm_analytics.lazy import models_module
 from crm_analytics.settings import NAME, AnalyticsSettings
 from crm_analytics.tables import AnalyticsJob
-from crm_graph.plugin import AppContext, utcnow
+from crm_graph.plugin import AppContext, failure_text, utcnow
 
 if TYPE_CHECKING:
     from crm_analytics.training import Progress, Trained
@@ -66,8 +66,11 @@ async def run(app: AppContext, job: AnalyticsJob, report: Progress | None = None
         await progress(0.9, f"saving scores of {len(trained.scores)} customers")
         await store.save(app, trained, job.id)
     except BaseException as exc:
+        # An unexpected error's text may hold internals: the job shows its id, the log the rest.
         reason = (
-            "stopped" if isinstance(exc, asyncio.CancelledError) else f"{type(exc).__name__}: {exc}"
+            "stopped"
+            if isinstance(exc, asyncio.CancelledError)
+            else failure_text(exc, f"analytics training job {job.id}")
         )
         await asyncio.shield(
             store.update_job(

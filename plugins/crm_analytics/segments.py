@@ -16,10 +16,17 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from crm_graph.plugin import ExplainedFailure
+
 SAMPLE = 20_000
 SILHOUETTE_SAMPLE = 4_000
 K_RANGE = range(2, 9)
 HIGH, LOW = 0.5, -0.5
+
+
+class TooFewCustomers(ExplainedFailure, ValueError):
+    """Too few customers who behave differently to form segments."""
+
 
 # (recency level, value level) -> name; recency "low" means bought recently.
 NAMES = {
@@ -112,7 +119,7 @@ def cluster(values: np.ndarray, names: list[str], currency: str, seed: int = 0) 
         )
         models[k] = model
     if not models:
-        raise ValueError("segments need at least three customers with different behaviour")
+        raise TooFewCustomers("segments need at least three customers with different behaviour")
     best = max(silhouettes, key=lambda k: silhouettes[k])
     raw_labels = models[best].predict(scaled)
     # Number segments by size, largest first, so numbers are stable for the same data.

@@ -23,7 +23,7 @@ from crm_analytics import churn, clv, recommend, reports, rfm, segments
 from crm_analytics.dataset import Dataset, load
 from crm_analytics.features import Features, churned, customer_features
 from crm_analytics.settings import AnalyticsSettings
-from crm_graph.plugin import AppContext
+from crm_graph.plugin import AppContext, ExplainedFailure, failure_text
 
 Progress = Callable[[float, str], Awaitable[None]]
 MIN_CLV_CUSTOMERS = 20
@@ -185,8 +185,9 @@ def _fit_clv(
     return value
 
 
-class FeatureError(ValueError):
-    """A plugin's feature breaks the ``crm_analytics_customer_features`` contract."""
+class FeatureError(ExplainedFailure, ValueError):
+    """A plugin's feature breaks the ``crm_analytics_customer_features`` contract (the failed
+    job's message names the plugin and the feature)."""
 
 
 async def plugin_features(
@@ -275,8 +276,9 @@ def fit_segments(
             if len(base.customers) >= 3
             else None
         )
-    except ValueError as exc:
-        trained.model("segments", False, data.as_of, metrics={"error": str(exc)})
+    except ValueError as exc:  # too few customers, or the clustering's own refusal
+        error = failure_text(exc, "analytics training: segments")
+        trained.model("segments", False, data.as_of, metrics={"error": error})
         return
     if found is None:
         trained.model(

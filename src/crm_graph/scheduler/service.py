@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from crm_graph.db.models import utcnow
 from crm_graph.events.loops import wait_or_timeout
 from crm_graph.events.notify import listen
+from crm_graph.failures import failure_text
 from crm_graph.mail import delivery as mail
 from crm_graph.plugins_manager import PluginError
 from crm_graph.scheduler import claims
@@ -136,9 +137,8 @@ class Scheduler:
             error = None
             try:
                 await job.run(self.app, run)
-            except Exception as exc:
-                logger.exception("scheduled job %s.%s failed", run.plugin, run.name)
-                error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # logged with its traceback; shown as its id only
+                error = failure_text(exc, f"scheduled job {run.plugin}.{run.name}")
             if not await claims.finish(self.app.engine, run, job, self.policy, error):
                 logger.warning("scheduled job %s.%s lost its lease", run.plugin, run.name)
         finally:

@@ -12,18 +12,17 @@ a plugin's uncoded error): masked like an exception.
 
 from __future__ import annotations
 
-import logging
-import uuid
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 
-INTERNAL_ERROR = "INTERNAL_ERROR"
+from crm_graph.failures import INTERNAL_ERROR, INTERNAL_MESSAGE
+from crm_graph.failures import log_unexpected as _log
+
+__all__ = ["INTERNAL_ERROR", "INTERNAL_MESSAGE", "is_unexpected", "log_unexpected"]
+
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
-INTERNAL_MESSAGE = "internal server error; the server log has the details under this error's id"
-
-logger = logging.getLogger("crm_graph.errors")
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -34,17 +33,8 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 def log_unexpected(exc: BaseException, where: str) -> str:
     """Log ``exc`` with its traceback under a new error id, which the client is given instead
-    (GraphQL operations and plugin routes alike)."""
-    error_id = uuid.uuid4().hex
-    logger.error(
-        "internal error %s in %s: %s: %s",
-        error_id,
-        where,
-        type(exc).__name__,
-        exc.message if isinstance(exc, GraphQLError) else exc,
-        exc_info=(type(exc), exc, exc.__traceback__),
-    )
-    return error_id
+    (GraphQL operations and plugin routes alike; see :mod:`crm_graph.failures`)."""
+    return _log(exc, where, exc.message if isinstance(exc, GraphQLError) else None)
 
 
 def report_errors(errors: list[GraphQLError], operation: str | None = None) -> None:
