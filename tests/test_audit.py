@@ -2,7 +2,7 @@
 transaction; refused or failed mutations leave none. Personal data in it is hashed.
 
 The script below performs every mutation of the composed schema (core, events, imports,
-analytics, loyalty) successfully; the test fails when a mutation exists that it does not run,
+analytics, loyalty, sales) successfully; the test fails when a mutation exists that it does not run,
 so a new mutation cannot escape the audit comparison.
 """
 
@@ -14,6 +14,7 @@ import pytest
 
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client
+from tests.sales_support import perform_sales_mutations
 
 
 class Script:
@@ -171,6 +172,7 @@ async def perform_every_mutation(client: GraphQLClient) -> Script:
         "RedeemLoyaltyPointsInput",
         {"customerId": ada, "points": 5, "lines": [{"productId": product}]},
     )
+    await perform_sales_mutations(s, ada)
     await s.input("eraseCustomer", "EraseCustomerInput", {"id": bob})
     return s
 

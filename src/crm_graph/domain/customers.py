@@ -48,11 +48,14 @@ FIELDS = (
 )
 
 
-def validate_fields(changes: dict[str, Any], region: str, errors: Collector) -> dict[str, Any]:
-    """Normalise the customer fields present in ``changes``; problems go to ``errors``."""
+def validate_fields(
+    changes: dict[str, Any], region: str, errors: Collector, at: tuple[str, ...] = ("input",)
+) -> dict[str, Any]:
+    """Normalise the customer fields present in ``changes``; problems go to ``errors`` at
+    ``at`` + the field's camelCased name."""
     out: dict[str, Any] = {}
     for key, value in changes.items():
-        path = ("input", camel(key))
+        path = (*at, camel(key))
         if key == "name":
             out[key] = clean_text(value, errors, *path, max_length=300, required=True)
         elif key in ("company", "external_id"):
@@ -172,12 +175,22 @@ def deleted_by_external_id() -> FieldError:
     )
 
 
-async def create_customer(session: AsyncSession, fields: dict[str, Any], region: str) -> Customer:
+async def create_customer(
+    session: AsyncSession,
+    fields: dict[str, Any],
+    region: str,
+    *,
+    owner_id: str | None = None,
+    at: tuple[str, ...] = ("input",),
+) -> Customer:
+    """A new customer from ``fields`` (the names of ``FIELDS``), owned by ``owner_id`` (by
+    default the unit of work's caller); emits ``customer.created``. Problems are user errors
+    at ``at`` + the field's name."""
     errors = Collector()
-    values = validate_fields({"name": None, **fields}, region, errors)
+    values = validate_fields({"name": None, **fields}, region, errors, at)
     errors.check()
     await _ensure_external_id_free(session, values.get("external_id"), None)
-    customer = Customer(**values)
+    customer = Customer(**values, owner_id=owner_id)
     session.add(customer)
     await session.flush()
     await entity_event(session, "customer.created", customer)

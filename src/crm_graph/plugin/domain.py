@@ -12,10 +12,18 @@ primary key; error paths start with ``at``, where the caller's input holds the v
 from __future__ import annotations
 
 from crm_graph.domain.consent import record_consent
+from crm_graph.domain.customers import check_version, create_customer
 from crm_graph.domain.duplicates import DuplicateCandidate, DuplicateReason, find_duplicates
 from crm_graph.domain.errors import Collector, FieldError, ValidationFailed, fail
 from crm_graph.domain.interactions import log_interaction
 from crm_graph.domain.orders import NewOrderLine, place_order
+from crm_graph.domain.values import (
+    clean_text,
+    normalise_amount,
+    normalise_currency,
+    normalise_email,
+    normalise_phone,
+)
 from crm_graph.schema.mutations.base import perform
 
 __all__ = [
@@ -25,9 +33,16 @@ __all__ = [
     "FieldError",
     "NewOrderLine",
     "ValidationFailed",
+    "check_version",
+    "clean_text",
+    "create_customer",
     "fail",
     "find_duplicates",
     "log_interaction",
+    "normalise_amount",
+    "normalise_currency",
+    "normalise_email",
+    "normalise_phone",
     "perform",
     "place_order",
     "record_consent",

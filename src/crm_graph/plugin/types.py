@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from crm_graph.auth.declare import AUTHENTICATED, personal_data, requires
 from crm_graph.ids import from_global_id, to_global_id
+from crm_graph.schema.lists import list_connection
 from crm_graph.schema.types.common import (
     Connection,
     Node,
@@ -20,6 +21,7 @@ from crm_graph.schema.types.common import (
 )
 from crm_graph.schema.types.common import Money as MoneyType
 from crm_graph.schema.types.customer import Customer as CustomerType
+from crm_graph.schema.types.enums import SortDirection
 from crm_graph.schema.types.interaction import Interaction as InteractionType
 from crm_graph.schema.types.order import Order as OrderType
 from crm_graph.schema.types.product import Product as ProductType
@@ -33,10 +35,12 @@ __all__ = [
     "Node",
     "OrderType",
     "ProductType",
+    "SortDirection",
     "UserError",
     "from_global_id",
     "id_arg",
     "input_id",
+    "list_connection",
     "money",
     "personal_data",
     "query_error",

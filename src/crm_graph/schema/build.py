@@ -139,6 +139,9 @@ def _definition(cls: type) -> StrawberryObjectDefinition:
     return cls.__strawberry_definition__  # type: ignore[attr-defined]
 
 
+_NAMES = StrawberryConfig().name_converter
+
+
 def _named_types(annotation: Any, seen: set[str]) -> Iterator[tuple[str, type]]:
     """Every named strawberry object type reachable from a field type (for conflict checks)."""
     while isinstance(annotation, StrawberryContainer):
@@ -146,10 +149,12 @@ def _named_types(annotation: Any, seen: set[str]) -> Iterator[tuple[str, type]]:
     if not has_object_definition(annotation):
         return
     definition = _definition(annotation)
-    if definition.name in seen or definition.is_graphql_generic:
+    # A specialised generic (Connection[Deal]) is named after its arguments (DealConnection).
+    name = _NAMES.from_object(definition)
+    if name in seen or definition.is_graphql_generic:
         return
-    seen.add(definition.name)
-    yield definition.name, annotation
+    seen.add(name)
+    yield name, annotation
     for field in definition.fields:
         yield from _named_types(field.type, seen)
 

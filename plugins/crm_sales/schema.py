@@ -1,0 +1,378 @@
+"""The sales GraphQL of pipelines and deals: queries, mutations and the fields on Customer.
+
+Resolvers parse input, call the rules in :mod:`crm_sales.deals` inside ``perform`` and return
+views. Every read applies the caller's deal scope (:mod:`crm_sales.scopes`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+from sqlalchemy import or_, select
+from strawberry.types import Info
+
+from crm_graph.plugin import (
+    Connection,
+    CustomerRow,
+    MoneyType,
+    RequestContext,
+    SortDirection,
+    UserError,
+    batch_field,
+    id_arg,
+    input_id,
+    list_connection,
+    money,
+    perform,
+    query_error,
+    requires,
+)
+from crm_sales import deals as rules
+from crm_sales import pipelines
+from crm_sales.config import DEALS_MANAGE, DEALS_READ, DEALS_WRITE
+from crm_sales.scopes import Sight, sight
+from crm_sales.tables import SalesDeal
+from crm_sales.views import (
+    DealStatus,
+    DealType,
+    SalesPipelineType,
+    StageKind,
+    deal_view,
+    deal_views,
+    pipeline_view,
+    views_in_session,
+)
+
+
+def _sight(info: Info, permission: str) -> Sight:
+    return sight(info.context.principal, permission)
+
+
+def _actor(info: Info) -> str | None:
+    return info.context.principal.user_id
+
+
+# Fields on Customer -------------------------------------------------------------------------
+
+
+async def customer_deals(
+    customers: list[CustomerRow], context: RequestContext
+) -> list[list[DealType]]:
+    """Each customer's deals the caller sees, newest first: one statement for all customers."""
+    seen = sight(context.principal, DEALS_READ)
+    async with context.app.read() as session:
+        found = await rules.deals_of(session, [c.id for c in customers], seen)
+        views = await deal_views(session, [d for ds in found.values() for d in ds])
+    by_id = {v.pk: v for v in views}
+    return [[by_id[d.id] for d in found[c.id]] for c in customers]
+
+
+async def open_deal_values(
+    customers: list[CustomerRow], context: RequestContext
+) -> list[list[MoneyType]]:
+    """Each customer's open deal value, one amount per currency (never converted)."""
+    seen = sight(context.principal, DEALS_READ)
+    async with context.app.read() as session:
+        found = await rules.open_values(session, [c.id for c in customers], seen)
+    return [[money(total, currency) for currency, total in found[c.id]] for c in customers]
+
+
+@strawberry.type
+class CustomerSales:
+    deals: list[DealType] = batch_field(
+        customer_deals,
+        description="The customer's deals within your scope, newest first.",
+        metadata=requires(DEALS_READ),
+    )
+    open_deal_value: list[MoneyType] = batch_field(
+        open_deal_values,
+        description="The amounts of the customer's open deals, summed per currency.",
+        metadata=requires(DEALS_READ),
+    )
+
+
+# Queries ------------------------------------------------------------------------------------
+
+
+@strawberry.enum(name="DealSortField")
+class DealSortField(Enum):
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    EXPECTED_CLOSE_DATE = "expected_close_date"
+    AMOUNT = "amount"
+    NAME = "name"
+
+
+@strawberry.input(name="DealOrderBy")
+class DealOrderBy:
+    field: DealSortField = DealSortField.CREATED_AT
+    direction: SortDirection = SortDirection.DESC
+
+
+@strawberry.input(name="DealFilter")
+class DealFilter:
+    pipeline_id: strawberry.ID | None = None
+    stage_ids: list[strawberry.ID] | None = None
+    owner_ids: list[str] | None = strawberry.field(
+        default=None, description="User ids; deals without an owner never match."
+    )
+    customer_id: strawberry.ID | None = None
+    statuses: list[DealStatus] | None = None
+    close_after: date | None = strawberry.field(
+        default=None, description="Expected close on or after this date."
+    )
+    close_before: date | None = strawberry.field(
+        default=None, description="Expected close on or before this date."
+    )
+    search: str | None = strawberry.field(default=None, description="Part of the deal's name.")
+
+
+def deal_statement(filter: DealFilter | None, seen: Sight):
+    """The deals a filter selects, within the caller's scope."""
+    f = filter or DealFilter()
+    statement = select(SalesDeal).where(seen.where(SalesDeal.owner_id))
+    if f.pipeline_id is not None:
+        pk = id_arg(f.pipeline_id, "SalesPipeline", "filter.pipelineId")
+        statement = statement.where(SalesDeal.pipeline_id == pk)
+    if f.stage_ids is not None:
+        ids = [id_arg(s, "SalesStage", "filter.stageIds") for s in f.stage_ids]
+        statement = statement.where(SalesDeal.stage_id.in_(ids))
+    if f.owner_ids is not None:
+        statement = statement.where(SalesDeal.owner_id.in_(f.owner_ids))
+    if f.customer_id is not None:
+        pk = id_arg(f.customer_id, "Customer", "filter.customerId")
+        statement = statement.where(SalesDeal.customer_id == pk)
+    if f.statuses is not None:
+        statement = statement.where(SalesDeal.status.in_([s.value for s in f.statuses]))
+    if f.close_after is not None:
+        statement = statement.where(SalesDeal.expected_close_date >= f.close_after)
+    if f.close_before is not None:
+        statement = statement.where(SalesDeal.expected_close_date <= f.close_before)
+    if f.search:
+        if len(f.search) > 200:
+            raise query_error("INVALID_ARGUMENT", "at most 200 characters", "filter.search")
+        pattern = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(or_(SalesDeal.name.ilike(pattern, escape="\\")))
+    return statement
+
+
+@strawberry.type
+class DealQueries:
+    @strawberry.field(
+        description="Every pipeline with its stages, in order.", metadata=requires(DEALS_READ)
+    )
+    async def sales_pipelines(self, info: Info) -> list[SalesPipelineType]:
+        async with info.context.app.read() as session:
+            rows = await pipelines.pipelines(session)
+            stages = await pipelines.stages_of(session, [p.id for p in rows])  # type: ignore[misc]
+        return [pipeline_view(p, stages[p.id]) for p in rows]  # type: ignore[index]
+
+    @strawberry.field(
+        description="One deal, if it is within your scope.", metadata=requires(DEALS_READ)
+    )
+    async def deal(self, info: Info, id: strawberry.ID) -> DealType | None:
+        pk = id_arg(id, "Deal")
+        async with info.context.app.read() as session:
+            found = await session.scalar(
+                deal_statement(None, _sight(info, DEALS_READ)).where(SalesDeal.id == pk)
+            )
+            return (await deal_views(session, [found]))[0] if found else None
+
+    @strawberry.field(
+        description="Deals within your scope, filtered and sorted, a page at a time.",
+        metadata=requires(DEALS_READ),
+    )
+    async def deals(
+        self,
+        info: Info,
+        filter: DealFilter | None = None,
+        order_by: DealOrderBy | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[DealType]:
+        statement = deal_statement(filter, _sight(info, DEALS_READ))
+        return await list_connection(
+            info,
+            statement,
+            SalesDeal,
+            order_by or DealOrderBy(),
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            nodes=lambda rows: views_in_session(info, rows),
+        )
+
+
+# Mutations ----------------------------------------------------------------------------------
+
+
+@strawberry.input(name="SalesStageInput")
+class SalesStageInput:
+    name: str
+    kind: StageKind = StageKind.OPEN
+    probability: int | None = strawberry.field(
+        default=None, description="Percent; required for open stages (won: 100, lost: 0)."
+    )
+
+
+@strawberry.input
+class CreateSalesPipelineInput:
+    name: str
+    stages: list[SalesStageInput]
+
+
+@strawberry.type
+class CreateSalesPipelinePayload:
+    pipeline: SalesPipelineType | None
+    errors: list[UserError]
+
+
+@strawberry.input
+class CreateDealInput:
+    name: str
+    customer_id: strawberry.ID
+    amount: Decimal
+    currency: str | None = strawberry.field(
+        default=None, description="ISO 4217; the server's default currency when left out."
+    )
+    pipeline_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The first pipeline when neither it nor a stage is given."
+    )
+    stage_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The pipeline's first open stage when left out."
+    )
+    expected_close_date: date | None = None
+    owner_id: str | None = strawberry.field(default=None, description="You, when left out.")
+    lost_reason: str | None = None
+
+
+@strawberry.input
+class UpdateDealInput:
+    id: strawberry.ID
+    expected_version: int | None = None
+    name: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    expected_close_date: date | None = None
+    owner_id: str | None = None
+
+
+@strawberry.input
+class MoveDealInput:
+    id: strawberry.ID
+    stage_id: strawberry.ID
+    expected_version: int | None = strawberry.field(
+        default=None, description="The version you saw; a newer one is a CONFLICT."
+    )
+    lost_reason: str | None = strawberry.field(
+        default=None, description="Required when the stage is a lost one."
+    )
+
+
+@strawberry.type
+class DealPayload:
+    deal: DealType | None
+    errors: list[UserError]
+
+
+async def _deal_payload(
+    info: Info, result: SalesDeal | None, errors: list[UserError]
+) -> DealPayload:
+    if result is None:
+        return DealPayload(deal=None, errors=errors)
+    async with info.context.app.read() as session:
+        fresh = await session.get(SalesDeal, result.id)
+        return DealPayload(deal=(await deal_views(session, [fresh]))[0], errors=[])  # type: ignore[list-item]
+
+
+def _optional(value: strawberry.ID | None, type_name: str, *path: str) -> int | None:
+    return None if value is None else input_id(value, type_name, *path)
+
+
+@strawberry.type
+class DealMutations:
+    @strawberry.mutation(
+        description="A pipeline with its stages in order (at least one open, one won, one lost).",
+        metadata=requires(DEALS_MANAGE),
+    )
+    async def create_sales_pipeline(
+        self, info: Info, input: CreateSalesPipelineInput
+    ) -> CreateSalesPipelinePayload:
+        stages = [pipelines.NewStage(s.name, s.kind.value, s.probability) for s in input.stages]
+
+        async def work(session):
+            pipeline = await pipelines.create_pipeline(session, input.name, stages)
+            found = await pipelines.stages_of(session, [pipeline.id])
+            return pipeline_view(pipeline, found[pipeline.id])
+
+        result, errors = await perform(info, work)
+        return CreateSalesPipelinePayload(pipeline=result, errors=errors)
+
+    @strawberry.mutation(
+        description="A deal with a customer; emits deal.created.", metadata=requires(DEALS_WRITE)
+    )
+    async def create_deal(self, info: Info, input: CreateDealInput) -> DealPayload:
+        seen, actor = _sight(info, DEALS_WRITE), _actor(info)
+        currency = input.currency or info.context.app.settings.default_currency
+
+        async def work(session):
+            new = rules.NewDeal(
+                name=input.name,
+                customer_id=input_id(input.customer_id, "Customer", "input", "customerId"),
+                amount=input.amount,
+                currency=currency,
+                pipeline_id=_optional(input.pipeline_id, "SalesPipeline", "input", "pipelineId"),
+                stage_id=_optional(input.stage_id, "SalesStage", "input", "stageId"),
+                expected_close_date=input.expected_close_date,
+                owner_id=input.owner_id,
+                lost_reason=input.lost_reason,
+            )
+            return await rules.create_deal(session, new, seen, actor)
+
+        return await _deal_payload(info, *await perform(info, work))
+
+    @strawberry.mutation(
+        description="Change a deal's name, amount, close date or owner; emits deal.updated.",
+        metadata=requires(DEALS_WRITE),
+    )
+    async def update_deal(self, info: Info, input: UpdateDealInput) -> DealPayload:
+        seen = _sight(info, DEALS_WRITE)
+        changes = rules.DealChanges(
+            name=input.name,
+            amount=input.amount,
+            currency=input.currency,
+            expected_close_date=input.expected_close_date,
+            owner_id=input.owner_id,
+        )
+
+        async def work(session):
+            pk = input_id(input.id, "Deal", "input", "id")
+            return await rules.update_deal(session, pk, changes, seen, input.expected_version)
+
+        return await _deal_payload(info, *await perform(info, work))
+
+    @strawberry.mutation(
+        description="Move a deal to a stage (kept in its stageHistory); emits deal.stage_changed, "
+        "and deal.won or deal.lost when it closes.",
+        metadata=requires(DEALS_WRITE),
+    )
+    async def move_deal(self, info: Info, input: MoveDealInput) -> DealPayload:
+        seen, actor = _sight(info, DEALS_WRITE), _actor(info)
+
+        async def work(session):
+            pk = input_id(input.id, "Deal", "input", "id")
+            stage = input_id(input.stage_id, "SalesStage", "input", "stageId")
+            return await rules.move_deal(
+                session, pk, stage, seen, actor, input.expected_version, input.lost_reason
+            )
+
+        return await _deal_payload(info, *await perform(info, work))
+
+
+__all__ = ["CustomerSales", "DealMutations", "DealQueries", "deal_view"]

@@ -1,0 +1,45 @@
+"""Ownership scopes of the sales records: whose deals (leads, tasks...) a caller sees.
+
+The core hides customers, and rows hanging off them, outside the caller's ``customers:*``
+scope. A deal also has an owner of its own (the rep working it), and ``deals:read@own`` means
+*the deals I own*, as in HubSpot and Salesforce. :func:`sight` turns the caller's grant of a
+permission into a condition on an owner column, applied by every query of this plugin; both
+hold, so a deal is seen when its owner and its customer are both within the caller's scopes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import false, true
+
+
+@dataclass(frozen=True)
+class Sight:
+    """The owners whose records a caller sees: ``None`` for everyone's (scope ``all``, or
+    work without a caller, such as jobs and commands)."""
+
+    owners: frozenset[str] | None
+
+    def where(self, column: Any) -> Any:
+        if self.owners is None:
+            return true()
+        return column.in_(sorted(self.owners)) if self.owners else false()
+
+    def sees(self, owner_id: str | None) -> bool:
+        return self.owners is None or owner_id in self.owners
+
+
+EVERYTHING = Sight(None)
+
+
+def sight(principal: Any, permission: str) -> Sight:
+    """What ``principal`` (the request's caller, ``None`` for the system) sees of records
+    governed by ``permission``: nothing without it, its owners at the granted scope."""
+    if principal is None:
+        return EVERYTHING
+    scope = principal.scope(permission)
+    if scope is None:
+        return Sight(frozenset())
+    return Sight(principal.owners(scope))

@@ -1,0 +1,216 @@
+"""GraphQL types of pipelines and deals, built from rows.
+
+A deal's plain fields (amount, stage...) are attributes filled from its row and its stage, so
+a batch field returning deals (``Customer.deals``) is written by the compiled read path
+without any resolver; the fields reaching further (customer, owner, history) are declared
+with the field contract or resolve on demand.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.types import Info
+
+from crm_graph.plugin import (
+    CustomerRow,
+    CustomerType,
+    MoneyType,
+    Node,
+    Related,
+    RequestContext,
+    UserType,
+    batch_field,
+    money,
+    requires,
+    table_field,
+    to_global_id,
+    user_of,
+    utcnow,
+)
+from crm_sales import deals as deal_rules
+from crm_sales import pipelines
+from crm_sales.config import DEALS_READ
+from crm_sales.tables import SalesDeal, SalesDealStageChange, SalesPipeline, SalesStage
+
+
+@strawberry.enum(name="SalesStageKind", description="Whether a deal in the stage is still open.")
+class StageKind(Enum):
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+
+@strawberry.type(name="SalesStage", description="A step of a pipeline.")
+class SalesStageType(Node):
+    id: strawberry.ID
+    name: str
+    position: int = strawberry.field(description="0 for the pipeline's first stage.")
+    probability: int = strawberry.field(
+        description="Win probability of a deal in this stage, in percent (100 won, 0 lost)."
+    )
+    kind: StageKind
+
+
+def stage_view(stage: SalesStage) -> SalesStageType:
+    return SalesStageType(
+        id=strawberry.ID(to_global_id("SalesStage", stage.id)),  # type: ignore[arg-type]
+        name=stage.name,
+        position=stage.position,
+        probability=stage.probability,
+        kind=StageKind(stage.kind),
+    )
+
+
+@strawberry.type(name="SalesPipeline", description="A sales process: its stages, in order.")
+class SalesPipelineType(Node):
+    id: strawberry.ID
+    name: str
+    position: int
+    stages: list[SalesStageType]
+
+
+def pipeline_view(pipeline: SalesPipeline, stages: list[SalesStage]) -> SalesPipelineType:
+    return SalesPipelineType(
+        id=strawberry.ID(to_global_id("SalesPipeline", pipeline.id)),  # type: ignore[arg-type]
+        name=pipeline.name,
+        position=pipeline.position,
+        stages=[stage_view(s) for s in stages],
+    )
+
+
+@strawberry.enum(name="DealStatus")
+class DealStatus(Enum):
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+
+@strawberry.type(name="DealStageChange", description="A deal entering a stage.")
+class DealStageChangeType:
+    from_stage: SalesStageType | None = strawberry.field(
+        description="The stage it left; null when the deal was created."
+    )
+    stage: SalesStageType
+    entered_at: datetime
+    left_at: datetime | None = strawberry.field(description="Null for the current stage.")
+    seconds_in_stage: int = strawberry.field(
+        description="Time spent in the stage: until it was left, or until now."
+    )
+    changed_by: str | None = strawberry.field(description="The user id who moved the deal.")
+
+
+async def stage_histories(
+    deals: list[DealType], context: RequestContext
+) -> list[list[DealStageChangeType]]:
+    """Every deal's stage changes, oldest first, with the time spent in each stage."""
+    now = utcnow()
+    async with context.app.read() as session:
+        changes = await deal_rules.stage_history(session, [d.pk for d in deals])
+        stage_ids = {c.to_stage_id for cs in changes.values() for c in cs}
+        stage_ids |= {c.from_stage_id for cs in changes.values() for c in cs if c.from_stage_id}
+        stages = await pipelines.stages_by_id(session, stage_ids)
+    return [_history(changes[d.pk], stages, now) for d in deals]
+
+
+def _history(
+    changes: list[SalesDealStageChange], stages: dict[int, SalesStage], now: datetime
+) -> list[DealStageChangeType]:
+    out = []
+    for index, change in enumerate(changes):
+        left = changes[index + 1].changed_at if index + 1 < len(changes) else None
+        out.append(
+            DealStageChangeType(
+                from_stage=stage_view(stages[change.from_stage_id])
+                if change.from_stage_id
+                else None,
+                stage=stage_view(stages[change.to_stage_id]),
+                entered_at=change.changed_at,
+                left_at=left,
+                seconds_in_stage=int(((left or now) - change.changed_at).total_seconds()),
+                changed_by=change.changed_by,
+            )
+        )
+    return out
+
+
+async def deal_pipelines(deals: list[DealType], context: RequestContext) -> list[SalesPipelineType]:
+    async with context.app.read() as session:
+        ids = sorted({d.pipeline_id for d in deals})
+        rows = {p.id: p for p in await pipelines.pipelines(session) if p.id in ids}
+        stages = await pipelines.stages_of(session, ids)
+    return [pipeline_view(rows[d.pipeline_id], stages[d.pipeline_id]) for d in deals]
+
+
+@strawberry.type(name="Deal", description="An opportunity to sell to a customer.")
+class DealType(Node):
+    id: strawberry.ID
+    name: str
+    amount: MoneyType
+    expected_close_date: date | None
+    status: DealStatus
+    stage: SalesStageType
+    lost_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    stage_entered_at: datetime = strawberry.field(description="When the deal entered its stage.")
+    closed_at: datetime | None = strawberry.field(description="When it was won or lost.")
+    version: int = strawberry.field(description="Give it as expectedVersion when changing it.")
+    pk: strawberry.Private[int]
+    customer_id: strawberry.Private[int]
+    owner_id: strawberry.Private[str | None]
+    pipeline_id: strawberry.Private[int]
+
+    customer: CustomerType | None = table_field(
+        Related(CustomerRow, key="id", parent_key="customer_id"),
+        description="The customer the deal is with (null outside your customers' scope).",
+        metadata=requires("customers:read"),
+    )
+    owner: UserType | None = table_field(
+        user_of("owner_id"),
+        description="The rep working the deal.",
+        metadata=requires("users:read"),
+    )
+    pipeline: SalesPipelineType = batch_field(
+        deal_pipelines, parent_columns=("pipeline_id",), metadata=requires(DEALS_READ)
+    )
+    stage_history: list[DealStageChangeType] = batch_field(
+        stage_histories,
+        description="Every stage the deal entered, oldest first: time in stage, cycle time.",
+        metadata=requires(DEALS_READ),
+    )
+
+
+def deal_view(deal: SalesDeal, stage: SalesStage) -> DealType:
+    return DealType(
+        id=strawberry.ID(to_global_id("Deal", deal.id)),  # type: ignore[arg-type]
+        name=deal.name,
+        amount=money(deal.amount, deal.currency),
+        expected_close_date=deal.expected_close_date,
+        status=DealStatus(deal.status),
+        stage=stage_view(stage),
+        lost_reason=deal.lost_reason,
+        created_at=deal.created_at,
+        updated_at=deal.updated_at,
+        stage_entered_at=deal.stage_entered_at,
+        closed_at=deal.closed_at,
+        version=deal.version,
+        pk=deal.id,  # type: ignore[arg-type]
+        customer_id=deal.customer_id,
+        owner_id=deal.owner_id,
+        pipeline_id=deal.pipeline_id,
+    )
+
+
+async def deal_views(session: AsyncSession, deals: list[SalesDeal]) -> list[DealType]:
+    """Views of ``deals`` with their stages (one statement for the stages)."""
+    stages = await pipelines.stages_by_id(session, {d.stage_id for d in deals})
+    return [deal_view(d, stages[d.stage_id]) for d in deals]
+
+
+async def views_in_session(info: Info, deals: list[SalesDeal]) -> list[DealType]:
+    async with info.context.app.read() as session:
+        return await deal_views(session, deals)

@@ -1,0 +1,84 @@
+"""Helpers of the sales plugin's tests: an app with the plugin, and the requests they repeat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm_graph.testing import GraphQLClient
+
+DEAL_FIELDS = """
+  id name version status lostReason expectedCloseDate closedAt
+  amount { amount currency }
+  stage { id name probability kind }
+  owner { userId }
+"""
+
+
+async def new_customer(client: GraphQLClient, name: str, **extra: Any) -> str:
+    data = await client.data(
+        "mutation ($input: CreateCustomerInput!) { createCustomer(input: $input) "
+        "{ customer { id } errors { code field } } }",
+        {"input": {"name": name, **extra}},
+    )
+    assert data["createCustomer"]["errors"] == [], data
+    return data["createCustomer"]["customer"]["id"]
+
+
+async def stages(client: GraphQLClient, pipeline: int = 0) -> dict[str, str]:
+    """The stage ids of a pipeline (the default one first), by name."""
+    data = await client.data("{ salesPipelines { id stages { id name } } }")
+    return {s["name"]: s["id"] for s in data["salesPipelines"][pipeline]["stages"]}
+
+
+async def create_deal(client: GraphQLClient, **input: Any) -> dict[str, Any]:
+    data = await client.data(
+        f"mutation ($input: CreateDealInput!) {{ createDeal(input: $input) "
+        f"{{ deal {{ {DEAL_FIELDS} }} errors {{ code message field }} }} }}",
+        {"input": input},
+    )
+    return data["createDeal"]
+
+
+async def move_deal(client: GraphQLClient, **input: Any) -> dict[str, Any]:
+    data = await client.data(
+        f"mutation ($input: MoveDealInput!) {{ moveDeal(input: $input) "
+        f"{{ deal {{ {DEAL_FIELDS} }} errors {{ code message field }} }} }}",
+        {"input": input},
+    )
+    return data["moveDeal"]
+
+
+async def events(client: GraphQLClient, *types: str) -> list[dict[str, Any]]:
+    data = await client.data(
+        "query ($types: [String!]) { events(types: $types, first: 100) "
+        "{ nodes { type entityId payload } } }",
+        {"types": list(types)},
+    )
+    return data["events"]["nodes"]
+
+
+async def perform_sales_mutations(script: Any, customer: str) -> None:
+    """Every mutation of the sales plugin, successfully, for the audit test's script."""
+    pipeline = await script.input(
+        "createSalesPipeline",
+        "CreateSalesPipelineInput",
+        {
+            "name": "Audit",
+            "stages": [
+                {"name": "Open", "probability": 10},
+                {"name": "Won", "kind": "WON"},
+                {"name": "Lost", "kind": "LOST"},
+            ],
+        },
+        "pipeline { stages { id } }",
+    )
+    won = pipeline["pipeline"]["stages"][1]["id"]
+    made = await script.input(
+        "createDeal",
+        "CreateDealInput",
+        {"name": "Audit deal", "customerId": customer, "amount": "10"},
+        "deal { id }",
+    )
+    deal = made["deal"]["id"]
+    await script.input("updateDeal", "UpdateDealInput", {"id": deal, "amount": "12"})
+    await script.input("moveDeal", "MoveDealInput", {"id": deal, "stageId": won})
