@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,11 +13,10 @@ from strawberry.types import Info
 from crm_graph.auth.declare import personal_data, requires
 from crm_graph.db.paging import Ordering
 from crm_graph.domain import outbound_email as domain
-from crm_graph.ids import to_global_id
 from crm_graph.mail.models import OutboundEmail
 from crm_graph.schema.lists import connection
 from crm_graph.schema.mutations.base import perform
-from crm_graph.schema.types.common import Connection, UserError, input_id, page_args
+from crm_graph.schema.types.common import Connection, UserError, input_id, page_args, row_type
 
 MANAGE = requires("emails:manage")
 NEWEST_FIRST = Ordering("outbound_email.id.desc", (), descending=True)
@@ -46,15 +44,8 @@ class OutboundEmailSettlement(Enum):
     description="A queued e-mail and its delivery. IN_DOUBT: the connection ended after the "
     "message was sent and before the server's reply; it is not resent unless an admin says so.",
 )
+@row_type(OutboundEmail, "OutboundEmail")
 class OutboundEmailType:
-    @classmethod
-    def is_type_of(cls, obj: Any, _info: Any) -> bool:
-        return isinstance(obj, OutboundEmail)
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("OutboundEmail", self.id)  # type: ignore[arg-type]
-
     message_id: str = strawberry.field(description="The `Message-ID` header, fixed when queued.")
     sender: str
     to: list[str] = strawberry.field(

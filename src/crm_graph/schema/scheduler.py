@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -12,10 +11,9 @@ from strawberry.types import Info
 from crm_graph.auth.declare import requires
 from crm_graph.db.models import utcnow
 from crm_graph.db.paging import Ordering
-from crm_graph.ids import to_global_id
 from crm_graph.scheduler.models import ScheduledJobRow, jobs_select
 from crm_graph.schema.lists import connection
-from crm_graph.schema.types.common import Connection, page_args
+from crm_graph.schema.types.common import Connection, page_args, row_type
 
 OLDEST_FIRST = Ordering("scheduled_job.id.asc", (), descending=False)
 
@@ -32,15 +30,8 @@ class ScheduledJobStatus(Enum):
     name="ScheduledJob",
     description="A plugin's periodic job, or a one-shot job (with its key), and its last run.",
 )
+@row_type(ScheduledJobRow, "ScheduledJob")
 class ScheduledJobNode:
-    @classmethod
-    def is_type_of(cls, obj: Any, _info: Any) -> bool:
-        return isinstance(obj, ScheduledJobRow)
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("ScheduledJob", self.id)  # type: ignore[arg-type]
-
     name: str
     plugin: str
 

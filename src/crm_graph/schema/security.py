@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +29,14 @@ from crm_graph.schema.lists import connection
 from crm_graph.schema.mutations.base import perform
 from crm_graph.schema.mutations.customers import CustomerPayload
 from crm_graph.schema.plugin_fields import table_field
-from crm_graph.schema.types.common import Connection, UserError, id_arg, input_id, page_args
+from crm_graph.schema.types.common import (
+    Connection,
+    UserError,
+    id_arg,
+    input_id,
+    page_args,
+    row_type,
+)
 from crm_graph.schema.users import UserType
 
 NEWEST_FIRST = Ordering("audit.newest", (AuditEntry.occurred_at,), descending=True)
@@ -50,15 +56,8 @@ class Viewer:
 
 
 @strawberry.type(name="ApiKey", description="An API key; its secret is never shown again.")
+@row_type(ApiKey, "ApiKey")
 class ApiKeyType:
-    @classmethod
-    def is_type_of(cls, obj: Any, _info: Any) -> bool:
-        return isinstance(obj, ApiKey)
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("ApiKey", self.id)  # type: ignore[arg-type]
-
     name: str
     prefix: str = strawberry.field(description="The first characters, to recognise the key.")
     role: str
@@ -70,15 +69,8 @@ class ApiKeyType:
 
 
 @strawberry.type(name="AuditEntry", description="One committed mutation.")
+@row_type(AuditEntry, "AuditEntry")
 class AuditEntryType:
-    @classmethod
-    def is_type_of(cls, obj: Any, _info: Any) -> bool:
-        return isinstance(obj, AuditEntry)
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("AuditEntry", self.id)  # type: ignore[arg-type]
-
     occurred_at: datetime
     actor: str = strawberry.field(description="`key:<n>` or `user:<sub>`.")
     actor_name: str
@@ -105,15 +97,8 @@ class ConsentChannel(Enum):
 
 
 @strawberry.type(name="Consent", description="Consent given or withdrawn; the newest counts.")
+@row_type(CustomerConsent, "CustomerConsent")
 class ConsentType:
-    @classmethod
-    def is_type_of(cls, obj: Any, _info: Any) -> bool:
-        return isinstance(obj, CustomerConsent)
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("CustomerConsent", self.id)  # type: ignore[arg-type]
-
     @strawberry.field
     def channel(self) -> ConsentChannel:
         return ConsentChannel(self.channel)

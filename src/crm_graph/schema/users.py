@@ -23,7 +23,7 @@ from crm_graph.ids import to_global_id
 from crm_graph.schema.lists import connection
 from crm_graph.schema.mutations.base import perform
 from crm_graph.schema.plugin_fields import batch_field, load_related
-from crm_graph.schema.types.common import Connection, UserError, input_id, page_args
+from crm_graph.schema.types.common import Connection, UserError, input_id, page_args, row_type
 
 READ, MANAGE = "users:read", "users:manage"
 BY_CREATION = Ordering("users.created", (User.created_at,), descending=False)
@@ -53,15 +53,8 @@ async def _members_of(parents: list[Team], context: Any) -> list[list[User]]:
     description="Someone who calls the API (an API key's user or a "
     "token's subject), made on first sight.",
 )
+@row_type(User, "User")
 class UserType:
-    @classmethod
-    def is_type_of(cls, obj: Any, _info: Any) -> bool:
-        return isinstance(obj, User)
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("User", self.id)  # type: ignore[arg-type]
-
     user_id: str = strawberry.field(
         description="The id owner fields hold (`Customer.ownerId`): a key's user, a token's `sub`."
     )
@@ -77,15 +70,8 @@ class UserType:
 
 
 @strawberry.type(name="Team", description="Users who see each other's records at scope `team`.")
+@row_type(Team, "Team")
 class TeamType:
-    @classmethod
-    def is_type_of(cls, obj: Any, _info: Any) -> bool:
-        return isinstance(obj, Team)
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Team", self.id)  # type: ignore[arg-type]
-
     name: str
     created_at: datetime
     members: list[UserType] = batch_field(_members_of, description="Members, first joined first.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 from sqlalchemy import select
@@ -27,6 +26,7 @@ from crm_graph.schema.types.common import (
     id_arg,
     input_id,
     page_args,
+    row_type,
 )
 
 MANAGE = requires("webhooks:manage")
@@ -49,15 +49,8 @@ class WebhookDeliveryStatus(Enum):
 
 
 @strawberry.type(description="An HTTPS endpoint that receives signed events (Standard Webhooks).")
+@row_type(WebhookEndpoint, "Webhook")
 class Webhook:
-    @classmethod
-    def is_type_of(cls, obj: Any, _info: Any) -> bool:
-        return isinstance(obj, WebhookEndpoint)
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Webhook", self.id)  # type: ignore[arg-type]
-
     url: str
     description: str | None
     event_types: list[str] = strawberry.field(
@@ -71,11 +64,8 @@ class Webhook:
 
 
 @strawberry.type(name="WebhookAttempt", description="One HTTP attempt of a delivery.")
+@row_type(WebhookAttempt)
 class WebhookAttemptLog:
-    @classmethod
-    def is_type_of(cls, obj: Any, _info: Any) -> bool:
-        return isinstance(obj, WebhookAttempt)
-
     number: int
     started_at: datetime
     finished_at: datetime | None = strawberry.field(
@@ -92,15 +82,8 @@ class WebhookAttemptLog:
     name="WebhookDelivery",
     description="One event to one webhook, retried until it succeeds or dies.",
 )
+@row_type(WebhookDelivery, "WebhookDelivery")
 class WebhookDeliveryType:
-    @classmethod
-    def is_type_of(cls, obj: Any, _info: Any) -> bool:
-        return isinstance(obj, WebhookDelivery)
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("WebhookDelivery", self.id)  # type: ignore[arg-type]
-
     @strawberry.field
     def webhook_id(self) -> strawberry.ID:
         return to_global_id("Webhook", self.webhook_id)  # type: ignore[arg-type]

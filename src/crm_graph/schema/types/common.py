@@ -1,7 +1,8 @@
-"""Shared GraphQL building blocks: Node, Money, UserError, Relay connections."""
+"""Shared GraphQL building blocks: Node, row types, Money, UserError, Relay connections."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -12,7 +13,7 @@ from graphql import GraphQLError
 
 from crm_graph.db.paging import Page, PageArgs
 from crm_graph.domain.errors import FieldError, ValidationFailed
-from crm_graph.ids import GlobalIdError, pk_of
+from crm_graph.ids import GlobalIdError, pk_of, to_global_id
 
 T = TypeVar("T")
 
@@ -20,6 +21,29 @@ T = TypeVar("T")
 @strawberry.interface(description="An object with an opaque, globally unique ID.")
 class Node:
     id: strawberry.ID
+
+
+def row_type(model: type, id_of: str | None = None) -> Callable[[type[T]], type[T]]:
+    """Put under ``@strawberry.type`` on a type whose objects are the rows of ``model`` as
+    they are (API keys, audit entries, jobs, webhooks, e-mails, users): a row of ``model`` is
+    of this type (``is_type_of``, which lists and unions resolve by), and with ``id_of`` the
+    type's first field is ``id``, the row's global ID of that type name."""
+
+    def decorate(cls: type[T]) -> type[T]:
+        def is_type_of(_cls: type, obj: Any, _info: Any) -> bool:
+            return isinstance(obj, model)
+
+        cls.is_type_of = classmethod(is_type_of)  # type: ignore[attr-defined]
+        if id_of is not None:
+
+            def id(self: Any) -> strawberry.ID:  # a row of ``model``
+                return to_global_id(id_of, self.id)
+
+            cls.id = strawberry.field(id)  # type: ignore[attr-defined]
+            cls.__annotations__ = {"id": "strawberry.ID", **inspect.get_annotations(cls)}
+        return cls
+
+    return decorate
 
 
 @strawberry.type(description="An amount of money in an ISO 4217 currency.")
