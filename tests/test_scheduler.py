@@ -53,6 +53,7 @@ class Jobber:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, JobRun, float]] = []
+        self.early: list[JobRun] = []  # runs started before they were due
 
     @hookimpl
     def crm_plugin_metadata(self) -> PluginMetadata:
@@ -70,6 +71,8 @@ class Jobber:
     def record(self, name: str) -> Any:
         async def run(app: AppContext, run: JobRun) -> None:
             self.calls.append((name, run, time.monotonic()))
+            if utcnow() < run.due_at:
+                self.early.append(run)
             if run.attempt <= run.payload.get("failures", 0):
                 if run.payload.get("explained"):
                     raise ExplainedFailure(f"the partner refused attempt {run.attempt}")
@@ -125,8 +128,9 @@ async def schedule(client: GraphQLClient, name: str, at_seconds: float, **kwargs
 async def test_a_periodic_job_runs_on_its_schedule_and_is_listed(jobber: tuple) -> None:
     client, plugin = jobber
     await until(lambda: _true(len(plugin.runs("tick")) >= 3))
-    times = [at for _run, at in plugin.runs("tick")]
-    assert all(later - earlier >= 0.2 for earlier, later in itertools.pairwise(times))
+    # No run starts before it is due (a gap between two runs can be short on a busy machine:
+    # the first one started late, the next on time).
+    assert plugin.early == []
     dues = [run.due_at for run, _at in plugin.runs("tick")]
     # runs keep the interval's grid (a run that ended late skips the grid points it missed)
     assert all(
