@@ -2,7 +2,7 @@
 transaction; refused or failed mutations leave none. Personal data in it is hashed.
 
 The script below performs every mutation of the composed schema (core, events, imports,
-analytics, loyalty, sales) successfully; the test fails when a mutation exists that it does not run,
+analytics, loyalty, sales, service) successfully; the test fails when a mutation exists that it does not run,
 so a new mutation cannot escape the audit comparison.
 """
 
@@ -173,8 +173,55 @@ async def perform_every_mutation(client: GraphQLClient) -> Script:
         {"customerId": ada, "points": 5, "lines": [{"productId": product}]},
     )
     await perform_sales_mutations(s, ada)
+    await perform_service_mutations(s, ada)
     await s.input("eraseCustomer", "EraseCustomerInput", {"id": bob})
     return s
+
+
+async def perform_service_mutations(s: Script, customer: str) -> None:
+    """The service plugin's mutations, on a ticket of ``customer``."""
+    hours = [{"day": "MONDAY", "hours": ["09:00-17:00"]}]
+    calendar = (
+        await s.input(
+            "createBusinessCalendar",
+            "CreateBusinessCalendarInput",
+            {"name": "Office", "timeZone": "Europe/Berlin", "hours": hours},
+            "calendar { id }",
+        )
+    )["calendar"]["id"]
+    target = {"priority": "NORMAL", "firstResponseMinutes": 60}
+    await s.input(
+        "createSlaPolicy",
+        "CreateSlaPolicyInput",
+        {"name": "Standard", "calendarId": calendar, "targets": [target], "isDefault": True},
+    )
+    ticket = (
+        await s.input(
+            "createTicket",
+            "CreateTicketInput",
+            {"customerId": customer, "subject": "Broken"},
+            "ticket { id }",
+        )
+    )["ticket"]["id"]
+    await s.input("updateTicket", "UpdateTicketInput", {"id": ticket, "priority": "HIGH"})
+    await s.input("assignTicket", "AssignTicketInput", {"id": ticket, "assigneeId": "test-admin"})
+    await s.input("addTicketComment", "AddTicketCommentInput", {"ticketId": ticket, "body": "Hi"})
+    await s.input(
+        "changeTicketStatus", "ChangeTicketStatusInput", {"id": ticket, "status": "PENDING"}
+    )
+    call = (
+        await s.input(
+            "logInteraction",
+            "LogInteractionInput",
+            {"customerId": customer, "channel": "PHONE"},
+            "interaction { id }",
+        )
+    )["interaction"]["id"]
+    await s.input(
+        "linkTicketInteraction",
+        "LinkTicketInteractionInput",
+        {"ticketId": ticket, "interactionId": call},
+    )
 
 
 @pytest.fixture

@@ -29,6 +29,11 @@ async def team_members(session: AsyncSession, team: int | str) -> list[str]:
     return list(await session.scalars(statement.order_by(TeamMember.added_at, TeamMember.id)))
 
 
+async def team_exists(session: AsyncSession, team_id: int) -> bool:
+    """Whether a team of this id exists (check a team id before storing it)."""
+    return await session.scalar(select(Team.id).where(Team.id == team_id)) is not None
+
+
 async def _team(session: AsyncSession, pk: int, *path: str) -> Team:
     team = await session.get(Team, pk)
     if team is None:

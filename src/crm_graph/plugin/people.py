@@ -11,7 +11,7 @@ from __future__ import annotations
 from crm_graph.auth.models import Team as TeamRow
 from crm_graph.auth.models import User as UserRow
 from crm_graph.auth.users import team_of, user_of
-from crm_graph.domain.teams import team_members
+from crm_graph.domain.teams import team_exists, team_members
 from crm_graph.domain.users import user_exists
 from crm_graph.schema.users import TeamType, UserType
 
@@ -20,6 +20,7 @@ __all__ = [
     "TeamType",
     "UserRow",
     "UserType",
+    "team_exists",
     "team_members",
     "team_of",
     "user_exists",

@@ -1,0 +1,41 @@
+"""The plugin's name, permissions and settings, read by crm-graph from ``CRM_PLUGIN_SERVICE_*``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, Field, field_validator
+
+NAME = "service"
+TICKETS_READ = "tickets:read"
+TICKETS_WRITE = "tickets:write"
+TICKETS_ADMIN = "tickets:admin"
+SURVEYS_READ = "surveys:read"
+SURVEYS_SEND = "surveys:send"
+# The periodic job that emits SLA warnings and breaches.
+SLA_CHECK = "sla_check"
+
+
+class ServiceSettings(BaseModel):
+    """Lead time of SLA warnings and how often deadlines are checked."""
+
+    sla_warning_lead: timedelta = Field(
+        default=timedelta(hours=1),
+        ge=timedelta(0),
+        description="ticket.sla_warning is emitted this long (wall-clock) before a target is "
+        "due (seconds or ISO 8601, PT30M).",
+    )
+    sla_check_every: timedelta = Field(
+        default=timedelta(minutes=1),
+        gt=timedelta(0),
+        description="How often the scheduler looks for SLA targets due or breached (seconds).",
+    )
+
+    @field_validator("sla_warning_lead", "sla_check_every", mode="before")
+    @classmethod
+    def _seconds_are_an_interval(cls, value: object) -> object:
+        """A number of seconds (as the environment gives it, a string) is an interval."""
+        try:
+            return timedelta(seconds=float(value))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return value  # an ISO 8601 duration

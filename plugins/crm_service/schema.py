@@ -1,0 +1,859 @@
+"""The plugin's GraphQL: the Ticket type and its parts, fields on Customer, the tickets
+query and the ticket mutations. Resolvers parse input and call :mod:`crm_service.tickets`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from enum import Enum
+from typing import Any, TypeVar
+
+import strawberry
+from sqlalchemy import String, and_, cast, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.types import Info
+
+from crm_graph.plugin import (
+    Collector,
+    Connection,
+    CustomerRow,
+    CustomerType,
+    InteractionRow,
+    InteractionType,
+    Related,
+    RelatedRows,
+    RequestContext,
+    SortDirection,
+    TeamType,
+    UserError,
+    UserType,
+    ValidationFailed,
+    batch_field,
+    id_arg,
+    input_id,
+    list_connection,
+    load_related,
+    perform,
+    personal_data,
+    requires,
+    table_field,
+    team_of,
+    to_global_id,
+    user_of,
+)
+from crm_service import clock, lifecycle, policies, sla, tickets
+from crm_service.config import NAME, TICKETS_ADMIN, TICKETS_READ, TICKETS_WRITE
+from crm_service.models import (
+    BusinessCalendar,
+    SlaPolicy,
+    Ticket,
+    TicketComment,
+    TicketInteraction,
+    TicketStatusChange,
+)
+
+T = TypeVar("T")
+
+
+@strawberry.enum(name="TicketStatus", description="Where a ticket is in its lifecycle.")
+class TicketStatus(Enum):
+    NEW = "NEW"
+    OPEN = "OPEN"
+    PENDING = "PENDING"
+    RESOLVED = "RESOLVED"
+    CLOSED = "CLOSED"
+
+
+@strawberry.enum(name="TicketPriority", description="How urgent a ticket is, LOW to URGENT.")
+class TicketPriority(Enum):
+    LOW = 1
+    NORMAL = 2
+    HIGH = 3
+    URGENT = 4
+
+
+@strawberry.enum(name="TicketChannel", description="How the customer reached out.")
+class TicketChannel(Enum):
+    EMAIL = "EMAIL"
+    PHONE = "PHONE"
+    CHAT = "CHAT"
+    WEB = "WEB"
+    SOCIAL = "SOCIAL"
+
+
+@strawberry.type(name="TicketStatusChange", description="One step of a ticket's status.")
+class TicketStatusChangeType:
+    from_status: TicketStatus | None = strawberry.field(
+        name="from", description="Null for the ticket's first status (NEW)."
+    )
+    to_status: TicketStatus = strawberry.field(name="to")
+    at: datetime
+    actor: UserType | None = table_field(
+        user_of("actor_id"),
+        description="Who changed it; null for the customer (a reply) or the system.",
+        metadata=requires("users:read"),
+    )
+
+
+@strawberry.type(name="TicketComment", description="A reply on a ticket, public or internal.")
+class TicketCommentType:
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("TicketComment", self.id)  # type: ignore[attr-defined]
+
+    body: str = strawberry.field(metadata=personal_data("text"))
+    public: bool = strawberry.field(description="Seen by the customer; false: internal note.")
+    from_customer: bool = strawberry.field(description="Written by the customer (inbound).")
+    created_at: datetime
+    author: UserType | None = table_field(
+        user_of("author_id"),
+        description="The agent who wrote it; null for the customer's replies.",
+        metadata=requires("users:read"),
+    )
+
+
+async def ticket_interactions(
+    parents: list[Ticket], context: RequestContext
+) -> list[list[InteractionRow]]:
+    """The interactions linked to each ticket, oldest link first (two statements per level)."""
+    links = await load_related(context, LINKS, [ticket.id for ticket in parents])
+    wanted = [link.interaction_id for found in links for link in found]
+    rows = await load_related(context, INTERACTION, wanted)
+    by_id = {row.id: row for row in rows if row is not None}
+    return [
+        [by_id[link.interaction_id] for link in found if link.interaction_id in by_id]
+        for found in links
+    ]
+
+
+LINKS = RelatedRows(TicketInteraction, key="ticket_id", order_by=("linked_at", "id"))
+INTERACTION = Related(InteractionRow, key="id")
+
+
+# SLAs ----------------------------------------------------------------------------------------
+
+
+@strawberry.type(name="BusinessDay", description="The opening hours of one weekday.")
+class BusinessDayType:
+    day: str = strawberry.field(description="MONDAY ... SUNDAY.")
+    hours: list[str] = strawberry.field(description="Local intervals, HH:MM-HH:MM.")
+
+
+@strawberry.type(
+    name="BusinessCalendar",
+    description="Business hours: a time zone, weekly hours and holidays.",
+)
+class BusinessCalendarType:
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("BusinessCalendar", self.id)  # type: ignore[attr-defined]
+
+    name: str
+    time_zone: str = strawberry.field(description="An IANA time zone, e.g. Europe/Berlin.")
+
+    @strawberry.field(name="hours")
+    def weekly(self) -> list[BusinessDayType]:
+        stored: dict[str, list[str]] = self.hours  # type: ignore[attr-defined]
+        return [BusinessDayType(day=day, hours=spans) for day, spans in stored.items()]
+
+    @strawberry.field(name="holidays")
+    def closed_on(self) -> list[date]:
+        return [date.fromisoformat(d) for d in self.holidays]  # type: ignore[attr-defined]
+
+
+@strawberry.type(name="SlaTarget", description="A priority's targets, in business minutes.")
+class SlaTargetType:
+    priority: TicketPriority
+    first_response_minutes: int | None
+    resolution_minutes: int | None
+
+
+@strawberry.type(name="SlaPolicy", description="First-response and resolution targets.")
+class SlaPolicyType:
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("SlaPolicy", self.id)  # type: ignore[attr-defined]
+
+    name: str
+    is_default: bool = strawberry.field(description="New tickets get this policy.")
+    calendar: BusinessCalendarType = table_field(
+        Related(BusinessCalendar, key="id", parent_key="calendar_id")
+    )
+
+    @strawberry.field
+    def targets(self) -> list[SlaTargetType]:
+        stored: dict[str, dict[str, int]] = self.targets  # type: ignore[attr-defined]
+        return [
+            SlaTargetType(
+                priority=TicketPriority[name],
+                first_response_minutes=stored[name].get("firstResponse"),
+                resolution_minutes=stored[name].get("resolution"),
+            )
+            for name in lifecycle.PRIORITIES
+            if name in stored
+        ]
+
+
+@strawberry.enum(name="SlaState", description="Where a ticket's running SLA targets stand.")
+class SlaState(Enum):
+    BREACHED = "breached"
+    AT_RISK = "at_risk"
+    ON_TRACK = "on_track"
+    PAUSED = "paused"
+    MET = "met"
+
+
+@strawberry.type(name="TicketSla", description="A ticket's SLA targets, in business hours.")
+class TicketSlaType:
+    policy: SlaPolicyType
+    first_response_due_at: datetime | None = strawberry.field(
+        description="When the first reply is due (as it stood when met); null while paused."
+    )
+    resolution_due_at: datetime | None = strawberry.field(
+        description="When resolution is due (as it stood when resolved); null while paused."
+    )
+    first_response_breached: bool
+    resolution_breached: bool
+    remaining: int | None = strawberry.field(
+        description="Business minutes left on the next open target (negative: overdue); "
+        "null when every target is met."
+    )
+    paused: bool = strawberry.field(description="The clock stands: PENDING for the customer.")
+    state: SlaState
+
+
+def sla_view(state: sla.TicketSla, lead: timedelta, now: datetime) -> TicketSlaType:
+    first, resolution = state.first_response, state.resolution
+    remaining = state.remaining
+    due = state.next_due
+    if any(t.breached for t in state.targets):
+        shown = SlaState.BREACHED
+    elif state.paused:
+        shown = SlaState.PAUSED
+    elif due is None:
+        shown = SlaState.MET
+    else:
+        shown = SlaState.AT_RISK if due - lead <= now else SlaState.ON_TRACK
+    return TicketSlaType(
+        policy=state.policy,  # type: ignore[arg-type]
+        first_response_due_at=first.due_at if first else None,
+        resolution_due_at=resolution.due_at if resolution else None,
+        first_response_breached=bool(first and first.breached),
+        resolution_breached=bool(resolution and resolution.breached),
+        remaining=None if remaining is None else math.floor(remaining / 60),
+        paused=state.paused,
+        state=shown,
+    )
+
+
+POLICY = Related(SlaPolicy, key="id")
+CALENDAR = Related(BusinessCalendar, key="id")
+STATUS_CHANGES = RelatedRows(TicketStatusChange, key="ticket_id", order_by=("at", "id"))
+
+
+async def ticket_slas(parents: list[Ticket], context: RequestContext) -> list[Any]:
+    """Each ticket's SLA now, from its policy, calendar and status history (three relations
+    read once per level)."""
+    now = clock.now()
+    lead = context.app.plugin_settings(NAME).sla_warning_lead
+    found = await load_related(context, POLICY, [t.sla_policy_id for t in parents])
+    calendars = await load_related(context, CALENDAR, [p.calendar_id for p in found if p])
+    by_id = {c.id: sla.calendar_of(c) for c in calendars if c is not None}
+    history = await load_related(context, STATUS_CHANGES, [t.id for t in parents])
+    answers: list[Any] = []
+    for ticket, policy, changes in zip(parents, found, history, strict=True):
+        if policy is None or policy.calendar_id not in by_id:
+            answers.append(None)
+            continue
+        state = sla.evaluate(ticket, policy, by_id[policy.calendar_id], changes, now)
+        answers.append(sla_view(state, lead, now))
+    return answers
+
+
+@strawberry.type(name="Ticket", description="A customer's request for help.")
+class TicketType:
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("Ticket", self.id)  # type: ignore[attr-defined]
+
+    subject: str = strawberry.field(metadata=personal_data("text"))
+    description: str = strawberry.field(metadata=personal_data("text"))
+    channel: TicketChannel
+    priority: TicketPriority
+    status: TicketStatus
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+    first_response_at: datetime | None = strawberry.field(
+        description="The first public reply by an agent (stops the first-response clock)."
+    )
+    resolved_at: datetime | None = strawberry.field(
+        description="When it was last resolved; null while unresolved (also after a reopen)."
+    )
+    closed_at: datetime | None
+    version: int = strawberry.field(description="Send as expectedVersion to detect conflicts.")
+
+    @strawberry.field(description="The statuses this ticket may move to now.")
+    def allowed_statuses(self) -> list[TicketStatus]:
+        return [TicketStatus(s) for s in lifecycle.allowed(self.status)]  # type: ignore[attr-defined]
+
+    customer: CustomerType = table_field(
+        Related(CustomerRow, key="id", parent_key="customer_id"),
+        metadata=requires("customers:read"),
+    )
+    assignee: UserType | None = table_field(
+        user_of("assignee_id"),
+        description="The agent working on it.",
+        metadata=requires("users:read"),
+    )
+    team: TeamType | None = table_field(
+        team_of("team_id"), description="The team queue it is in.", metadata=requires("users:read")
+    )
+    status_changes: list[TicketStatusChangeType] = table_field(
+        RelatedRows(TicketStatusChange, key="ticket_id", order_by=("at", "id")),
+        description="Every status the ticket had, oldest first, with time and actor.",
+    )
+    comments: list[TicketCommentType] = table_field(
+        RelatedRows(TicketComment, key="ticket_id", order_by=("created_at", "id")),
+        description="Replies and internal notes, oldest first.",
+    )
+    interactions: list[InteractionType] = batch_field(
+        ticket_interactions,
+        description="Core interactions of the customer linked to this ticket.",
+        metadata=requires("interactions:read"),
+    )
+    sla: TicketSlaType | None = batch_field(
+        ticket_slas,
+        parent_columns=("id", "priority", "status", "first_response_at", "sla_policy_id"),
+        description="The SLA targets of the ticket's policy; null without a policy.",
+    )
+
+
+# Fields on Customer -------------------------------------------------------------------------
+
+TICKETS_OF = RelatedRows(Ticket, key="customer_id", order_by=("-created_at", "-id"))
+
+
+async def _visible_tickets(
+    customers: list[CustomerRow], context: RequestContext, open_only: bool
+) -> list[list[Ticket]]:
+    found = await load_related(context, TICKETS_OF, [c.id for c in customers])
+    reach = tickets.viewer(context.principal, TICKETS_READ)
+    return [
+        [t for t in rows if not open_only or t.status in lifecycle.UNRESOLVED]
+        if reach.sees(customer.owner_id)
+        else []
+        for customer, rows in zip(customers, found, strict=True)
+    ]
+
+
+async def customer_tickets(customers: list[CustomerRow], context: RequestContext) -> list[Any]:
+    return await _visible_tickets(customers, context, open_only=False)
+
+
+async def customer_open_tickets(customers: list[CustomerRow], context: RequestContext) -> list[Any]:
+    return await _visible_tickets(customers, context, open_only=True)
+
+
+async def customer_open_ticket_counts(
+    customers: list[CustomerRow], context: RequestContext
+) -> list[int]:
+    """How many unresolved tickets each customer has (a plain value: the compiled path
+    serves it without falling back)."""
+    return [len(found) for found in await _visible_tickets(customers, context, open_only=True)]
+
+
+@strawberry.type
+class CustomerService:
+    """Fields merged onto ``Customer``: its tickets, as far as the caller's scope reaches."""
+
+    tickets: list[TicketType] = batch_field(
+        customer_tickets,
+        parent_columns=("id", "owner_id"),
+        description="The customer's tickets, newest first.",
+        metadata=requires(TICKETS_READ),
+    )
+    open_tickets: list[TicketType] = batch_field(
+        customer_open_tickets,
+        parent_columns=("id", "owner_id"),
+        description="The customer's unresolved tickets (NEW, OPEN, PENDING), newest first.",
+        metadata=requires(TICKETS_READ),
+    )
+    open_ticket_count: int = batch_field(
+        customer_open_ticket_counts,
+        parent_columns=("id", "owner_id"),
+        description="How many unresolved tickets the customer has.",
+        metadata=requires(TICKETS_READ),
+    )
+
+
+# The tickets query -------------------------------------------------------------------------
+
+
+@strawberry.input(description="Tickets matching every condition given.")
+class TicketFilter:
+    customer_id: strawberry.ID | None = None
+    statuses: list[TicketStatus] | None = None
+    priorities: list[TicketPriority] | None = None
+    channels: list[TicketChannel] | None = None
+    assignee_id: str | None = strawberry.field(default=None, description="A user id.")
+    unassigned: bool | None = strawberry.field(
+        default=None, description="true: no assignee; false: an assignee."
+    )
+    team_id: strawberry.ID | None = None
+    tag: str | None = None
+    sla_state: SlaState | None = strawberry.field(
+        default=None,
+        description="BREACHED, AT_RISK (due within the warning lead time) or ON_TRACK; "
+        "PAUSED and MET match no ticket here.",
+    )
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+
+
+@strawberry.enum(name="TicketSortField")
+class TicketSortField(Enum):
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    PRIORITY = "priority"
+
+
+@strawberry.input
+class TicketOrderBy:
+    field: TicketSortField = TicketSortField.CREATED_AT
+    direction: SortDirection = SortDirection.DESC
+
+
+def _sla_condition(state: SlaState, now: datetime, lead: timedelta) -> Any:
+    """The stored SLA state (:func:`sla.settle`) as a condition: a deadline passed since the
+    last settling counts as breached already."""
+    due = Ticket.sla_due_at
+    if state == SlaState.BREACHED:
+        return or_(Ticket.sla_breached, due < now)
+    if state == SlaState.AT_RISK:
+        return and_(~Ticket.sla_breached, due >= now, due <= now + lead)
+    if state == SlaState.ON_TRACK:
+        return and_(~Ticket.sla_breached, due > now + lead)
+    return Ticket.id.is_(None)
+
+
+def ticket_list(filter: TicketFilter | None, reach: tickets.Viewer, lead: timedelta) -> Any:
+    """The SELECT of the tickets a filter asks for, within the caller's reach."""
+    statement = select(Ticket)
+    if (visible := reach.predicate()) is not None:
+        statement = statement.where(visible)
+    if filter is None:
+        return statement
+    if filter.customer_id is not None:
+        statement = statement.where(
+            Ticket.customer_id == id_arg(filter.customer_id, "Customer", "filter.customerId")
+        )
+    if filter.statuses is not None:
+        statement = statement.where(Ticket.status.in_([s.value for s in filter.statuses]))
+    if filter.priorities is not None:
+        statement = statement.where(Ticket.priority.in_([p.value for p in filter.priorities]))
+    if filter.channels is not None:
+        statement = statement.where(Ticket.channel.in_([c.value for c in filter.channels]))
+    if filter.assignee_id is not None:
+        statement = statement.where(Ticket.assignee_id == filter.assignee_id)
+    if filter.unassigned is not None:
+        column = Ticket.assignee_id
+        statement = statement.where(column.is_(None) if filter.unassigned else column.is_not(None))
+    if filter.team_id is not None:
+        statement = statement.where(
+            Ticket.team_id == id_arg(filter.team_id, "Team", "filter.teamId")
+        )
+    if filter.sla_state is not None:
+        statement = statement.where(_sla_condition(filter.sla_state, clock.now(), lead))
+    if filter.tag is not None:
+        tag = filter.tag.strip().lower()
+        statement = statement.where(Ticket.id.in_(_tagged(tag)))
+    for column, bound, newer in (
+        (Ticket.created_at, filter.created_after, True),
+        (Ticket.created_at, filter.created_before, False),
+        (Ticket.updated_at, filter.updated_after, True),
+    ):
+        if bound is not None:
+            statement = statement.where(column >= bound if newer else column < bound)
+    return statement
+
+
+def _tagged(tag: str) -> Any:
+    """Ids of tickets holding ``tag`` (tags are a JSON list; matched on its text, quoted)."""
+    return select(Ticket.id).where(cast(Ticket.tags, String).contains(f'"{tag}"'))
+
+
+@strawberry.type
+class ServiceQueries:
+    @strawberry.field(
+        description="One ticket by ID, if the caller may see it.", metadata=requires(TICKETS_READ)
+    )
+    async def ticket(self, info: Info, id: strawberry.ID) -> TicketType | None:
+        pk = id_arg(id, "Ticket")
+        reach = tickets.viewer(info.context.principal, TICKETS_READ)
+        async with info.context.app.read() as session:
+            statement = select(Ticket).where(Ticket.id == pk)
+            if (visible := reach.predicate()) is not None:
+                statement = statement.where(visible)
+            return await session.scalar(statement)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="Tickets by status, priority, assignee, team, tag and dates.",
+        metadata=requires(TICKETS_READ),
+    )
+    async def tickets(
+        self,
+        info: Info,
+        filter: TicketFilter | None = None,
+        order_by: TicketOrderBy | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[TicketType]:
+        lead = info.context.app.plugin_settings(NAME).sla_warning_lead
+        reach = tickets.viewer(info.context.principal, TICKETS_READ)
+        statement = ticket_list(filter, reach, lead)
+        return await list_connection(
+            info,
+            statement,
+            Ticket,
+            order_by or TicketOrderBy(),
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+        )
+
+    @strawberry.field(description="SLA policies, by name.", metadata=requires(TICKETS_READ))
+    async def sla_policies(self, info: Info) -> list[SlaPolicyType]:
+        async with info.context.app.read() as session:
+            return list(await session.scalars(select(SlaPolicy).order_by(SlaPolicy.name)))  # type: ignore[arg-type]
+
+    @strawberry.field(
+        description="Business-hours calendars, by name.", metadata=requires(TICKETS_READ)
+    )
+    async def business_calendars(self, info: Info) -> list[BusinessCalendarType]:
+        async with info.context.app.read() as session:
+            statement = select(BusinessCalendar).order_by(BusinessCalendar.name)
+            return list(await session.scalars(statement))  # type: ignore[arg-type]
+
+
+# Mutations -----------------------------------------------------------------------------------
+
+
+@strawberry.input
+class CreateTicketInput:
+    customer_id: strawberry.ID
+    subject: str
+    description: str = ""
+    channel: TicketChannel = TicketChannel.WEB
+    priority: TicketPriority = TicketPriority.NORMAL
+    assignee_id: str | None = strawberry.field(default=None, description="A user id.")
+    team_id: strawberry.ID | None = None
+    tags: list[str] = strawberry.field(default_factory=list)
+    sla_policy_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Null: the default policy (if any)."
+    )
+
+
+@strawberry.input
+class UpdateTicketInput:
+    id: strawberry.ID
+    expected_version: int | None = None
+    subject: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    channel: TicketChannel | None = strawberry.UNSET
+    priority: TicketPriority | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+
+
+@strawberry.input
+class AssignTicketInput:
+    id: strawberry.ID
+    expected_version: int | None = None
+    assignee_id: str | None = strawberry.field(default=None, description="A user id; null: none.")
+    team_id: strawberry.ID | None = strawberry.field(default=None, description="Null: no team.")
+
+
+@strawberry.input
+class ChangeTicketStatusInput:
+    id: strawberry.ID
+    status: TicketStatus
+    expected_version: int | None = None
+
+
+@strawberry.input
+class AddTicketCommentInput:
+    ticket_id: strawberry.ID
+    body: str
+    public: bool = strawberry.field(
+        default=True, description="false: an internal note, never shown to the customer."
+    )
+    from_customer: bool = strawberry.field(
+        default=False, description="Record a reply the customer sent (by phone, in a chat...)."
+    )
+
+
+@strawberry.input
+class LinkTicketInteractionInput:
+    ticket_id: strawberry.ID
+    interaction_id: strawberry.ID
+
+
+@strawberry.input
+class BusinessDayInput:
+    day: str = strawberry.field(description="MONDAY ... SUNDAY.")
+    hours: list[str] = strawberry.field(
+        description='Local intervals: ["09:00-12:00", "13:00-17:00"].'
+    )
+
+
+@strawberry.input
+class CreateBusinessCalendarInput:
+    name: str
+    time_zone: str = strawberry.field(description="An IANA time zone, e.g. Europe/Berlin.")
+    hours: list[BusinessDayInput]
+    holidays: list[date] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class SlaTargetInput:
+    priority: TicketPriority
+    first_response_minutes: int | None = None
+    resolution_minutes: int | None = None
+
+
+@strawberry.input
+class CreateSlaPolicyInput:
+    name: str
+    calendar_id: strawberry.ID
+    targets: list[SlaTargetInput] = strawberry.field(description="In business minutes.")
+    is_default: bool = strawberry.field(
+        default=False, description="New tickets get it (the previous default stops being one)."
+    )
+
+
+@strawberry.type
+class BusinessCalendarPayload:
+    calendar: BusinessCalendarType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class SlaPolicyPayload:
+    policy: SlaPolicyType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class TicketPayload:
+    ticket: TicketType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class AddTicketCommentPayload:
+    ticket: TicketType | None
+    comment: TicketCommentType | None
+    errors: list[UserError]
+
+
+def _team_id(value: strawberry.ID | None, *path: str) -> int | None:
+    return None if value is None else input_id(value, "Team", *path)
+
+
+def _decoded(errors: Collector, decode: Callable[..., int | None], *arguments: Any) -> int | None:
+    """A decoded ID of the input (its last argument names the field), or None with the
+    problem added to ``errors``, so every problem of the input is reported at once."""
+    *values, field = arguments
+    try:
+        return decode(*values, "input", field)
+    except ValidationFailed as exc:
+        errors.errors.extend(exc.errors)
+        return None
+
+
+async def _on_ticket(
+    info: Info,
+    ticket_id: strawberry.ID,
+    expected_version: int | None,
+    change: Callable[[AsyncSession, Ticket], Awaitable[T]],
+    field: str = "id",
+) -> tuple[T | None, list[UserError]]:
+    """Run ``change`` on one ticket the caller may change, in one unit of work."""
+
+    async def work(session: AsyncSession) -> T:
+        pk = input_id(ticket_id, "Ticket", "input", field)
+        # The mutation's permission scopes the unit of work: a ticket of a customer out of
+        # the caller's reach is not found (the core's ownership scopes).
+        ticket = await tickets.editable(session, pk, expected_version, "input", field)
+        return await change(session, ticket)
+
+    return await perform(info, work)
+
+
+def _actor(info: Info) -> str | None:
+    return info.context.principal.user_id
+
+
+@strawberry.type
+class ServiceMutations:
+    @strawberry.mutation(
+        description="Open a ticket for a customer; nothing on any error.",
+        metadata=requires(TICKETS_WRITE),
+    )
+    async def create_ticket(self, info: Info, input: CreateTicketInput) -> TicketPayload:
+        async def work(session: AsyncSession) -> Ticket:
+            errors = Collector()
+            customer_id = _decoded(errors, input_id, input.customer_id, "Customer", "customerId")
+            team_id = _decoded(errors, _team_id, input.team_id, "teamId")
+            policy_id = None
+            if input.sla_policy_id is not None:
+                policy_id = _decoded(
+                    errors, input_id, input.sla_policy_id, "SlaPolicy", "slaPolicyId"
+                )
+            new = tickets.NewTicket(
+                customer_id=customer_id or 0,
+                subject=input.subject,
+                description=input.description,
+                channel=input.channel.value,
+                priority=input.priority.name,
+                assignee_id=input.assignee_id,
+                team_id=team_id,
+                tags=input.tags,
+                sla_policy_id=policy_id,
+            )
+            return await tickets.create(session, new, _actor(info), errors=errors)
+
+        ticket, errors = await perform(info, work)
+        return TicketPayload(ticket=ticket, errors=errors)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Change a ticket's subject, description, channel, priority or tags.",
+        metadata=requires(TICKETS_WRITE),
+    )
+    async def update_ticket(self, info: Info, input: UpdateTicketInput) -> TicketPayload:
+        changes: dict[str, Any] = {}
+        for name in ("subject", "description", "channel", "priority", "tags"):
+            value = getattr(input, name)
+            if value is strawberry.UNSET:
+                continue
+            if isinstance(value, Enum):
+                value = value.name
+            changes[name] = value if value is not None else ([] if name == "tags" else "")
+        ticket, errors = await _on_ticket(
+            info,
+            input.id,
+            input.expected_version,
+            lambda session, ticket: tickets.edit(session, ticket, changes, ("input",)),
+        )
+        return TicketPayload(ticket=ticket, errors=errors)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Give a ticket to an agent and/or a team queue.",
+        metadata=requires(TICKETS_WRITE),
+    )
+    async def assign_ticket(self, info: Info, input: AssignTicketInput) -> TicketPayload:
+        async def change(session: AsyncSession, ticket: Ticket) -> Ticket:
+            team_id = _team_id(input.team_id, "input", "teamId")
+            return await tickets.assign(session, ticket, input.assignee_id, team_id)
+
+        ticket, errors = await _on_ticket(info, input.id, input.expected_version, change)
+        return TicketPayload(ticket=ticket, errors=errors)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Move a ticket through its lifecycle; an illegal move is an "
+        "INVALID_TRANSITION error naming the allowed ones.",
+        metadata=requires(TICKETS_WRITE),
+    )
+    async def change_ticket_status(
+        self, info: Info, input: ChangeTicketStatusInput
+    ) -> TicketPayload:
+        ticket, errors = await _on_ticket(
+            info,
+            input.id,
+            input.expected_version,
+            lambda session, ticket: tickets.change_status(
+                session, ticket, input.status.value, _actor(info)
+            ),
+        )
+        return TicketPayload(ticket=ticket, errors=errors)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Reply on a ticket (public) or add an internal note.",
+        metadata=requires(TICKETS_WRITE),
+    )
+    async def add_ticket_comment(
+        self, info: Info, input: AddTicketCommentInput
+    ) -> AddTicketCommentPayload:
+        async def change(session: AsyncSession, ticket: Ticket) -> tuple[Ticket, TicketComment]:
+            comment = await tickets.add_comment(
+                session, ticket, input.body, input.public, _actor(info), input.from_customer
+            )
+            return ticket, comment
+
+        result, errors = await _on_ticket(info, input.ticket_id, None, change, "ticketId")
+        ticket, comment = result if result else (None, None)
+        return AddTicketCommentPayload(ticket=ticket, comment=comment, errors=errors)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Link an interaction of the ticket's customer to the ticket.",
+        metadata=requires(TICKETS_WRITE),
+    )
+    async def link_ticket_interaction(
+        self, info: Info, input: LinkTicketInteractionInput
+    ) -> TicketPayload:
+        async def change(session: AsyncSession, ticket: Ticket) -> Ticket:
+            pk = input_id(input.interaction_id, "Interaction", "input", "interactionId")
+            await tickets.link_interaction(session, ticket, pk)
+            return ticket
+
+        ticket, errors = await _on_ticket(info, input.ticket_id, None, change, "ticketId")
+        return TicketPayload(ticket=ticket, errors=errors)  # type: ignore[arg-type]
+
+
+@strawberry.type
+class SlaMutations:
+    @strawberry.mutation(
+        description="Define business hours (time zone, weekly hours, holidays).",
+        metadata=requires(TICKETS_ADMIN),
+    )
+    async def create_business_calendar(
+        self, info: Info, input: CreateBusinessCalendarInput
+    ) -> BusinessCalendarPayload:
+        weekly = {day.day: day.hours for day in input.hours}
+        holidays = [d.isoformat() for d in input.holidays]
+        calendar, errors = await perform(
+            info,
+            lambda session: policies.create_calendar(
+                session, input.name, input.time_zone, weekly, holidays
+            ),
+        )
+        return BusinessCalendarPayload(calendar=calendar, errors=errors)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Define first-response and resolution targets per priority.",
+        metadata=requires(TICKETS_ADMIN),
+    )
+    async def create_sla_policy(self, info: Info, input: CreateSlaPolicyInput) -> SlaPolicyPayload:
+        async def work(session: AsyncSession) -> SlaPolicy:
+            calendar_id = input_id(input.calendar_id, "BusinessCalendar", "input", "calendarId")
+            targets = {
+                t.priority.name: {
+                    "firstResponse": t.first_response_minutes,
+                    "resolution": t.resolution_minutes,
+                }
+                for t in input.targets
+            }
+            return await policies.create_policy(
+                session, input.name, calendar_id, targets, input.is_default
+            )
+
+        policy, errors = await perform(info, work)
+        return SlaPolicyPayload(policy=policy, errors=errors)  # type: ignore[arg-type]
+
+
+TYPES = [TicketType, TicketStatusChangeType, TicketCommentType, SlaPolicyType]
