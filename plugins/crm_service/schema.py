@@ -42,7 +42,7 @@ from crm_graph.plugin import (
     to_global_id,
     user_of,
 )
-from crm_service import clock, lifecycle, policies, sla, tickets
+from crm_service import clock, hours, lifecycle, policies, sla, tickets
 from crm_service.config import NAME, TICKETS_ADMIN, TICKETS_READ, TICKETS_WRITE
 from crm_service.models import (
     BusinessCalendar,
@@ -155,7 +155,9 @@ class BusinessCalendarType:
     @strawberry.field(name="hours")
     def weekly(self) -> list[BusinessDayType]:
         stored: dict[str, list[str]] = self.hours  # type: ignore[attr-defined]
-        return [BusinessDayType(day=day, hours=spans) for day, spans in stored.items()]
+        return [
+            BusinessDayType(day=day, hours=stored[day]) for day in hours.WEEKDAYS if day in stored
+        ]
 
     @strawberry.field(name="holidays")
     def closed_on(self) -> list[date]:
