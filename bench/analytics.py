@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from crm_analytics import clv, recommend
+from crm_analytics import clv, recommend, recommenders
 from crm_analytics.simulate import simulate
 
 TRUTH = (clv.BgNbd(0.243, 4.414, 0.793, 2.426), clv.GammaGamma(6.25, 3.74, 15.44))
@@ -107,7 +107,7 @@ def main() -> None:
 
     def recommendations() -> recommend.Ranked:
         data = recommend.purchases(customer, product, items)
-        similar = recommend.neighbours(data.matrix, 20)
+        similar = recommenders.cosine(recommenders.Gram.of(data.matrix), 20)
         popular = recommend.popularity(data.matrix)
         ranked = recommend.collaborative(data, similar, 20)
         return recommend.fill(data, ranked, 20, items // 50, popular)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crm_analytics import churn, recommend, rfm, segments
+from crm_analytics import churn, recommend, recommenders, rfm, segments
 from crm_analytics.definitions import SEGMENTS
 
 
@@ -69,7 +69,7 @@ def _baskets() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_item_item_recommendations_follow_co_purchases() -> None:
     customers, products, items = _baskets()
     data = recommend.purchases(customers, products, items)
-    similar = recommend.neighbours(data.matrix, k=3)
+    similar = recommenders.cosine(recommenders.Gram.of(data.matrix), k=3)
     ranked = recommend.collaborative(data, similar, n=2)
     for row in range(data.matrix.shape[0]):
         bought = set(products[customers == row].tolist())
@@ -89,7 +89,9 @@ def test_item_item_recommendations_follow_co_purchases() -> None:
 def test_fallbacks_fill_with_category_then_overall_popularity() -> None:
     customers, products, items = _baskets()
     data = recommend.purchases(customers, products, items)
-    similar = recommend.neighbours(data.matrix, k=1)  # too few neighbours to fill 4 places
+    similar = recommenders.cosine(
+        recommenders.Gram.of(data.matrix), k=1
+    )  # too few neighbours to fill 4 places
     category = np.array([0, 0, 0, 1, 1, 1, 2, 0])
     popular = recommend.popularity(data.matrix)
     ranked = recommend.fill(data, recommend.collaborative(data, similar, n=4), 4, category, popular)

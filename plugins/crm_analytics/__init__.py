@@ -15,16 +15,18 @@ import pluggy
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_analytics import commands, hookspecs, schema, store
+from crm_analytics import commands, hookspecs, jobs, schema, store
 from crm_analytics.jobs import Jobs, train_here
 from crm_analytics.settings import NAME, AnalyticsSettings
-from crm_analytics.store import TRAINED_EVENT
+from crm_analytics.store import REJECTED_EVENT, TRAINED_EVENT
 from crm_analytics.tables import TABLES
 from crm_graph.plugin import (
     AppContext,
+    EventRecord,
     EventType,
     Permissions,
     PluginMetadata,
+    ScheduledJob,
     SchemaContribution,
     Storage,
     hookimpl,
@@ -79,12 +81,42 @@ def crm_event_types() -> list[EventType]:
                     "asOf": {"type": ["string", "null"], "format": "date-time"},
                     "models": {"type": "object", "additionalProperties": {"type": "boolean"}},
                     "customers": {"type": "integer"},
+                    "version": {"type": "integer"},
                 },
-                "required": ["asOf", "models", "customers"],
+                "required": ["asOf", "models", "customers", "version"],
             },
             entity_type="AnalyticsJob",
-        )
+        ),
+        EventType(
+            name=REJECTED_EVENT,
+            description="A training run's figures fell more than the margin "
+            "(CRM_PLUGIN_ANALYTICS_REJECT_MARGIN) below the active version's: it is kept in "
+            "the history, not served.",
+            payload_schema={
+                "type": "object",
+                "properties": {
+                    "asOf": {"type": "string", "format": "date-time"},
+                    "version": {"type": "integer"},
+                    "activeVersion": {"type": ["integer", "null"]},
+                    "reason": {"type": "string"},
+                },
+                "required": ["asOf", "version", "activeVersion", "reason"],
+            },
+            entity_type="AnalyticsJob",
+        ),
     ]
+
+
+@hookimpl
+def crm_scheduled_jobs(app: AppContext) -> list[ScheduledJob]:
+    return jobs.declarations(app.plugin_settings(NAME))
+
+
+@hookimpl
+async def crm_event(event: EventRecord, app: AppContext) -> None:
+    """Count new orders towards the next training (``CRM_PLUGIN_ANALYTICS_RETRAIN_AFTER_ORDERS``)."""
+    if event.type == "order.placed":
+        await jobs.orders_arrived(app)
 
 
 @hookimpl

@@ -124,10 +124,10 @@ def _report(data, config, holdout_days, extra) -> list[str]:
         lines.append(f"churn: not evaluated: {exc}")
     recs = backtest.recommendation_backtest(data, config)
     lines.append(f"recommendations ({recs.customers} customers, held-out fifth of purchases):")
-    for label, scores in (("item-item", recs.model), ("popularity", recs.popularity)):
+    for label, scores in ((recs.chosen, recs.model), ("popularity", recs.popularity)):
         lines.append(
-            f"  {label:<11} precision@10 {scores.precision:.4f}  recall@10 {scores.recall:.4f}"
-            f"  NDCG@10 {scores.ndcg:.4f}"
+            f"  {label:<14} NDCG@10 {scores.ndcg:.4f}  recall@20 {scores.recall:.4f}"
+            f"  coverage {scores.coverage:.4f}"
         )
     return lines
 

@@ -6,8 +6,8 @@
 - Churn: train at ``as_of - 2 x window`` as training does, score customers at
   ``as_of - window`` and measure ROC AUC against whether they then ordered.
 - Recommendations: hold out a fifth (at least one) of the distinct products of every customer
-  with two or more, train on the rest and measure precision@10, recall@10 and NDCG@10 against
-  recommending the most popular products.
+  with two or more, choose and fit the model on the rest as training does and measure NDCG@10,
+  recall@20 and coverage against recommending the most popular products.
 """
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from crm_analytics import churn, clv, recommend
+from crm_analytics import churn, clv, selection
 from crm_analytics.dataset import Dataset
 from crm_analytics.features import churned, customer_features
-from crm_analytics.training import Config
-
-K = 10
+from crm_analytics.training import Config, category_codes
 
 
 @dataclass(frozen=True)
@@ -96,34 +94,19 @@ def churn_backtest(
 
 
 @dataclass(frozen=True)
-class RankingScores:
-    precision: float
-    recall: float
-    ndcg: float
-
-
-@dataclass(frozen=True)
 class RecommendationBacktest:
     customers: int
-    model: RankingScores
-    popularity: RankingScores
-
-
-def _ranking(recommended: list[list[int]], held: list[set[int]]) -> RankingScores:
-    discounts = 1.0 / np.log2(np.arange(2, K + 2))
-    precision, recall, ndcg = [], [], []
-    for items, truth in zip(recommended, held, strict=True):
-        hits = np.array([item in truth for item in items[:K]], dtype=float)
-        precision.append(hits.sum() / K)
-        recall.append(hits.sum() / len(truth))
-        ideal = discounts[: min(len(truth), K)].sum()
-        ndcg.append(float(hits @ discounts[: len(hits)]) / ideal)
-    return RankingScores(float(np.mean(precision)), float(np.mean(recall)), float(np.mean(ndcg)))
+    chosen: str
+    model: selection.Figures
+    popularity: selection.Figures
 
 
 def recommendation_backtest(data: Dataset, config: Config) -> RecommendationBacktest:
-    rng = np.random.default_rng(config.settings.seed)
-    pairs = np.unique(np.c_[data.line_customer, data.line_product], axis=0)
+    s = config.settings
+    rng = np.random.default_rng(s.seed)
+    pairs, pair_of = np.unique(
+        np.c_[data.line_customer, data.line_product], axis=0, return_inverse=True
+    )
     _customers, starts = np.unique(pairs[:, 0], return_index=True)
     ends = np.r_[starts[1:], len(pairs)]
     test = np.zeros(len(pairs), dtype=bool)
@@ -131,30 +114,26 @@ def recommendation_backtest(data: Dataset, config: Config) -> RecommendationBack
         if end - start >= 2:
             size = max(1, round((end - start) * 0.2))
             test[rng.choice(np.arange(start, end), size=size, replace=False)] = True
-    train = pairs[~test]
-    bought = recommend.purchases(train[:, 0], train[:, 1], data.product_id)
-    similar = recommend.neighbours(bought.matrix, config.settings.neighbours)
-    popular = recommend.popularity(bought.matrix)
-    none = np.full(len(data.product_id), recommend.NO_ITEM)
-    ranked = recommend.fill(bought, recommend.collaborative(bought, similar, K), K, none, popular)
-    by_popularity = np.lexsort((np.arange(len(popular)), -popular))
-    held: dict[int, set[int]] = {}
-    for customer, product in pairs[test].tolist():
-        held.setdefault(customer, set()).add(product)
-    model_lists, popular_lists, truths = [], [], []
-    bounds = np.searchsorted(ranked.row, np.arange(len(bought.customers) + 1))
-    for customer, truth in held.items():
-        row = int(np.searchsorted(bought.customers, customer))
-        mine = set(bought.matrix.indices[bought.matrix.indptr[row] : bought.matrix.indptr[row + 1]])
-        model_lists.append(data.product_id[ranked.item[bounds[row] : bounds[row + 1]]].tolist())
-        popular_lists.append(
-            data.product_id[
-                [i for i in by_popularity[: K + len(mine)] if i not in mine][:K]
-            ].tolist()
-        )
-        truths.append(truth)
+    held = test[pair_of.ravel()]
+    lines = selection.Lines(data.line_customer, data.line_product, data.line_time)
+    _names, category = category_codes(data)
+    choice = selection.choose(
+        lines.where(~held),
+        data.product_id,
+        category,
+        data.now,
+        holdout_fraction=s.holdout_fraction,
+        half_life_days=s.half_life_days,
+        neighbours=s.neighbours,
+        only=None if s.recommender == "auto" else s.recommender,
+        per_customer=s.holdout_split == "customer",
+        seed=s.seed,
+    )
+    bought = selection.matrix(lines.where(~held), data.product_id, data.now, choice.half_life_days)
+    truth = selection.truth(bought, lines.where(held))
     return RecommendationBacktest(
-        customers=len(truths),
-        model=_ranking(model_lists, truths),
-        popularity=_ranking(popular_lists, truths),
+        customers=len(np.unique(truth[0])),
+        chosen=choice.label,
+        model=selection.evaluate(bought, choice.weights, truth, category),
+        popularity=selection.evaluate(bought, None, truth, category),
     )

@@ -21,7 +21,14 @@ from crm_analytics import store
 from crm_analytics.lazy import models_module
 from crm_analytics.settings import NAME, AnalyticsSettings
 from crm_analytics.tables import AnalyticsJob
-from crm_graph.plugin import AppContext, failure_text, utcnow
+from crm_graph.plugin import (
+    AppContext,
+    JobRun,
+    ScheduledJob,
+    failure_text,
+    schedule_once,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from crm_analytics.training import Progress, Trained
@@ -30,6 +37,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30.0
 ABANDONED_AFTER = timedelta(minutes=2)
 UNFINISHED = ("QUEUED", "RUNNING")
+TRAIN_JOB = "train"
 ABANDONED = "stopped: the process running this job ended without finishing it"
 
 
@@ -48,7 +56,9 @@ def _settings(app: AppContext) -> AnalyticsSettings:
     return app.plugin_settings(NAME)
 
 
-async def run(app: AppContext, job: AnalyticsJob, report: Progress | None = None) -> Trained:
+async def run(
+    app: AppContext, job: AnalyticsJob, report: Progress | None = None, trigger: str = "manual"
+) -> Trained:
     """Train and store as the given job, recording progress and the outcome on its row."""
 
     async def progress(fraction: float, message: str) -> None:
@@ -64,7 +74,7 @@ async def run(app: AppContext, job: AnalyticsJob, report: Progress | None = None
         )
         trained = await training.train(app, config, progress)
         await progress(0.9, f"saving scores of {len(trained.scores)} customers")
-        await store.save(app, trained, job.id)
+        await store.save(app, trained, job.id, trigger, _settings(app).reject_margin)
     except BaseException as exc:
         # An unexpected error's text may hold internals: the job shows its id, the log the rest.
         reason = (
@@ -130,3 +140,48 @@ class Jobs:
         for task in self.tasks.values():
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+
+async def unfinished(app: AppContext) -> AnalyticsJob | None:
+    """The job some process is running now (not one whose process died), if any."""
+    job = await store.latest_job(app)
+    return job if job is not None and job.status in UNFINISHED and not abandoned(job) else None
+
+
+async def scheduled(app: AppContext, run_: JobRun) -> str:
+    """The scheduler's training run (``CRM_PLUGIN_ANALYTICS_SCHEDULE``, or once enough new
+    orders came in): skipped while another training runs, in this process or another."""
+    running = await unfinished(app)
+    if running is not None:
+        return f"skipped: job {running.id} is still running"
+    job = await store.create_job(app, utcnow(), _settings(app).time_unit_days)
+    trained = await run(app, job, trigger=str(run_.payload.get("trigger", "schedule")))
+    return trained.summary()
+
+
+def declarations(settings: AnalyticsSettings) -> list[ScheduledJob]:
+    """One job, ``train``: periodic on the schedule when one is set, and scheduled once by
+    ``orders_arrived`` whatever the schedule."""
+    return [ScheduledJob(name=TRAIN_JOB, run=scheduled, schedule=settings.schedule)]
+
+
+async def orders_arrived(app: AppContext) -> bool:
+    """After an order: schedule a training once ``retrain_after_orders`` orders were placed
+    since the active version was trained (once per version: the job's key names it)."""
+    after = _settings(app).retrain_after_orders
+    if after is None:
+        return False
+    async with app.read() as session:
+        version = await store.active_version(session)
+        since = version.created_at if version is not None else None
+        if await store.orders_since(session, since) < after:
+            return False
+    async with app.write() as session:
+        return await schedule_once(
+            session,
+            NAME,
+            TRAIN_JOB,
+            utcnow(),
+            {"trigger": "orders"},
+            key=f"after-orders-{version.id if version is not None else 0}",
+        )

@@ -1,11 +1,12 @@
-"""Recommendations: item-item collaborative filtering on implicit purchase data.
+"""Recommendations: scoring customers and products with an item x item model.
 
-The purchase matrix is binary (did customer c ever buy item i), sparse. Item similarity is the
-cosine between item columns; each item keeps its ``k`` most similar neighbours. A customer's
-score for item j is the sum of the similarities between j and the items they bought; items they
-already bought are left out. Every recommendation names the bought item that contributed most
-("bought with X"). Customers with too few such candidates are filled up with the most popular
-items of the categories they buy from, then with the most popular items overall.
+The purchase matrix holds, for each customer and item they ever bought, 1, or with time decay
+``0.5 ** (age / half-life)`` of their latest purchase of it. The model (``recommenders.py``,
+chosen by ``selection.py``) is an item x item weight matrix ``W``; a customer's score for item j
+is ``sum_i x_i W[i, j]`` over the items i they bought; items they already bought are left out.
+Every recommendation names the bought item that contributed most ("bought with X").
+Customers with too few such candidates are filled up with the most popular items of the
+categories they buy from, then with the most popular items overall.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from scipy import sparse
 
 CHUNK = 50_000
 NO_ITEM = -1
+CONTENT = -2  # ``because`` of a content-based similar product
 
 
 @dataclass(frozen=True)
 class Purchases:
-    matrix: sparse.csr_matrix  # customers x items, 1 where bought
+    matrix: sparse.csr_matrix  # customers x items, weight in (0, 1] where bought
     customers: np.ndarray  # customer ids per row, ascending
     items: np.ndarray  # product ids per column, ascending
 
@@ -37,16 +39,29 @@ class Ranked:
     category: np.ndarray  # category code of a same-category fallback, NO_ITEM otherwise
 
 
-def purchases(customer: np.ndarray, product: np.ndarray, items: np.ndarray) -> Purchases:
-    """Binary customer x item matrix from purchase pairs (``items``: every known product id)."""
+def purchases(
+    customer: np.ndarray,
+    product: np.ndarray,
+    items: np.ndarray,
+    age_days: np.ndarray | None = None,
+    half_life_days: float | None = None,
+) -> Purchases:
+    """Customer x item matrix from purchase lines (``items``: every known product id): 1 where
+    bought or, with a half-life, ``0.5 ** (age / half-life)`` of the latest purchase."""
     customers, rows = np.unique(customer, return_inverse=True)
     cols = np.searchsorted(items, product)
+    weight = np.ones(len(rows), dtype=np.float64)
+    if half_life_days is not None and age_days is not None:
+        weight = 0.5 ** (np.maximum(age_days, 0.0) / half_life_days)
+    # The latest purchase of a pair counts: sort by pair then weight, keep each pair's last.
+    key = rows.ravel().astype(np.int64) * max(len(items), 1) + cols
+    order = np.lexsort((weight, key))
+    last = np.r_[key[order][1:] != key[order][:-1], True] if len(key) else np.zeros(0, bool)
+    chosen = order[last]
     matrix = sparse.csr_matrix(
-        (np.ones(len(rows), dtype=np.float32), (rows.ravel(), cols)),
+        (weight[chosen], (rows.ravel()[chosen], cols[chosen])),
         shape=(len(customers), len(items)),
     )
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
     return Purchases(matrix, customers, items)
 
 
@@ -68,22 +83,7 @@ def _top_per_row(matrix: sparse.csr_matrix, k: int) -> tuple[np.ndarray, np.ndar
     return rows[keep], cols[keep], data[keep]
 
 
-def neighbours(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
-    """Item x item cosine similarity, each row cut to its ``k`` nearest neighbours."""
-    counts = np.asarray(matrix.sum(axis=0)).ravel()
-    norms = np.sqrt(np.maximum(counts, 1.0))
-    co = (matrix.T @ matrix).tocsr().astype(np.float64)
-    co.setdiag(0.0)
-    co.eliminate_zeros()
-    coo = co.tocoo()
-    similarity = sparse.csr_matrix(
-        (coo.data / (norms[coo.row] * norms[coo.col]), (coo.row, coo.col)), shape=co.shape
-    )
-    rows, cols, data = _top_per_row(similarity, k)
-    return sparse.csr_matrix((data, (rows, cols)), shape=co.shape)
-
-
-def _lookup(matrix: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def lookup(matrix: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """matrix[rows[i], cols[i]] for many pairs at once (0 where absent)."""
     matrix.sort_indices()
     entry_rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
@@ -102,7 +102,8 @@ def _explain(
     pair = np.repeat(np.arange(len(rows)), per_row)
     offsets = np.arange(len(pair)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
     candidate = bought.indices[np.repeat(bought.indptr[rows], per_row) + offsets]
-    strength = _lookup(similar, candidate, items[pair])
+    weight = bought.data[np.repeat(bought.indptr[rows], per_row) + offsets]
+    strength = weight * lookup(similar, candidate, items[pair])
     # Pairs are contiguous: the first candidate reaching its pair's maximum explains it.
     starts = np.searchsorted(pair, np.arange(len(rows)))
     best = np.maximum.reduceat(strength, starts) if len(pair) else strength
@@ -112,12 +113,14 @@ def _explain(
 
 
 def collaborative(data: Purchases, similar: sparse.csr_matrix, n: int) -> Ranked:
-    """Top ``n`` unbought items per customer by summed similarity, with their explanation."""
+    """Top ``n`` unbought items per customer by summed weights, with their explanation (only
+    positive scores: a negative EASE weight argues against an item)."""
     parts = []
     for start in range(0, data.matrix.shape[0], CHUNK):
         bought = data.matrix[start : start + CHUNK]
         scores = (bought @ similar).tocsr()
-        scores = scores - scores.multiply(bought)
+        scores = scores - scores.multiply(bought > 0)
+        scores.data[scores.data < 0] = 0.0
         scores.eliminate_zeros()
         rows, items, values = _top_per_row(scores, n)
         because = _explain(bought, similar, rows, items)
@@ -128,7 +131,7 @@ def collaborative(data: Purchases, similar: sparse.csr_matrix, n: int) -> Ranked
 
 def popularity(matrix: sparse.csr_matrix) -> np.ndarray:
     """Number of customers who bought each item."""
-    return np.asarray(matrix.sum(axis=0)).ravel()
+    return np.asarray((matrix > 0).sum(axis=0)).ravel()
 
 
 def most_popular(popular: np.ndarray) -> np.ndarray:
@@ -142,12 +145,13 @@ def _merge(ranked: Ranked, extra: list[tuple[int, int, float, int]]) -> Ranked:
     if not extra:
         return ranked
     rows, items, scores, codes = (np.array(c) for c in zip(*extra, strict=True))
+    return merge(ranked, Ranked(rows, items, scores, np.full(len(rows), NO_ITEM), codes))
+
+
+def merge(first: Ranked, then: Ranked) -> Ranked:
+    """Both rankings, each row's entries of ``first`` before those of ``then``."""
     merged = Ranked(
-        np.r_[ranked.row, rows],
-        np.r_[ranked.item, items],
-        np.r_[ranked.score, scores],
-        np.r_[ranked.because, np.full(len(rows), NO_ITEM)],
-        np.r_[ranked.category, codes],
+        *(np.r_[a, b] for a, b in zip(vars(first).values(), vars(then).values(), strict=True))
     )
     order = np.argsort(merged.row, kind="stable")
     return Ranked(
@@ -166,7 +170,8 @@ def fill(
 
     ``category`` is a code per item (NO_ITEM when it has none); ``popular`` buyers per item.
     """
-    counts = np.bincount(ranked.row, minlength=data.matrix.shape[0])
+    bounds = np.searchsorted(ranked.row, np.arange(data.matrix.shape[0] + 1))
+    counts = np.diff(bounds)
     by_popularity = most_popular(popular)
     in_category = {
         code: by_popularity[category[by_popularity] == code] for code in np.unique(category)
@@ -175,7 +180,7 @@ def fill(
     extra: list[tuple[int, int, float, int]] = []
     for row in np.flatnonzero(counts < n):
         bought = set(data.matrix.indices[data.matrix.indptr[row] : data.matrix.indptr[row + 1]])
-        taken = bought | set(ranked.item[ranked.row == row]) if counts[row] else bought
+        taken = bought | set(ranked.item[bounds[row] : bounds[row + 1]].tolist())
         missing = n - counts[row]
         codes = sorted({int(category[i]) for i in bought} - {NO_ITEM})
         pools = [(code, in_category[code]) for code in codes] + [(NO_ITEM, by_popularity)]
@@ -193,14 +198,15 @@ def fill(
 def similar_items(
     similar: sparse.csr_matrix, n: int, category: np.ndarray, popular: np.ndarray
 ) -> Ranked:
-    """For each item its ``n`` most similar items, padded with popular items of its category."""
+    """For each sold item its ``n`` most similar items, padded with popular items of its
+    category (items nobody bought yet are left to ``by_content``)."""
     rows, items, scores = _top_per_row(similar, n)
     base = Ranked(rows, items, scores, rows, np.full(len(rows), NO_ITEM))
     counts = np.bincount(base.row, minlength=similar.shape[0])
     by_popularity = most_popular(popular)
     share = popular / max(float(popular.max(initial=0.0)), 1.0)
     extra: list[tuple[int, int, float, int]] = []
-    for item in np.flatnonzero((counts < n) & (category != NO_ITEM)):
+    for item in np.flatnonzero((counts < n) & (category != NO_ITEM) & (popular > 0)):
         taken = {item, *base.item[base.row == item]} if counts[item] else {item}
         pool = by_popularity[category[by_popularity] == category[item]]
         for other in pool[: n + len(taken)]:
@@ -210,3 +216,26 @@ def similar_items(
                 taken.add(other)
                 extra.append((int(item), int(other), float(share[other]), int(category[item])))
     return _merge(base, extra)
+
+
+def by_content(
+    names: list[str], categories: list[str | None], targets: np.ndarray, n: int
+) -> Ranked:
+    """For each target item (one nobody bought yet), the ``n`` items closest in content: TF-IDF
+    cosine over the words of the name and the category (the category counted as one token)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [
+        f"{name} category:{(category or '').replace(' ', '_')}"
+        for name, category in zip(names, categories, strict=True)
+    ]
+    vectors = TfidfVectorizer(token_pattern=r"[\w:]+", sublinear_tf=True).fit_transform(texts)
+    found = (vectors[targets] @ vectors.T).tocoo()
+    other = found.col != targets[found.row]
+    similarity = sparse.csr_matrix(
+        (found.data[other], (found.row[other], found.col[other])), shape=found.shape
+    )
+    rows, items, scores = _top_per_row(similarity, n)
+    return Ranked(
+        targets[rows], items, scores, np.full(len(rows), CONTENT), np.full(len(rows), NO_ITEM)
+    )

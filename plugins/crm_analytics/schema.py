@@ -17,7 +17,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from crm_analytics import queries
+from crm_analytics import queries, store
 from crm_analytics.definitions import SEGMENTS
 from crm_analytics.jobs import ABANDONED, Jobs, abandoned
 from crm_analytics.lazy import models_module
@@ -544,11 +544,18 @@ class AnalyticsQuery:
             return await session.get(AnalyticsJob, pk)  # type: ignore[return-value]
 
     @strawberry.field(
-        metadata=READ, description="Metrics of the stored models (cross-validated AUC, ...)."
+        metadata=READ,
+        description="Metrics of the served models (cross-validated AUC, the recommendation "
+        "candidates' holdout figures, ...); with `history`, also `versions`: every training "
+        "run, newest first, with its status (ACTIVE, RETIRED or REJECTED), data window, "
+        "figures and timings.",
     )
-    async def analytics_models(self, info: Info) -> JSON:
+    async def analytics_models(self, info: Info, history: bool = False) -> JSON:
         async with info.context.app.read() as session:
-            return await queries.model_metrics(session)
+            found = await queries.model_metrics(session)
+            if history:
+                found["versions"] = await store.versions(session)
+            return found
 
 
 @strawberry.input

@@ -18,4 +18,33 @@ class AnalyticsSettings(BaseModel):
     )
     recommendations: int = Field(20, ge=1, le=100, description="Stored per customer.")
     neighbours: int = Field(20, ge=1, le=200, description="Similar items kept per item.")
+    recommender: str = Field(
+        "auto",
+        pattern="^(auto|cosine|knn|ease|rp3beta)$",
+        description="Recommendation model: auto (chosen by the holdout) or one by name.",
+    )
+    holdout_fraction: float = Field(
+        0.1, gt=0, lt=0.5, description="Latest share of purchases held out to choose the model."
+    )
+    holdout_split: str = Field(
+        "time",
+        pattern="^(customer|time)$",
+        description="customer: each customer's latest purchases held out; time: one cut in time.",
+    )
+    half_life_days: float | None = Field(
+        180.0, gt=0, description="Time decay tried on the holdout (none: never decay)."
+    )
+    reject_margin: float = Field(
+        0.1,
+        ge=-1,
+        le=1,
+        description="A run whose holdout figures fall more than this share below the active "
+        "version's is kept but not activated (negative: it must beat them by that share).",
+    )
+    schedule: str | None = Field(
+        None, description="Cron expression (UTC) of periodic training, e.g. '0 2 * * *'."
+    )
+    retrain_after_orders: int | None = Field(
+        None, ge=1, description="Train again once this many orders came in since the last run."
+    )
     seed: int = Field(0, description="Random seed of the models (results are repeatable).")

@@ -31,6 +31,31 @@ class AnalyticsJob(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTimeColumn)
 
 
+class AnalyticsModelVersion(SQLModel, table=True):
+    """One training run's outcome: ``ACTIVE`` (its scores are served), ``RETIRED`` (served
+    before the active one) or ``REJECTED`` (kept for the record, never served: its figures fell
+    more than the margin below those of the version active then, ``reason`` says which)."""
+
+    __tablename__ = "analytics_model_version"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int | None = Field(default=None, foreign_key="analytics_job.id")
+    status: str = Field(max_length=16)
+    trigger: str = Field(max_length=16)  # manual, schedule, orders
+    as_of: datetime = Field(sa_type=UTCDateTimeColumn)  # end of the data window
+    data_from: datetime | None = Field(default=None, sa_type=UTCDateTimeColumn)  # first order
+    orders: int
+    customers: int
+    metrics: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JsonColumn, nullable=False)
+    )  # per model kind, as analyticsModels shows them
+    timings: dict[str, float] = Field(
+        default_factory=dict, sa_column=Column(JsonColumn, nullable=False)
+    )  # seconds per stage
+    reason: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
+
+
 class AnalyticsModel(SQLModel, table=True):
     """A fitted model (``kind``: rfm, clv, churn, segments, recommendations, reports).
 
@@ -124,4 +149,4 @@ SCORE_TABLES = [
     AnalyticsRecommendation,
     AnalyticsSimilarProduct,
 ]
-TABLES = [AnalyticsJob, AnalyticsModel, *SCORE_TABLES]
+TABLES = [AnalyticsJob, AnalyticsModelVersion, AnalyticsModel, *SCORE_TABLES]

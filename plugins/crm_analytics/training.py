@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import math
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from crm_analytics import churn, clv, recommend, reports, rfm, segments
-from crm_analytics.dataset import Dataset, load
+from crm_analytics import churn, clv, recommend, reports, rfm, segments, selection
+from crm_analytics.dataset import Dataset, from_days, load
 from crm_analytics.features import Features, churned, customer_features
 from crm_analytics.settings import AnalyticsSettings
 from crm_graph.plugin import AppContext, ExplainedFailure, failure_text
@@ -46,6 +47,10 @@ class Config:
 class Trained:
     """What a run stores: model rows, score rows and the rest, as plain column dicts."""
 
+    as_of: datetime | None = None
+    data_from: datetime | None = None  # the first order counted
+    orders: int = 0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     models: list[dict[str, Any]] = field(default_factory=list)
     scores: list[dict[str, Any]] = field(default_factory=list)
     segments: list[dict[str, Any]] = field(default_factory=list)
@@ -343,25 +348,45 @@ def _ranked_rows(
     ]
 
 
+def category_codes(data: Dataset) -> tuple[list[str], np.ndarray]:
+    """The categories, sorted, and each product's code in them (``NO_ITEM`` for none)."""
+    categories = sorted({c for c in data.product_category if c is not None})
+    code = {c: i for i, c in enumerate(categories)}
+    return categories, np.array(
+        [recommend.NO_ITEM if c is None else code[c] for c in data.product_category], dtype=int
+    )
+
+
 def fit_recommendations(data: Dataset, config: Config, trained: Trained) -> None:
     if len(data.line_customer) == 0:
         trained.model("recommendations", False, data.as_of, metrics={"error": "no orders yet"})
         return
     s = config.settings
-    bought = recommend.purchases(data.line_customer, data.line_product, data.product_id)
-    similar = recommend.neighbours(bought.matrix, s.neighbours)
-    popular = recommend.popularity(bought.matrix)
     names = data.product_name
-    categories = sorted({c for c in data.product_category if c is not None})
-    code = {c: i for i, c in enumerate(categories)}
-    category = np.array(
-        [
-            code.get(c, recommend.NO_ITEM) if c is not None else recommend.NO_ITEM
-            for c in data.product_category
-        ]
+    categories, category = category_codes(data)
+    choice = selection.choose(
+        selection.Lines(data.line_customer, data.line_product, data.line_time),
+        data.product_id,
+        category,
+        data.now,
+        holdout_fraction=s.holdout_fraction,
+        half_life_days=s.half_life_days,
+        neighbours=s.neighbours,
+        only=None if s.recommender == "auto" else s.recommender,
+        per_customer=s.holdout_split == "customer",
+        seed=s.seed,
     )
+    bought = selection.matrix(
+        selection.Lines(data.line_customer, data.line_product, data.line_time),
+        data.product_id,
+        data.now,
+        choice.half_life_days,
+    )
+    popular = recommend.popularity(bought.matrix)
 
     def reason(because: int, category_code: int) -> str:
+        if because == recommend.CONTENT:
+            return "similar in category and name"
         if because != recommend.NO_ITEM:
             return f"bought with {names[because]}"[:400]
         if category_code != recommend.NO_ITEM:
@@ -370,7 +395,7 @@ def fit_recommendations(data: Dataset, config: Config, trained: Trained) -> None
 
     ranked = recommend.fill(
         bought,
-        recommend.collaborative(bought, similar, s.recommendations),
+        recommend.collaborative(bought, choice.weights, s.recommendations),
         s.recommendations,
         category,
         popular,
@@ -378,7 +403,12 @@ def fit_recommendations(data: Dataset, config: Config, trained: Trained) -> None
     trained.recommendations = _ranked_rows(
         ranked, bought.customers, "customer_id", "product_id", data.product_id, reason
     )
-    alike = recommend.similar_items(similar, s.recommendations, category, popular)
+    alike = recommend.similar_items(choice.weights, s.recommendations, category, popular)
+    unsold = np.flatnonzero(popular == 0)
+    if len(unsold):
+        alike = recommend.merge(
+            alike, recommend.by_content(names, data.product_category, unsold, s.recommendations)
+        )
     trained.similar = _ranked_rows(
         alike, data.product_id, "product_id", "similar_id", data.product_id, reason
     )
@@ -388,24 +418,41 @@ def fit_recommendations(data: Dataset, config: Config, trained: Trained) -> None
         True,
         data.as_of,
         params={
+            "model": choice.model,
+            "modelParams": choice.params,
+            "halfLifeDays": choice.half_life_days,
             "popular": [int(data.product_id[i]) for i in top],
             "popularScore": [float(popular[i]) / len(bought.customers) for i in top],
         },
         metrics={
             "customers": len(bought.customers),
             "products": int(np.sum(popular > 0)),
-            "neighbours": int(similar.nnz),
+            "neighbours": int(choice.weights.nnz),
+            **choice.metrics(),
         },
     )
 
 
 async def train(app: AppContext, config: Config, progress: Progress) -> Trained:
     """Fit and score everything as of ``config.as_of``; the caller stores the result."""
-    trained = Trained()
+    trained = Trained(as_of=config.as_of)
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        trained.timings[stage] = round(now - clock, 3)
+        clock = now
+
     await progress(0.05, "loading orders and interactions")
     data = await load(app, config.as_of, config.currency)
+    trained.orders = len(data.order_customer)
+    if trained.orders:
+        trained.data_from = from_days(float(data.order_time.min()))
+    lap("load")
     await progress(0.2, f"fitting RFM and lifetime value ({len(data.order_customer)} orders)")
     base, value = await asyncio.to_thread(fit_value, data, config, trained)
+    lap("rfm and lifetime value")
     await progress(0.4, "training the churn model")
     cutoff = data.now - config.settings.churn_window_days
     then = await plugin_features(
@@ -413,10 +460,13 @@ async def train(app: AppContext, config: Config, progress: Progress) -> Trained:
     )
     now = await plugin_features(app, base.customers, data.as_of)
     await asyncio.to_thread(fit_churn, data, config, trained, then, now)
+    lap("churn")
     await progress(0.6, "finding segments")
     await asyncio.to_thread(fit_segments, data, config, trained, base, value)
-    await progress(0.7, "building recommendations")
+    lap("segments")
+    await progress(0.7, "choosing and fitting the recommendation model")
     await asyncio.to_thread(fit_recommendations, data, config, trained)
+    lap("recommendations")
     summary = await asyncio.to_thread(reports.summary, data)
     trained.model(
         "reports",
@@ -425,6 +475,7 @@ async def train(app: AppContext, config: Config, progress: Progress) -> Trained:
         params=summary | {"currency": config.currency},
         metrics={"otherCurrencyOrders": data.other_currency_orders},
     )
+    lap("reports")
     return trained
 
 

@@ -1,0 +1,148 @@
+"""The recommendation models training compares, each an item x item weight matrix.
+
+Every model here is *item-based*: it learns ``W`` (items x items) and scores a customer's
+unbought item j as ``sum_i x_i W[i, j]`` over the items i they bought (``x_i`` 1, or less for an
+older purchase when time decay is on). The score is a sum of contributions of bought items, so
+"bought with X" (the largest contribution) is an honest reason whatever the model. Each row of
+``W`` keeps its ``k`` largest positive weights: what is stored and served is what was measured.
+
+- ``cosine``: the first model, cosine between item columns.
+- ``knn``: item-kNN with similarity shrinkage (``co / (sqrt(n_i n_j) + shrink)``, so that pairs
+  seen a few times do not look perfectly similar) and popularity damping (column j divided by
+  ``n_j ** damping``, so that bestsellers stop crowding every list).
+- ``ease``: EASE (Steck 2019), a closed-form linear item-item model: ``P = (G + lambda I)^-1``,
+  ``B = -P / diag(P)`` with a zero diagonal. One dense solve, so it runs over the
+  ``max_items`` most bought items only (the others get no EASE score).
+- ``rp3beta``: RP3beta (Paudel et al. 2017), three-step random walk item -> customer -> item
+  with transition probabilities raised to ``alpha``, divided by the target's popularity to the
+  ``beta``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+EASE_MAX_ITEMS = 3000
+
+
+@dataclass(frozen=True)
+class Gram:
+    """What the item models share, computed once per purchase matrix."""
+
+    matrix: sparse.csr_matrix  # customers x items, weights in (0, 1]
+    co: sparse.csr_matrix  # items x items, X^T X (diagonal kept)
+    counts: np.ndarray  # per item, sum of its column (buyers, decayed)
+
+    @classmethod
+    def of(cls, matrix: sparse.csr_matrix) -> Gram:
+        co = (matrix.T @ matrix).tocsr().astype(np.float64)
+        return cls(matrix, co, np.asarray(matrix.sum(axis=0)).ravel().astype(np.float64))
+
+
+def top_k(weights: sparse.spmatrix, k: int) -> sparse.csr_matrix:
+    """Each row cut to its ``k`` largest positive entries (argpartition per row)."""
+    w = sparse.csr_matrix(weights, dtype=np.float64)
+    w.setdiag(0.0)
+    w.data[w.data < 0] = 0.0
+    w.eliminate_zeros()
+    w.sort_indices()
+    lengths = np.diff(w.indptr)
+    keep = np.ones(w.nnz, dtype=bool)
+    for row in np.flatnonzero(lengths > k):
+        start, end = w.indptr[row], w.indptr[row + 1]
+        drop = np.argpartition(-w.data[start:end], k)[k:]
+        keep[start + drop] = False
+    rows = np.repeat(np.arange(w.shape[0]), lengths)[keep]
+    return sparse.csr_matrix((w.data[keep], (rows, w.indices[keep])), shape=w.shape)
+
+
+def _diag(gram: Gram) -> np.ndarray:
+    return gram.co.diagonal().astype(np.float64)
+
+
+def _scale(
+    matrix: sparse.spmatrix, rows: np.ndarray | None, cols: np.ndarray | None
+) -> sparse.csr_matrix:
+    """``diag(rows) @ matrix @ diag(cols)`` (either may be left out)."""
+    out = matrix.tocoo()
+    data = out.data.copy()
+    if rows is not None:
+        data *= rows[out.row]
+    if cols is not None:
+        data *= cols[out.col]
+    return sparse.csr_matrix((data, (out.row, out.col)), shape=matrix.shape)
+
+
+def cosine(gram: Gram, k: int = 20) -> sparse.csr_matrix:
+    norms = 1.0 / np.sqrt(np.maximum(_diag(gram), 1e-12))
+    return top_k(_scale(gram.co, norms, norms), k)
+
+
+def knn(gram: Gram, k: int = 100, shrink: float = 10.0, damping: float = 0.0) -> sparse.csr_matrix:
+    co = gram.co.tocoo()
+    diag = _diag(gram)
+    denominator = np.sqrt(diag[co.row] * diag[co.col]) + shrink
+    damp = np.maximum(gram.counts, 1e-12) ** -damping
+    similarity = sparse.csr_matrix(
+        (co.data / denominator * damp[co.col], (co.row, co.col)), shape=co.shape
+    )
+    return top_k(similarity, k)
+
+
+def ease(gram: Gram, k: int = 200, l2: float = 200.0) -> sparse.csr_matrix:
+    n = gram.co.shape[0]
+    chosen = np.sort(np.argsort(-gram.counts, kind="stable")[: min(EASE_MAX_ITEMS, n)])
+    chosen = chosen[gram.counts[chosen] > 0]
+    g = gram.co[chosen][:, chosen].toarray()
+    g[np.diag_indices_from(g)] += l2
+    p = np.linalg.inv(g)
+    b = p / -np.diag(p)
+    np.fill_diagonal(b, 0.0)
+    local = sparse.csr_matrix(b)
+    out = local.tocoo()
+    full = sparse.csr_matrix((out.data, (chosen[out.row], chosen[out.col])), shape=(n, n))
+    return top_k(full, k)
+
+
+def rp3beta(gram: Gram, k: int = 100, alpha: float = 1.0, beta: float = 0.5) -> sparse.csr_matrix:
+    x = gram.matrix
+    degree = np.asarray((x > 0).sum(axis=1)).ravel().astype(np.float64)
+    # item -> customer (divide by the item's buyers) then customer -> item (by the basket size),
+    # each transition raised to alpha: (x_ui / n_i)^a (x_uj / d_u)^a summed over customers u.
+    powered = x.copy()
+    powered.data = powered.data**alpha
+    weighted = _scale(powered, np.maximum(degree, 1.0) ** -alpha, None)
+    walk = (powered.T @ weighted).tocsr()
+    buyers = np.asarray((x > 0).sum(axis=0)).ravel().astype(np.float64)
+    walk = _scale(walk, np.maximum(buyers, 1.0) ** -alpha, np.maximum(buyers, 1.0) ** -beta)
+    return top_k(walk, k)
+
+
+MODELS: dict[str, Callable[..., sparse.csr_matrix]] = {
+    "cosine": cosine,
+    "knn": knn,
+    "ease": ease,
+    "rp3beta": rp3beta,
+}
+
+# Parameter grids tried on the holdout (first value of each list is the default).
+GRIDS: dict[str, list[dict[str, Any]]] = {
+    "cosine": [{}],
+    "knn": [
+        {"k": k, "shrink": shrink, "damping": damping}
+        for k in (50, 200)
+        for shrink in (10.0, 100.0)
+        for damping in (0.0, 0.3)
+    ],
+    "ease": [{"l2": l2} for l2 in (50.0, 200.0, 800.0)],
+    "rp3beta": [{"alpha": alpha, "beta": beta} for alpha in (0.6, 1.0) for beta in (0.2, 0.4, 0.6)],
+}
+
+
+def fit(name: str, gram: Gram, params: dict[str, Any]) -> sparse.csr_matrix:
+    return MODELS[name](gram, **params)

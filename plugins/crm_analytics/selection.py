@@ -1,0 +1,267 @@
+"""Choosing the recommendation model of a database by a holdout of its latest purchases.
+
+The latest purchases are held out: the latest ``holdout_fraction`` of all lines, one cut in
+time (the default setting), or with ``per_customer`` the products each customer bought last
+(that fraction of their products, at least one). Every candidate (each model of
+``recommenders.py`` over its small parameter grid, with and without time decay) is fitted on
+the rest and scored on the customers who then bought something new to them: NDCG@10 and
+recall@20 against what they went on to buy, and coverage (the share of the catalogue appearing
+in some top 10). The best NDCG@10 wins; it is then fitted again on every purchase. ``choose``
+is what both ``crm-graph analytics train`` and ``bench/recommend_quality.py`` run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from crm_analytics import recommend, recommenders
+
+NDCG_AT = 10
+RECALL_AT = 20
+MAX_EVALUATED = 20_000  # customers scored per candidate on the holdout (a seeded sample)
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Purchase lines: who bought which product (id) when (days)."""
+
+    customer: np.ndarray
+    product: np.ndarray
+    time: np.ndarray
+
+    def where(self, mask: np.ndarray) -> Lines:
+        return Lines(self.customer[mask], self.product[mask], self.time[mask])
+
+
+@dataclass(frozen=True)
+class Figures:
+    ndcg: float  # NDCG@10
+    recall: float  # recall@20
+    coverage: float
+    customers: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ndcg@10": round(self.ndcg, 5),
+            "recall@20": round(self.recall, 5),
+            "coverage": round(self.coverage, 5),
+            "customers": self.customers,
+        }
+
+
+@dataclass
+class Choice:
+    model: str
+    params: dict[str, Any]
+    half_life_days: float | None
+    weights: sparse.csr_matrix  # fitted on every purchase
+    figures: Figures | None  # the chosen candidate's holdout figures (None: no holdout)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "chosen": self.label,
+            "holdout": self.figures.as_dict() if self.figures else None,
+            "candidates": self.candidates,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+    @property
+    def label(self) -> str:
+        return label(self.model, self.half_life_days)
+
+
+def label(model: str, half_life_days: float | None) -> str:
+    return model if half_life_days is None else f"{model}+decay"
+
+
+def matrix(
+    lines: Lines, items: np.ndarray, now: float, half_life_days: float | None
+) -> recommend.Purchases:
+    return recommend.purchases(
+        lines.customer, lines.product, items, now - lines.time, half_life_days
+    )
+
+
+def truth(bought: recommend.Purchases, later: Lines) -> tuple[np.ndarray, np.ndarray]:
+    """(row, item column) pairs bought after the cut by customers known before it, new to them."""
+    known = np.isin(later.customer, bought.customers)
+    rows = np.searchsorted(bought.customers, later.customer[known])
+    cols = np.searchsorted(bought.items, later.product[known])
+    pairs = np.unique(rows.astype(np.int64) * len(bought.items) + cols)
+    rows, cols = pairs // len(bought.items), pairs % len(bought.items)
+    new = recommend.lookup(bought.matrix, rows, cols) == 0
+    return rows[new], cols[new]
+
+
+def rank(
+    bought: recommend.Purchases,
+    weights: sparse.csr_matrix | None,
+    rows: np.ndarray,
+    n: int,
+    category: np.ndarray,
+    popular: np.ndarray,
+) -> recommend.Ranked:
+    """The shipped ranking (model, then category and overall popularity) of some rows;
+    ``weights`` None ranks by popularity alone. Rows of the result are positions in ``rows``."""
+    subset = recommend.Purchases(bought.matrix[rows], bought.customers[rows], bought.items)
+    if weights is None:
+        empty = np.zeros(0, dtype=np.int64)
+        ranked = recommend.Ranked(empty, empty, np.zeros(0), empty, empty)
+        none = np.full(len(category), recommend.NO_ITEM)
+        return recommend.fill(subset, ranked, n, none, popular)
+    return recommend.fill(subset, recommend.collaborative(subset, weights, n), n, category, popular)
+
+
+def score(ranked: recommend.Ranked, rows: np.ndarray, items: int, truth_pairs) -> Figures:
+    """NDCG@10, recall@20 and coverage of a ranking of ``rows`` against held-out pairs."""
+    truth_rows, truth_cols = truth_pairs
+    position = np.arange(len(ranked.row)) - np.searchsorted(ranked.row, ranked.row)
+    keys = rows[ranked.row].astype(np.int64) * items + ranked.item
+    hit = np.isin(keys, truth_rows.astype(np.int64) * items + truth_cols)
+    wanted = np.bincount(np.searchsorted(rows, truth_rows), minlength=len(rows))
+    discount = 1.0 / np.log2(position + 2.0)
+    top = position < NDCG_AT
+    dcg = np.bincount(ranked.row[hit & top], weights=discount[hit & top], minlength=len(rows))
+    ideal_discounts = np.cumsum(1.0 / np.log2(np.arange(NDCG_AT) + 2.0))
+    ideal = ideal_discounts[np.minimum(wanted, NDCG_AT) - 1]
+    found = np.bincount(ranked.row[hit & (position < RECALL_AT)], minlength=len(rows))
+    return Figures(
+        ndcg=float(np.mean(dcg / ideal)),
+        recall=float(np.mean(found / np.minimum(wanted, RECALL_AT))),
+        coverage=float(len(np.unique(ranked.item[top])) / max(items, 1)),
+        customers=len(rows),
+    )
+
+
+def evaluate(
+    bought: recommend.Purchases,
+    weights: sparse.csr_matrix | None,
+    truth_pairs: tuple[np.ndarray, np.ndarray],
+    category: np.ndarray,
+) -> Figures:
+    """Holdout figures of a model (or of popularity, ``weights`` None)."""
+    rows = np.unique(truth_pairs[0])
+    ranked = rank(bought, weights, rows, RECALL_AT, category, recommend.popularity(bought.matrix))
+    return score(ranked, rows, len(bought.items), truth_pairs)
+
+
+def sample(truth_pairs, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``MAX_EVALUATED`` customers' held-out pairs (seeded: repeatable)."""
+    rows = np.unique(truth_pairs[0])
+    if len(rows) <= MAX_EVALUATED:
+        return truth_pairs
+    chosen = np.random.default_rng(seed).choice(rows, MAX_EVALUATED, replace=False)
+    keep = np.isin(truth_pairs[0], chosen)
+    return truth_pairs[0][keep], truth_pairs[1][keep]
+
+
+def holdout(lines: Lines, fraction: float, per_customer: bool) -> np.ndarray:
+    """Which lines are kept for fitting (True) rather than held out.
+
+    Per customer: of each customer with two products or more, the products first bought last
+    (``fraction`` of them, at least one) are held out, so every buying customer is tested on
+    what they went on to buy. Otherwise one cut in time: the latest ``fraction`` of the lines.
+    """
+    if not len(lines.time):
+        return np.zeros(0, dtype=bool)
+    if not per_customer:
+        return lines.time <= float(np.quantile(lines.time, 1.0 - fraction))
+    key = lines.customer.astype(np.int64) * (int(lines.product.max()) + 1) + lines.product
+    pairs, pair_of = np.unique(key, return_inverse=True)
+    first = np.full(len(pairs), np.inf)
+    np.minimum.at(first, pair_of.ravel(), lines.time)
+    owner = pairs // (int(lines.product.max()) + 1)
+    order = np.lexsort((first, owner))  # by customer, then when first bought
+    starts = np.searchsorted(owner[order], owner[order])
+    position = np.arange(len(order)) - starts
+    size = np.bincount(starts)[starts]
+    held = np.maximum(1, np.round(size * fraction)).astype(np.int64)
+    test = np.zeros(len(pairs), dtype=bool)
+    test[order] = (size >= 2) & (position >= size - held)
+    return ~test[pair_of.ravel()]
+
+
+def _configurations(neighbours: int, half_life: float | None):
+    for name, grid in recommenders.GRIDS.items():
+        for params in grid:
+            if name == "cosine":
+                params = {"k": neighbours}
+            for decay in (None, half_life) if half_life else (None,):
+                yield name, params, decay
+
+
+def choose(
+    lines: Lines,
+    items: np.ndarray,
+    category: np.ndarray,
+    now: float,
+    *,
+    holdout_fraction: float,
+    half_life_days: float | None,
+    neighbours: int,
+    only: str | None = None,
+    per_customer: bool = False,
+    seed: int = 0,
+) -> Choice:
+    """Pick and fit the recommendation model for these purchases (see the module docstring).
+
+    ``only`` restricts the candidates to one model (its grid is still searched). Without
+    enough history to hold any out, the item-item cosine model is fitted without figures.
+    """
+    clock = time.perf_counter()
+    seconds: dict[str, float] = {}
+    before = holdout(lines, holdout_fraction, per_customer)
+    cut = float(lines.time[before].max()) if before.any() else now
+    best: dict[str, tuple[Figures, dict[str, Any], float | None]] = {}
+    popularity_figures = None
+    if before.any() and (~before).any():
+        grams: dict[float | None, tuple[recommend.Purchases, recommenders.Gram]] = {}
+        pairs: tuple[np.ndarray, np.ndarray] | None = None
+        for name, params, decay in _configurations(neighbours, half_life_days):
+            if only is not None and name != only:
+                continue
+            if decay not in grams:
+                bought = matrix(lines.where(before), items, cut, decay)
+                grams[decay] = (bought, recommenders.Gram.of(bought.matrix))
+            bought, gram = grams[decay]
+            if pairs is None:
+                pairs = sample(truth(bought, lines.where(~before)), seed)
+                if not len(pairs[0]):
+                    break
+                popularity_figures = evaluate(bought, None, pairs, category)
+            started = time.perf_counter()
+            weights = recommenders.fit(name, gram, params)
+            figures = evaluate(bought, weights, pairs, category)
+            key = label(name, decay)
+            seconds[f"holdout {key}"] = seconds.get(f"holdout {key}", 0.0) + (
+                time.perf_counter() - started
+            )
+            if key not in best or figures.ndcg > best[key][0].ndcg:
+                best[key] = (figures, params, decay)
+    seconds["holdout"] = time.perf_counter() - clock
+    candidates = [
+        {"model": key, "params": params, **figures.as_dict()}
+        for key, (figures, params, _decay) in best.items()
+    ]
+    if popularity_figures is not None:
+        candidates.append({"model": "popularity", "params": {}, **popularity_figures.as_dict()})
+    if best:
+        key = max(best, key=lambda k: best[k][0].ndcg)
+        figures, params, decay = best[key]
+        name = key.removesuffix("+decay")
+    else:
+        figures, name, params, decay = None, only or "cosine", {"k": neighbours}, None
+        if name != "cosine":
+            params = recommenders.GRIDS[name][0]
+    started = time.perf_counter()
+    full = matrix(lines, items, now, decay)
+    weights = recommenders.fit(name, recommenders.Gram.of(full.matrix), params)
+    seconds["fit"] = time.perf_counter() - started
+    return Choice(name, params, decay, weights, figures, candidates, seconds)
