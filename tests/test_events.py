@@ -31,7 +31,11 @@ query ($after: String, $types: [String!], $first: Int) {
 
 
 def fast(settings: Settings, **changes: Any) -> Settings:
-    defaults = {"event_poll_interval_seconds": 0.05, "rate_limit_per_minute": 0}
+    defaults = {
+        "event_poll_interval_seconds": 0.05,
+        "event_safety_poll_seconds": 0.05,
+        "rate_limit_per_minute": 0,
+    }
     return settings.model_copy(update={**defaults, **changes})
 
 

@@ -471,7 +471,11 @@ async def test_imports_write_the_events_of_what_they_change(
 ) -> None:
     url = settings.database_url
     fast = settings.model_copy(
-        update={"event_poll_interval_seconds": 0.05, "rate_limit_per_minute": 0}
+        update={
+            "event_poll_interval_seconds": 0.05,
+            "event_safety_poll_seconds": 0.05,
+            "rate_limit_per_minute": 0,
+        }
     )
     files = {
         "customers": write(

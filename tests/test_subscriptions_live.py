@@ -39,6 +39,7 @@ def server_env(database_url: str) -> dict[str, str]:
         "CRM_PLUGINS": "",
         "CRM_ENV": "test",
         "CRM_EVENT_POLL_INTERVAL_SECONDS": "0.1",
+        "CRM_EVENT_SAFETY_POLL_SECONDS": "0.1",
         "CRM_RATE_LIMIT_PER_MINUTE": "0",
     }
 

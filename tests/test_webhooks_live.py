@@ -35,6 +35,7 @@ def delivering_env(database_url: str) -> dict[str, str]:
     return {
         **server_env(database_url),
         "CRM_EVENT_POLL_INTERVAL_SECONDS": "0.05",
+        "CRM_EVENT_SAFETY_POLL_SECONDS": "0.05",
         "CRM_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         "CRM_WEBHOOK_RETRY_SCALE": "3e-6",  # the 75-hour schedule takes under a second
         "CRM_WEBHOOK_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),

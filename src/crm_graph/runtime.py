@@ -88,7 +88,12 @@ def build_app(
     """
     return AppContext(
         settings=settings,
-        engine=create_engine(settings.database_url, echo=settings.sql_echo),
+        engine=create_engine(
+            settings.database_url,
+            echo=settings.sql_echo,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        ),
         plugins=create_plugin_manager(settings, plugins),
         resolve=resolve or system_resolve,
     )

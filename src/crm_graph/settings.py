@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./crm.db"
+    # Connections kept per process (a request takes one), and more opened for bursts only.
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
     env: Literal["development", "production", "test"] = "development"
     # None = every installed plugin; [] (CRM_PLUGINS="") = none.
     plugins: Annotated[list[str] | None, NoDecode] = None
@@ -42,7 +45,8 @@ class Settings(BaseSettings):
     # Events (see the Events section of the README).
     event_retention_days: int = Field(default=30, ge=0)
     event_prune_interval_seconds: float = Field(default=3600.0, gt=0)
-    event_poll_interval_seconds: float = Field(default=0.5, gt=0)
+    event_poll_interval_seconds: float = Field(default=1.0, gt=0)
+    event_safety_poll_seconds: float = Field(default=30.0, gt=0)
     event_heartbeat_seconds: float = Field(default=30.0, gt=0)
     event_subscriber_buffer: int = Field(default=1000, ge=1)
     webhook_allow_private_targets: bool = False

@@ -216,6 +216,42 @@ def count_statements(app: Starlette) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
+@dataclass
+class DatabaseUse:
+    """What the code inside :func:`database_use` asked of the database: its statements
+    (as :func:`count_statements` counts them), the pooled connections it checked out and the
+    transactions it began (an implicit ``BEGIN`` included)."""
+
+    statements: list[str] = field(default_factory=list)
+    connections: int = 0
+    transactions: int = 0
+
+
+@contextmanager
+def database_use(app: Starlette) -> Iterator[DatabaseUse]:
+    """Like :func:`count_statements`, also counting connections and transactions: a lean
+    request takes one connection and at most one transaction."""
+    engine = app.state.crm.engine.sync_engine
+    with count_statements(app) as statements:
+        use = DatabaseUse(statements)
+
+        def checkout(*_args: Any) -> None:
+            if _counting.get() is statements:
+                use.connections += 1
+
+        def begin(*_args: Any) -> None:
+            if _counting.get() is statements:
+                use.transactions += 1
+
+        event.listen(engine.pool, "checkout", checkout)
+        event.listen(engine, "begin", begin)
+        try:
+            yield use
+        finally:
+            event.remove(engine.pool, "checkout", checkout)
+            event.remove(engine, "begin", begin)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -293,15 +329,20 @@ def running_server(env: dict[str, str], workers: int = 1, timeout: float = 30.0)
 
 @contextmanager
 def server_process(
-    env: dict[str, str], workers: int = 1, timeout: float = 30.0, args: Sequence[str] = ()
+    env: dict[str, str],
+    workers: int = 1,
+    timeout: float = 30.0,
+    args: Sequence[str] = (),
+    log: Path | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Like :func:`running_server`, also yielding the process (to SIGKILL it in a test);
     ``args`` are more options of ``crm-graph serve`` (``--no-scheduler``).
 
-    Its output goes to a temporary file, so a chatty server never blocks on a full pipe.
+    Its output goes to a temporary file (or to ``log``, for the test to read), so a chatty
+    server never blocks on a full pipe.
     """
     port = free_port()
-    with tempfile.TemporaryFile() as output:
+    with log.open("w+b") if log is not None else tempfile.TemporaryFile() as output:
         process = subprocess.Popen(
             [
                 sys.executable,

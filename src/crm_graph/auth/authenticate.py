@@ -7,23 +7,28 @@ must be active: a deactivated user's keys and tokens are all refused (see
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crm_graph.auth.keys import find_active, is_active, looks_like_key
 from crm_graph.auth.permissions import Policy
 from crm_graph.auth.principal import AuthError, Principal
 from crm_graph.auth.ratelimit import RateLimiter
 from crm_graph.auth.tokens import looks_like_jwt, verify_token
+from crm_graph.auth.users import Standing, sighted, standing
 from crm_graph.auth.users import is_active as user_is_active
-from crm_graph.auth.users import sighted
+from crm_graph.db.engine import RequestConnection
 from crm_graph.db.models import utcnow
 from crm_graph.settings import Settings
 
 MAX_CREDENTIAL = 8192
 MAX_USER_ID = 200  # auth_user.user_id
 HOW = "send `Authorization: Bearer <API key or token>`"
+UNREAD = object()  # a standing not read yet
 
 
 class TooManyFailures(AuthError):
@@ -47,8 +52,12 @@ class Authenticator:
         self.engine = engine
         self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
         self.failures = RateLimiter(settings.auth_failures_per_minute, settings.auth_failure_burst)
+        # Whether a key's look-up also reads its user's teammates (some role has scope team).
+        self.any_team = any(policy.uses_teams(role) for role in policy.roles)
 
-    async def from_header_at(self, authorization: str | None, address: str) -> Principal:
+    async def from_header_at(
+        self, authorization: str | None, address: str, lease: RequestConnection | None = None
+    ) -> Principal:
         """:meth:`from_header` for a client at ``address`` (HTTP and WebSocket alike): each
         failure takes a token from the address's bucket; an empty bucket is
         :class:`TooManyFailures`, whatever the credential."""
@@ -56,27 +65,43 @@ class Authenticator:
         if wait:
             raise TooManyFailures(wait)
         try:
-            return await self.from_header(authorization)
+            return await self.from_header(authorization, lease)
         except AuthError:
             self.failures.acquire(address)
             raise
 
-    async def from_header(self, authorization: str | None) -> Principal:
+    async def from_header(
+        self, authorization: str | None, lease: RequestConnection | None = None
+    ) -> Principal:
         if not authorization:
             raise AuthError(f"authentication required: {HOW}")
         scheme, _, credential = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
             raise AuthError(f"unsupported credentials: {HOW}")
-        return await self.from_credential(credential.strip())
+        return await self.from_credential(credential.strip(), lease)
 
-    async def from_credential(self, credential: str) -> Principal:
+    @asynccontextmanager
+    async def _connection(self, lease: RequestConnection | None) -> AsyncIterator[AsyncConnection]:
+        """The request's connection (kept for the rest of the request), or one of its own."""
+        if lease is not None:
+            yield await lease.get()
+            return
+        async with self.engine.connect() as connection:
+            yield connection
+
+    async def from_credential(
+        self, credential: str, lease: RequestConnection | None = None
+    ) -> Principal:
+        """The caller of ``credential``, checked with one indexed statement (on ``lease``, the
+        request's connection, when given)."""
         if len(credential) > MAX_CREDENTIAL:
             raise AuthError("the credential is too long")
         if looks_like_key(credential):
-            key = await find_active(self.engine, credential)
+            async with self._connection(lease) as connection:
+                key = await find_active(self.engine, connection, credential, self.any_team)
             if key is None:
                 raise AuthError("the API key is unknown, revoked or expired")
-            teammates = await self._sighted(key.role, key.user_id, key.name)
+            teammates = await self._sighted(key.role, key.user_id, key.name, key.standing)
             return Principal.for_role(
                 self.policy,
                 "key",
@@ -101,7 +126,8 @@ class Authenticator:
                 role,
                 subject,
                 name if isinstance(name, str) else None,
-                email if isinstance(email, str) else None,
+                lease=lease,
+                email=email if isinstance(email, str) else None,
             )
             return Principal.for_role(
                 self.policy, "token", f"user:{subject}", subject, role, subject, expires, teammates
@@ -109,18 +135,29 @@ class Authenticator:
         raise AuthError(f"the credential is neither an API key nor a token: {HOW}")
 
     async def _sighted(
-        self, role: str, user_id: str, name: str | None, email: str | None = None
+        self,
+        role: str,
+        user_id: str,
+        name: str | None,
+        found: Standing | object | None = UNREAD,
+        lease: RequestConnection | None = None,
+        email: str | None = None,
     ) -> frozenset[str]:
+        """The teammates of ``user_id``, from its standing: ``found`` (read with an API key),
+        or read now (a token's subject)."""
         if self.policy.grants(role) is None:  # refused by for_role before anything is written
             return frozenset()
         if len(user_id) > MAX_USER_ID:
             raise AuthError(f"the user id is longer than {MAX_USER_ID} characters")
+        with_team = self.policy.uses_teams(role)
+        if found is UNREAD:
+            async with self._connection(lease) as connection:
+                found = await standing(connection, user_id, with_team)
+        known = cast(Standing | None, found)
+        if known is not None and not with_team:  # a key's look-up read teammates for any role
+            known = Standing(known.active, known.last_seen_at, frozenset({user_id}))
         return await sighted(
-            self.engine,
-            user_id,
-            name[:200] if name else None,
-            _email(email),
-            self.policy.uses_teams(role),
+            self.engine, user_id, known, name[:200] if name else None, _email(email)
         )
 
     async def still_valid(self, principal: Principal) -> bool:

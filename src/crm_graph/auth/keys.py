@@ -4,19 +4,22 @@ This module looks keys up; creating and revoking them (with their rules) is
 :mod:`crm_graph.domain.api_keys`.
 
 A key looks like ``crm_<43 url-safe characters>`` (256 random bits). Every request looks its
-hash up again, so a revoked or expired key is refused on its very next request, in every
-process. ``last_used_at`` is written at most once a minute per key to spare the database.
+hash up again (with its user, in the same statement), so a revoked or expired key is refused
+on its very next request, in every process: no cache, so no invalidation to get wrong. ``last_used_at`` is written at most once a minute per key to spare the database.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from crm_graph.auth.models import ApiKey
+from crm_graph.auth.models import ApiKey, User
+from crm_graph.auth.users import Standing, standing_of, with_standing
 from crm_graph.db.engine import read_session, write_session
 from crm_graph.db.models import utcnow
 
@@ -59,23 +62,57 @@ async def list_keys(session: AsyncSession, include_revoked: bool = False) -> lis
     return list(await session.scalars(statement))
 
 
-async def find_active(engine: AsyncEngine, secret: str) -> ApiKey | None:
-    """The unrevoked, unexpired key with this secret (noting its use), or None."""
+def _key_lookup(with_team: bool) -> Any:
+    """The look-up of an active key by hash, with its user's standing: built once, so that
+    SQLAlchemy's compiled form (and its cache key, memoised on the statement) is reused."""
+    statement = select(
+        ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.user_id, ApiKey.expires_at, ApiKey.last_used_at
+    ).select_from(ApiKey.__table__.outerjoin(User, User.user_id == ApiKey.user_id))
+    now = bindparam("now", type_=ApiKey.__table__.c.expires_at.type)
+    return with_standing(statement, with_team).where(
+        ApiKey.key_hash == bindparam("key_hash"),
+        ApiKey.revoked_at.is_(None),
+        or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
+    )
+
+
+_KEY_LOOKUP = {with_team: _key_lookup(with_team) for with_team in (False, True)}
+
+
+@dataclass(frozen=True)
+class FoundKey:
+    """An active key as a request needs it, with its user's standing (None: not seen yet)."""
+
+    id: int
+    name: str
+    role: str
+    user_id: str
+    expires_at: datetime | None
+    standing: Standing | None
+
+
+async def find_active(
+    engine: AsyncEngine, connection: AsyncConnection, secret: str, with_team: bool
+) -> FoundKey | None:
+    """The unrevoked, unexpired key with this secret and its user's standing, read in one
+    indexed statement on ``connection``; its use is noted (in a unit of work of its own) at
+    most once a minute. None when there is no such key."""
     now = utcnow()
-    async with read_session(engine) as session:
-        key = await session.scalar(
-            select(ApiKey).where(
-                ApiKey.key_hash == hash_key(secret),
-                ApiKey.revoked_at.is_(None),
-                or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
-            )
-        )
-    if key is not None and (
-        key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION
-    ):
-        key.last_used_at = now
+    statement = _KEY_LOOKUP[with_team]
+    rows = (await connection.execute(statement, {"key_hash": hash_key(secret), "now": now})).all()
+    if not rows:
+        return None
+    key = rows[0]
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         async with write_session(engine) as session:
             await session.execute(
                 update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now)
             )
-    return key
+    return FoundKey(
+        key.id,
+        key.name,
+        key.role,
+        key.user_id,
+        key.expires_at,
+        standing_of(rows, key.user_id, with_team),
+    )

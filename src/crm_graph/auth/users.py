@@ -2,20 +2,22 @@
 their teammates read for the ``team`` scope.
 
 Every request reads its caller's user row (with the teammates, when its role has a grant at
-scope ``team``) in one indexed statement instead of caching it: a deactivation or a change of
-team applies from the next request in every process, with no invalidation to get wrong, and
-the request already makes a look-up of the same size for its API key. Writes are rare: the
+scope ``team``) instead of caching it, in the statement that checks its credential (an API
+key's look-up joins the user; a token's subject is looked up alone): a deactivation or a
+change of team applies from the next request in every process, with no invalidation to get
+wrong. Writes are rare: the
 row is inserted only when the read finds none, and ``last_seen_at`` is written at most once
 a minute (as a key's ``last_used_at``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
@@ -60,35 +62,56 @@ class Standing:
     teammates: frozenset[str]
 
 
-async def standing(session: AsyncSession, user_id: str, with_team: bool) -> Standing | None:
-    """The user's standing (teammates only ``with_team``, else just itself), None when it is
-    unknown: one indexed statement."""
-    statement = select(User.active, User.last_seen_at).where(User.user_id == user_id)
-    if with_team:
-        mine, mate = aliased(TeamMember), aliased(TeamMember)
-        statement = (
-            statement.add_columns(mate.user_id)
-            .outerjoin(mine, mine.user_id == User.user_id)
-            .outerjoin(mate, mate.team_id == mine.team_id)
-        )
-    rows = (await session.execute(statement)).all()
-    if not rows:
+def with_standing(statement: Any, with_team: bool) -> Any:
+    """``statement`` (whose FROM holds ``auth_user``, outer-joined when the user may be
+    unknown) with the columns :func:`standing_of` reads: one row per teammate ``with_team``."""
+    statement = statement.add_columns(
+        User.active.label("user_active"), User.last_seen_at.label("user_seen")
+    )
+    if not with_team:
+        return statement
+    mine, mate = aliased(TeamMember), aliased(TeamMember)
+    return (
+        statement.add_columns(mate.user_id.label("user_mate"))
+        .outerjoin(mine, mine.user_id == User.user_id)
+        .outerjoin(mate, mate.team_id == mine.team_id)
+    )
+
+
+def standing_of(rows: Sequence[Any], user_id: str, with_team: bool) -> Standing | None:
+    """The standing in the rows of a :func:`with_standing` statement; None: no such user."""
+    if not rows or rows[0].user_active is None:
         return None
-    mates = {row[2] for row in rows if with_team and row[2] is not None}
-    return Standing(rows[0][0], rows[0][1], frozenset({user_id, *mates}))
+    mates = {row.user_mate for row in rows if with_team and row.user_mate is not None}
+    return Standing(rows[0].user_active, rows[0].user_seen, frozenset({user_id, *mates}))
+
+
+# Built once: SQLAlchemy reuses the compiled form (its cache key is memoised on the object).
+_STANDING = {
+    with_team: with_standing(
+        select(User.user_id).where(User.user_id == bindparam("user_id")), with_team
+    )
+    for with_team in (False, True)
+}
+
+
+async def standing(executor: Any, user_id: str, with_team: bool) -> Standing | None:
+    """The user's standing (teammates only ``with_team``, else just itself), None when it is
+    unknown: one indexed statement, on a session or a connection."""
+    rows = (await executor.execute(_STANDING[with_team], {"user_id": user_id})).all()
+    return standing_of(rows, user_id, with_team)
 
 
 async def sighted(
     engine: AsyncEngine,
     user_id: str,
+    found: Standing | None,
     name: str | None = None,
     email: str | None = None,
-    with_team: bool = False,
 ) -> frozenset[str]:
-    """Note a request of ``user_id``: its user is created if new, refused if deactivated.
-    Returns its teammates (itself included; just itself unless ``with_team``)."""
-    async with read_session(engine) as session:
-        found = await standing(session, user_id, with_team)
+    """Note a request of ``user_id``, whose standing the request read (``found``): its user
+    is created if new (a write, once), refused if deactivated, and its ``last_seen_at``
+    written at most once a minute. Returns its teammates (itself included)."""
     now = utcnow()
     if found is None:
         async with write_session(engine) as session:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from crm_graph.db.jsonable import dumps
 from crm_graph.db.stored_json import loads
@@ -19,12 +19,30 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the engine; on SQLite also set the pragmas and transaction mode we rely on."""
-    json_options = {"json_serializer": dumps, "json_deserializer": loads}
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 20, max_overflow: int = 10
+) -> AsyncEngine:
+    """Create the engine; on SQLite also set the pragmas and transaction mode we rely on.
+
+    The pool keeps ``pool_size`` connections (``CRM_DATABASE_POOL_SIZE``): a request takes
+    one, so size it to the requests one process serves at once, and connections are not
+    opened and closed under load; ``max_overflow`` more are opened for bursts only. No
+    pre-ping: it costs a round trip (``BEGIN; ROLLBACK`` on asyncpg) on every checkout, and
+    a connection the server dropped fails one statement and is replaced, as the pool
+    invalidates every connection of the same age on a disconnect error.
+    """
+    options: dict[str, Any] = {
+        "echo": echo,
+        "json_serializer": dumps,
+        "json_deserializer": loads,
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+    }
     if not is_sqlite(url):
-        return create_async_engine(url, echo=echo, pool_pre_ping=True, **json_options)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **json_options)
+        return create_async_engine(url, **options)
+    if ":memory:" in url or url.rstrip("/").endswith(":"):  # one shared connection, no pool
+        del options["pool_size"], options["max_overflow"]
+    engine = create_async_engine(url, connect_args={"timeout": 30}, **options)
     _configure_sqlite(engine)
     return engine
 
@@ -71,3 +89,31 @@ async def read_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """A short read-only session whose rows stay usable after it closes."""
     async with AsyncSession(engine, expire_on_commit=False) as session:
         yield session
+
+
+class RequestConnection:
+    """The one pooled connection of one request: opened at first use, shared by the
+    credential check and the compiled read, given back by :meth:`close`.
+
+    Reads only. On PostgreSQL it runs in autocommit: at READ COMMITTED every statement sees
+    its own snapshot whether or not a transaction wraps it, so ``BEGIN`` and ``ROLLBACK``
+    would be two round trips that buy nothing. On SQLite the first statement begins one
+    read transaction (a WAL snapshot), rolled back by :meth:`close`.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def get(self) -> AsyncConnection:
+        if self._connection is None:
+            connection = await self.engine.connect()
+            if connection.dialect.name == "postgresql":
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._connection = connection
+        return self._connection
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()

@@ -9,6 +9,7 @@ from contextlib import suppress
 from typing import Any
 
 logger = logging.getLogger("crm_graph.events")
+MIN_WAIT_SECONDS = 0.01  # a step that has more work at once still yields to the loop
 
 
 async def wait_or_timeout(wake: asyncio.Event, timeout: float | None) -> bool:
@@ -27,15 +28,19 @@ async def wait_or_timeout(wake: asyncio.Event, timeout: float | None) -> bool:
 async def run_forever(
     name: str, step: Callable[[], Awaitable[Any]], wake: asyncio.Event, interval: float
 ) -> None:
-    """Run ``step`` whenever ``wake`` is set, and at least every ``interval`` seconds.
+    """Run ``step`` whenever ``wake`` is set, and at least every ``interval`` seconds (sooner
+    when ``step`` returns a number of seconds: when its next piece of work falls due).
 
     A wake-up that arrives while ``step`` runs is kept, so no signal is lost; an exception is
     logged and the loop carries on (a database restart must not end event delivery).
     """
     while True:
         wake.clear()
+        timeout = interval
         try:
-            await step()
+            due = await step()
+            if isinstance(due, int | float) and not isinstance(due, bool):
+                timeout = min(interval, max(due, MIN_WAIT_SECONDS))
         except Exception:
             logger.exception("%s failed; retrying in %.1fs", name, interval)
-        await wait_or_timeout(wake, interval)
+        await wait_or_timeout(wake, timeout)

@@ -54,10 +54,16 @@ class EventService:
         await self.log.open()
         await self.hub.open()
         event.listen(Session, "after_commit", self._after_commit)
-        interval = self.app.settings.event_poll_interval_seconds
-        self._loop("event tail", self.hub.pump, self.hub.wake, interval)
+        settings = self.app.settings
+        # Readers are woken: by this process's commits, by PostgreSQL's notifications and by
+        # the tail's advance. Only SQLite's tail polls often, for other processes' events;
+        # every other wait is the slow safety poll (a lost notification, a dead process's
+        # lease to take over).
+        safety = settings.event_safety_poll_seconds
+        tail_interval = settings.event_poll_interval_seconds if self.log.sqlite else safety
+        self._loop("event tail", self.hub.pump, self.hub.wake, tail_interval)
         if not self.log.sqlite:
-            self._loop("event sequencer", self._sequence, self.sequencer_wake, interval)
+            self._loop("event sequencer", self._sequence, self.sequencer_wake, safety)
             channels = {
                 POSITIONS_CHANNEL: self.hub.wake.set,
                 WRITTEN_CHANNEL: self.sequencer_wake.set,
@@ -80,7 +86,7 @@ class EventService:
                 self.audience,
                 self.app.webhook_targets,
             )
-            self._loop("webhook deliveries", self.deliverer.step, deliver, interval)
+            self._loop("webhook deliveries", self.deliverer.step, deliver, safety)
         for handler in plugin_handlers(self.app, self.log, self.owner, self.hub.head):
             self._follow(f"plugin {handler.plugin!r} event handler", handler.step)
 
@@ -102,10 +108,10 @@ class EventService:
         self.tasks.append(asyncio.create_task(run_forever(name, step, wake, interval), name=name))
 
     def _follow(self, name: str, step: Callable[[], Awaitable[Any]]) -> None:
-        """A consumer of the log: runs when the hub advances, and on the poll interval."""
+        """A consumer of the log: runs when the hub advances, and on the safety poll."""
         wake = asyncio.Event()
         self.hub.on_advance.append(wake.set)
-        self._loop(name, step, wake, self.app.settings.event_poll_interval_seconds)
+        self._loop(name, step, wake, self.app.settings.event_safety_poll_seconds)
 
     async def _dispatch(self, deliver: asyncio.Event, start: int) -> None:
         """Create the dispatcher's position here, not at startup: a busy database delays it

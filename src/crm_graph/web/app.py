@@ -4,12 +4,12 @@ plugins' routes under /p/<plugin name>/."""
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -71,7 +71,7 @@ class GraphQLEndpoint(GraphQL):
         and lets a pathologically nested array raise RecursionError: both must be a 400.
         """
         try:
-            parsed = json.loads(data)
+            parsed = orjson.loads(data)
         except (ValueError, RecursionError) as exc:
             raise HTTPException(400, "the request body is not valid JSON") from exc
         if not isinstance(parsed, dict | list):
@@ -147,7 +147,8 @@ def create_app(
             Route(
                 "/graphql",
                 door(
-                    Idempotent(CompiledReads(graphql, planner), engine, settings.max_query_tokens)
+                    Idempotent(CompiledReads(graphql, planner), engine, settings.max_query_tokens),
+                    keep_connection=True,
                 ),
                 methods=["GET", "POST"],
             ),
@@ -165,12 +166,19 @@ def create_app(
                 else []
             ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-                expose_headers=["Idempotent-Replayed"],
+            # Without allowed origins there is nothing for CORS to answer: no layer at all.
+            *(
+                [
+                    Middleware(
+                        CORSMiddleware,
+                        allow_origins=settings.cors_origins,
+                        allow_methods=["GET", "POST"],
+                        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+                        expose_headers=["Idempotent-Replayed"],
+                    )
+                ]
+                if settings.cors_origins
+                else []
             ),
         ],
         lifespan=lifespan,

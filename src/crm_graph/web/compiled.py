@@ -1,7 +1,10 @@
 """Queries over HTTP POST answered by the compiled read path, the rest by strawberry.
 
-Inside the authentication door (it needs the caller). The response says which path served it:
-``Server-Timing: plan;desc="compiled"`` or ``plan;desc="fallback"``.
+Inside the authentication door (it needs the caller), on the request's connection the door
+checked the credential on: one connection and one read transaction per request. A request
+strawberry answers gives that connection back first (it opens sessions of its own). The
+response says which path served it: ``Server-Timing: plan;desc="compiled"`` or
+``plan;desc="fallback"``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_graph.schema.planner.serve import Planner
+from crm_graph.web.http_auth import release_connection
 from crm_graph.web.idempotency import read_body, replaying
 
 COMPILED = (b"server-timing", b'plan;desc="compiled"')
@@ -47,7 +51,8 @@ class CompiledReads:
         await self._fallback(scope, replaying(body, receive), send)
 
     async def _answer(self, scope: Scope, body: bytes) -> bytes | None:
-        principal = (scope.get("state") or {}).get("principal")
+        state = scope.get("state") or {}
+        principal = state.get("principal")
         content_type = dict(scope["headers"]).get(b"content-type", b"")
         if principal is None or not content_type.startswith(b"application/json"):
             return None
@@ -57,9 +62,14 @@ class CompiledReads:
             return None
         if not isinstance(request, dict):
             return None
-        return await self.planner.answer(request, principal, Request(scope))  # type: ignore[union-attr]
+        lease = state.get("connection")
+        return await self.planner.answer(  # type: ignore[union-attr]
+            request, principal, Request(scope), lease
+        )
 
     async def _fallback(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await release_connection(scope)
+
         async def marked(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), FALLBACK]}

@@ -10,17 +10,18 @@ Errors have the GraphQL response shape, so clients handle them like any other er
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import uuid
 from typing import Any
 
+import orjson
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_graph.auth.authenticate import Authenticator, TooManyFailures
 from crm_graph.auth.principal import AuthError
+from crm_graph.db.engine import RequestConnection
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -48,7 +49,7 @@ async def _too_many(
 
 def error_document(*errors: dict[str, Any]) -> bytes:
     """The body of every error answered outside GraphQL's own responses: GraphQL's shape."""
-    return json.dumps({"data": None, "errors": list(errors)}).encode()
+    return orjson.dumps({"data": None, "errors": list(errors)})
 
 
 async def send_error(
@@ -70,20 +71,39 @@ async def send_error(
     await send({"type": "http.response.body", "body": body})
 
 
+async def release_connection(scope: Scope) -> None:
+    """Give the request's connection (see :class:`Authenticated`)
+    back to the pool before work that opens its own."""
+    lease = (scope.get("state") or {}).get("connection")
+    if lease is not None:
+        await lease.close()
+
+
 class Authenticated:
     """ASGI wrapper putting ``principal`` and ``request_id`` into the request state.
 
     ``public``: no credential is asked for (``principal`` is None) and the rate limit applies
     per client address.
+
+    The credential is checked on the request's one database connection
+    (:class:`~crm_graph.db.engine.RequestConnection`); with ``keep_connection`` the app finds
+    it as ``connection`` in the request state and the door gives it back after the app is
+    done, else it is given back before the app runs.
     """
 
     def __init__(
-        self, app: ASGIApp, authenticator: Authenticator, open_ide: bool, public: bool = False
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        open_ide: bool,
+        public: bool = False,
+        keep_connection: bool = False,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.open_ide = open_ide
         self.public = public
+        self.keep_connection = keep_connection
 
     def _is_ide_page(self, scope: Scope, headers: Headers) -> bool:
         """GraphiQL's HTML page holds no data; its requests send their own credentials."""
@@ -105,11 +125,27 @@ class Authenticated:
         given = headers.get("x-request-id", "")
         request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
         echo = [(b"x-request-id", request_id.encode())]
+        lease = RequestConnection(self.authenticator.engine)
+        try:
+            await self._enter(scope, receive, send, headers, echo, request_id, lease)
+        finally:
+            await lease.close()
+
+    async def _enter(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: Headers,
+        echo: list[tuple[bytes, bytes]],
+        request_id: str,
+        lease: RequestConnection,
+    ) -> None:
         principal = None
         if not self.public:
             try:
                 principal = await self.authenticator.from_header_at(
-                    headers.get("authorization"), client_address(scope)
+                    headers.get("authorization"), client_address(scope), lease
                 )
             except TooManyFailures as exc:
                 await _too_many(send, exc.retry_after, str(exc), echo)
@@ -126,6 +162,10 @@ class Authenticated:
         state = scope.setdefault("state", {})
         state["principal"] = principal
         state["request_id"] = request_id
+        if self.keep_connection:
+            state["connection"] = lease
+        else:
+            await lease.close()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

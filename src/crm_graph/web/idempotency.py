@@ -25,7 +25,7 @@ from crm_graph.domain.idempotency import (
     store,
     valid_key,
 )
-from crm_graph.web.http_auth import send_error
+from crm_graph.web.http_auth import release_connection, send_error
 
 REFUSALS = {
     "in_progress": (
@@ -102,6 +102,7 @@ class Idempotent:
         body = await read_body(receive)
         if body is None:
             return
+        await release_connection(scope)  # claims and stores use connections of their own
         replay_body = replaying(body, receive)
         try:
             request = orjson.loads(body)

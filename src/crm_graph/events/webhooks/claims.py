@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_graph.db.engine import read_session, write_session
@@ -52,16 +52,21 @@ async def claim(
             return job
 
 
-async def any_due(engine: AsyncEngine, now: datetime) -> bool:
-    """A read-only look, so an idle process never takes SQLite's write lock."""
+async def next_due(engine: AsyncEngine) -> datetime | None:
+    """When the next pending delivery of an active endpoint falls due (its next attempt,
+    or the end of a lease on it), None when nothing is pending: a read-only look, so an
+    idle process never takes SQLite's write lock, and the deliverer sleeps until then."""
+    lease_end = WebhookDelivery.lease_until
+    due_at = case(
+        (lease_end > WebhookDelivery.next_attempt_at, lease_end),
+        else_=WebhookDelivery.next_attempt_at,
+    )
     async with read_session(engine) as session:
-        due = await session.scalar(
-            select(WebhookDelivery.id)
+        return await session.scalar(
+            select(func.min(due_at))
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.webhook_id)
-            .where(*due_now(now))
-            .limit(1)
+            .where(WebhookDelivery.status == "pending", WebhookEndpoint.status == "active")
         )
-    return due is not None
 
 
 async def _start_attempt(

@@ -9,11 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_graph.db.models import utcnow
 from crm_graph.events.loops import logger
-from crm_graph.events.webhooks.claims import Audience, any_due, claim
+from crm_graph.events.webhooks.claims import Audience, claim, next_due
 from crm_graph.events.webhooks.outcomes import record
 from crm_graph.events.webhooks.request import Job, send
 from crm_graph.events.webhooks.targets import TargetPolicy
 from crm_graph.settings import Settings
+
+BUSY_RETRY_SECONDS = 1.0
 
 
 class Deliverer:
@@ -34,14 +36,21 @@ class Deliverer:
     async def close(self) -> None:
         await self.http.aclose()
 
-    async def step(self) -> None:
-        """Work until nothing is due. Each worker claims its next delivery as soon as it is
-        free, so a slow receiver holds up one worker, not a batch of them."""
-        if not await any_due(self.engine, utcnow()):
-            return
+    async def step(self) -> float | None:
+        """Work until nothing is due; the seconds until the next delivery falls due (None:
+        nothing pending). Each worker claims its next delivery as soon as it is free, so a
+        slow receiver holds up one worker, not a batch of them."""
+        due = await next_due(self.engine)
+        if due is None or due > utcnow():
+            return None if due is None else (due - utcnow()).total_seconds()
         async with asyncio.TaskGroup() as workers:
             for _ in range(self.settings.webhook_workers):
                 workers.create_task(self._work())
+        due = await next_due(self.engine)
+        if due is None:
+            return None
+        # Still due after the workers found nothing to claim (a claim failed): not at once.
+        return max((due - utcnow()).total_seconds(), BUSY_RETRY_SECONDS)
 
     async def _work(self) -> None:
         try:

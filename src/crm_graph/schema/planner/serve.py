@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -77,13 +79,17 @@ class Planner:
             self.plans.put(key, plan)
         return None if plan is NOT_COMPILED else (plan, coerced)
 
-    async def answer(self, request: dict[str, Any], principal: Any, http: Any) -> bytes | None:
+    async def answer(
+        self, request: dict[str, Any], principal: Any, http: Any, lease: Any = None
+    ) -> bytes | None:
+        """``lease``: the request's connection (:class:`~crm_graph.db.engine.RequestConnection`),
+        which checked the credential; without one the plan runs on a connection of its own."""
         planned = self.plan(request, principal)
         if planned is None:
             return None
         plan, variables = planned
         with acting_as(principal):
-            async with self.app.engine.connect() as conn:
+            async with _connection(self.app.engine, lease) as conn:
                 run = Run(conn, principal, variables, owner_parameters(principal))
                 run.maximum, run.app, run.request = self.maximum, self.app, http
                 try:
@@ -94,6 +100,15 @@ class Planner:
         if run.errors:
             body["errors"] = run.errors
         return orjson.dumps(body)
+
+
+@asynccontextmanager
+async def _connection(engine: Any, lease: Any) -> AsyncIterator[Any]:
+    if lease is not None:
+        yield await lease.get()
+        return
+    async with engine.connect() as conn:
+        yield conn
 
 
 def _grant_key(principal: Any) -> tuple[tuple[str, str], ...]:

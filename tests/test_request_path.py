@@ -1,0 +1,120 @@
+"""The request path around a compiled read is lean: one connection, at most one transaction,
+the credential checked in one statement on that connection, and revocation seen at once."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from pathlib import Path
+
+import httpx
+
+from crm_graph.db.migrate import upgrade
+from crm_graph.demo import seed_demo
+from crm_graph.settings import Settings
+from crm_graph.testing import (
+    GraphQLClient,
+    app_client,
+    auth_headers,
+    database_use,
+    running_server,
+    server_process,
+)
+from crm_graph.web.app import create_app
+from tests.helpers import beyond_authentication
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
+from nested_query import QUERY as NESTED_PAGE
+
+
+def bearer(credential: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {credential}"}
+
+
+SMALL_PAGE = "{ customers(first: 20) { nodes { id name email } } }"
+CREATE_KEY = """mutation ($name: String!) { createApiKey(input: {name: $name, role: "readonly"})
+  { key apiKey { id } errors { code } } }"""
+
+
+async def _key(client: GraphQLClient, name: str) -> str:
+    made = await client.data(CREATE_KEY, {"name": name})
+    assert made["createApiKey"]["errors"] == []
+    return made["createApiKey"]["key"]
+
+
+async def test_a_page_takes_one_connection_one_transaction_and_one_credential_statement(
+    settings: Settings,
+) -> None:
+    async with app_client(settings, plugins=[]) as client:
+        await seed_demo(client.app.state.crm.engine, customers=8, seed=3)
+        key = await _key(client, "reader")
+        headers = bearer(key)
+        for query, most in ((SMALL_PAGE, 1), (NESTED_PAGE, 5)):
+            for _ in range(2):  # the first request of a key notes its use (a write)
+                with database_use(client.app) as use:
+                    response = await client.http.post(
+                        "/graphql", json={"query": query}, headers=headers
+                    )
+                assert response.status_code == 200 and "errors" not in response.json()
+                assert response.headers["server-timing"] == 'plan;desc="compiled"'
+            credential = [s for s in use.statements if s not in beyond_authentication([s])]
+            assert len(credential) == 1, credential
+            assert len(beyond_authentication(use.statements)) <= most
+            assert use.connections == 1 and use.transactions <= 1, (query, use)
+
+
+async def _migrated(url: str) -> None:
+    app = create_app(Settings(database_url=url, plugins=[], env="test"))
+    await upgrade(app.state.crm.engine, app.state.crm.plugins)
+    await app.state.crm.engine.dispose()
+
+
+async def test_a_key_revoked_through_one_server_is_refused_by_another_at_once(
+    database_url: str,
+) -> None:
+    await _migrated(database_url)
+    env = {"CRM_DATABASE_URL": database_url, "CRM_PLUGINS": "", "CRM_ENV": "test"}
+    with running_server(env, timeout=120) as first, running_server(env, timeout=120) as second:
+        async with httpx.AsyncClient(timeout=30) as http:
+
+            async def post(
+                url: str, query: str, credential: str | None = None, **variables: str
+            ) -> httpx.Response:
+                headers = auth_headers() if credential is None else bearer(credential)
+                body = {"query": query, "variables": variables}
+                return await http.post(f"{url}/graphql", json=body, headers=headers)
+
+            made = (await post(first, CREATE_KEY, name="shared")).json()["data"]
+            key, key_id = made["createApiKey"]["key"], made["createApiKey"]["apiKey"]["id"]
+            for _ in range(3):  # the second server has checked (and could have kept) the key
+                assert (await post(second, SMALL_PAGE, key)).status_code == 200
+            revoke = "mutation ($id: ID!) { revokeApiKey(input: {id: $id}) { apiKey { id } } }"
+            assert (await post(first, revoke, id=key_id)).json()["data"]["revokeApiKey"]["apiKey"]
+            refused = await post(second, SMALL_PAGE, key)
+            assert refused.status_code == 401
+            assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+STATEMENT = re.compile(
+    r"sqlalchemy\.engine\.Engine (SELECT|INSERT|UPDATE|DELETE|WITH|BEGIN|COMMIT|ROLLBACK)\b"
+)
+
+
+async def test_an_idle_server_does_not_poll_the_database(database_url: str, tmp_path: Path) -> None:
+    """Every statement the server's engine sends is logged (CRM_SQL_ECHO); once started, an
+    idle server sends none for seconds on PostgreSQL (notifications wake its readers), and on
+    SQLite only its poll of the log's tail for other processes' events (once a second)."""
+    await _migrated(database_url)
+    env = {"CRM_DATABASE_URL": database_url, "CRM_PLUGINS": "", "CRM_SQL_ECHO": "true"}
+    log = tmp_path / "server.log"
+    with server_process(env, timeout=120, log=log):
+        await asyncio.sleep(3)  # startup's own reads and the loops' first runs
+        before = len(STATEMENT.findall(log.read_text()))
+        await asyncio.sleep(5)
+        idle = STATEMENT.findall(log.read_text())[before:]
+    statements = [s for s in idle if s not in ("BEGIN", "COMMIT", "ROLLBACK")]
+    if "postgresql" in database_url:
+        assert idle == []
+    else:
+        assert set(statements) <= {"SELECT"} and len(statements) <= 6, idle
