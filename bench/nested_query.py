@@ -16,8 +16,17 @@ The query asks for the 50 oldest customers (long histories), each with their las
    statements a hand-written endpoint would run (rows only, no JSON), and one statement that
    builds the whole JSON document in PostgreSQL (what GraphQL-to-SQL compilers do).
 
+With ``--peer postgraphile`` it instead compares crm-graph with PostGraphile v5 on the same
+database: PostGraphile and node 22 are installed from the npm registry into ``.bench/peer``
+(never a dependency of the project), both servers are checked to return the same rows for
+the nested page and a small page (``customers(first: 20) { nodes { id name email } }``),
+then ``wrk`` drives each in turn, one process each, authentication on (crm-graph: an API
+key; PostGraphile: a JWT it verifies and hands to PostgreSQL as settings), at 4 and 16
+connections, several rounds alternated. Requests/s and the CPU per request of each server
+process and of the PostgreSQL backends serving it are printed as a Markdown table.
+
 Run from the repository root: ``.venv/bin/python bench/nested_query.py`` (see --help).
-Only 127.0.0.1 is contacted.
+Only 127.0.0.1 is contacted (and the npm registry, by npm, for ``--peer``).
 """
 
 from __future__ import annotations
@@ -142,6 +151,17 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="Only compare the read paths: ROUNDS rounds, each serving the query with "
         "CRM_COMPILED_READS=false and then =true, and print the ratios.",
     )
+    parser.add_argument(
+        "--peer",
+        choices=["postgraphile"],
+        help="Compare with a peer server under wrk instead (see the module's docstring).",
+    )
+    parser.add_argument(
+        "--connections",
+        default="4,16",
+        help="--peer: the wrk connection counts, comma separated.",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="--peer: alternated rounds.")
     parser.add_argument("--load-url", help=argparse.SUPPRESS)  # internal: be the load process
     return parser.parse_args(argv)
 
@@ -341,6 +361,11 @@ async def main(args: argparse.Namespace) -> None:
 
     if args.alternate:
         alternate(url, args)
+        return
+    if args.peer:
+        from peer import compare  # bench/peer.py: the PostGraphile comparison
+
+        await asyncio.to_thread(compare, url, args)
         return
     load_before = os.getloadavg()[0]
     results: dict[str, dict[str, float]] = {}
