@@ -48,6 +48,12 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
         {},
     ),
     (
+        """{ customers(first: 6, filter: {countries: ["US", "GB", "DE"]}) { nodes { id birthDate
+             preferredLanguage timeZone addresses { __typename kind lines city region postalCode
+             country } } } }""",
+        {},
+    ),
+    (
         """query Page($first: Int, $after: String, $withOrders: Boolean!, $skipMail: Boolean!) {
           list: customers(first: $first, after: $after, orderBy: {field: NAME, direction: ASC}) {
             __typename totalCount

@@ -98,9 +98,10 @@ async def test_export_streams_to_stdout_and_filters_by_change_time(
 
     everything = await cli(url, "export", "customers")
     assert everything.stdout.splitlines() == [
-        "external_id,name,email,phone,company,lifecycle_stage,tags",
-        "C1,Ann,,,,lead,a;b",
-        "C2,Ben,,,,lead,",
+        "external_id,name,email,phone,company,lifecycle_stage,tags,birth_date,"
+        "preferred_language,time_zone,addresses",
+        "C1,Ann,,,,lead,a;b,,,,",
+        "C2,Ben,,,,lead,,,,,",
     ]
     assert "exported 2 customers" in everything.stderr
     later = await cli(url, "export", "customers", "--since", "2999-01-01", "--format", "jsonl")

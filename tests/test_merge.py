@@ -104,7 +104,11 @@ async def test_a_dry_run_returns_the_plan_and_writes_nothing(client: GraphQLClie
         "phone": ("+14155550123", ["B1"]),
         "company": ("Engines", ["B1"]),
         "lifecycleStage": ("customer", ["B1"]),
+        "birthDate": (None, ["A1"]),
+        "preferredLanguage": (None, ["A1"]),
+        "timeZone": (None, ["A1"]),
         "tags": (["x", "y"], ["A1", "B1"]),
+        "addresses": ([], []),
         "attributes": ({"plan": "gold", "size": 3}, ["A1", "B1"]),
     }
     # Nothing changed: the survivor as it is, the others still live with their rows.

@@ -15,7 +15,7 @@ PII_FIELD = "pii"
 # Held by every authenticated caller: for fields any signed-in client may use (``viewer``).
 AUTHENTICATED = "authenticated"
 
-MaskKind = Literal["email", "phone", "text"]
+MaskKind = Literal["email", "phone", "address", "text"]
 
 
 def requires(permission: str, **metadata: Any) -> dict[str, Any]:
@@ -27,6 +27,7 @@ def personal_data(kind: MaskKind = "text", **metadata: Any) -> dict[str, Any]:
     """Field metadata marking personal data, masked for callers without ``pii:read``.
 
     ``kind`` chooses the mask: ``email`` keeps the first letter and the domain
-    (``j***@example.com``), ``phone`` the country code and last two digits, ``text`` hides all.
+    (``j***@example.com``), ``phone`` the country code and last two digits, ``address`` (a
+    list of postal addresses) each address's kind and country, ``text`` hides all.
     """
     return {**metadata, PII_FIELD: kind}

@@ -15,10 +15,29 @@ from crm_graph.auth.principal import Principal
 PII_PERMISSION = "pii:read"
 
 
+# What an address keeps when masked: its kind and country (coarse, like a company name), not
+# where the person lives.
+ADDRESS_KEPT = ("kind", "country")
+
+
+def mask_address(address: Any) -> Any:
+    """An address with its street lines, city, region and postal code hidden."""
+    if not isinstance(address, dict):
+        return None
+    return {
+        key: value if key in ADDRESS_KEPT else ([] if isinstance(value, list) else "***")
+        for key, value in address.items()
+        if value is not None or key in ADDRESS_KEPT
+    }
+
+
 def mask(value: Any, kind: str) -> Any:
-    """``j***@example.com``, ``+1********23``, ``***``; lists and objects come back empty."""
+    """``j***@example.com``, ``+1********23``, ``***``; lists and objects come back empty,
+    but for addresses (kind ``address``), which keep their kind and country."""
     if value is None:
         return None
+    if kind == "address" and isinstance(value, list):
+        return [mask_address(address) for address in value]
     if isinstance(value, str):
         if kind == "email" and "@" in value:
             local, _, domain = value.rpartition("@")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -39,7 +39,7 @@ def minor_unit(currency: str) -> Decimal:
 
 
 def plain(value: Any, currency: str | None = None) -> Any:
-    """A JSON-ready column value: times as ISO 8601, decimals as strings; given the row's
+    """A JSON-ready column value: times and dates as ISO 8601, decimals as strings; given the row's
     currency, a decimal is money, written in the currency's minor unit (so it reads the same
     before and after a database round trip)."""
     if isinstance(value, datetime):
@@ -47,6 +47,8 @@ def plain(value: Any, currency: str | None = None) -> Any:
             return orjson.dumps(value)[1:-1].decode()
         except TypeError:  # a time zone orjson does not know
             return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, Decimal):
         return str(value if currency is None else value.quantize(minor_unit(currency)))
     return value

@@ -6,12 +6,12 @@ concurrent writer that read an older version fails instead of overwriting.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Index, Integer, LargeBinary, Text
+from sqlalchemy import Column, Date, Index, Integer, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from crm_graph.db.registry import register_tables
@@ -27,6 +27,7 @@ def utcnow() -> datetime:
 PII: dict[str, Any] = {"pii": True}
 PII_EMAIL: dict[str, Any] = {"pii": "email"}
 PII_PHONE: dict[str, Any] = {"pii": "phone"}
+PII_ADDRESS: dict[str, Any] = {"pii": "address"}
 
 
 def version_column() -> Column[int]:
@@ -63,6 +64,14 @@ class Customer(SQLModel, table=True):
     attributes: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(Json, nullable=False, info=PII)
     )
+    # Postal addresses, normalised (crm_graph.domain.addresses): a list of objects with kind,
+    # lines, city, region, postal_code and country (ISO 3166-1 alpha-2).
+    addresses: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(Json, nullable=False, info=PII_ADDRESS)
+    )
+    birth_date: date | None = Field(default=None, sa_column=Column(Date, info=PII))
+    preferred_language: str | None = Field(default=None, max_length=35)  # BCP 47
+    time_zone: str | None = Field(default=None, max_length=64)  # IANA
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Select, String, false, func, literal, or_, select
@@ -35,6 +35,33 @@ def _contains_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
     return f"({column} @> jsonb_build_array(CAST({value} AS TEXT)))"
 
 
+class json_array_has_object(FunctionElement[bool]):
+    """Some object of the JSON array ``column`` has ``key`` equal to ``value`` (an address in a
+    country), on SQLite and PostgreSQL; ``key`` is a literal string of this code's own."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "json_array_has_object"
+
+
+@compiles(json_array_has_object, "sqlite")
+def _has_object_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    column, key, value = (compiler.process(c, **kw) for c in element.clauses)
+    return (
+        f"EXISTS (SELECT 1 FROM json_each({column}) "
+        f"WHERE json_extract(json_each.value, '$.' || {key}) = {value})"
+    )
+
+
+@compiles(json_array_has_object, "postgresql")
+def _has_object_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    column, key, value = (compiler.process(c, **kw) for c in element.clauses)
+    return (
+        f"({column} @> jsonb_build_array(jsonb_build_object(CAST({key} AS TEXT), "
+        f"CAST({value} AS TEXT))))"
+    )
+
+
 def _like(column: Any, text: str) -> Any:
     return func.lower(column).contains(text.lower(), autoescape=True)
 
@@ -48,9 +75,16 @@ def customer_select(
     created_before: datetime | None = None,
     include_deleted: bool = False,
     search_personal_data: bool = True,
+    countries: Sequence[str] | None = None,
+    languages: Sequence[str] | None = None,
+    time_zones: Sequence[str] | None = None,
+    born_after: date | None = None,
+    born_before: date | None = None,
 ) -> Select[Any]:
     """``search_personal_data=False`` searches names only: a caller who sees e-mails and
-    phones masked must not be able to probe them through the search either."""
+    phones masked must not be able to probe them through the search either. ``countries``:
+    an address in one of them; ``languages``: the tag or a more specific one (``de`` finds
+    ``de-AT``); birth dates from ``born_after`` (inclusive) to ``born_before`` (exclusive)."""
     stmt = select(Customer)
     if not include_deleted:
         stmt = stmt.where(Customer.deleted_at.is_(None))
@@ -71,6 +105,34 @@ def customer_select(
         stmt = stmt.where(Customer.created_at >= created_after)
     if created_before is not None:
         stmt = stmt.where(Customer.created_at < created_before)
+    if countries is not None:
+        column = Customer.__table__.c.addresses
+        stmt = stmt.where(
+            or_(
+                false(),
+                *(
+                    json_array_has_object(column, literal("country"), literal(c, String))
+                    for c in countries
+                ),
+            )
+        )
+    if languages is not None:
+        language = Customer.preferred_language
+        stmt = stmt.where(
+            or_(
+                false(),
+                *(
+                    or_(language == tag, language.startswith(f"{tag}-", autoescape=True))
+                    for tag in languages
+                ),
+            )
+        )
+    if time_zones is not None:
+        stmt = stmt.where(Customer.time_zone.in_(list(time_zones)) if time_zones else false())
+    if born_after is not None:
+        stmt = stmt.where(Customer.birth_date >= born_after)
+    if born_before is not None:
+        stmt = stmt.where(Customer.birth_date < born_before)
     return stmt
 
 

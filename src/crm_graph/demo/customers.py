@@ -1,5 +1,5 @@
 """The demo's customer rows: identities plus what their purchases made of them (lifecycle
-stage, tags such as ``vip``, custom attributes)."""
+stage, tags such as ``vip``, custom attributes) and their profiles (addresses, birth dates)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from crm_graph.demo.identities import LOCALES, Person, email, phone
+from crm_graph.demo.profiles import profile
 from crm_graph.demo.rows import DemoData, external_id
 from crm_graph.demo.timeline import HISTORY_DAYS, moment
 
@@ -35,6 +36,7 @@ def customer_rows(
     vip = max(vip, Decimal("0.01"))
     taken: set[str] = set()
     rows = []
+    profiles = rng.spawn(1)[0]  # a stream of its own: the rest of the demo draws as before
     for i, person in enumerate(people):
         region = LOCALES[person.locale][1]
         source = SOURCES[int(rng.integers(len(SOURCES)))]
@@ -70,6 +72,7 @@ def customer_rows(
                 "lifecycle_stage": _lifecycle(rng, person, spend[i], vip),
                 "tags": tags,
                 "attributes": attributes,
+                **profile(profiles, region, person.b2b),
                 "created_at": joined,
                 "updated_at": moment(min(person.joined + rng.uniform(0, 60), HISTORY_DAYS)),
                 "deleted_at": None,

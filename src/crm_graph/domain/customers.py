@@ -13,13 +13,17 @@ from crm_graph.auth.users import add_missing_users
 from crm_graph.db.jsonable import camel
 from crm_graph.db.models import Customer, CustomerMerge, utcnow
 from crm_graph.db.storable import problem_of, text_problem
+from crm_graph.domain.addresses import normalise_addresses
 from crm_graph.domain.changes import apply_changes
 from crm_graph.domain.errors import Collector, FieldError, ValidationFailed, fail, not_one_of
 from crm_graph.domain.values import (
     clean_text,
+    normalise_birth_date,
     normalise_country,
     normalise_email,
+    normalise_language,
     normalise_phone,
+    normalise_time_zone,
 )
 from crm_graph.events.payloads import entity_event
 
@@ -45,6 +49,10 @@ FIELDS = (
     "lifecycle_stage",
     "tags",
     "attributes",
+    "addresses",
+    "birth_date",
+    "preferred_language",
+    "time_zone",
 )
 
 
@@ -73,6 +81,14 @@ def validate_fields(
             out[key] = _tags(value or [], errors, path)
         elif key == "attributes":
             out[key] = _attributes(value or {}, errors, path)
+        elif key == "addresses":
+            out[key] = normalise_addresses(value, errors, *path)
+        elif key == "birth_date":
+            out[key] = normalise_birth_date(value, errors, *path)
+        elif key == "preferred_language":
+            out[key] = normalise_language(value, errors, *path)
+        elif key == "time_zone":
+            out[key] = normalise_time_zone(value, errors, *path)
         else:
             raise ValueError(f"unknown customer field {key!r}")
     return out

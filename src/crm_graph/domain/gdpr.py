@@ -32,7 +32,12 @@ from crm_graph.plugins_manager import PluginSet
 
 EXPORT_FORMAT = "crm-graph.customer-export/1"
 ERASED_NAME = "Erased customer"
-ERASED_VALUES: dict[str, Any] = {"name": ERASED_NAME, "tags": [], "attributes": {}}
+ERASED_VALUES: dict[str, Any] = {
+    "name": ERASED_NAME,
+    "tags": [],
+    "attributes": {},
+    "addresses": [],
+}
 
 
 async def _awaited(results: list[tuple[str, Any]]) -> dict[str, Any]:

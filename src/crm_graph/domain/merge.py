@@ -1,8 +1,8 @@
 """Merging duplicate customers into one survivor, atomically.
 
 The survivor keeps its own values; a field it lacks takes the first value found among the
-merged customers (in the order given). Tags are united, custom attributes combined (the
-survivor's win), and the lifecycle stage is the furthest along the funnel. Interactions,
+merged customers (in the order given). Tags and addresses are united, custom attributes
+combined (the survivor's win), and the lifecycle stage is the furthest along the funnel. Interactions,
 orders and every plugin's rows (``crm_customer_merge``; the rows of a plugin without it that
 point at the customers, :mod:`crm_graph.domain.plugin_rows`) move to the survivor; the merged
 customers are soft-deleted, and their external ids stay findable as aliases of the survivor.
@@ -28,7 +28,15 @@ from crm_graph.plugins_manager import PluginError, PluginSet
 
 MAX_MERGED = 50
 CORE = "core"
-FIRST_FOUND = ("name", "email", "phone", "company")
+FIRST_FOUND = (
+    "name",
+    "email",
+    "phone",
+    "company",
+    "birth_date",
+    "preferred_language",
+    "time_zone",
+)
 FUNNEL = ("subscriber", "lead", "prospect", "opportunity", "customer", "evangelist")
 
 
@@ -112,6 +120,10 @@ def plan_fields(survivor: Customer, merged: list[Customer]) -> list[FieldValue]:
     for customer in everyone:
         tags.extend(t for t in customer.tags if t not in tags)
     values.append(FieldValue("tags", tags, [c.id for c in everyone if c.tags]))
+    addresses: list[dict[str, Any]] = []
+    for customer in everyone:
+        addresses.extend(a for a in customer.addresses if a not in addresses)
+    values.append(FieldValue("addresses", addresses, [c.id for c in everyone if c.addresses]))
     attributes: dict[str, Any] = {}
     for customer in reversed(everyone):
         attributes.update(customer.attributes)
@@ -139,7 +151,9 @@ async def merge_customers(
     plan = MergePlan(survivor_id, merged_ids, fields=plan_fields(survivor, merged))
     errors = Collector()  # united tags and attributes must still fit a customer's limits
     customers.validate_fields(
-        {v.field: v.value for v in plan.fields if v.field in ("tags", "attributes")}, "", errors
+        {v.field: v.value for v in plan.fields if v.field in ("tags", "attributes", "addresses")},
+        "",
+        errors,
     )
     errors.check()
     now = utcnow()

@@ -1,15 +1,19 @@
-"""Normalising single values: e-mail addresses, phone numbers, money and currencies."""
+"""Normalising single values: e-mail addresses, phone numbers, money and currencies,
+countries, dates of birth, languages and time zones."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import zoneinfo
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import lru_cache
 
+import langcodes
 import phonenumbers
 import pycountry
 from babel.numbers import list_currencies
 from email_validator import EmailNotValidError, validate_email
+from langcodes.tag_parser import LanguageTagError
 
 from crm_graph.db.jsonable import minor_unit
 from crm_graph.db.storable import text_problem
@@ -162,3 +166,77 @@ def normalise_country(value: str | None, errors: Collector, *path: str) -> str |
     if code is None:
         errors.add("INVALID_COUNTRY", f"{text[:40]!r} is not a known country", *path)
     return code
+
+
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+# The furthest east a calendar runs ahead of UTC (UTC+14, Kiribati): "today" somewhere.
+_AHEAD_OF_UTC = timedelta(hours=14)
+
+
+def parse_date(value: date | str | None, errors: Collector, *path: str) -> date | None:
+    """A calendar date from a ``date`` or ISO 8601 / ``YYYYMMDD`` text; blank is None."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if not isinstance(value, str):
+        errors.add("INVALID_DATE", "must be a date (YYYY-MM-DD)", *path)
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        if len(text) == 8 and text.isdigit():
+            return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        return date.fromisoformat(text)
+    except ValueError:
+        errors.add("INVALID_DATE", f"{text[:40]!r} is not a YYYY-MM-DD date", *path)
+        return None
+
+
+def normalise_birth_date(value: date | str | None, errors: Collector, *path: str) -> date | None:
+    """A birth date: a real calendar date, not before 1900 and not in the future (anywhere
+    on Earth: a child born today in Kiribati is born "tomorrow" in UTC)."""
+    born = parse_date(value, errors, *path)
+    if born is None:
+        return None
+    if born > (datetime.now(UTC) + _AHEAD_OF_UTC).date():
+        errors.add("INVALID_DATE", "a birth date cannot be in the future", *path)
+        return None
+    if born < EARLIEST_BIRTH_DATE:
+        errors.add("INVALID_DATE", f"a birth date cannot be before {EARLIEST_BIRTH_DATE}", *path)
+        return None
+    return born
+
+
+def normalise_language(value: str | None, errors: Collector, *path: str) -> str | None:
+    """A BCP 47 language tag in its standard form (``en_us`` -> ``en-US``, ``iw`` -> ``he``),
+    every subtag registered (IANA language subtag registry, through ``langcodes``)."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        tag = langcodes.standardize_tag(text[:64])
+    except (LanguageTagError, ValueError):
+        tag = None
+    if tag is None or tag == "und" or not langcodes.tag_is_valid(tag) or len(tag) > 35:
+        errors.add("INVALID_LANGUAGE", f"{text[:40]!r} is not a BCP 47 language tag", *path)
+        return None
+    return tag
+
+
+@lru_cache(maxsize=1)
+def _time_zones() -> dict[str, str]:
+    """IANA zone names by their lower-case form."""
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+def normalise_time_zone(value: str | None, errors: Collector, *path: str) -> str | None:
+    """An IANA time zone name in its registered spelling (``europe/berlin`` ->
+    ``Europe/Berlin``)."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    name = _time_zones().get(text.lower().replace(" ", "_"))
+    if name is None or name.lower() == "localtime":
+        errors.add("INVALID_TIME_ZONE", f"{text[:40]!r} is not an IANA time zone", *path)
+        return None
+    return name

@@ -139,12 +139,19 @@ async def export_customers(
             "phone": customer.phone,
             "company": customer.company,
             "lifecycle_stage": customer.lifecycle_stage,
+            "birth_date": plain(customer.birth_date),
+            "preferred_language": customer.preferred_language,
+            "time_zone": customer.time_zone,
         }
         if fmt == "csv":
             values["tags"] = TAG_SEPARATOR.join(customer.tags)
+            values["addresses"] = (
+                json.dumps(customer.addresses, ensure_ascii=False) if customer.addresses else None
+            )
             values.update({k: v for k, v in customer.attributes.items() if k in keys})
         else:
             values["tags"] = customer.tags
+            values["addresses"] = customer.addresses
             values["attributes"] = customer.attributes
         writer.row(values)
         writer.count += 1

@@ -3,12 +3,14 @@ to row reasons.
 
 A column present in the file sets its field and an empty cell clears it; columns the file does
 not have leave the stored values alone. Customers' extra columns are custom attributes (an
-empty cell removes the attribute). Rows of one order share its ``order_number`` and each adds
+empty cell removes the attribute); their ``addresses`` are a JSON array (in a CSV cell, its
+JSON text). Rows of one order share its ``order_number`` and each adds
 a line; JSON Lines may instead give an order's ``lines`` as a list.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +41,17 @@ class Columns:
 
 CUSTOMERS = Columns(
     ("external_id", "name"),
-    ("email", "phone", "company", "lifecycle_stage", "tags"),
+    (
+        "email",
+        "phone",
+        "company",
+        "lifecycle_stage",
+        "tags",
+        "birth_date",
+        "preferred_language",
+        "time_zone",
+        "addresses",
+    ),
     attributes=True,
 )
 PRODUCTS = Columns(("sku", "name"), ("category", "price", "currency"))
@@ -75,9 +87,22 @@ def item_of(kind: Columns, values: dict[str, Any]) -> dict[str, Any]:
     if "tags" in item and not isinstance(item["tags"], list):  # a CSV cell: "vip; early"
         cell = str(item["tags"] or "")
         item["tags"] = [tag.strip() for tag in cell.split(TAG_SEPARATOR) if tag.strip()]
+    if isinstance(item.get("addresses"), str):  # a CSV cell: a JSON array, or blank
+        item["addresses"] = _json_cell(item["addresses"])
     if attributes:
         item["attributes"] = attributes
     return item
+
+
+def _json_cell(cell: str) -> Any:
+    """A cell holding JSON (a customer's addresses): blank is empty, bad JSON stays text (the
+    domain then says what is wrong with it)."""
+    if not cell.strip():
+        return []
+    try:
+        return json.loads(cell)
+    except ValueError:
+        return cell
 
 
 ORDER_FIELDS = ("customer_external_id", "placed_at", "total", "currency", "status")

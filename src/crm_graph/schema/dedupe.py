@@ -13,7 +13,7 @@ from strawberry.types import Info
 from crm_graph.auth.declare import requires
 from crm_graph.auth.guard import personal_fields, principal_of
 from crm_graph.auth.personal import shown
-from crm_graph.db.jsonable import camel
+from crm_graph.db.jsonable import camel, plain
 from crm_graph.domain import duplicates, merge
 from crm_graph.domain.errors import ValidationFailed
 from crm_graph.schema.mutations.base import perform
@@ -138,7 +138,8 @@ class MergeFieldValue:
     )
     def value(self, info: Info) -> JSON | None:
         kind = PERSONAL_FIELDS.get(self.python_name)
-        return self.given if kind is None else shown(principal_of(info), self.given, kind)
+        value = self.given if kind is None else shown(principal_of(info), self.given, kind)
+        return plain(value)  # a birth date as ISO 8601
 
     @strawberry.field(description="The customers the value comes from.")
     async def sources(self, info: Info) -> list[Customer]:

@@ -15,7 +15,9 @@ from crm_graph.auth.personal import PII_PERMISSION
 from crm_graph.auth.principal import Principal
 from crm_graph.db import models, queries
 from crm_graph.db.paging import Ordering
+from crm_graph.domain.errors import Collector
 from crm_graph.domain.merge import find_by_external_id
+from crm_graph.domain.values import normalise_country, normalise_language, normalise_time_zone
 from crm_graph.ids import GlobalIdError, from_global_id
 from crm_graph.schema.lists import connection
 from crm_graph.schema.types.common import Connection, Node, id_arg, page_args, query_error
@@ -70,16 +72,42 @@ def customer_list(
     principal: Principal, filter: CustomerFilter | None, order_by: CustomerOrderBy | None
 ) -> ListStatement:
     f = filter or CustomerFilter()
+    clear = principal.has(PII_PERMISSION)
+    for name, value in (("bornAfter", f.born_after), ("bornBefore", f.born_before)):
+        if value is not None and not clear:
+            raise query_error(
+                "FORBIDDEN", "filtering by birth date needs pii:read", f"filter.{name}"
+            )
     stmt = queries.customer_select(
         search=f.search,
-        search_personal_data=principal.has(PII_PERMISSION),
+        search_personal_data=clear,
         stages=_enum_values(f.lifecycle_stages),
         tags=f.tags,
         created_after=f.created_after,
         created_before=f.created_before,
         include_deleted=f.include_deleted,
+        countries=_normalised(f.countries, normalise_country, "filter.countries"),
+        languages=_normalised(
+            f.preferred_languages, normalise_language, "filter.preferredLanguages"
+        ),
+        time_zones=_normalised(f.time_zones, normalise_time_zone, "filter.timeZones"),
+        born_after=f.born_after,
+        born_before=f.born_before,
     )
     return stmt, ordering(models.Customer, order_by or CustomerOrderBy())
+
+
+def _normalised(values: list[str] | None, normalise: Any, argument: str) -> list[str] | None:
+    """Filter values spelt as stored (``germany`` -> ``DE``); a value that names nothing is a
+    coded error naming its argument, as the same value in a mutation would be."""
+    if values is None:
+        return None
+    errors = Collector()
+    found = [normalise(value, errors, argument) for value in values]
+    if errors.errors:
+        error = errors.errors[0]
+        raise query_error(error.code, error.message, argument)
+    return [value for value in found if value is not None]
 
 
 def order_list(

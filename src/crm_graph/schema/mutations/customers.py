@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
@@ -13,7 +16,17 @@ from crm_graph.domain import customers as domain
 from crm_graph.schema.mutations.base import fields_of, perform
 from crm_graph.schema.types.common import UserError, input_id
 from crm_graph.schema.types.customer import Customer
-from crm_graph.schema.types.enums import LifecycleStage
+from crm_graph.schema.types.enums import AddressKind, LifecycleStage
+
+
+@strawberry.input(description="A postal address; the country may be a code or a name.")
+class AddressInput:
+    kind: AddressKind = AddressKind.OTHER
+    lines: list[str] = strawberry.field(default_factory=list, description="Street lines.")
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str
 
 
 @strawberry.input(description="Customer fields a client may send; left out = unchanged.")
@@ -24,6 +37,28 @@ class CustomerFieldsInput:
     lifecycle_stage: LifecycleStage | None = strawberry.UNSET
     tags: list[str] | None = strawberry.UNSET
     attributes: JSON | None = strawberry.UNSET
+    addresses: list[AddressInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces every address; null or [] clears them."
+    )
+    birth_date: date | None = strawberry.field(
+        default=strawberry.UNSET, description="Not in the future, not before 1900."
+    )
+    preferred_language: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A BCP 47 language tag (en-GB, pt_br, zh-Hant)."
+    )
+    time_zone: str | None = strawberry.field(
+        default=strawberry.UNSET, description="An IANA time zone name (Europe/Berlin)."
+    )
+
+
+def customer_fields(data: CustomerFieldsInput) -> dict[str, Any]:
+    """The customer fields the client sent, as the domain takes them (addresses as dicts)."""
+    fields = fields_of(data, domain.FIELDS)
+    if fields.get("addresses") is not None:
+        fields["addresses"] = [
+            {**vars(address), "kind": address.kind.value} for address in fields["addresses"]
+        ]
+    return fields
 
 
 @strawberry.input
@@ -75,14 +110,14 @@ class CustomerMutations:
     @strawberry.mutation(metadata=requires("customers:write"))
     async def create_customer(self, info: Info, input: CreateCustomerInput) -> CustomerPayload:
         region = info.context.app.settings.default_phone_region
-        fields = fields_of(input, domain.FIELDS)
+        fields = customer_fields(input)
         row, errors = await perform(info, lambda s: domain.create_customer(s, fields, region))
         return CustomerPayload(customer=row, errors=errors)
 
     @strawberry.mutation(metadata=requires("customers:write"))
     async def update_customer(self, info: Info, input: UpdateCustomerInput) -> CustomerPayload:
         region = info.context.app.settings.default_phone_region
-        changes = fields_of(input, domain.FIELDS)
+        changes = customer_fields(input)
 
         async def work(session: AsyncSession) -> models.Customer:
             pk = input_id(input.id, "Customer", "input", "id")
@@ -99,7 +134,7 @@ class CustomerMutations:
         self, info: Info, input: UpsertCustomerInput
     ) -> UpsertCustomerPayload:
         region = info.context.app.settings.default_phone_region
-        fields = {**fields_of(input, domain.FIELDS), "external_id": input.external_id}
+        fields = {**customer_fields(input), "external_id": input.external_id}
         result, errors = await perform(info, lambda s: domain.upsert_customer(s, fields, region))
         row, created = (result[0], result[1]) if result else (None, False)
         return UpsertCustomerPayload(customer=row, created=created, errors=errors)

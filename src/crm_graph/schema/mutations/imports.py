@@ -20,15 +20,15 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from crm_graph.auth.declare import requires
-from crm_graph.domain import customers
 from crm_graph.domain.batches import MAX_ITEMS, REJECTED, BatchResult, Outcome
 from crm_graph.domain.customer_imports import import_customers
 from crm_graph.domain.errors import FieldError, ValidationFailed
 from crm_graph.domain.order_imports import import_orders
-from crm_graph.schema.mutations.base import fields_of, perform
+from crm_graph.schema.mutations.base import perform
+from crm_graph.schema.mutations.customers import CustomerFieldsInput, customer_fields
 from crm_graph.schema.types.common import UserError
 from crm_graph.schema.types.customer import Customer
-from crm_graph.schema.types.enums import LifecycleStage, OrderStatus
+from crm_graph.schema.types.enums import OrderStatus
 from crm_graph.schema.types.order import Order
 
 
@@ -41,16 +41,11 @@ class ImportStatus(Enum):
 
 
 @strawberry.input(description="A customer, created or updated by its external id.")
-class ImportCustomerInput:
+class ImportCustomerInput(CustomerFieldsInput):
     external_id: str
     name: str | None = strawberry.field(
         default=strawberry.UNSET, description="Required for a new customer."
     )
-    email: str | None = strawberry.UNSET
-    phone: str | None = strawberry.UNSET
-    company: str | None = strawberry.UNSET
-    lifecycle_stage: LifecycleStage | None = strawberry.UNSET
-    tags: list[str] | None = strawberry.UNSET
     attributes: JSON | None = strawberry.field(
         default=strawberry.UNSET,
         description="A patch of custom attributes: given keys are set, null removes a key.",
@@ -187,9 +182,7 @@ class BulkMutations:
         self, info: Info, input: list[ImportCustomerInput], strict: bool = False
     ) -> ImportCustomersPayload:
         region = info.context.app.settings.default_phone_region
-        items = [
-            {**fields_of(item, customers.FIELDS), "external_id": item.external_id} for item in input
-        ]
+        items = [{**customer_fields(item), "external_id": item.external_id} for item in input]
         result, errors = await _run(
             info, len(items), strict, lambda s: import_customers(s, items, region)
         )

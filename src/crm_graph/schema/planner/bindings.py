@@ -80,15 +80,25 @@ class Children:
     order_by: tuple[str, ...] = ("id",)
 
 
-Binding = GlobalId | Column | Money | Pages | Reference | Children
+@dataclass(frozen=True)
+class Objects:
+    """A JSON column holding a list of objects (a customer's addresses), each written as the
+    field's object type, whose fields read the keys of their Python names."""
+
+    column: str
+
+
+Binding = GlobalId | Column | Money | Pages | Reference | Children | Objects
 
 FIELDS: dict[tuple[str, str], Binding] = {
     **{(name, "id"): GlobalId() for name in ("Customer", "Order", "Interaction", "Product")},
     ("Customer", "ownerId"): Column("owner_id"),
     ("Customer", "erasedAt"): Column("erased_at"),
+    ("Customer", "addresses"): Objects("addresses"),
     ("Customer", "consents"): Children(CustomerConsent, "customer_id", ("-recorded_at", "-id")),
     ("Consent", "id"): GlobalId("CustomerConsent"),
     ("User", "id"): GlobalId(),
+    ("Team", "id"): GlobalId(),
     ("Consent", "channel"): Column("channel"),
     ("Customer", "orders"): Pages(models.Order, "customer_id", OrderOrderBy),
     ("Customer", "interactions"): Pages(models.Interaction, "customer_id", InteractionOrderBy),

@@ -185,7 +185,12 @@ class PlanBuilder:
         kind = (field.metadata or {}).get(PII_FIELD) if field is not None else None
         if kind is None or self.clear:
             return convert
-        return lambda value: convert(mask(value, kind))
+
+        def masked(value: Any) -> Any:
+            hidden = mask(value, kind)  # a date or a number masks to null
+            return None if hidden is None else convert(hidden)
+
+        return masked
 
     # Plan ------------------------------------------------------------------------------------
 
@@ -385,6 +390,8 @@ class PlanBuilder:
             return lambda row, _run, _path: global_id(type_name, row[index])
         if isinstance(binding, bindings.Money):
             return self._money(columns, binding, definition, nodes)
+        if isinstance(binding, bindings.Objects):
+            return self._objects(columns.index(binding.column), definition, field, nodes)
         if isinstance(binding, bindings.Pages):
             target = binding.model
             relation = ChildPages(
@@ -446,6 +453,38 @@ class PlanBuilder:
         if not is_leaf_type(inner):
             raise Unsupported(f"a column of type {inner}")
         return leaf(inner)
+
+    def _objects(self, index: int, definition: Any, field: Any, nodes: list[FieldNode]) -> Any:
+        """The writer of a list of objects stored in one JSON column, masked as a whole as
+        the field declares (the object's own fields hold no masks of their own)."""
+        object_type = get_named_type(definition.type)
+        parts: list[tuple[str, str | None, Callable[[Any], Any], bool]] = []
+        for key, field_nodes in self.collect(object_type, nodes).items():
+            if field_nodes[0].name.value == "__typename":
+                parts.append((key, None, _const(object_type.name), True))
+                continue
+            sub_definition, sub_field = self._definition(object_type, field_nodes)
+            nullable = not is_non_null_type(sub_definition.type)
+            convert = self._leaf_or_list(sub_definition.type)
+            parts.append((key, sub_field.python_name, convert, nullable))
+        shown = self._masked(field, lambda value: value)
+
+        def write(item: dict[str, Any]) -> dict[str, Any]:
+            out = {}
+            for key, name, convert, nullable in parts:
+                value = item.get(name) if name is not None else None
+                if name is None:
+                    out[key] = convert(value)
+                elif value is None:
+                    out[key] = None if nullable else _required(None)
+                else:
+                    out[key] = convert(value)
+            return out
+
+        def objects(row: Any, _run: Run, _path: Path) -> list[dict[str, Any]]:
+            return [write(item) for item in shown(row[index] or [])]
+
+        return objects
 
     def _money(
         self, columns: Columns, binding: Any, definition: Any, nodes: list[FieldNode]
@@ -573,6 +612,11 @@ class PlanBuilder:
             if self._denied(inner, key, field_nodes) is not None:
                 raise Unsupported("a forbidden field of a batch value")
             definition, field = self._definition(inner, field_nodes)
+            binding = bindings.FIELDS.get((inner.name, field_nodes[0].name.value))
+            if isinstance(binding, bindings.GlobalId):  # a row's id as its global ID
+                type_name = binding.type_name or inner.name
+                parts.append((key, "id", lambda pk, _run, _path, t=type_name: global_id(t, pk)))
+                continue
             if (
                 field is None
                 or field.base_resolver is not None

@@ -22,6 +22,13 @@ class LifecycleStage(Enum):
 
 
 @strawberry.enum
+class AddressKind(Enum):
+    BILLING = "billing"
+    SHIPPING = "shipping"
+    OTHER = "other"
+
+
+@strawberry.enum
 class InteractionChannel(Enum):
     EMAIL = "email"
     PHONE = "phone"
