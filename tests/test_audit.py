@@ -2,7 +2,7 @@
 transaction; refused or failed mutations leave none. Personal data in it is hashed.
 
 The script below performs every mutation of the composed schema (core, events, imports,
-analytics, loyalty, sales, service) successfully; the test fails when a mutation exists that it does not run,
+analytics, loyalty, marketing, sales, service) successfully; the test fails when a mutation exists that it does not run,
 so a new mutation cannot escape the audit comparison.
 """
 
@@ -174,6 +174,7 @@ async def perform_every_mutation(client: GraphQLClient) -> Script:
     )
     await perform_sales_mutations(s, ada)
     await perform_service_mutations(s, ada)
+    await perform_marketing_mutations(s, ada)
     await s.input("eraseCustomer", "EraseCustomerInput", {"id": bob})
     return s
 
@@ -222,6 +223,50 @@ async def perform_service_mutations(s: Script, customer: str) -> None:
         "LinkTicketInteractionInput",
         {"ticketId": ticket, "interactionId": call},
     )
+
+
+async def perform_marketing_mutations(s: Script, customer: str) -> None:
+    made = await s.input(
+        "createAudienceSegment",
+        "CreateAudienceSegmentInput",
+        {"name": "Fair", "kind": "STATIC"},
+        "segment { id }",
+    )
+    members = {"segmentId": made["segment"]["id"], "customers": [customer]}
+    await s.input("addAudienceSegmentMembers", "AudienceSegmentMembersInput", members)
+    await s.input("removeAudienceSegmentMembers", "AudienceSegmentMembersInput", members)
+    await s.input("deleteAudienceSegment", "AudienceSegmentIdInput", {"id": members["segmentId"]})
+    buyers = {"condition": {"field": "orders.count", "operator": "gte", "value": 1}}
+    dynamic = await s.input(
+        "createAudienceSegment",
+        "CreateAudienceSegmentInput",
+        {"name": "Buyers", "kind": "DYNAMIC", "filter": buyers},
+        "segment { id }",
+    )
+    segment = dynamic["segment"]["id"]
+    await s.input(
+        "updateAudienceSegment",
+        "UpdateAudienceSegmentInput",
+        {"id": segment, "description": "Paid once"},
+    )
+    await s.input("refreshAudienceSegment", "AudienceSegmentIdInput", {"id": segment})
+    made = await s.input(
+        "createEmailCampaign",
+        "CreateEmailCampaignInput",
+        {
+            "name": "Spring",
+            "segmentId": segment,
+            "subject": "Hi {{ customer.first_name }}",
+            "sender": "news@shop.example",
+            "textTemplate": "Hello",
+        },
+        "campaign { id }",
+    )
+    campaign = made["campaign"]["id"]
+    await s.input("updateEmailCampaign", "UpdateEmailCampaignInput", {"id": campaign, "cost": "10"})
+    later = {"id": campaign, "sendAt": "2999-01-01T00:00:00Z"}
+    await s.input("sendEmailCampaign", "SendEmailCampaignInput", later)
+    await s.input("cancelEmailCampaign", "EmailCampaignIdInput", {"id": campaign})
 
 
 @pytest.fixture

@@ -116,6 +116,16 @@ class LinkTokens:
             secret = secrets.token_urlsafe(48)
         return hmac.new(secret.encode(), b"crm-graph link tokens", hashlib.sha256).digest()
 
+    def digest(self, purpose: str, value: str) -> str:
+        """A keyed hash of ``value`` for ``purpose`` (hex HMAC-SHA256 under a key derived from
+        ``CRM_SECRET_KEY``): what to keep of a value that must be recognised again but not
+        read back, such as an address on a suppression list after the customer was erased.
+        Stable while ``CRM_SECRET_KEY`` is."""
+        if not PURPOSE.match(purpose):
+            raise ValueError(f"purpose {purpose!r} must match {PURPOSE.pattern}")
+        key = hmac.new(self._key, f"digest:{purpose}".encode(), hashlib.sha256).digest()
+        return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
     def make(
         self,
         purpose: str,

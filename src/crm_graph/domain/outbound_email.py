@@ -9,7 +9,7 @@ one and receivers can tell a duplicate.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import formataddr, parseaddr
@@ -118,6 +118,19 @@ async def email_status(session: AsyncSession, message_id: str) -> str | None:
     return await session.scalar(
         select(OutboundEmail.status).where(OutboundEmail.message_id == message_id)
     )
+
+
+async def email_statuses(session: AsyncSession, message_ids: Sequence[str]) -> dict[str, str]:
+    """The status of each of these messages by ``Message-ID``, in one statement (unknown
+    ones are left out): for following many messages, a campaign's send log."""
+    if not message_ids:
+        return {}
+    rows = await session.execute(
+        select(OutboundEmail.message_id, OutboundEmail.status).where(
+            OutboundEmail.message_id.in_(list(message_ids))
+        )
+    )
+    return dict(rows.all())  # type: ignore[arg-type]
 
 
 async def count_emails(session: AsyncSession, owner: str, tag: str | None = None) -> dict[str, int]:

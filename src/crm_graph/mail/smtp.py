@@ -7,6 +7,7 @@ message's data went out, before the server's final reply, leaves it *in doubt*.
 
 from __future__ import annotations
 
+import email.policy
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -58,9 +59,15 @@ class Outcome:
     error: str | None = None
 
 
+# Header lines may be 998 characters long (RFC 5322): folding at 78 would wrap a long URL in a
+# header (List-Unsubscribe's, with its signed token) into RFC 2047 encoded words, which mail
+# clients do not read as a URL.
+LONG_HEADERS = email.policy.default.clone(max_line_length=998)
+
+
 def mime_message(row: OutboundEmail) -> EmailMessage:
     """The message as sent: text, with the HTML as its alternative when there is one."""
-    message = EmailMessage()
+    message = EmailMessage(policy=LONG_HEADERS)
     message["From"] = row.sender
     message["To"] = ", ".join(row.recipients)
     message["Subject"] = row.subject

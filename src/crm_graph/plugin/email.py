@@ -3,6 +3,12 @@ background, over ``CRM_SMTP_URL``) and follow what became of your messages."""
 
 from __future__ import annotations
 
-from crm_graph.domain.outbound_email import QueuedEmail, count_emails, email_status, queue_email
+from crm_graph.domain.outbound_email import (
+    QueuedEmail,
+    count_emails,
+    email_status,
+    email_statuses,
+    queue_email,
+)
 
-__all__ = ["QueuedEmail", "count_emails", "email_status", "queue_email"]
+__all__ = ["QueuedEmail", "count_emails", "email_status", "email_statuses", "queue_email"]

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
+from crm_graph.auth.models import CustomerConsent as ConsentRow
 from crm_graph.db.models import Customer as CustomerRow
 from crm_graph.db.models import Interaction as InteractionRow
 from crm_graph.db.models import Order as OrderRow
 from crm_graph.db.models import OrderLine as OrderLineRow
 from crm_graph.db.models import Product as ProductRow
 from crm_graph.db.models import utcnow
+from crm_graph.db.queries import json_array_contains
 from crm_graph.db.types import Json as JsonColumn
 from crm_graph.db.types import Money as MoneyColumn
 from crm_graph.db.types import UTCDateTime as UTCDateTimeColumn
 
 __all__ = [
+    "ConsentRow",
     "CustomerRow",
     "Field",
     "InteractionRow",
@@ -30,5 +33,6 @@ __all__ = [
     "ProductRow",
     "SQLModel",
     "UTCDateTimeColumn",
+    "json_array_contains",
     "utcnow",
 ]

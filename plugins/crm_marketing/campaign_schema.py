@@ -1,0 +1,324 @@
+"""GraphQL of e-mail campaigns: ``EmailCampaign``, its statistics and send log, queries and
+mutations. Sending needs ``campaigns:send`` only: addresses stay on the server, so a
+marketer without ``pii:read`` sends to a segment without ever seeing one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import strawberry
+from sqlalchemy import select
+from strawberry.types import Info
+
+from crm_graph.plugin import (
+    Collector,
+    CustomerRow,
+    CustomerType,
+    MoneyType,
+    Related,
+    RequestContext,
+    UserError,
+    batch_field,
+    id_arg,
+    input_id,
+    money,
+    perform,
+    query_error,
+    requires,
+    table_field,
+    to_global_id,
+)
+from crm_marketing import campaigns, stats
+from crm_marketing.segment_schema import AudienceSegmentType
+from crm_marketing.settings import CAMPAIGNS_READ, CAMPAIGNS_SEND, CAMPAIGNS_WRITE, NAME
+from crm_marketing.tables import MarketingCampaign, MarketingSegment, MarketingSend
+
+MAX_SENDS = 100
+
+
+@strawberry.enum(name="EmailCampaignStatus")
+class EmailCampaignStatus(Enum):
+    DRAFT = campaigns.DRAFT
+    SCHEDULED = campaigns.SCHEDULED
+    SENDING = campaigns.SENDING
+    SENT = campaigns.SENT
+    CANCELLED = campaigns.CANCELLED
+
+
+@strawberry.enum(name="EmailSendStatus", description="A recipient's message, or why none.")
+class EmailSendStatus(Enum):
+    QUEUED = campaigns.QUEUED
+    SENT = "sent"
+    FAILED = campaigns.FAILED
+    IN_DOUBT = "in_doubt"
+    SUPPRESSED = campaigns.SUPPRESSED
+
+
+@strawberry.type(
+    name="EmailCampaignStats",
+    description="What became of a campaign's messages. `sent`: accepted by the mail server; "
+    "`inDoubt`: the connection ended before the server's answer (never resent on its own); "
+    "`suppressed`: members who got no message (no e-mail consent in force, on the "
+    "suppression list, no address), counted by reason.",
+)
+class EmailCampaignStatsType:
+    recipients: int
+    queued: int
+    sent: int
+    delivered: int
+    failed: int
+    in_doubt: int
+    suppressed: int
+    suppressed_no_consent: int
+    suppressed_on_list: int
+    suppressed_no_email: int
+    unsubscribed: int
+
+
+@strawberry.type(name="EmailCampaignSend", description="One recipient of a campaign.")
+class EmailCampaignSendType:
+    customer: CustomerType | None = table_field(
+        Related(CustomerRow, key="id", parent_key="customer_id"),
+        description="The recipient (null once erased).",
+    )
+
+    @strawberry.field
+    def status(self) -> EmailSendStatus:
+        return EmailSendStatus(self.status)  # type: ignore[attr-defined]
+
+    reason: str | None = strawberry.field(description="Why suppressed or failed.")
+    created_at: datetime
+    delivered_at: datetime | None
+    unsubscribed_at: datetime | None
+
+
+async def campaign_stats(parents: list[Any], context: RequestContext) -> list[Any]:
+    async with context.app.read() as session:
+        found = await stats.delivery([p.id for p in parents], session)
+    return [EmailCampaignStatsType(**found[p.id]) for p in parents]
+
+
+async def campaign_sends(
+    parents: list[Any],
+    context: RequestContext,
+    first: int = 50,
+    status: EmailSendStatus | None = None,
+) -> list[Any]:
+    """The first recipients of each campaign (by id), optionally of one status."""
+    if not 1 <= first <= MAX_SENDS:
+        raise query_error("INVALID_ARGUMENT", f"first must be 1 to {MAX_SENDS}", "first")
+    found = []
+    async with context.app.read() as session:
+        for parent in parents:
+            statement = select(MarketingSend).where(MarketingSend.campaign_id == parent.id)
+            if status is not None:
+                statement = statement.where(MarketingSend.status == status.value)
+            found.append(
+                list(await session.scalars(statement.order_by(MarketingSend.id).limit(first)))
+            )
+    return found
+
+
+@strawberry.type(name="EmailCampaign", description="An e-mail campaign to one audience segment.")
+class EmailCampaignType:
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("EmailCampaign", self.id))  # type: ignore[attr-defined]
+
+    name: str
+    segment: AudienceSegmentType | None = table_field(
+        Related(MarketingSegment, key="id", parent_key="segment_id")
+    )
+    subject: str = strawberry.field(description="A template, like the bodies.")
+    sender: str
+    reply_to: str | None
+    text_template: str
+    html_template: str | None
+
+    @strawberry.field
+    def status(self) -> EmailCampaignStatus:
+        return EmailCampaignStatus(self.status)  # type: ignore[attr-defined]
+
+    send_rate: float = strawberry.field(description="Throttle: messages per second.")
+
+    @strawberry.field(description="What the campaign cost, for its ROI.")
+    def cost(self) -> MoneyType:
+        return money(Decimal(self.cost), self.currency)  # type: ignore[attr-defined]
+
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    created_at: datetime
+    stats: EmailCampaignStatsType = batch_field(
+        campaign_stats, metadata=requires(CAMPAIGNS_READ), description="Counts of the send log."
+    )
+    sends: list[EmailCampaignSendType] = batch_field(
+        campaign_sends,
+        metadata=requires(CAMPAIGNS_READ),
+        description="The send log: one row per member of the segment.",
+    )
+
+
+@strawberry.input
+class CreateEmailCampaignInput:
+    name: str
+    segment_id: strawberry.ID
+    subject: str
+    sender: str
+    text_template: str
+    html_template: str | None = None
+    reply_to: str | None = None
+    send_rate: float | None = None
+    cost: Decimal | None = None
+    currency: str | None = None
+
+
+@strawberry.input
+class UpdateEmailCampaignInput:
+    id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    segment_id: strawberry.ID | None = strawberry.UNSET
+    subject: str | None = strawberry.UNSET
+    sender: str | None = strawberry.UNSET
+    text_template: str | None = strawberry.UNSET
+    html_template: str | None = strawberry.UNSET
+    reply_to: str | None = strawberry.UNSET
+    send_rate: float | None = strawberry.UNSET
+    cost: Decimal | None = strawberry.UNSET
+    currency: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class SendEmailCampaignInput:
+    id: strawberry.ID
+    send_at: datetime | None = strawberry.field(default=None, description="Default: now.")
+
+
+@strawberry.input
+class EmailCampaignIdInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class EmailCampaignPayload:
+    campaign: EmailCampaignType | None
+    errors: list[UserError]
+
+
+FIELDS = (
+    "name",
+    "segment_id",
+    "subject",
+    "sender",
+    "text_template",
+    "html_template",
+    "reply_to",
+    "send_rate",
+    "cost",
+    "currency",
+)
+REQUIRED = ("name", "segment_id", "subject", "sender", "text_template")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _fields(input: Any) -> dict[str, Any]:
+    """The input's given values by column name; a required one given as null is an error."""
+    given = {
+        key: getattr(input, key) for key in FIELDS if getattr(input, key) is not strawberry.UNSET
+    }
+    errors = Collector()
+    for key in REQUIRED:
+        if key in given and given[key] is None:
+            errors.add("REQUIRED", f"{_camel(key)} cannot be null", "input", _camel(key))
+    errors.check()
+    for key in ("send_rate", "cost", "currency"):  # null: the default, as when left out
+        if key in given and given[key] is None:
+            del given[key]
+    if given.get("segment_id") is not None:
+        given["segment_id"] = input_id(given["segment_id"], "AudienceSegment", "input", "segmentId")
+    return given
+
+
+def _pk(value: str) -> int:
+    return input_id(value, "EmailCampaign", "input", "id")
+
+
+async def _save(info: Info, campaign_id: str | None, input: Any) -> EmailCampaignPayload:
+    app = info.context.app
+
+    async def work(session: Any) -> MarketingCampaign:
+        pk = _pk(campaign_id) if campaign_id is not None else None
+        settings = app.plugin_settings(NAME)
+        currency = app.settings.default_currency
+        return await campaigns.save(session, settings, currency, pk, _fields(input))
+
+    campaign, errors = await perform(info, work)
+    return EmailCampaignPayload(campaign=campaign, errors=errors)  # type: ignore[arg-type]
+
+
+@strawberry.type
+class CampaignQueries:
+    @strawberry.field(
+        description="E-mail campaigns, newest first.", metadata=requires(CAMPAIGNS_READ)
+    )
+    async def email_campaigns(self, info: Info) -> list[EmailCampaignType]:
+        async with info.context.app.read() as session:
+            found = await session.scalars(
+                select(MarketingCampaign).order_by(MarketingCampaign.id.desc())
+            )
+            return list(found)  # type: ignore[arg-type]
+
+    @strawberry.field(description="One e-mail campaign.", metadata=requires(CAMPAIGNS_READ))
+    async def email_campaign(self, info: Info, id: strawberry.ID) -> EmailCampaignType | None:
+        pk = id_arg(id, "EmailCampaign")
+        async with info.context.app.read() as session:
+            return await session.get(MarketingCampaign, pk)  # type: ignore[return-value]
+
+
+@strawberry.type
+class CampaignMutations:
+    @strawberry.mutation(
+        description="A draft campaign; its templates are checked (a mistake names its line).",
+        metadata=requires(CAMPAIGNS_WRITE),
+    )
+    async def create_email_campaign(
+        self, info: Info, input: CreateEmailCampaignInput
+    ) -> EmailCampaignPayload:
+        return await _save(info, None, input)
+
+    @strawberry.mutation(description="Change a draft campaign.", metadata=requires(CAMPAIGNS_WRITE))
+    async def update_email_campaign(
+        self, info: Info, input: UpdateEmailCampaignInput
+    ) -> EmailCampaignPayload:
+        return await _save(info, input.id, input)
+
+    @strawberry.mutation(
+        description="Send a draft to its segment now or at `sendAt`: to every member with e-mail "
+        "consent in force, throttled; the others are counted as suppressed.",
+        metadata=requires(CAMPAIGNS_SEND),
+    )
+    async def send_email_campaign(
+        self, info: Info, input: SendEmailCampaignInput
+    ) -> EmailCampaignPayload:
+        campaign, errors = await perform(
+            info, lambda session: campaigns.schedule(session, _pk(input.id), input.send_at)
+        )
+        return EmailCampaignPayload(campaign=campaign, errors=errors)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Cancel a scheduled campaign.", metadata=requires(CAMPAIGNS_SEND)
+    )
+    async def cancel_email_campaign(
+        self, info: Info, input: EmailCampaignIdInput
+    ) -> EmailCampaignPayload:
+        campaign, errors = await perform(
+            info, lambda session: campaigns.cancel(session, _pk(input.id))
+        )
+        return EmailCampaignPayload(campaign=campaign, errors=errors)  # type: ignore[arg-type]

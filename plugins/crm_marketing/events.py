@@ -1,0 +1,100 @@
+"""The plugin's event types, each with the JSON Schema of its payload, and what it does with
+the core's events: a change to a customer or their orders refreshes that customer's place in
+every dynamic segment at once (the periodic refresh catches what time alone changes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm_graph.plugin import AppContext, EventRecord, EventType, from_global_id
+from crm_marketing import campaigns, segments
+
+_ID = {"type": "string", "description": "A global ID."}
+_SEGMENT = {
+    "type": "object",
+    "properties": {"segmentId": _ID, "segmentName": {"type": "string"}},
+    "required": ["segmentId", "segmentName"],
+}
+
+_EMAIL = {
+    "type": "object",
+    "properties": {"campaignId": _ID, "messageId": {"type": "string"}},
+    "required": ["campaignId"],
+}
+
+EVENT_TYPES = [
+    EventType(
+        campaigns.CAMPAIGN_SENT,
+        "A campaign finished: every member of its segment has a message queued or is "
+        "counted as suppressed.",
+        {
+            "type": "object",
+            "properties": {
+                "campaignId": _ID,
+                "queued": {"type": "integer"},
+                "suppressed": {"type": "integer"},
+            },
+            "required": ["campaignId", "queued", "suppressed"],
+        },
+        entity_type="EmailCampaign",
+    ),
+    EventType(
+        campaigns.EMAIL_DELIVERED,
+        "The mail server accepted a campaign's message to the customer.",
+        _EMAIL,
+        entity_type="Customer",
+    ),
+    EventType(
+        campaigns.EMAIL_UNSUBSCRIBED,
+        "The customer unsubscribed through a campaign's link: their e-mail consent was "
+        "withdrawn and the address suppressed.",
+        _EMAIL,
+        entity_type="Customer",
+    ),
+    EventType(
+        segments.ENTERED,
+        "A customer entered an audience segment (added to a static list, or newly matched "
+        "by a dynamic segment's filter).",
+        _SEGMENT,
+        entity_type="Customer",
+    ),
+    EventType(
+        segments.LEFT,
+        "A customer left an audience segment (removed from a static list, or no longer "
+        "matched by a dynamic segment's filter).",
+        _SEGMENT,
+        entity_type="Customer",
+    ),
+]
+
+# Core events after which a customer's dynamic segments may hold differently.
+CUSTOMER_EVENTS = {
+    "customer.created",
+    "customer.updated",
+    "customer.deleted",
+    "customer.restored",
+    "customer.merged",
+}
+ORDER_EVENTS = {"order.placed", "order.status_changed", "order.updated"}
+
+
+def customer_of(event: EventRecord) -> int | None:
+    """The customer a core event is about (its entity, or an order's customer)."""
+    global_id: Any = None
+    if event.type in CUSTOMER_EVENTS:
+        global_id = event.entity_id
+    elif event.type in ORDER_EVENTS:
+        global_id = ((event.payload or {}).get("entity") or {}).get("customerId")
+    if not isinstance(global_id, str):
+        return None
+    try:
+        kind, pk = from_global_id(global_id)
+    except ValueError:  # a malformed id in a stored payload: nothing to refresh
+        return None
+    return int(pk) if kind == "Customer" else None
+
+
+async def handle(event: EventRecord, app: AppContext) -> None:
+    customer_id = customer_of(event)
+    if customer_id is not None:
+        await segments.refresh_all(app, among=[customer_id])
