@@ -6,7 +6,9 @@ counted, and a marketer without pii:read sends."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +17,8 @@ from pydantic import SecretStr
 import crm_marketing
 from crm_graph.settings import Settings
 from crm_graph.testing import SMTP_DROP, GraphQLClient, SmtpInbox, app_client, smtp_server
-from tests.marketing_support import create_segment, customer, events_of
+from tests.helpers import snapshot
+from tests.marketing_support import create_segment, customer, events_of, order, product
 from tests.smtp_support import eventually
 
 CAMPAIGN = "id status stats { recipients queued sent delivered failed inDoubt suppressed suppressedNoConsent suppressedOnList suppressedNoEmail unsubscribed }"
@@ -256,3 +259,163 @@ async def test_a_marketer_without_pii_read_sends_and_messages_in_doubt_are_count
     # The one in doubt is never resent on its own.
     await eventually(lambda: events_of(client, "email.delivered"))
     assert inbox.data_seen == 2
+
+
+def in_days(days: float) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+def links_of(message: Any) -> tuple[str, list[str]]:
+    """The open pixel's path and the tracked links' paths of a received message's HTML."""
+    html = message.get_payload()[1].get_payload(decode=True).decode()
+    pixel = re.search(r'<img src="http://testserver(/p/marketing/o/[^"]+)"', html)
+    clicks = re.findall(r'href="http://testserver(/p/marketing/c/[^"]+)"', html)
+    assert pixel is not None, html
+    return pixel.group(1), clicks
+
+
+async def touch(client: GraphQLClient, path: str) -> Any:
+    answer = await client.http.get(path, headers={"Authorization": ""})
+    assert answer.status_code in (200, 302), answer.text
+    return answer
+
+
+async def test_opens_clicks_and_attributed_orders_make_exact_stats(
+    mailbox: tuple[GraphQLClient, SmtpInbox],
+) -> None:
+    """The hand-checked fixture: Ada's order before her click and the one 8 days after it are
+    not the campaign's; Bob opened A and then clicked B (the last touch wins); Cy's refunded
+    order brings nothing and her EUR order counts in EUR; Di never opened; B cost nothing."""
+    client, inbox = mailbox
+    names = ("Ada", "Bob", "Cy", "Di")
+    people = {n: await customer(client, n, email=f"{n.lower()}@example.com") for n in names}
+    for person in people.values():
+        await client.data(CONSENT, {"id": person, "granted": True})
+    everyone = (await create_segment(client, name="All", kind="STATIC"))["segment"]["id"]
+    only_bob = (await create_segment(client, name="Bob", kind="STATIC"))["segment"]["id"]
+    members = "mutation ($input: AudienceSegmentMembersInput!) { addAudienceSegmentMembers(input: $input) { errors { code } } }"
+    await client.data(
+        members, {"input": {"segmentId": everyone, "customers": list(people.values())}}
+    )
+    await client.data(members, {"input": {"segmentId": only_bob, "customers": [people["Bob"]]}})
+    shop_link = '<p><a href="https://shop.example/spring?utm=mail&amp;x=1">Shop</a></p>'
+    a = await campaign(
+        client, everyone, name="A", htmlTemplate=shop_link + HTML, cost="100", currency="USD"
+    )
+    await client.data(SEND, {"id": a["id"]})
+    await sent(client, a["id"])
+    mail = {m["To"]: m for m in inbox.received}
+
+    _pixel, [ada_click] = links_of(mail["ada@example.com"])
+    redirect = await touch(client, ada_click)
+    assert redirect.headers["location"] == "https://shop.example/spring?utm=mail&x=1"
+    await touch(client, ada_click)  # a second click: a touch, no second interaction
+    await touch(client, links_of(mail["bob@example.com"])[0])
+    await touch(client, links_of(mail["cy@example.com"])[1][0])
+    tampered = ada_click[:-4] + ("AAAA" if not ada_click.endswith("AAAA") else "BBBB")
+    assert (await client.http.get(tampered, headers={"Authorization": ""})).status_code == 400
+
+    b = await campaign(client, only_bob, name="B", htmlTemplate=shop_link + HTML)
+    await client.data(SEND, {"id": b["id"]})
+    await sent(client, b["id"])
+    [bob_b] = [m for m in inbox.received if m["Subject"] == "Bob, the B"]
+    await touch(client, links_of(bob_b)[1][0])
+
+    usd = await product(client, "P", "5")
+    eur = await product(client, "E", "25", "EUR")
+    await order(client, people["Ada"], usd, 3, placed_at=in_days(-1))  # before the click
+    await order(client, people["Ada"], usd, 10, placed_at=in_days(2))  # 50 USD: A
+    await order(client, people["Ada"], usd, 6, placed_at=in_days(8))  # outside the window
+    await order(client, people["Bob"], usd, 14, placed_at=in_days(1))  # 70 USD: B, last touch
+    await order(client, people["Cy"], usd, 8, status="REFUNDED", placed_at=in_days(3))
+    await order(client, people["Cy"], eur, 1, placed_at=in_days(4), currency="EUR")  # A
+    await order(client, people["Di"], usd, 2, placed_at=in_days(1))  # never touched
+
+    returns = "opened clicked ordered revenue { amount currency } cost { amount currency } roi returns { currency orders revenue { amount } roi }"
+    query = f"query ($id: ID!) {{ emailCampaign(id: $id) {{ stats {{ sent {returns} }} }} }}"
+    stats_a = (await client.data(query, {"id": a["id"]}))["emailCampaign"]["stats"]
+    assert stats_a == {
+        "sent": 4,
+        "opened": 3,
+        "clicked": 2,
+        "ordered": 2,
+        "revenue": [{"amount": "25.00", "currency": "EUR"}, {"amount": "50.00", "currency": "USD"}],
+        "cost": {"amount": "100.00", "currency": "USD"},
+        "roi": -0.5,
+        "returns": [
+            {"currency": "EUR", "orders": 1, "revenue": {"amount": "25.00"}, "roi": None},
+            {"currency": "USD", "orders": 1, "revenue": {"amount": "50.00"}, "roi": -0.5},
+        ],
+    }
+    stats_b = (await client.data(query, {"id": b["id"]}))["emailCampaign"]["stats"]
+    assert stats_b == {
+        "sent": 1,
+        "opened": 1,
+        "clicked": 1,
+        "ordered": 1,
+        "revenue": [{"amount": "70.00", "currency": "USD"}],
+        "cost": {"amount": "0.00", "currency": "USD"},
+        "roi": None,  # zero cost: no ROI, not an infinite one
+        "returns": [{"currency": "USD", "orders": 1, "revenue": {"amount": "70.00"}, "roi": None}],
+    }
+    interactions = await client.data(
+        "query ($id: ID!) { customer(id: $id) { interactions { nodes { channel direction subject } } } }",
+        {"id": people["Ada"]},
+    )
+    assert interactions["customer"]["interactions"]["nodes"] == [
+        {
+            "channel": "EMAIL",
+            "direction": "INBOUND",
+            "subject": "Clicked https://shop.example/spring?utm=mail&x=1 in the e-mail 'A'",
+        }
+    ]
+    assert [e["entityId"] for e in await events_of(client, "email.opened")] == [people["Bob"]]
+    clicks = await events_of(client, "email.clicked")
+    assert [e["entityId"] for e in clicks] == [people["Ada"], people["Cy"], people["Bob"]]
+
+
+async def test_erasure_keeps_only_the_suppression_hash_and_a_merge_moves_the_history(
+    mailbox: tuple[GraphQLClient, SmtpInbox],
+) -> None:
+    client, inbox = mailbox
+    people, segment = await audience(client)
+    spring = await campaign(client, segment)
+    await client.data(SEND, {"id": spring["id"]})
+    await sent(client, spring["id"])
+    ed = next(m for m in inbox.received if m["To"] == "ed@example.com")
+    unsubscribe = ed["List-Unsubscribe"].strip("<>").removeprefix("http://testserver")
+    await client.http.post(unsubscribe, headers={"Authorization": ""})
+    await touch(
+        client, links_of(next(m for m in inbox.received if m["To"] == "ada@example.com"))[0]
+    )
+
+    erase = "mutation ($id: ID!) { eraseCustomer(input: {id: $id}) { errors { code } } }"
+    assert (await client.data(erase, {"id": people["Ed"]}))["eraseCustomer"]["errors"] == []
+    stats = (await client.data(READ, {"id": spring["id"]}))["emailCampaign"]
+    assert stats["stats"]["recipients"] == 4 and stats["stats"]["unsubscribed"] == 0
+    rows = await snapshot(client)
+    marketing = {name: found for name, found in rows.items() if name.startswith("marketing_")}
+    assert "ed@example.com" not in repr(marketing) and len(marketing["marketing_suppression"]) == 1
+
+    # Ed comes back with the same address and a consent: the hash still suppresses it.
+    again = await customer(client, "Ed again", email="ed@example.com")
+    await client.data(CONSENT, {"id": again, "granted": True})
+    await client.data(
+        "mutation ($input: AudienceSegmentMembersInput!) { addAudienceSegmentMembers(input: $input) { errors { code } } }",
+        {"input": {"segmentId": segment, "customers": [again]}},
+    )
+    summer = await campaign(client, segment, name="Summer")
+    await client.data(SEND, {"id": summer["id"]})
+    assert (await sent(client, summer["id"]))["stats"]["suppressedOnList"] == 1
+
+    # Ada merged into Bob: her list membership, sends and opens are Bob's now.
+    merged = await client.data(
+        "mutation ($s: ID!, $m: [ID!]!) { mergeCustomers(input: {survivorId: $s, mergedIds: $m}) { errors { code } } }",
+        {"s": people["Bob"], "m": [people["Ada"]]},
+    )
+    assert merged["mergeCustomers"]["errors"] == []
+    read = "query ($id: ID!) { emailCampaign(id: $id) { stats { opened recipients } sends { status customer { name } } } }"
+    after = (await client.data(read, {"id": spring["id"]}))["emailCampaign"]
+    assert after["stats"] == {"opened": 1, "recipients": 3}
+    bob_sends = [s["status"] for s in after["sends"] if s["customer"]["name"] == "Bob"]
+    assert bob_sends == ["SENT"]  # Bob's own row stays; Ada's open moved onto it

@@ -22,7 +22,7 @@ from crm_graph.plugin import (
     Storage,
     hookimpl,
 )
-from crm_marketing import campaign_schema, events, jobs, routes, segment_schema, segments
+from crm_marketing import campaign_schema, events, jobs, merging, routes, segment_schema
 from crm_marketing.settings import (
     AUTOMATIONS_READ,
     CAMPAIGNS_READ,
@@ -96,4 +96,4 @@ def crm_scheduled_jobs(app: AppContext) -> list[ScheduledJob]:
 async def crm_customer_merge(
     session: AsyncSession, survivor_id: int, merged_ids: list[int]
 ) -> dict[str, int]:
-    return await segments.merge(session, survivor_id, merged_ids)
+    return await merging.merge(session, survivor_id, merged_ids)

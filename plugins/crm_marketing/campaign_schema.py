@@ -4,7 +4,7 @@ marketer without ``pii:read`` sends to a segment without ever seeing one."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -29,9 +29,8 @@ from crm_graph.plugin import (
     query_error,
     requires,
     table_field,
-    to_global_id,
 )
-from crm_marketing import campaigns, stats
+from crm_marketing import campaigns, ids, stats
 from crm_marketing.segment_schema import AudienceSegmentType
 from crm_marketing.settings import CAMPAIGNS_READ, CAMPAIGNS_SEND, CAMPAIGNS_WRITE, NAME
 from crm_marketing.tables import MarketingCampaign, MarketingSegment, MarketingSend
@@ -57,6 +56,14 @@ class EmailSendStatus(Enum):
     SUPPRESSED = campaigns.SUPPRESSED
 
 
+@strawberry.type(name="EmailCampaignReturn", description="A campaign's returns in one currency.")
+class EmailCampaignReturnType:
+    currency: str
+    orders: int
+    revenue: MoneyType
+    roi: float | None
+
+
 @strawberry.type(
     name="EmailCampaignStats",
     description="What became of a campaign's messages. `sent`: accepted by the mail server; "
@@ -76,6 +83,20 @@ class EmailCampaignStatsType:
     suppressed_on_list: int
     suppressed_no_email: int
     unsubscribed: int
+    opened: int = strawberry.field(description="Recipients who opened or clicked.")
+    clicked: int = strawberry.field(description="Recipients who followed a link.")
+    ordered: int = strawberry.field(description="Orders attributed to the campaign.")
+    revenue: list[MoneyType] = strawberry.field(
+        description="Attributed revenue (paid and fulfilled orders), one amount per currency."
+    )
+    cost: MoneyType
+    roi: float | None = strawberry.field(
+        description="(revenue - cost) / cost in the cost's currency; null on a zero cost."
+    )
+    returns: list[EmailCampaignReturnType] = strawberry.field(
+        description="Orders, revenue and ROI per currency (ROI only in the cost's currency: "
+        "no conversion is made)."
+    )
 
 
 @strawberry.type(name="EmailCampaignSend", description="One recipient of a campaign.")
@@ -96,9 +117,34 @@ class EmailCampaignSendType:
 
 
 async def campaign_stats(parents: list[Any], context: RequestContext) -> list[Any]:
+    ids = [p.id for p in parents]
+    window = timedelta(days=context.app.plugin_settings(NAME).attribution_days)
     async with context.app.read() as session:
-        found = await stats.delivery([p.id for p in parents], session)
-    return [EmailCampaignStatsType(**found[p.id]) for p in parents]
+        counts = await stats.delivery(ids, session)
+        returns = await stats.attribution(ids, session, window)
+    found = []
+    for parent in parents:
+        got = returns[parent.id]
+        currencies = sorted(got.revenue)
+        found.append(
+            EmailCampaignStatsType(
+                **counts[parent.id],
+                ordered=got.ordered,
+                revenue=[money(got.revenue[c], c) for c in currencies],
+                cost=money(got.cost, got.currency),
+                roi=got.roi(got.currency),
+                returns=[
+                    EmailCampaignReturnType(
+                        currency=c,
+                        orders=got.orders_by_currency[c],
+                        revenue=money(got.revenue[c], c),
+                        roi=got.roi(c),
+                    )
+                    for c in currencies
+                ],
+            )
+        )
+    return found
 
 
 async def campaign_sends(
@@ -126,7 +172,7 @@ async def campaign_sends(
 class EmailCampaignType:
     @strawberry.field
     def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("EmailCampaign", self.id))  # type: ignore[attr-defined]
+        return strawberry.ID(ids.campaign_id(self.id))  # type: ignore[attr-defined]
 
     name: str
     segment: AudienceSegmentType | None = table_field(

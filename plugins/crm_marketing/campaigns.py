@@ -31,10 +31,9 @@ from crm_graph.plugin import (
     fail,
     queue_email,
     schedule_once,
-    to_global_id,
     utcnow,
 )
-from crm_marketing import segments, templates
+from crm_marketing import ids, segments, templates, tracking
 from crm_marketing.settings import NAME, SEND_CAMPAIGN, MarketingSettings
 from crm_marketing.tables import (
     MarketingCampaign,
@@ -66,10 +65,6 @@ EMAIL_UNSUBSCRIBED = "email.unsubscribed"
 
 def tag(campaign_id: int) -> str:
     return f"campaign-{campaign_id}"
-
-
-def campaign_global_id(campaign_id: int | None) -> str:
-    return to_global_id("EmailCampaign", campaign_id)  # type: ignore[arg-type]
 
 
 def address_hash(app: AppContext, address: str) -> str:
@@ -283,6 +278,9 @@ async def _send_batch(
                 )
             )
             continue
+        send = MarketingSend(campaign_id=campaign.id, customer_id=customer_id, status=QUEUED)
+        session.add(send)
+        await session.flush()  # its id goes into the tracking links
         url = unsubscribe_url(app, settings, customer_id, campaign.id)  # type: ignore[arg-type]
         values = templates.personalisation(customer, campaign.name, url)
         try:
@@ -290,15 +288,10 @@ async def _send_batch(
             text = templates.render(compiled.text, values)
             html = templates.render(compiled.html, values) if compiled.html is not None else None
         except Exception:  # a customer's value the template cannot take (counted, not sent)
-            session.add(
-                MarketingSend(
-                    campaign_id=campaign.id,
-                    customer_id=customer_id,
-                    status=FAILED,
-                    reason=TEMPLATE_ERROR,
-                )
-            )
+            send.status, send.reason = FAILED, TEMPLATE_ERROR
             continue
+        if html is not None:
+            html = tracking.tracked(app, send.id, html, keep=url)  # type: ignore[arg-type]
         try:
             queued = await queue_email(
                 session,
@@ -317,23 +310,9 @@ async def _send_batch(
                 send_after=slot,
             )
         except ValidationFailed:  # an address the mail service refuses
-            session.add(
-                MarketingSend(
-                    campaign_id=campaign.id,
-                    customer_id=customer_id,
-                    status=SUPPRESSED,
-                    reason=NO_EMAIL,
-                )
-            )
+            send.status, send.reason = SUPPRESSED, NO_EMAIL
             continue
-        session.add(
-            MarketingSend(
-                campaign_id=campaign.id,
-                customer_id=customer_id,
-                status=QUEUED,
-                message_id=queued.message_id,
-            )
-        )
+        send.message_id = queued.message_id
         slot += pause
     return slot
 
@@ -386,7 +365,7 @@ async def run(app: AppContext, campaign_id: int) -> None:
                 "EmailCampaign",
                 campaign_id,
                 {
-                    "campaignId": campaign_global_id(campaign_id),
+                    "campaignId": ids.campaign_id(campaign_id),
                     "queued": counts.get(QUEUED, 0) + sum(counts.get(s, 0) for s in FINAL),
                     "suppressed": counts.get(SUPPRESSED, 0),
                 },
@@ -430,7 +409,7 @@ async def follow(app: AppContext) -> int:
                     "Customer",
                     row.customer_id,
                     {
-                        "campaignId": campaign_global_id(row.campaign_id),
+                        "campaignId": ids.campaign_id(row.campaign_id),
                         "messageId": row.message_id,
                     },
                 )
@@ -448,5 +427,5 @@ async def emit_unsubscribed(session: AsyncSession, customer_id: int, campaign_id
         EMAIL_UNSUBSCRIBED,
         "Customer",
         customer_id,
-        {"campaignId": campaign_global_id(campaign_id)},
+        {"campaignId": ids.campaign_id(campaign_id)},
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_graph.plugin import AppContext, EventRecord, EventType, from_global_id
-from crm_marketing import campaigns, segments
+from crm_marketing import campaigns, segments, tracking
 
 _ID = {"type": "string", "description": "A global ID."}
 _SEGMENT = {
@@ -42,6 +42,18 @@ EVENT_TYPES = [
         campaigns.EMAIL_DELIVERED,
         "The mail server accepted a campaign's message to the customer.",
         _EMAIL,
+        entity_type="Customer",
+    ),
+    EventType(
+        tracking.EMAIL_OPENED,
+        "The customer opened a campaign's message (its first open; the open pixel loaded).",
+        _EMAIL,
+        entity_type="Customer",
+    ),
+    EventType(
+        tracking.EMAIL_CLICKED,
+        "The customer followed a link of a campaign's message (the first click of each link).",
+        {**_EMAIL, "properties": {**_EMAIL["properties"], "url": {"type": "string"}}},
         entity_type="Customer",
     ),
     EventType(

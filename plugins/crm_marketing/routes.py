@@ -14,7 +14,7 @@ import html
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from crm_graph.plugin import (
     PUBLIC,
@@ -22,10 +22,11 @@ from crm_graph.plugin import (
     CustomerRow,
     PluginRoute,
     RouteContext,
+    RouteError,
     record_consent,
     utcnow,
 )
-from crm_marketing import campaigns
+from crm_marketing import campaigns, tracking
 from crm_marketing.tables import MarketingSend, MarketingSuppression
 
 PAGE = """<!doctype html>
@@ -88,7 +89,35 @@ async def unsubscribe_customer(
     await campaigns.emit_unsubscribed(session, customer_id, campaign_id)
 
 
+# A transparent 1x1 GIF.
+PIXEL = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+
+
+async def opened(request: Request, context: RouteContext) -> Response:
+    """GET /o/{token}: the open pixel."""
+    link = context.app.tokens.check(request.path_params["token"], tracking.OPEN)
+    async with context.app.write() as session:
+        await tracking.record(session, int(link.subject), "open")
+    return Response(PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
+
+
+async def clicked(request: Request, context: RouteContext) -> Response:
+    """GET /c/{token}: record the click, then redirect to the URL the token was signed with
+    (only a link of the campaign's own messages: the token is the only source of the URL)."""
+    link = context.app.tokens.check(request.path_params["token"], tracking.CLICK)
+    url = str(link.data.get("url", ""))
+    if not url.startswith(("https://", "http://")):
+        raise RouteError(400, "INVALID_LINK", "the link has no address to go to")
+    async with context.app.write() as session:
+        await tracking.record(session, int(link.subject), "click", url)
+    return RedirectResponse(url, status_code=302)
+
+
 ROUTES = [
     PluginRoute("/unsubscribe/{token}", unsubscribe_page, permission=PUBLIC, methods=("GET",)),
     PluginRoute("/unsubscribe/{token}", unsubscribe, permission=PUBLIC, methods=("POST",)),
+    PluginRoute("/o/{token}", opened, permission=PUBLIC),
+    PluginRoute("/c/{token}", clicked, permission=PUBLIC),
 ]

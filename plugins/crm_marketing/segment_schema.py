@@ -23,9 +23,8 @@ from crm_graph.plugin import (
     perform,
     query_error,
     requires,
-    to_global_id,
 )
-from crm_marketing import segments
+from crm_marketing import ids, segments
 from crm_marketing.settings import SEGMENTS_READ, SEGMENTS_WRITE
 from crm_marketing.tables import DYNAMIC, STATIC, MarketingSegment
 
@@ -68,7 +67,7 @@ async def segment_previews(
 class AudienceSegmentType:
     @strawberry.field
     def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("AudienceSegment", self.id))  # type: ignore[attr-defined]
+        return strawberry.ID(ids.segment_id(self.id))  # type: ignore[attr-defined]
 
     name: str
     description: str

@@ -20,9 +20,9 @@ from crm_graph.plugin import (
     emit,
     fail,
     input_id,
-    to_global_id,
     utcnow,
 )
+from crm_marketing import ids
 from crm_marketing.filters import FilterContext, check, compile_filter
 from crm_marketing.tables import DYNAMIC, STATIC, MarketingSegment, MarketingSegmentMember
 
@@ -178,13 +178,9 @@ async def remove(session: AsyncSession, segment_id: int) -> MarketingSegment:
 async def _announce(
     session: AsyncSession, segment: MarketingSegment, kind: str, customer_ids: Iterable[int]
 ) -> None:
-    payload = {"segmentId": segment_global_id(segment.id), "segmentName": segment.name}
+    payload = {"segmentId": ids.segment_id(segment.id), "segmentName": segment.name}
     for customer_id in sorted(customer_ids):
         await emit(session, kind, "Customer", customer_id, payload)
-
-
-def segment_global_id(segment_id: int | None) -> str:
-    return to_global_id("AudienceSegment", segment_id)  # type: ignore[arg-type]
 
 
 async def _apply(

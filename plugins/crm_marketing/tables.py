@@ -97,10 +97,26 @@ class MarketingSuppression(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
 
 
+class MarketingTouch(SQLModel, table=True):
+    """A recipient opening a campaign's message (the pixel loaded) or following one of its
+    links: what attribution counts as the campaign's touch of the customer."""
+
+    __tablename__ = "marketing_touch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    send_id: int = Field(foreign_key="marketing_send.id", index=True)
+    campaign_id: int = Field(foreign_key="marketing_campaign.id")
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    kind: str = Field(max_length=8)  # open, click
+    url: str | None = Field(default=None, max_length=2000)
+    occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
+
+
 TABLES: list[Any] = [
     MarketingSegment,
     MarketingSegmentMember,
     MarketingCampaign,
     MarketingSend,
     MarketingSuppression,
+    MarketingTouch,
 ]
