@@ -57,7 +57,7 @@ async def events(client: GraphQLClient, *types: str) -> list[dict[str, Any]]:
     return data["events"]["nodes"]
 
 
-async def perform_sales_mutations(script: Any, customer: str) -> None:
+async def perform_sales_mutations(script: Any, customer: str, product: str) -> None:
     """Every mutation of the sales plugin, successfully, for the audit test's script."""
     pipeline = await script.input(
         "createSalesPipeline",
@@ -82,3 +82,69 @@ async def perform_sales_mutations(script: Any, customer: str) -> None:
     deal = made["deal"]["id"]
     await script.input("updateDeal", "UpdateDealInput", {"id": deal, "amount": "12"})
     await script.input("moveDeal", "MoveDealInput", {"id": deal, "stageId": won})
+    other = await script.input(
+        "createDeal",
+        "CreateDealInput",
+        {"name": "Quoted", "customerId": customer, "amount": "20"},
+        "deal { id }",
+    )
+    quotes = []
+    for _ in range(2):
+        quote = await script.input(
+            "createQuote",
+            "CreateQuoteInput",
+            {"dealId": other["deal"]["id"], "lines": [{"productId": product, "quantity": 1}]},
+            "quote { id }",
+        )
+        await script.input("sendQuote", "QuoteActionInput", {"id": quote["quote"]["id"]})
+        quotes.append(quote["quote"]["id"])
+    await script.input("declineQuote", "QuoteActionInput", {"id": quotes[0]})
+    await script.input("acceptQuote", "QuoteActionInput", {"id": quotes[1]})
+
+
+async def perform_lead_mutations(script: Any, customer: str) -> None:
+    """Every lead, company, task, form and assignment-rule mutation, successfully."""
+    lead = await script.input(
+        "createLead", "CreateLeadInput", {"name": "Lead", "email": "lead@x.example"}, "lead { id }"
+    )
+    lead_id = lead["lead"]["id"]
+    await script.input("updateLead", "UpdateLeadInput", {"id": lead_id, "company": "X"})
+    await script.input(
+        "changeLeadStatus", "ChangeLeadStatusInput", {"id": lead_id, "status": "QUALIFIED"}
+    )
+    await script.input("convertLead", "ConvertLeadInput", {"id": lead_id})
+    company = await script.input(
+        "createCompany", "CreateCompanyInput", {"name": "X Inc"}, "company { id }"
+    )
+    link = {"companyId": company["company"]["id"], "customerId": customer}
+    await script.input("linkCompanyContact", "CompanyContactInput", link)
+    await script.input(
+        "unlinkCompanyContact", "UnlinkCompanyContactInput", {"customerId": customer}
+    )
+    task = await script.input(
+        "createSalesTask",
+        "CreateSalesTaskInput",
+        {"title": "Call", "dueAt": "2030-01-01T09:00:00Z", "customerId": customer},
+        "task { id }",
+    )
+    await script.input(
+        "updateSalesTask", "UpdateSalesTaskInput", {"id": task["task"]["id"], "done": True}
+    )
+    form = await script.input(
+        "createSalesWebForm", "CreateSalesWebFormInput", {"name": "Web"}, "form { id }"
+    )
+    await script.input(
+        "setSalesWebFormActive",
+        "SetSalesWebFormActiveInput",
+        {"id": form["form"]["id"], "active": False},
+    )
+    team = await script.input("createTeam", "CreateTeamInput", {"name": "sdr"}, "team { id }")
+    rule = await script.input(
+        "createLeadAssignmentRule",
+        "CreateLeadAssignmentRuleInput",
+        {"name": "All", "teamId": team["team"]["id"]},
+        "rule { id }",
+    )
+    await script.input(
+        "deleteLeadAssignmentRule", "DeleteLeadAssignmentRuleInput", {"id": rule["rule"]["id"]}
+    )

@@ -14,7 +14,7 @@ import pytest
 
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client
-from tests.sales_support import perform_sales_mutations
+from tests.sales_support import perform_lead_mutations, perform_sales_mutations
 
 
 class Script:
@@ -172,7 +172,8 @@ async def perform_every_mutation(client: GraphQLClient) -> Script:
         "RedeemLoyaltyPointsInput",
         {"customerId": ada, "points": 5, "lines": [{"productId": product}]},
     )
-    await perform_sales_mutations(s, ada)
+    await perform_sales_mutations(s, ada, product)
+    await perform_lead_mutations(s, ada)
     await perform_service_mutations(s, ada)
     await perform_marketing_mutations(s, ada)
     await s.input("eraseCustomer", "EraseCustomerInput", {"id": bob})

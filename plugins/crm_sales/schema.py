@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 from sqlalchemy import or_, select
@@ -31,10 +32,11 @@ from crm_graph.plugin import (
     requires,
 )
 from crm_sales import deals as rules
+from crm_sales import forecast as forecasting
 from crm_sales import pipelines
 from crm_sales.config import DEALS_MANAGE, DEALS_READ, DEALS_WRITE
 from crm_sales.scopes import Sight, sight
-from crm_sales.tables import SalesDeal
+from crm_sales.tables import SalesCompanyContact, SalesDeal
 from crm_sales.views import (
     DealStatus,
     DealType,
@@ -120,6 +122,9 @@ class DealFilter:
         default=None, description="User ids; deals without an owner never match."
     )
     customer_id: strawberry.ID | None = None
+    company_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Deals of the company's contacts."
+    )
     statuses: list[DealStatus] | None = None
     close_after: date | None = strawberry.field(
         default=None, description="Expected close on or after this date."
@@ -145,6 +150,12 @@ def deal_statement(filter: DealFilter | None, seen: Sight):
     if f.customer_id is not None:
         pk = id_arg(f.customer_id, "Customer", "filter.customerId")
         statement = statement.where(SalesDeal.customer_id == pk)
+    if f.company_id is not None:
+        pk = id_arg(f.company_id, "Company", "filter.companyId")
+        contacts = select(SalesCompanyContact.customer_id).where(
+            SalesCompanyContact.company_id == pk
+        )
+        statement = statement.where(SalesDeal.customer_id.in_(contacts))
     if f.statuses is not None:
         statement = statement.where(SalesDeal.status.in_([s.value for s in f.statuses]))
     if f.close_after is not None:
@@ -206,6 +217,124 @@ class DealQueries:
             last=last,
             before=before,
             nodes=lambda rows: views_in_session(info, rows),
+        )
+
+
+# The forecast -------------------------------------------------------------------------------
+
+
+@strawberry.enum(name="ForecastPeriod")
+class ForecastPeriodKind(Enum):
+    MONTH = "month"
+    QUARTER = "quarter"
+
+
+@strawberry.type(name="SalesForecastPeriod")
+class ForecastPeriodType:
+    start: date
+    end: date = strawberry.field(description="The period's last day.")
+    weighted: list[MoneyType] = strawberry.field(
+        description="Open deals closing in the period: amount x stage probability, per currency."
+    )
+    pipeline: list[MoneyType] = strawberry.field(description="The same deals, unweighted.")
+    committed: list[MoneyType] = strawberry.field(description="Deals won in the period.")
+    open_deals: int
+    won_deals: int
+
+
+@strawberry.type(name="SalesFigures")
+class FiguresType:
+    weighted: list[MoneyType] = strawberry.field(description="Of open deals closing in range.")
+    committed: list[MoneyType] = strawberry.field(description="Of deals won in range.")
+    undated_weighted: list[MoneyType] = strawberry.field(
+        description="Open deals without an expected close date (in no period)."
+    )
+    undated_deals: int
+    won_deals: int = strawberry.field(description="Won in range.")
+    lost_deals: int = strawberry.field(description="Lost in range.")
+    win_rate: float | None = strawberry.field(
+        description="Won / (won + lost) in range; null when none closed."
+    )
+    average_deal_size: list[MoneyType] = strawberry.field(description="Mean won amount.")
+    median_cycle_days: float | None = strawberry.field(
+        description="Days from creation to win, the median of the deals won in range."
+    )
+
+
+@strawberry.type(name="SalesOwnerFigures")
+class OwnerFiguresType:
+    owner_id: str | None
+    figures: FiguresType
+
+
+@strawberry.type(name="SalesForecast")
+class ForecastType:
+    periods: list[ForecastPeriodType]
+    total: FiguresType
+    owners: list[OwnerFiguresType] = strawberry.field(description="Per owner, by owner id.")
+
+
+def _monies(amounts: dict[str, Decimal]) -> list[MoneyType]:
+    return [money(amount, currency) for currency, amount in sorted(amounts.items())]
+
+
+def _figures(f: forecasting.Figures) -> FiguresType:
+    return FiguresType(
+        weighted=_monies(f.weighted),
+        committed=_monies(f.committed),
+        undated_weighted=_monies(f.undated_weighted),
+        undated_deals=f.undated_deals,
+        won_deals=f.won,
+        lost_deals=f.lost,
+        win_rate=None if f.win_rate is None else round(f.win_rate, 4),
+        average_deal_size=_monies(f.average_deal_size),
+        median_cycle_days=None if f.median_cycle_days is None else round(f.median_cycle_days, 2),
+    )
+
+
+@strawberry.type
+class ForecastQueries:
+    @strawberry.field(
+        description="Weighted pipeline by period of expected close, committed (won) amounts, "
+        "win rate, average deal size and median cycle time, overall and per owner, per currency.",
+        metadata=requires(DEALS_READ),
+    )
+    async def sales_forecast(
+        self,
+        info: Info,
+        period: ForecastPeriodKind,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
+        owner: str | None = None,
+        pipeline: strawberry.ID | None = None,
+    ) -> ForecastType:
+        if to < from_:
+            raise query_error("INVALID_ARGUMENT", "to is before from", "to")
+        if (to - from_).days > 366 * 10:
+            raise query_error("INVALID_ARGUMENT", "at most ten years", "to")
+        pipeline_id = None if pipeline is None else id_arg(pipeline, "SalesPipeline", "pipeline")
+        async with info.context.app.read() as session:
+            found = await forecasting.forecast(
+                session, _sight(info, DEALS_READ), from_, to, period.value, owner, pipeline_id
+            )
+        return ForecastType(
+            periods=[
+                ForecastPeriodType(
+                    start=p.start,
+                    end=p.end,
+                    weighted=_monies(p.weighted),
+                    pipeline=_monies(p.pipeline),
+                    committed=_monies(p.committed),
+                    open_deals=p.open_deals,
+                    won_deals=p.won_deals,
+                )
+                for p in found.periods
+            ],
+            total=_figures(found.overall),
+            owners=[
+                OwnerFiguresType(owner_id=who, figures=_figures(f))
+                for who, f in sorted(found.owners.items(), key=lambda item: item[0] or "")
+            ],
         )
 
 
@@ -375,4 +504,4 @@ class DealMutations:
         return await _deal_payload(info, *await perform(info, work))
 
 
-__all__ = ["CustomerSales", "DealMutations", "DealQueries", "deal_view"]
+__all__ = ["CustomerSales", "DealMutations", "DealQueries", "ForecastQueries", "deal_view"]

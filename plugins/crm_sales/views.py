@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
@@ -33,8 +35,17 @@ from crm_graph.plugin import (
 )
 from crm_sales import deals as deal_rules
 from crm_sales import pipelines
-from crm_sales.config import DEALS_READ
-from crm_sales.tables import SalesDeal, SalesDealStageChange, SalesPipeline, SalesStage
+from crm_sales.config import DEALS_READ, QUOTES_READ
+
+if TYPE_CHECKING:
+    from crm_sales.quote_schema import QuoteType
+from crm_sales.tables import (
+    SalesDeal,
+    SalesDealStageChange,
+    SalesPipeline,
+    SalesQuote,
+    SalesStage,
+)
 
 
 @strawberry.enum(name="SalesStageKind", description="Whether a deal in the stage is still open.")
@@ -145,6 +156,19 @@ async def deal_pipelines(deals: list[DealType], context: RequestContext) -> list
     return [pipeline_view(rows[d.pipeline_id], stages[d.pipeline_id]) for d in deals]
 
 
+async def deal_quotes(deals: list[DealType], context: RequestContext) -> list[list[SalesQuote]]:
+    """Each deal's quotes (one statement for all deals of a level)."""
+    ids = [d.pk for d in deals]
+    async with context.app.read() as session:
+        rows = await session.scalars(
+            select(SalesQuote).where(SalesQuote.deal_id.in_(ids)).order_by(SalesQuote.id)
+        )
+        found: dict[int, list[SalesQuote]] = {pk: [] for pk in ids}
+        for row in rows:
+            found[row.deal_id].append(row)
+    return [found[d.pk] for d in deals]
+
+
 @strawberry.type(name="Deal", description="An opportunity to sell to a customer.")
 class DealType(Node):
     id: strawberry.ID
@@ -176,6 +200,9 @@ class DealType(Node):
     )
     pipeline: SalesPipelineType = batch_field(
         deal_pipelines, parent_columns=("pipeline_id",), metadata=requires(DEALS_READ)
+    )
+    quotes: list[Annotated[QuoteType, strawberry.lazy("crm_sales.quote_schema")]] = batch_field(
+        deal_quotes, description="The deal's quotes, oldest first.", metadata=requires(QUOTES_READ)
     )
     stage_history: list[DealStageChangeType] = batch_field(
         stage_histories,

@@ -1,0 +1,181 @@
+"""Companies (accounts) for B2B selling: a company's contacts are customers linked to it (one
+company per customer), suggested by e-mail domain and never linked without being asked."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_graph.plugin import Collector, CustomerRow, clean_text, emit, fail
+from crm_sales import deals
+from crm_sales.scopes import Sight
+from crm_sales.tables import SalesCompany, SalesCompanyContact
+from crm_sales.values import FREE_MAIL, check_attributes
+
+COMPANY = "Company"
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def check_company(fields: dict[str, Any], errors: Collector, at: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key == "name":
+            out[key] = clean_text(value, errors, *at, "name", max_length=300, required=True)
+        elif key == "domain":
+            text = clean_text(value, errors, *at, "domain", max_length=253)
+            domain = text.lower().removeprefix("www.") if text else None
+            if domain is not None and not _DOMAIN.match(domain):
+                errors.add("INVALID_DOMAIN", "not a domain name (example.com)", *at, "domain")
+            out[key] = domain
+        elif key == "industry":
+            out[key] = clean_text(value, errors, *at, "industry", max_length=100)
+        elif key == "size":
+            if value is not None and not 0 < value < 10_000_000:
+                errors.add("INVALID_VALUE", "employees: 1 or more", *at, "size")
+            out[key] = value
+        elif key == "attributes":
+            out[key] = check_attributes(value, errors, *at, "attributes")
+        elif key == "owner_id":
+            out[key] = value
+        else:
+            raise ValueError(f"unknown company field {key!r}")
+    return out
+
+
+async def create_company(
+    session: AsyncSession,
+    fields: dict[str, Any],
+    sight: Sight,
+    actor: str | None,
+    at: tuple[str, ...] = ("input",),
+) -> SalesCompany:
+    errors = Collector()
+    values = check_company({"name": None, **fields}, errors, at)
+    owner = values.pop("owner_id", None) or actor
+    if owner is not None:
+        await deals.check_owner(session, owner, sight, errors, *at, "ownerId")
+    if values.get("domain"):
+        taken = select(SalesCompany.id).where(SalesCompany.domain == values["domain"])
+        if await session.scalar(taken) is not None:
+            errors.add("DUPLICATE", "another company has this domain", *at, "domain")
+    errors.check()
+    company = SalesCompany(**values, owner_id=owner)
+    session.add(company)
+    await session.flush()
+    await emit(
+        session, "company.created", COMPANY, company.id, {"name": company.name, "ownerId": owner}
+    )
+    return company
+
+
+async def visible_company(
+    session: AsyncSession, company_id: int, sight: Sight, *path: str
+) -> SalesCompany:
+    company = await session.scalar(
+        select(SalesCompany).where(
+            SalesCompany.id == company_id, sight.where(SalesCompany.owner_id)
+        )
+    )
+    if company is None:
+        raise fail("NOT_FOUND", "no such company", *path)
+    return company
+
+
+async def link_contact(
+    session: AsyncSession,
+    company_id: int,
+    customer_id: int,
+    sight: Sight,
+    at: tuple[str, ...] = ("input",),
+) -> SalesCompany:
+    """Make the customer a contact of the company (moving it from another company)."""
+    company = await visible_company(session, company_id, sight, *at, "companyId")
+    await deals.live_customer(session, customer_id, *at, "customerId")
+    link = await session.scalar(
+        select(SalesCompanyContact).where(SalesCompanyContact.customer_id == customer_id)
+    )
+    if link is None:
+        session.add(SalesCompanyContact(company_id=company.id, customer_id=customer_id))
+    else:
+        link.company_id = company.id  # type: ignore[assignment]
+    await session.flush()
+    return company
+
+
+async def unlink_contact(
+    session: AsyncSession, customer_id: int, at: tuple[str, ...] = ("input",)
+) -> None:
+    await deals.live_customer(session, customer_id, *at, "customerId")
+    link = await session.scalar(
+        select(SalesCompanyContact).where(SalesCompanyContact.customer_id == customer_id)
+    )
+    if link is None:
+        raise fail("NOT_FOUND", "the customer is no company's contact", *at, "customerId")
+    await session.delete(link)
+    await session.flush()
+
+
+def email_domain(email: str | None) -> str | None:
+    """The domain of a business address (``None`` for free mail providers)."""
+    if not email or "@" not in email:
+        return None
+    domain = email.rsplit("@", 1)[1].lower()
+    return None if domain in FREE_MAIL else domain
+
+
+async def suggested_contacts(
+    session: AsyncSession, companies: list[SalesCompany], limit: int = 20
+) -> dict[int, list[CustomerRow]]:
+    """Per company, live customers with an address at its domain that are no company's
+    contact yet: suggestions, never links."""
+    found: dict[int, list[CustomerRow]] = {c.id: [] for c in companies}  # type: ignore[misc]
+    by_domain = {c.domain: c.id for c in companies if c.domain}
+    if not by_domain:
+        return found
+    linked = select(SalesCompanyContact.customer_id)
+    statement = (
+        select(CustomerRow)
+        .where(
+            CustomerRow.deleted_at.is_(None),
+            CustomerRow.email.is_not(None),
+            or_(*[CustomerRow.email.like(f"%@{domain}") for domain in sorted(by_domain)]),
+            CustomerRow.id.not_in(linked),
+        )
+        .order_by(CustomerRow.id)
+    )
+    for customer in await session.scalars(statement):
+        company = by_domain.get(email_domain(customer.email))
+        if company is not None and len(found[company]) < limit:
+            found[company].append(customer)
+    return found
+
+
+async def merge(session: AsyncSession, survivor_id: int, merged_ids: list[int]) -> int:
+    """Customer merge: the survivor keeps its company; without one it takes a merged
+    customer's; the merged customers' other links go."""
+    kept = await session.scalar(
+        select(SalesCompanyContact.id).where(SalesCompanyContact.customer_id == survivor_id)
+    )
+    moved = 0
+    if kept is None:
+        first = await session.scalar(
+            select(SalesCompanyContact)
+            .where(SalesCompanyContact.customer_id.in_(merged_ids))
+            .order_by(SalesCompanyContact.id)
+            .limit(1)
+        )
+        if first is not None:
+            await session.execute(
+                update(SalesCompanyContact)
+                .where(SalesCompanyContact.id == first.id)
+                .values(customer_id=survivor_id)
+                .execution_options(synchronize_session=False)
+            )
+            moved = 1
+    await session.execute(
+        delete(SalesCompanyContact).where(SalesCompanyContact.customer_id.in_(merged_ids))
+    )
+    return moved

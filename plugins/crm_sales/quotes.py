@@ -1,0 +1,264 @@
+"""Quotes: products priced for a deal in the deal's currency, with discounts and taxes, sent
+to a contact, and accepted, declined or expired. Accepting places a core order for the lines
+(``place_order``, so ``order.placed`` is emitted) and wins the deal, in one transaction.
+
+Totals (each rounded to the currency's minor unit): a line's net is quantity x unit price x
+(1 - discount %), its tax net x tax rate %; the quote's subtotal is the lines' gross (quantity
+x unit price), discount the difference to the nets, tax the lines' taxes, total nets + taxes.
+The order carries the net unit prices, rounded to the currency's minor unit (core orders
+have no taxes): its total is the quote's total before tax, to that rounding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from babel.numbers import get_currency_precision
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_graph.plugin import (
+    Collector,
+    NewOrderLine,
+    ProductRow,
+    check_version,
+    clean_text,
+    emit,
+    fail,
+    normalise_amount,
+    normalise_email,
+    place_order,
+    to_global_id,
+    utcnow,
+)
+from crm_sales import deals
+from crm_sales.scopes import Sight
+from crm_sales.tables import WON, SalesDeal, SalesQuote, SalesQuoteLine, SalesStage
+
+QUOTE = "Quote"
+DRAFT, SENT, ACCEPTED, DECLINED, EXPIRED = "draft", "sent", "accepted", "declined", "expired"
+MAX_LINES = 100
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class NewLine:
+    product_id: int | None
+    quantity: int
+    unit_price: Decimal | None = None  # the product's price when left out
+    discount_percent: Decimal = Decimal(0)
+    tax_rate_percent: Decimal = Decimal(0)
+
+
+def _round(amount: Decimal, currency: str) -> Decimal:
+    return amount.quantize(Decimal(1).scaleb(-get_currency_precision(currency)), ROUND_HALF_EVEN)
+
+
+def _percent(value: Decimal, errors: Collector, *path: str) -> Decimal:
+    if not value.is_finite() or not 0 <= value <= HUNDRED:
+        errors.add("INVALID_VALUE", "a percentage from 0 to 100", *path)
+        return Decimal(0)
+    return value
+
+
+async def create_quote(
+    session: AsyncSession,
+    deal_id: int,
+    lines: list[NewLine],
+    sight: Sight,
+    *,
+    valid_until: date | None,
+    contact_name: str | None,
+    contact_email: str | None,
+    at: tuple[str, ...] = ("input",),
+) -> SalesQuote:
+    """A draft quote for a deal the caller sees, priced in the deal's currency: a product
+    priced in another currency needs its unit price given."""
+    deal = await deals.visible_deal(session, deal_id, sight, *at, "dealId")
+    errors = Collector()
+    name = clean_text(contact_name, errors, *at, "contactName", max_length=300)
+    email = normalise_email(contact_email, errors, *at, "contactEmail")
+    if not 1 <= len(lines) <= MAX_LINES:
+        errors.add("INVALID_VALUE", f"1 to {MAX_LINES} lines", *at, "lines")
+    ids = {line.product_id for line in lines if line.product_id is not None}
+    products = {
+        p.id: p for p in await session.scalars(select(ProductRow).where(ProductRow.id.in_(ids)))
+    }
+    rows = []
+    for index, line in enumerate(lines):
+        path = (*at, "lines", str(index))
+        product = products.get(line.product_id)
+        if product is None:
+            errors.add("NOT_FOUND", "no such product", *path, "productId")
+            continue
+        if not 0 < line.quantity <= 1_000_000:
+            errors.add("INVALID_QUANTITY", "a quantity from 1 to 1000000", *path, "quantity")
+        price = line.unit_price
+        if price is None:
+            if product.currency != deal.currency:
+                errors.add(
+                    "CURRENCY_MISMATCH",
+                    f"the product is priced in {product.currency}, the deal in {deal.currency}: "
+                    "give the unit price",
+                    *path,
+                    "unitPrice",
+                )
+                continue
+            price = product.price
+        price = normalise_amount(price, deal.currency, errors, *path, "unitPrice")
+        discount = _percent(line.discount_percent, errors, *path, "discountPercent")
+        rate = _percent(line.tax_rate_percent, errors, *path, "taxRatePercent")
+        if price is None:
+            continue
+        gross = price * line.quantity
+        net = _round(gross * (HUNDRED - discount) / HUNDRED, deal.currency)
+        tax = _round(net * rate / HUNDRED, deal.currency)
+        rows.append(
+            SalesQuoteLine(
+                position=index,
+                product_id=product.id,
+                quantity=line.quantity,
+                unit_price=price,
+                discount_percent=discount,
+                tax_rate_percent=rate,
+                net=net,
+                tax=tax,
+            )
+        )
+    errors.check()
+    subtotal = sum((r.unit_price * r.quantity for r in rows), Decimal(0))
+    nets = sum((r.net for r in rows), Decimal(0))
+    taxes = sum((r.tax for r in rows), Decimal(0))
+    quote = SalesQuote(
+        deal_id=deal.id,
+        currency=deal.currency,
+        valid_until=valid_until,
+        contact_name=name,
+        contact_email=email,
+        subtotal=_round(subtotal, deal.currency),
+        discount=_round(subtotal, deal.currency) - nets,
+        tax=taxes,
+        total=nets + taxes,
+    )
+    session.add(quote)
+    await session.flush()
+    for row in rows:
+        row.quote_id = quote.id
+        session.add(row)
+    await session.flush()
+    return quote
+
+
+async def visible_quote(
+    session: AsyncSession, quote_id: int, sight: Sight, *path: str
+) -> tuple[SalesQuote, SalesDeal]:
+    found = (
+        await session.execute(
+            select(SalesQuote, SalesDeal)
+            .join(SalesDeal, SalesDeal.id == SalesQuote.deal_id)
+            .where(SalesQuote.id == quote_id, sight.where(SalesDeal.owner_id))
+        )
+    ).first()
+    if found is None:
+        raise fail("NOT_FOUND", "no such quote", *path)
+    return found[0], found[1]
+
+
+# Which status each action leads to, and from which.
+ACTIONS = {"send": ({DRAFT}, SENT), "decline": ({SENT}, DECLINED), "accept": ({SENT}, ACCEPTED)}
+
+
+def expired(quote: SalesQuote, today: date) -> bool:
+    return quote.valid_until is not None and quote.valid_until < today
+
+
+async def settle(
+    session: AsyncSession,
+    quote_id: int,
+    action: str,
+    sight: Sight,
+    actor: str | None,
+    expected_version: int | None = None,
+    at: tuple[str, ...] = ("input",),
+) -> SalesQuote:
+    """Send, decline or accept a quote. Accepting places the order and wins the deal; a quote
+    past its validity cannot be sent or accepted (it expires)."""
+    quote, deal = await visible_quote(session, quote_id, sight, *at, "id")
+    check_version(quote, expected_version)
+    allowed, target = ACTIONS[action]
+    if quote.status not in allowed:
+        raise fail("INVALID_TRANSITION", f"a {quote.status} quote cannot be {target}", *at, "id")
+    if target in (SENT, ACCEPTED) and expired(quote, utcnow().date()):
+        raise fail("QUOTE_EXPIRED", f"the quote was valid until {quote.valid_until}", *at, "id")
+    if target == ACCEPTED:
+        await _accept(session, quote, deal, sight, actor, at)
+    quote.status = target
+    quote.version += 1
+    quote.updated_at = utcnow()
+    await session.flush()
+    payload = {
+        "dealId": to_global_id("Deal", deal.id),  # type: ignore[arg-type]
+        "status": target.upper(),
+        "total": {"amount": str(quote.total), "currency": quote.currency},
+        "orderId": to_global_id("Order", quote.order_id) if quote.order_id else None,
+    }
+    await emit(session, f"quote.{target}", QUOTE, quote.id, payload)
+    return quote
+
+
+async def _accept(
+    session: AsyncSession,
+    quote: SalesQuote,
+    deal: SalesDeal,
+    sight: Sight,
+    actor: str | None,
+    at: tuple[str, ...],
+) -> None:
+    lines = list(
+        await session.scalars(
+            select(SalesQuoteLine)
+            .where(SalesQuoteLine.quote_id == quote.id)
+            .order_by(SalesQuoteLine.position)
+        )
+    )
+    order, _lines = await place_order(
+        session,
+        deal.customer_id,
+        [NewOrderLine(line.product_id, line.quantity, line.net / line.quantity) for line in lines],
+        quote.currency,
+        at=at,
+    )
+    quote.order_id = order.id
+    if deal.status != WON:
+        won = await session.scalar(
+            select(SalesStage.id)
+            .where(SalesStage.pipeline_id == deal.pipeline_id, SalesStage.kind == WON)
+            .order_by(SalesStage.position)
+            .limit(1)
+        )
+        await deals.move_deal(session, deal.id, won, sight, actor)  # type: ignore[arg-type]
+
+
+async def expire_due(session: AsyncSession, today: date) -> int:
+    """Sent and draft quotes past their validity become EXPIRED (the scheduler's job)."""
+    done = await session.execute(
+        update(SalesQuote)
+        .where(SalesQuote.status.in_((DRAFT, SENT)), SalesQuote.valid_until < today)
+        .values(status=EXPIRED, version=SalesQuote.version + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return done.rowcount or 0
+
+
+async def erase(session: AsyncSession, customer_id: int) -> None:
+    """GDPR erasure: the quotes of the customer's deals lose their contact's name and e-mail."""
+    await session.execute(
+        update(SalesQuote)
+        .where(
+            SalesQuote.deal_id.in_(select(SalesDeal.id).where(SalesDeal.customer_id == customer_id))
+        )
+        .values(contact_name=None, contact_email=None)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,166 @@
+"""Quotes: totals in the deal's currency, and acceptance placing a core order and winning the
+deal in one transaction (or nothing at all). SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+
+import pytest
+
+import crm_sales
+from crm_graph.settings import Settings
+from crm_graph.testing import GraphQLClient, app_client
+from tests.sales_support import create_deal, events, new_customer
+
+QUOTE = """
+mutation ($input: CreateQuoteInput!) {
+  createQuote(input: $input) {
+    quote { id status version subtotal { amount currency } discount { amount } tax { amount }
+            total { amount currency } contactEmail
+            lines { quantity unitPrice { amount currency } net { amount } tax { amount } product { sku } } }
+    errors { code field }
+  }
+}
+"""
+ACT = """
+mutation ($input: QuoteActionInput!) {
+  %s(input: $input) {
+    quote { status order { number total { amount currency } lines { quantity unitPrice { amount } } }
+            deal { status stage { name } } }
+    errors { code field }
+  }
+}
+"""
+
+
+@pytest.fixture
+async def sales(settings: Settings) -> AsyncIterator[GraphQLClient]:
+    async with app_client(settings, plugins=[crm_sales]) as client:
+        yield client
+
+
+async def _product(client: GraphQLClient, sku: str, price: str, currency: str) -> str:
+    made = await client.data(
+        "mutation ($input: CreateProductInput!) { createProduct(input: $input) { product { id } } }",
+        {"input": {"sku": sku, "name": sku, "price": price, "currency": currency}},
+    )
+    return made["createProduct"]["product"]["id"]
+
+
+async def _act(client: GraphQLClient, action: str, quote: str) -> dict:
+    return (await client.data(ACT % action, {"input": {"id": quote}}))[action]
+
+
+async def test_a_quote_totals_its_lines_and_acceptance_orders_and_wins(
+    sales: GraphQLClient,
+) -> None:
+    ada = await new_customer(sales, "Ada")
+    widget = await _product(sales, "W-1", "10", "USD")
+    gadget = await _product(sales, "G-1", "5", "EUR")
+    deal = (await create_deal(sales, name="Widgets", customerId=ada, amount="40", currency="USD"))[
+        "deal"
+    ]
+    lines = [
+        {"productId": widget, "quantity": 3, "discountPercent": "10", "taxRatePercent": "20"},
+        {"productId": gadget, "quantity": 2},
+    ]
+    mismatch = (await sales.data(QUOTE, {"input": {"dealId": deal["id"], "lines": lines}}))[
+        "createQuote"
+    ]
+    assert mismatch["errors"] == [
+        {"code": "CURRENCY_MISMATCH", "field": ["input", "lines", "1", "unitPrice"]}
+    ]
+    lines[1]["unitPrice"] = "7.25"
+    made = (
+        await sales.data(
+            QUOTE,
+            {"input": {"dealId": deal["id"], "lines": lines, "contactEmail": "Buyer@Ada.example"}},
+        )
+    )["createQuote"]
+    assert made["errors"] == []
+    quote = made["quote"]
+    assert (quote["status"], quote["contactEmail"]) == ("DRAFT", "buyer@ada.example")
+    assert quote["subtotal"] == {"amount": "44.50", "currency": "USD"}
+    assert (quote["discount"], quote["tax"]) == ({"amount": "3.00"}, {"amount": "5.40"})
+    assert quote["total"] == {"amount": "46.90", "currency": "USD"}
+    assert quote["lines"] == [
+        {
+            "quantity": 3,
+            "unitPrice": {"amount": "10.00", "currency": "USD"},
+            "net": {"amount": "27.00"},
+            "tax": {"amount": "5.40"},
+            "product": {"sku": "W-1"},
+        },
+        {
+            "quantity": 2,
+            "unitPrice": {"amount": "7.25", "currency": "USD"},
+            "net": {"amount": "14.50"},
+            "tax": {"amount": "0.00"},
+            "product": {"sku": "G-1"},
+        },
+    ]
+    early = await _act(sales, "acceptQuote", quote["id"])
+    assert early["errors"] == [{"code": "INVALID_TRANSITION", "field": ["input", "id"]}]
+    assert (await _act(sales, "sendQuote", quote["id"]))["quote"]["status"] == "SENT"
+
+    accepted = await _act(sales, "acceptQuote", quote["id"])
+    assert accepted["errors"] == []
+    assert accepted["quote"]["status"] == "ACCEPTED"
+    assert accepted["quote"]["deal"] == {"status": "WON", "stage": {"name": "Closed won"}}
+    order = accepted["quote"]["order"]
+    assert order["total"] == {"amount": "41.50", "currency": "USD"}
+    assert [(line["quantity"], line["unitPrice"]["amount"]) for line in order["lines"]] == [
+        (3, "9.00"),
+        (2, "7.25"),
+    ]
+    placed = await events(sales, "order.placed", "quote.accepted", "deal.won")
+    assert [e["type"] for e in placed] == ["order.placed", "deal.won", "quote.accepted"]
+    again = await _act(sales, "acceptQuote", quote["id"])
+    assert again["errors"] == [{"code": "INVALID_TRANSITION", "field": ["input", "id"]}]
+
+
+async def test_a_failed_acceptance_writes_nothing_and_expired_quotes_refuse(
+    sales: GraphQLClient,
+) -> None:
+    ada = await new_customer(sales, "Ada")
+    widget = await _product(sales, "W-1", "10", "USD")
+    deal = (await create_deal(sales, name="Widgets", customerId=ada, amount="10", currency="USD"))[
+        "deal"
+    ]
+    one = [{"productId": widget, "quantity": 1}]
+    quote = (await sales.data(QUOTE, {"input": {"dealId": deal["id"], "lines": one}}))[
+        "createQuote"
+    ]["quote"]
+    await _act(sales, "sendQuote", quote["id"])
+    await sales.data(
+        "mutation ($id: ID!) { deleteCustomer(input: {id: $id}) { errors { code } } }", {"id": ada}
+    )
+    failed = await _act(sales, "acceptQuote", quote["id"])
+    assert failed["errors"][0]["code"] in ("DELETED", "NOT_FOUND")
+    state = await sales.data(
+        "query ($id: ID!) { quote(id: $id) { status order { id } deal { status } } }",
+        {"id": quote["id"]},
+    )
+    assert state["quote"] == {"status": "SENT", "order": None, "deal": {"status": "OPEN"}}
+    assert await events(sales, "order.placed", "deal.won", "quote.accepted") == []
+
+    await sales.data(
+        "mutation ($id: ID!) { restoreCustomer(input: {id: $id}) { errors { code } } }", {"id": ada}
+    )
+    stale = (
+        await sales.data(
+            QUOTE,
+            {
+                "input": {
+                    "dealId": deal["id"],
+                    "lines": one,
+                    "validUntil": str(date.today() - timedelta(days=2)),
+                }
+            },
+        )
+    )["createQuote"]["quote"]
+    refused = await _act(sales, "sendQuote", stale["id"])
+    assert refused["errors"] == [{"code": "QUOTE_EXPIRED", "field": ["input", "id"]}]
+    declined = await _act(sales, "declineQuote", quote["id"])
+    assert declined["quote"]["status"] == "DECLINED"
