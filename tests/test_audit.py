@@ -219,6 +219,11 @@ async def perform_service_mutations(s: Script, customer: str) -> None:
             "interaction { id }",
         )
     )["interaction"]["id"]
+    await s.input("sendNpsSurvey", "SendNpsSurveyInput", {"customerId": customer})
+    form = (
+        await s.input("createWebForm", "CreateWebFormInput", {"name": "Contact"}, "form { id }")
+    )["form"]["id"]
+    await s.input("closeWebForm", "CloseWebFormInput", {"id": form})
     await s.input(
         "linkTicketInteraction",
         "LinkTicketInteractionInput",

@@ -9,7 +9,7 @@ moments the cases are computed for (Europe/Berlin, Monday-Friday 09:00-17:00).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,9 +52,16 @@ async def service(settings: Settings) -> AsyncIterator[GraphQLClient]:
         yield client
 
 
+def calendar_input(
+    name: str, zone: str = "Europe/Berlin", days: Sequence[str] = WEEKDAYS, holidays: Any = ()
+) -> dict[str, Any]:
+    """A calendar open 09:00-17:00 on ``days``."""
+    hours = [{"day": day, "hours": ["09:00-17:00"]} for day in days]
+    return {"name": name, "timeZone": zone, "hours": hours, "holidays": list(holidays)}
+
+
 async def calendar(client: GraphQLClient, name: str, holidays: list[str] = ()) -> str:
-    hours = [{"day": day, "hours": ["09:00-17:00"]} for day in WEEKDAYS]
-    input = {"name": name, "timeZone": "Europe/Berlin", "hours": hours, "holidays": holidays}
+    input = calendar_input(name, holidays=holidays)
     payload = await ok(client, "createBusinessCalendar", input, "calendar { id }")
     return payload["calendar"]["id"]
 

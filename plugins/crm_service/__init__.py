@@ -7,6 +7,7 @@ imports only ``crm_graph.plugin``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import (
     AppContext,
+    DataKind,
     EventType,
     Permissions,
     PluginMetadata,
+    PluginRoute,
     ScheduledJob,
     SchemaContribution,
     Storage,
     hookimpl,
 )
-from crm_service import events, jobs, schema, tickets
+from crm_service import demo, events, features, jobs, kinds, routes, schema, surveys, tickets
 from crm_service.config import (
     NAME,
     SURVEYS_READ,
@@ -60,7 +63,12 @@ def crm_schema() -> SchemaContribution:
         extend={
             "Customer": [schema.CustomerService],
             "Query": [schema.ServiceQueries],
-            "Mutation": [schema.ServiceMutations, schema.SlaMutations],
+            "Mutation": [
+                schema.ServiceMutations,
+                schema.SlaMutations,
+                schema.SurveyMutations,
+                schema.WebFormMutations,
+            ],
         },
     )
 
@@ -68,6 +76,16 @@ def crm_schema() -> SchemaContribution:
 @hookimpl
 def crm_event_types() -> list[EventType]:
     return events.EVENT_TYPES
+
+
+@hookimpl
+def crm_routes() -> list[PluginRoute]:
+    return routes.ROUTES
+
+
+@hookimpl
+def crm_data_kinds() -> list[DataKind]:
+    return [kinds.TICKETS]
 
 
 @hookimpl
@@ -101,14 +119,34 @@ def crm_permissions() -> Permissions:
 async def crm_customer_merge(
     session: AsyncSession, survivor_id: int, merged_ids: list[int]
 ) -> dict[str, int]:
-    return await tickets.merge(session, survivor_id, merged_ids)
+    moved = await tickets.merge(session, survivor_id, merged_ids)
+    return {**moved, "service_surveys": await surveys.merge(session, survivor_id, merged_ids)}
 
 
 @hookimpl
 async def crm_customer_erase(session: AsyncSession, customer_id: int) -> None:
     await tickets.erase(session, customer_id)
+    await surveys.erase(session, customer_id)
 
 
 @hookimpl
 async def crm_customer_export(session: AsyncSession, customer_id: int) -> dict[str, Any]:
-    return {"tickets": await tickets.export(session, customer_id)}
+    return {
+        "tickets": await tickets.export(session, customer_id),
+        "surveys": await surveys.export(session, customer_id),
+    }
+
+
+@hookimpl
+async def crm_analytics_customer_features(
+    app: AppContext, customer_ids: list[int], as_of: datetime
+) -> dict[str, dict[int, float]]:
+    """Feeds the analytics plugin's churn model, when analytics is enabled: open tickets,
+    tickets in the last 90 days, the last CSAT rating and SLA breaches, as of ``as_of``."""
+    return await features.customer_features(app, customer_ids, as_of)
+
+
+@hookimpl
+async def crm_demo_data(app: AppContext, customer_ids: list[int], now: datetime, seed: int) -> str:
+    """Tickets in every status with history and answered surveys, for ``make demo``."""
+    return await demo.seed(app, customer_ids, now, seed)

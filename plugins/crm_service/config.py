@@ -17,7 +17,7 @@ SLA_CHECK = "sla_check"
 
 
 class ServiceSettings(BaseModel):
-    """Lead time of SLA warnings and how often deadlines are checked."""
+    """SLA warnings and checks, survey links and the sender of survey e-mails."""
 
     sla_warning_lead: timedelta = Field(
         default=timedelta(hours=1),
@@ -31,7 +31,22 @@ class ServiceSettings(BaseModel):
         description="How often the scheduler looks for SLA targets due or breached (seconds).",
     )
 
-    @field_validator("sla_warning_lead", "sla_check_every", mode="before")
+    survey_valid_for: timedelta = Field(
+        default=timedelta(days=14),
+        gt=timedelta(0),
+        description="How long a survey link can be answered (seconds or ISO 8601, P14D).",
+    )
+    survey_url: str = Field(
+        default="/p/service/surveys/{token}",
+        description="The survey link sent to customers; {token} is replaced by the token.",
+    )
+    email_from: str | None = Field(
+        default=None,
+        description="Sender of survey e-mails; none are sent while unset (the link is still in "
+        "the API and the ticket.resolved event).",
+    )
+
+    @field_validator("sla_warning_lead", "sla_check_every", "survey_valid_for", mode="before")
     @classmethod
     def _seconds_are_an_interval(cls, value: object) -> object:
         """A number of seconds (as the environment gives it, a string) is an interval."""

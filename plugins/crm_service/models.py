@@ -129,6 +129,40 @@ class SlaNotice(SQLModel, table=True):
     noticed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
 
 
+class Survey(SQLModel, table=True):
+    """A CSAT survey of a resolved ticket or an NPS survey of a customer, and its answer.
+    ``token`` is the signed single-use link token (empty for demo rows, which have no link)."""
+
+    __tablename__ = "service_survey"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=8)  # CSAT | NPS
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    ticket_id: int | None = Field(default=None, foreign_key="service_ticket.id", index=True)
+    sent_at: datetime = Field(sa_type=UTCDateTimeColumn)
+    expires_at: datetime = Field(sa_type=UTCDateTimeColumn)
+    token: str = Field(default="", sa_column=Column(Text, nullable=False))
+    message_id: str | None = Field(default=None, max_length=300)
+    rating: int | None = Field(default=None)
+    comment: str | None = Field(default=None, sa_column=Column(Text, info={"pii": True}))
+    responded_at: datetime | None = Field(default=None, sa_type=UTCDateTimeColumn, index=True)
+
+
+class WebForm(SQLModel, table=True):
+    """A contact form that opens tickets (priority and team queue of its own); ``token`` is
+    the signed link token the form posts to, refused once the form is closed."""
+
+    __tablename__ = "service_web_form"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    priority: int = Field(default=2)
+    team_id: int | None = Field(default=None, foreign_key="auth_team.id")
+    token: str = Field(default="", sa_column=Column(Text, nullable=False))
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
+
+
 TABLES: list[Any] = [
     Ticket,
     TicketStatusChange,
@@ -137,4 +171,6 @@ TABLES: list[Any] = [
     BusinessCalendar,
     SlaPolicy,
     SlaNotice,
+    Survey,
+    WebForm,
 ]

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_graph.plugin import Collector, fail
 from crm_service import hours, lifecycle
 from crm_service.models import BusinessCalendar, SlaPolicy
-from crm_service.tickets import clean
+from crm_service.values import clean
 
 MAX_TARGET_MINUTES = 525_600  # a year of business minutes is beyond any service promise
 

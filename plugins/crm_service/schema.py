@@ -7,7 +7,7 @@ import math
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from sqlalchemy import String, and_, cast, or_, select
@@ -36,24 +36,45 @@ from crm_graph.plugin import (
     load_related,
     perform,
     personal_data,
+    query_error,
     requires,
     table_field,
     team_of,
     to_global_id,
     user_of,
 )
-from crm_service import clock, hours, lifecycle, policies, sla, tickets
-from crm_service.config import NAME, TICKETS_ADMIN, TICKETS_READ, TICKETS_WRITE
+from crm_service import (
+    clock,
+    hours,
+    lifecycle,
+    metrics,
+    policies,
+    sla,
+    surveys,
+    tickets,
+    webforms,
+)
+from crm_service.config import (
+    NAME,
+    SURVEYS_READ,
+    SURVEYS_SEND,
+    TICKETS_ADMIN,
+    TICKETS_READ,
+    TICKETS_WRITE,
+)
 from crm_service.models import (
     BusinessCalendar,
     SlaPolicy,
+    Survey,
     Ticket,
     TicketComment,
     TicketInteraction,
     TicketStatusChange,
+    WebForm,
 )
 
 T = TypeVar("T")
+MAX_METRICS_DAYS = 1100
 
 
 @strawberry.enum(name="TicketStatus", description="Where a ticket is in its lifecycle.")
@@ -273,6 +294,90 @@ async def ticket_slas(parents: list[Ticket], context: RequestContext) -> list[An
     return answers
 
 
+# Surveys and metrics -------------------------------------------------------------------------
+
+
+@strawberry.enum(name="SurveyKind", description="CSAT (1-5, after a ticket) or NPS (0-10).")
+class SurveyKind(Enum):
+    CSAT = "CSAT"
+    NPS = "NPS"
+
+
+@strawberry.type(name="Survey", description="A CSAT or NPS survey and its answer.")
+class SurveyType:
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("Survey", self.id)  # type: ignore[attr-defined]
+
+    kind: SurveyKind
+    rating: int | None = strawberry.field(description="Null until answered.")
+    comment: str | None = strawberry.field(metadata=personal_data("text"))
+    sent_at: datetime
+    expires_at: datetime
+    responded_at: datetime | None
+
+    @strawberry.field(
+        description="The link the customer answers through (POST a rating to it); null once "
+        "answered or expired."
+    )
+    def link(self, info: Info) -> str | None:
+        row: Survey = self  # type: ignore[assignment]
+        if not row.token or row.responded_at is not None or row.expires_at <= clock.now():
+            return None
+        return surveys.link(info.context.app.plugin_settings(NAME), row.token)
+
+    customer: CustomerType = table_field(
+        Related(CustomerRow, key="id", parent_key="customer_id"),
+        metadata=requires("customers:read"),
+    )
+
+
+@strawberry.enum(name="MetricsGrouping")
+class MetricsGrouping(Enum):
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+
+
+@strawberry.type(
+    name="ServicePeriod",
+    description="One day, ISO week or month of service numbers (times in business hours).",
+)
+class ServicePeriodType:
+    start: date
+    end: date = strawberry.field(description="The period's last day (included).")
+    created: int = strawberry.field(description="Tickets opened in the period.")
+    resolved: int = strawberry.field(description="Tickets resolved in the period (once each).")
+    backlog: int = strawberry.field(description="Tickets unresolved at the period's end.")
+    first_response_median: float | None = strawberry.field(
+        description="Median business hours to the first public reply, of the replies made in "
+        "the period."
+    )
+    first_response_p90: float | None
+    first_responses: int
+    resolution_median: float | None = strawberry.field(
+        description="Median business hours the clock ran until resolution, of the tickets "
+        "resolved in the period."
+    )
+    resolution_p90: float | None
+    sla_attainment: float | None = strawberry.field(
+        description="Percent of the SLA targets of the tickets resolved in the period that "
+        "were met; null without targets."
+    )
+    sla_targets: int
+    csat: float | None = strawberry.field(
+        description="Percent of CSAT ratings of 4 or 5; null without answers.",
+        metadata=requires(SURVEYS_READ),
+    )
+    csat_responses: int
+    nps: float | None = strawberry.field(
+        description="Percent promoters (9-10) minus percent detractors (0-6); null without "
+        "answers.",
+        metadata=requires(SURVEYS_READ),
+    )
+    nps_responses: int
+
+
 @strawberry.type(name="Ticket", description="A customer's request for help.")
 class TicketType:
     @strawberry.field
@@ -324,6 +429,11 @@ class TicketType:
         ticket_interactions,
         description="Core interactions of the customer linked to this ticket.",
         metadata=requires("interactions:read"),
+    )
+    survey: SurveyType | None = table_field(
+        Related(Survey, key="ticket_id"),
+        description="The CSAT survey made when the ticket was first resolved.",
+        metadata=requires(SURVEYS_READ),
     )
     sla: TicketSlaType | None = batch_field(
         ticket_slas,
@@ -528,6 +638,35 @@ class ServiceQueries:
             last=last,
             before=before,
         )
+
+    @strawberry.field(
+        description="Service numbers per day, ISO week or month of [from, to] (UTC dates, both "
+        "included), optionally for one team's tickets.",
+        metadata=requires(TICKETS_READ),
+    )
+    async def service_metrics(
+        self,
+        info: Info,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
+        team: strawberry.ID | None = None,
+        group_by: MetricsGrouping = MetricsGrouping.MONTH,
+    ) -> list[ServicePeriodType]:
+        if to < from_:
+            raise query_error("INVALID_ARGUMENT", "to is before from", "to")
+        if (to - from_).days > MAX_METRICS_DAYS:
+            raise query_error(
+                "INVALID_ARGUMENT", f"at most {MAX_METRICS_DAYS} days at a time", "to"
+            )
+        team_id = None if team is None else id_arg(team, "Team", "team")
+        async with info.context.app.read() as session:
+            found = await metrics.service_metrics(session, from_, to, group_by.value, team_id)
+        return [ServicePeriodType(**vars(period)) for period in found]
+
+    @strawberry.field(description="Contact forms, by name.", metadata=requires(TICKETS_ADMIN))
+    async def web_forms(self, info: Info) -> list[WebFormType]:
+        async with info.context.app.read() as session:
+            return list(await session.scalars(select(WebForm).order_by(WebForm.name)))  # type: ignore[arg-type]
 
     @strawberry.field(description="SLA policies, by name.", metadata=requires(TICKETS_READ))
     async def sla_policies(self, info: Info) -> list[SlaPolicyType]:
@@ -779,7 +918,7 @@ class ServiceMutations:
             input.id,
             input.expected_version,
             lambda session, ticket: tickets.change_status(
-                session, ticket, input.status.value, _actor(info)
+                session, ticket, input.status.value, _actor(info), app=info.context.app
             ),
         )
         return TicketPayload(ticket=ticket, errors=errors)  # type: ignore[arg-type]
@@ -815,6 +954,101 @@ class ServiceMutations:
 
         ticket, errors = await _on_ticket(info, input.ticket_id, None, change, "ticketId")
         return TicketPayload(ticket=ticket, errors=errors)  # type: ignore[arg-type]
+
+
+@strawberry.input
+class SendNpsSurveyInput:
+    customer_id: strawberry.ID
+
+
+@strawberry.type
+class SurveyPayload:
+    survey: SurveyType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class SurveyMutations:
+    @strawberry.mutation(
+        description="Send a customer an NPS survey (0-10): a link, e-mailed when a sender and "
+        "SMTP are configured.",
+        metadata=requires(SURVEYS_SEND),
+    )
+    async def send_nps_survey(self, info: Info, input: SendNpsSurveyInput) -> SurveyPayload:
+        async def work(session: AsyncSession) -> Survey:
+            pk = input_id(input.customer_id, "Customer", "input", "customerId")
+            customer = await tickets.live_customer(session, pk, "input", "customerId")
+            return await surveys.send(session, info.context.app, surveys.NPS, customer)
+
+        survey, errors = await perform(info, work)
+        return SurveyPayload(survey=survey, errors=errors)  # type: ignore[arg-type]
+
+
+@strawberry.type(name="WebForm", description="A contact form on your site that opens tickets.")
+class WebFormType:
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("WebForm", self.id)  # type: ignore[attr-defined]
+
+    name: str
+    priority: TicketPriority
+    active: bool = strawberry.field(description="A closed form refuses posts (410).")
+    team: TeamType | None = table_field(team_of("team_id"), metadata=requires("users:read"))
+
+    @strawberry.field(
+        description="Where the form posts: POST a JSON {name, email, subject, description}."
+    )
+    def url(self) -> str:
+        return f"/p/service/forms/{self.token}"  # type: ignore[attr-defined]
+
+
+@strawberry.input
+class CreateWebFormInput:
+    name: str
+    priority: TicketPriority = TicketPriority.NORMAL
+    team_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The team queue its tickets go to."
+    )
+
+
+@strawberry.input
+class CloseWebFormInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class WebFormPayload:
+    form: WebFormType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class WebFormMutations:
+    @strawberry.mutation(
+        description="Make a contact form that opens tickets, with its own link.",
+        metadata=requires(TICKETS_ADMIN),
+    )
+    async def create_web_form(self, info: Info, input: CreateWebFormInput) -> WebFormPayload:
+        async def work(session: AsyncSession) -> WebForm:
+            team_id = _team_id(input.team_id, "input", "teamId")
+            return await webforms.create(
+                session, info.context.app, input.name, input.priority.name, team_id
+            )
+
+        form, errors = await perform(info, work)
+        return WebFormPayload(form=form, errors=errors)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Close a contact form: its link is refused from now on.",
+        metadata=requires(TICKETS_ADMIN),
+    )
+    async def close_web_form(self, info: Info, input: CloseWebFormInput) -> WebFormPayload:
+        async def work(session: AsyncSession) -> WebForm:
+            pk = input_id(input.id, "WebForm", "input", "id")
+            return await webforms.close(session, pk, ("input",))
+
+        form, errors = await perform(info, work)
+        return WebFormPayload(form=form, errors=errors)  # type: ignore[arg-type]
 
 
 @strawberry.type
@@ -858,4 +1092,4 @@ class SlaMutations:
         return SlaPolicyPayload(policy=policy, errors=errors)  # type: ignore[arg-type]
 
 
-TYPES = [TicketType, TicketStatusChangeType, TicketCommentType, SlaPolicyType]
+TYPES = [TicketType, TicketStatusChangeType, TicketCommentType, SlaPolicyType, SurveyType]

@@ -16,6 +16,7 @@ from sqlalchemy import false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import (
+    AppContext,
     Collector,
     CustomerRow,
     InteractionRow,
@@ -24,7 +25,8 @@ from crm_graph.plugin import (
     team_exists,
     user_exists,
 )
-from crm_service import clock, lifecycle, sla
+from crm_service import clock, lifecycle, sla, surveys
+from crm_service.config import NAME
 from crm_service.models import (
     SlaPolicy,
     Ticket,
@@ -32,52 +34,7 @@ from crm_service.models import (
     TicketInteraction,
     TicketStatusChange,
 )
-
-MAX_SUBJECT = 200
-MAX_TEXT = 20_000
-MAX_TAGS = 20
-MAX_TAG = 50
-ERASED = "[erased]"
-
-
-def clean(value: Any, errors: Collector, path: tuple[str, ...], limit: int, required: bool) -> str:
-    """Trimmed text within ``limit``; NUL bytes and lone surrogates are refused (neither
-    database stores them)."""
-    if not isinstance(value, str):
-        errors.add("INVALID_VALUE", "must be text", *path)
-        return ""
-    text = value.strip()
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        errors.add("INVALID_TEXT", "holds a character that is not text", *path)
-        return ""
-    if "\x00" in text:
-        errors.add("INVALID_TEXT", "holds a NUL character", *path)
-        return ""
-    if required and not text:
-        errors.add("REQUIRED", "must not be empty", *path)
-    elif len(text) > limit:
-        errors.add("TOO_LONG", f"at most {limit} characters", *path)
-    return text
-
-
-def clean_tags(tags: Sequence[Any], errors: Collector, path: tuple[str, ...]) -> list[str]:
-    """Lower-case, distinct tags in their order, each a short word."""
-    found: list[str] = []
-    for index, tag in enumerate(tags):
-        text = clean(tag, errors, (*path, str(index)), MAX_TAG, True).lower()
-        if text and text not in found:
-            found.append(text)
-    if len(found) > MAX_TAGS:
-        errors.add("TOO_MANY", f"at most {MAX_TAGS} tags", *path)
-    return found
-
-
-def one_of(value: str, choices: Sequence[str], errors: Collector, path: tuple[str, ...]) -> str:
-    if value not in choices:
-        errors.add("INVALID_VALUE", f"must be one of {', '.join(choices)}", *path)
-    return value
+from crm_service.values import ERASED, MAX_SUBJECT, MAX_TEXT, clean, clean_tags, one_of
 
 
 @dataclass
@@ -210,9 +167,11 @@ async def change_status(
     actor_id: str | None,
     at: tuple[str, ...] = ("input", "status"),
     now: datetime | None = None,
+    app: AppContext | None = None,
 ) -> Ticket:
     """Move the ticket to ``status`` if the machine allows it (a user error naming the
-    allowed moves otherwise), keeping the step with its time and actor."""
+    allowed moves otherwise), keeping the step with its time and actor. Resolving it (with
+    ``app``) makes its CSAT survey and emits ``ticket.resolved`` with the survey's link."""
     problem = lifecycle.transition_problem(ticket.status, status)
     if problem is not None:
         raise fail("INVALID_TRANSITION", problem, *at)
@@ -233,6 +192,11 @@ async def change_status(
     )
     payload = {**lifecycle.summary(ticket), "from": before, "to": status}
     await emit(session, "ticket.status_changed", "Ticket", ticket.id, payload)
+    if status == "RESOLVED" and app is not None:
+        survey = await surveys.on_resolved(session, app, ticket)
+        url = surveys.link(app.plugin_settings(NAME), survey.token) if survey else None
+        resolved = {**lifecycle.summary(ticket), "surveyUrl": url}
+        await emit(session, "ticket.resolved", "Ticket", ticket.id, resolved)
     await sla.settle(session, ticket, now, None)
     return ticket
 
