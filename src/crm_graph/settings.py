@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     max_query_cost: int = 20_000
     max_body_bytes: int = 1_048_576
     sql_echo: bool = False
+    # The web app's built files, served at /app (None: the checkout's examples/spa/dist).
+    web_app_dir: str | None = None
     # The compiled read path (see the README's "Compiled reads").
     compiled_reads: bool = True
     plan_cache_size: int = Field(default=256, ge=1)

@@ -1,5 +1,5 @@
-"""The Starlette application: /graphql (HTTP and WebSocket), /healthz, /plugins and the
-plugins' routes under /p/<plugin name>/."""
+"""The Starlette application: /graphql (HTTP and WebSocket), /healthz, /plugins, the
+plugins' routes under /p/<plugin name>/ and the web app's files under /app/."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from crm_graph.web.http_auth import Authenticated
 from crm_graph.web.idempotency import Idempotent
 from crm_graph.web.middleware import BodySizeLimit
 from crm_graph.web.plugin_routes import plugin_routes
+from crm_graph.web.web_app import web_app_routes
 from crm_graph.web.ws_auth import ThrottledTransportWS, authenticate_socket
 
 
@@ -156,6 +157,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/plugins", door(request_response(plugins_endpoint))),
             *plugin_routes(context, door),
+            *web_app_routes(settings.web_app_dir),
         ],
         middleware=[
             # The client address (failed-authentication limits) comes from X-Forwarded-For
