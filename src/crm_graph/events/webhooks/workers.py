@@ -15,7 +15,7 @@ from crm_graph.events.webhooks.request import Job, send
 from crm_graph.events.webhooks.targets import TargetPolicy
 from crm_graph.settings import Settings
 
-BUSY_RETRY_SECONDS = 1.0
+BUSY_RETRY_SECONDS = 0.1
 
 
 class Deliverer:
@@ -49,7 +49,8 @@ class Deliverer:
         due = await next_due(self.engine)
         if due is None:
             return None
-        # Still due after the workers found nothing to claim (a claim failed): not at once.
+        # Due again by now (a retry fell due as the workers ended, or a claim failed): soon,
+        # not in a busy loop.
         return max((due - utcnow()).total_seconds(), BUSY_RETRY_SECONDS)
 
     async def _work(self) -> None:
