@@ -15,6 +15,7 @@ import pytest
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client
 from tests.sales_support import perform_lead_mutations, perform_sales_mutations
+from tests.smtp_support import eventually
 
 
 class Script:
@@ -273,6 +274,39 @@ async def perform_marketing_mutations(s: Script, customer: str) -> None:
     later = {"id": campaign, "sendAt": "2999-01-01T00:00:00Z"}
     await s.input("sendEmailCampaign", "SendEmailCampaignInput", later)
     await s.input("cancelEmailCampaign", "EmailCampaignIdInput", {"id": campaign})
+    now = await s.input(
+        "createEmailCampaign",
+        "CreateEmailCampaignInput",
+        {
+            "name": "Now",
+            "segmentId": segment,
+            "subject": "Hi",
+            "sender": "news@shop.example",
+            "textTemplate": "Hello",
+        },
+        "campaign { id }",
+    )
+    await s.input("sendEmailCampaign", "SendEmailCampaignInput", now["campaign"])
+    sends = "query ($id: ID!) { emailCampaign(id: $id) { sends { messageId } } }"
+
+    async def queued() -> str | None:
+        found = await s.client.data(sends, now["campaign"])
+        return next(
+            (x["messageId"] for x in found["emailCampaign"]["sends"] if x["messageId"]), None
+        )
+
+    bounced = {"messageId": await eventually(queued, timeout=30), "permanent": False}
+    await s.input("reportEmailBounce", "ReportEmailBounceInput", bounced)
+    opt_in = {"customerId": customer, "sender": "news@shop.example"}
+    await s.input("requestEmailOptIn", "RequestEmailOptInInput", opt_in)
+    flow = await s.input(
+        "createMarketingAutomation",
+        "CreateMarketingAutomationInput",
+        {"builtIn": "WELCOME", "sender": "news@shop.example"},
+        "automation { id }",
+    )
+    paused = {"id": flow["automation"]["id"], "active": False}
+    await s.input("setMarketingAutomationActive", "SetMarketingAutomationActiveInput", paused)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ counted, and a marketer without pii:read sends."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -419,3 +420,52 @@ async def test_erasure_keeps_only_the_suppression_hash_and_a_merge_moves_the_his
     assert after["stats"] == {"opened": 1, "recipients": 3}
     bob_sends = [s["status"] for s in after["sends"] if s["customer"]["name"] == "Bob"]
     assert bob_sends == ["SENT"]  # Bob's own row stays; Ada's open moved onto it
+
+
+async def test_an_ab_test_names_the_winner_by_conversion_with_its_statistic(
+    mailbox: tuple[GraphQLClient, SmtpInbox],
+) -> None:
+    """Variant B (another subject) goes to a share of recipients; its recipients click and
+    buy, A's do not: B wins, with the two-proportion z statistic computed from the arms."""
+    client, inbox = mailbox
+    people = [await customer(client, f"P{n}", email=f"p{n}@example.com") for n in range(20)]
+    for person in people:
+        await client.data(CONSENT, {"id": person, "granted": True})
+    everyone = (await create_segment(client, name="All", kind="STATIC"))["segment"]["id"]
+    await client.data(
+        "mutation ($input: AudienceSegmentMembersInput!) { addAudienceSegmentMembers(input: $input) { errors { code } } }",
+        {"input": {"segmentId": everyone, "customers": people}},
+    )
+    link = '<p><a href="https://shop.example/sale">Sale</a></p>'
+    made = await campaign(
+        client,
+        everyone,
+        name="AB",
+        htmlTemplate=link,
+        variantSubject="Last chance, {{ customer.first_name }}",
+        variantSplit=0.5,
+    )
+    await client.data(SEND, {"id": made["id"]})
+    await sent(client, made["id"])
+    widget = await product(client, "W", "10")
+    by_address = {f"p{n}@example.com": person for n, person in enumerate(people)}
+    b_side = [m for m in inbox.received if m["Subject"].startswith("Last chance")]
+    a_side = [m for m in inbox.received if not m["Subject"].startswith("Last chance")]
+    assert b_side and a_side and len(b_side) + len(a_side) == 20
+    for message in b_side:
+        await touch(client, links_of(message)[1][0])
+        await order(client, by_address[message["To"]], widget, 1, placed_at=in_days(1))
+    query = "query ($id: ID!) { emailCampaign(id: $id) { abTest { variants { name recipients conversions conversionRate } zScore pValue winner } sends { variant } } }"
+    found = (await client.data(query, {"id": made["id"]}))["emailCampaign"]
+    test = found["abTest"]
+    n_a, n_b = len(a_side), len(b_side)
+    assert test["variants"] == [
+        {"name": "A", "recipients": n_a, "conversions": 0, "conversionRate": 0.0},
+        {"name": "B", "recipients": n_b, "conversions": n_b, "conversionRate": 1.0},
+    ]
+    pooled = n_b / 20
+    z = 1.0 / math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    assert test["zScore"] == pytest.approx(z)
+    assert test["pValue"] == pytest.approx(math.erfc(z / math.sqrt(2))) and test["pValue"] < 0.05
+    assert test["winner"] == "B"
+    assert sorted(s["variant"] for s in found["sends"]) == ["A"] * n_a + ["B"] * n_b

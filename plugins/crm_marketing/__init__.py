@@ -6,6 +6,7 @@ A bundled plugin, loaded exactly like a partner's: the ``crm_graph.plugins`` ent
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +23,16 @@ from crm_graph.plugin import (
     Storage,
     hookimpl,
 )
-from crm_marketing import campaign_schema, events, jobs, merging, routes, segment_schema
+from crm_marketing import (
+    automation_schema,
+    campaign_schema,
+    demo,
+    events,
+    jobs,
+    merging,
+    routes,
+    segment_schema,
+)
 from crm_marketing.settings import (
     AUTOMATIONS_READ,
     CAMPAIGNS_READ,
@@ -56,8 +66,17 @@ def crm_storage() -> Storage:
 def crm_schema() -> SchemaContribution:
     return SchemaContribution(
         extend={
-            "Query": [segment_schema.SegmentQueries, campaign_schema.CampaignQueries],
-            "Mutation": [segment_schema.SegmentMutations, campaign_schema.CampaignMutations],
+            "Query": [
+                segment_schema.SegmentQueries,
+                campaign_schema.CampaignQueries,
+                automation_schema.AutomationQueries,
+            ],
+            "Mutation": [
+                segment_schema.SegmentMutations,
+                campaign_schema.CampaignMutations,
+                campaign_schema.HygieneMutations,
+                automation_schema.AutomationMutations,
+            ],
         },
     )
 
@@ -97,3 +116,9 @@ async def crm_customer_merge(
     session: AsyncSession, survivor_id: int, merged_ids: list[int]
 ) -> dict[str, int]:
     return await merging.merge(session, survivor_id, merged_ids)
+
+
+@hookimpl
+async def crm_demo_data(app: AppContext, seed: int, now: datetime, customer_ids: list[int]) -> str:
+    """Segments and a sent campaign with opens, clicks and attributed orders."""
+    return await demo.seed(app, seed, now, customer_ids)

@@ -30,7 +30,7 @@ from crm_graph.plugin import (
     requires,
     table_field,
 )
-from crm_marketing import campaigns, ids, stats
+from crm_marketing import campaigns, hygiene, ids, stats
 from crm_marketing.segment_schema import AudienceSegmentType
 from crm_marketing.settings import CAMPAIGNS_READ, CAMPAIGNS_SEND, CAMPAIGNS_WRITE, NAME
 from crm_marketing.tables import MarketingCampaign, MarketingSegment, MarketingSend
@@ -54,6 +54,7 @@ class EmailSendStatus(Enum):
     FAILED = campaigns.FAILED
     IN_DOUBT = "in_doubt"
     SUPPRESSED = campaigns.SUPPRESSED
+    BOUNCED = hygiene.BOUNCED
 
 
 @strawberry.type(name="EmailCampaignReturn", description="A campaign's returns in one currency.")
@@ -67,6 +68,7 @@ class EmailCampaignReturnType:
 @strawberry.type(
     name="EmailCampaignStats",
     description="What became of a campaign's messages. `sent`: accepted by the mail server; "
+    "`delivered`: sent and not reported bounced; "
     "`inDoubt`: the connection ended before the server's answer (never resent on its own); "
     "`suppressed`: members who got no message (no e-mail consent in force, on the "
     "suppression list, no address), counted by reason.",
@@ -78,6 +80,7 @@ class EmailCampaignStatsType:
     delivered: int
     failed: int
     in_doubt: int
+    bounced: int = strawberry.field(description="Sent, then reported bounced.")
     suppressed: int
     suppressed_no_consent: int
     suppressed_on_list: int
@@ -99,6 +102,56 @@ class EmailCampaignStatsType:
     )
 
 
+@strawberry.type(name="EmailCampaignVariant", description="One arm of an A/B test.")
+class EmailCampaignVariantType:
+    name: str = strawberry.field(description="A (the campaign's own content) or B.")
+    recipients: int = strawberry.field(description="Recipients sent this variant.")
+    conversions: int = strawberry.field(description="Of them, those with an attributed order.")
+    conversion_rate: float
+
+
+@strawberry.type(
+    name="EmailCampaignAbTest",
+    description="Variant B against A by conversion: a two-proportion z-test (pooled), its "
+    "two-sided p-value, and the winner when p < 0.05 (null: no significant difference yet).",
+)
+class EmailCampaignAbTestType:
+    variants: list[EmailCampaignVariantType]
+    z_score: float | None
+    p_value: float | None
+    winner: str | None
+
+
+async def campaign_ab_tests(parents: list[Any], context: RequestContext) -> list[Any]:
+    ids_ = [p.id for p in parents]
+    window = timedelta(days=context.app.plugin_settings(NAME).attribution_days)
+    async with context.app.read() as session:
+        returns = await stats.attribution(ids_, session, window)
+        verdicts = await stats.ab_tests(ids_, session, returns)
+    found = []
+    for parent in parents:
+        verdict = verdicts[parent.id]
+        found.append(
+            None
+            if verdict is None
+            else EmailCampaignAbTestType(
+                variants=[
+                    EmailCampaignVariantType(
+                        name=arm.name,
+                        recipients=arm.recipients,
+                        conversions=arm.conversions,
+                        conversion_rate=arm.rate,
+                    )
+                    for arm in verdict.arms
+                ],
+                z_score=verdict.z,
+                p_value=verdict.p_value,
+                winner=verdict.winner,
+            )
+        )
+    return found
+
+
 @strawberry.type(name="EmailCampaignSend", description="One recipient of a campaign.")
 class EmailCampaignSendType:
     customer: CustomerType | None = table_field(
@@ -111,6 +164,10 @@ class EmailCampaignSendType:
         return EmailSendStatus(self.status)  # type: ignore[attr-defined]
 
     reason: str | None = strawberry.field(description="Why suppressed or failed.")
+    variant: str | None = strawberry.field(description="A or B in an A/B test.")
+    message_id: str | None = strawberry.field(
+        description="The message's Message-ID (what a bounce report names)."
+    )
     created_at: datetime
     delivered_at: datetime | None
     unsubscribed_at: datetime | None
@@ -201,6 +258,15 @@ class EmailCampaignType:
     stats: EmailCampaignStatsType = batch_field(
         campaign_stats, metadata=requires(CAMPAIGNS_READ), description="Counts of the send log."
     )
+    variant_subject: str | None
+    variant_text_template: str | None
+    variant_html_template: str | None
+    variant_split: float = strawberry.field(description="The share of recipients sent variant B.")
+    ab_test: EmailCampaignAbTestType | None = batch_field(
+        campaign_ab_tests,
+        metadata=requires(CAMPAIGNS_READ),
+        description="The A/B test's verdict (null when the campaign tests no variant).",
+    )
     sends: list[EmailCampaignSendType] = batch_field(
         campaign_sends,
         metadata=requires(CAMPAIGNS_READ),
@@ -220,6 +286,12 @@ class CreateEmailCampaignInput:
     send_rate: float | None = None
     cost: Decimal | None = None
     currency: str | None = None
+    variant_subject: str | None = None
+    variant_text_template: str | None = None
+    variant_html_template: str | None = None
+    variant_split: float | None = strawberry.field(
+        default=None, description="The share of recipients (0 to 0.9) sent variant B."
+    )
 
 
 @strawberry.input
@@ -235,6 +307,10 @@ class UpdateEmailCampaignInput:
     send_rate: float | None = strawberry.UNSET
     cost: Decimal | None = strawberry.UNSET
     currency: str | None = strawberry.UNSET
+    variant_subject: str | None = strawberry.UNSET
+    variant_text_template: str | None = strawberry.UNSET
+    variant_html_template: str | None = strawberry.UNSET
+    variant_split: float | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -265,6 +341,10 @@ FIELDS = (
     "send_rate",
     "cost",
     "currency",
+    "variant_subject",
+    "variant_text_template",
+    "variant_html_template",
+    "variant_split",
 )
 REQUIRED = ("name", "segment_id", "subject", "sender", "text_template")
 
@@ -284,7 +364,7 @@ def _fields(input: Any) -> dict[str, Any]:
         if key in given and given[key] is None:
             errors.add("REQUIRED", f"{_camel(key)} cannot be null", "input", _camel(key))
     errors.check()
-    for key in ("send_rate", "cost", "currency"):  # null: the default, as when left out
+    for key in ("send_rate", "cost", "currency", "variant_split"):  # null: as left out
         if key in given and given[key] is None:
             del given[key]
     if given.get("segment_id") is not None:
@@ -368,3 +448,64 @@ class CampaignMutations:
             info, lambda session: campaigns.cancel(session, _pk(input.id))
         )
         return EmailCampaignPayload(campaign=campaign, errors=errors)  # type: ignore[arg-type]
+
+
+@strawberry.input
+class ReportEmailBounceInput:
+    message_id: str = strawberry.field(description="The bounced message's Message-ID.")
+    permanent: bool = strawberry.field(description="A hard bounce: the address is suppressed.")
+
+
+@strawberry.type
+class EmailCampaignSendPayload:
+    send: EmailCampaignSendType | None
+    errors: list[UserError]
+
+
+@strawberry.input
+class RequestEmailOptInInput:
+    customer_id: strawberry.ID
+    sender: str
+
+
+@strawberry.type
+class RequestEmailOptInPayload:
+    customer: CustomerType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class HygieneMutations:
+    @strawberry.mutation(
+        description="Report a bounce of a campaign message (from a DSN or a mail system's "
+        "webhook); a permanent one suppresses the address.",
+        metadata=requires(CAMPAIGNS_WRITE),
+    )
+    async def report_email_bounce(
+        self, info: Info, input: ReportEmailBounceInput
+    ) -> EmailCampaignSendPayload:
+        app = info.context.app
+        send, errors = await perform(
+            info,
+            lambda session: hygiene.report_bounce(session, app, input.message_id, input.permanent),
+        )
+        return EmailCampaignSendPayload(send=send, errors=errors)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="E-mail the customer a link confirming their subscription (double opt-in).",
+        metadata=requires(CAMPAIGNS_WRITE),
+    )
+    async def request_email_opt_in(
+        self, info: Info, input: RequestEmailOptInInput
+    ) -> RequestEmailOptInPayload:
+        app = info.context.app
+
+        async def work(session: Any) -> Any:
+            errors = Collector()
+            sender = campaigns.check_address(input.sender, errors, "input", "sender")
+            customer_id = input_id(input.customer_id, "Customer", "input", "customerId")
+            errors.check()
+            return await hygiene.request_opt_in(session, app, customer_id, sender)  # type: ignore[arg-type]
+
+        customer, errors = await perform(info, work)
+        return RequestEmailOptInPayload(customer=customer, errors=errors)  # type: ignore[arg-type]

@@ -33,7 +33,7 @@ from crm_graph.plugin import (
     schedule_once,
     utcnow,
 )
-from crm_marketing import ids, segments, templates, tracking
+from crm_marketing import abtest, ids, segments, templates, tracking
 from crm_marketing.settings import NAME, SEND_CAMPAIGN, MarketingSettings
 from crm_marketing.tables import (
     MarketingCampaign,
@@ -54,6 +54,8 @@ NO_EMAIL, NO_CONSENT, ON_SUPPRESSION_LIST, NOT_LIVE = (
     "not_live",
 )
 TEMPLATE_ERROR = "template_error"
+# The source of a consent confirmed through the double opt-in link (see hygiene).
+CONFIRMED_SOURCE = "double opt-in"
 BATCH = 100
 MAX_RATE = 1000.0
 UNSUBSCRIBE = "marketing.unsubscribe"
@@ -72,7 +74,7 @@ def address_hash(app: AppContext, address: str) -> str:
     return app.tokens.digest(SUPPRESS, address.strip().lower())
 
 
-def _address(value: str | None, errors: Collector, *path: str) -> str | None:
+def check_address(value: str | None, errors: Collector, *path: str) -> str | None:
     if value is None:
         return None
     try:
@@ -129,12 +131,23 @@ async def save(
             errors.add("NOT_FOUND", "no such segment", "input", "segmentId")
         campaign.segment_id = fields["segment_id"]
     if "sender" in fields:
-        campaign.sender = _address(fields["sender"], errors, "input", "sender")  # type: ignore[assignment]
+        campaign.sender = check_address(fields["sender"], errors, "input", "sender")  # type: ignore[assignment]
     if "reply_to" in fields:
-        campaign.reply_to = _address(fields["reply_to"], errors, "input", "replyTo")
-    for key in ("subject", "text_template", "html_template"):
+        campaign.reply_to = check_address(fields["reply_to"], errors, "input", "replyTo")
+    for key in (
+        "subject",
+        "text_template",
+        "html_template",
+        "variant_subject",
+        "variant_text_template",
+        "variant_html_template",
+    ):
         if key in fields:
             setattr(campaign, key, fields[key])
+    if fields.get("variant_split") is not None:
+        if not 0 <= fields["variant_split"] <= 0.9:
+            errors.add("INVALID_VALUE", "a share from 0 to 0.9", "input", "variantSplit")
+        campaign.variant_split = fields["variant_split"]
     if "send_rate" in fields:
         if not 0 < fields["send_rate"] <= MAX_RATE:
             errors.add(
@@ -166,6 +179,19 @@ async def save(
     session.add(campaign)
     await session.flush()
     return campaign
+
+
+def _variant_sources(campaign: MarketingCampaign) -> tuple[str, str, str | None] | None:
+    """Variant B's subject, text and HTML (A's where B gives none); None without a variant."""
+    if not (
+        campaign.variant_subject or campaign.variant_text_template or campaign.variant_html_template
+    ):
+        return None
+    return (
+        campaign.variant_subject or campaign.subject,
+        campaign.variant_text_template or campaign.text_template,
+        campaign.variant_html_template or campaign.html_template,
+    )
 
 
 async def schedule(
@@ -202,17 +228,39 @@ async def cancel(session: AsyncSession, campaign_id: int) -> MarketingCampaign:
 # -- sending -----------------------------------------------------------------------------
 
 
-async def _granted(session: AsyncSession, customer_ids: list[int]) -> set[int]:
-    """Customers whose e-mail consent in force (the newest record) is granted."""
+async def _granted(
+    session: AsyncSession, customer_ids: list[int], confirmed: bool = False
+) -> set[int]:
+    """Customers whose e-mail consent in force (the newest record) is granted (and, with
+    ``confirmed``, was given through the double opt-in link)."""
     rows = await session.execute(
-        select(ConsentRow.customer_id, ConsentRow.granted)
+        select(ConsentRow.customer_id, ConsentRow.granted, ConsentRow.source)
         .where(ConsentRow.customer_id.in_(customer_ids), ConsentRow.channel == "email")
         .order_by(ConsentRow.recorded_at, ConsentRow.id)
     )
     latest: dict[int, bool] = {}
-    for customer_id, granted in rows:
-        latest[customer_id] = granted
+    for customer_id, granted, source in rows:
+        latest[customer_id] = granted and (not confirmed or source == CONFIRMED_SOURCE)
     return {customer_id for customer_id, granted in latest.items() if granted}
+
+
+async def why_not_email(
+    session: AsyncSession, app: AppContext, customer: CustomerRow
+) -> str | None:
+    """Why this customer may not be e-mailed (no address, suppressed, no consent), or None."""
+    settings: MarketingSettings = app.plugin_settings(NAME)
+    if not customer.email:
+        return NO_EMAIL
+    if await _suppressed(session, [address_hash(app, customer.email)]):
+        return ON_SUPPRESSION_LIST
+    if not await _granted(session, [customer.id], settings.double_opt_in):  # type: ignore[list-item]
+        return NO_CONSENT
+    return None
+
+
+def unsubscribe_headers(url: str) -> dict[str, str]:
+    """RFC 2369 and RFC 8058 (one-click) unsubscribe headers for ``url``."""
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
 async def _suppressed(session: AsyncSession, hashes: list[str]) -> set[str]:
@@ -237,7 +285,7 @@ async def _send_batch(
     app: AppContext,
     session: AsyncSession,
     campaign: MarketingCampaign,
-    compiled: templates.Templates,
+    compiled: dict[str | None, templates.Templates],
     customer_ids: list[int],
     slot: datetime,
 ) -> datetime:
@@ -251,7 +299,7 @@ async def _send_batch(
         )
     )
     customers = {customer.id: customer for customer in found}
-    granted = await _granted(session, list(customers))
+    granted = await _granted(session, list(customers), settings.double_opt_in)
     hashes = {c.id: address_hash(app, c.email) for c in customers.values() if c.email}
     suppressed = await _suppressed(session, list(hashes.values()))
     pause = timedelta(seconds=1 / campaign.send_rate)
@@ -278,15 +326,19 @@ async def _send_batch(
                 )
             )
             continue
-        send = MarketingSend(campaign_id=campaign.id, customer_id=customer_id, status=QUEUED)
+        variant = abtest.variant_of(campaign.id, customer_id, campaign.variant_split)  # type: ignore[arg-type]
+        chosen = compiled[abtest.B if variant == abtest.B else None]
+        send = MarketingSend(
+            campaign_id=campaign.id, customer_id=customer_id, status=QUEUED, variant=variant
+        )
         session.add(send)
         await session.flush()  # its id goes into the tracking links
         url = unsubscribe_url(app, settings, customer_id, campaign.id)  # type: ignore[arg-type]
         values = templates.personalisation(customer, campaign.name, url)
         try:
-            subject = templates.render(compiled.subject, values)
-            text = templates.render(compiled.text, values)
-            html = templates.render(compiled.html, values) if compiled.html is not None else None
+            subject = templates.render(chosen.subject, values)
+            text = templates.render(chosen.text, values)
+            html = templates.render(chosen.html, values) if chosen.html is not None else None
         except Exception:  # a customer's value the template cannot take (counted, not sent)
             send.status, send.reason = FAILED, TEMPLATE_ERROR
             continue
@@ -302,10 +354,7 @@ async def _send_batch(
                 text=text,
                 html=html,
                 reply_to=campaign.reply_to,
-                headers={
-                    "List-Unsubscribe": f"<{url}>",
-                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                },
+                headers=unsubscribe_headers(url),
                 tag=tag(campaign.id),  # type: ignore[arg-type]
                 send_after=slot,
             )
@@ -331,7 +380,12 @@ async def run(app: AppContext, campaign_id: int) -> None:
             if segment is not None:  # the audience as it is now
                 await segments.refresh(session, segment, segments.filter_context(app, True))
         session.add(campaign)
-    compiled = templates.compiled(campaign.subject, campaign.text_template, campaign.html_template)
+    compiled = {
+        None: templates.compiled(campaign.subject, campaign.text_template, campaign.html_template)
+    }
+    variant = _variant_sources(campaign)
+    if variant is not None and campaign.variant_split:
+        compiled[abtest.B] = templates.compiled(*variant)
     slot = utcnow()
     while True:
         async with app.write() as session:
@@ -384,48 +438,51 @@ async def send_counts(session: AsyncSession, campaign_id: int) -> dict[str, int]
 
 async def follow(app: AppContext) -> int:
     """Bring queued send-log rows up to their message's fate (sent, failed, in doubt),
-    announcing each delivery (``email.delivered``). How many rows changed."""
-    changed = 0
-    async with app.write() as session:
-        rows = list(
-            await session.scalars(
-                select(MarketingSend)
+    announcing each delivery (``email.delivered``). How many rows changed. Reads first and
+    writes only when something changed, so an idle campaign takes no write lock."""
+    async with app.read() as session:
+        rows = (
+            await session.execute(
+                select(MarketingSend.id, MarketingSend.message_id, MarketingSend.status)
                 .where(MarketingSend.status.in_((QUEUED, "in_doubt")))
                 .limit(1000)
             )
-        )
+        ).all()
         statuses = await email_statuses(session, [r.message_id for r in rows if r.message_id])
-        for row in rows:
-            status = statuses.get(row.message_id)  # type: ignore[arg-type]
-            if status not in FINAL or status == row.status:
-                continue
-            row.status = status
-            changed += 1
-            if status == "sent":
-                row.delivered_at = utcnow()
+    moved = {
+        row.id: statuses[row.message_id]
+        for row in rows
+        if statuses.get(row.message_id) in FINAL and statuses[row.message_id] != row.status
+    }
+    if not moved:
+        return 0
+    async with app.write() as session:
+        for send in await session.scalars(
+            select(MarketingSend).where(MarketingSend.id.in_(list(moved)))
+        ):
+            if send.status not in (QUEUED, "in_doubt"):
+                continue  # settled meanwhile (a bounce report)
+            send.status = moved[send.id]  # type: ignore[index]
+            session.add(send)
+            if send.status == "sent":
+                send.delivered_at = utcnow()
                 await emit(
                     session,
                     EMAIL_DELIVERED,
                     "Customer",
-                    row.customer_id,
-                    {
-                        "campaignId": ids.campaign_id(row.campaign_id),
-                        "messageId": row.message_id,
-                    },
+                    send.customer_id,
+                    {"campaignId": ids.campaign_id(send.campaign_id), "messageId": send.message_id},
                 )
-            session.add(row)
-    return changed
+    return len(moved)
 
 
 async def consent_granted(session: AsyncSession, customer_id: int) -> bool:
     return customer_id in await _granted(session, [customer_id])
 
 
-async def emit_unsubscribed(session: AsyncSession, customer_id: int, campaign_id: int) -> None:
-    await emit(
-        session,
-        EMAIL_UNSUBSCRIBED,
-        "Customer",
-        customer_id,
-        {"campaignId": ids.campaign_id(campaign_id)},
-    )
+async def emit_unsubscribed(
+    session: AsyncSession, customer_id: int, campaign_id: int | None
+) -> None:
+    """``campaignId`` is null for an automation's message."""
+    campaign = ids.campaign_id(campaign_id) if campaign_id is not None else None
+    await emit(session, EMAIL_UNSUBSCRIBED, "Customer", customer_id, {"campaignId": campaign})

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_graph.plugin import AppContext, EventRecord, EventType, from_global_id
-from crm_marketing import campaigns, segments, tracking
+from crm_marketing import automations, campaigns, segments, tracking
 
 _ID = {"type": "string", "description": "A global ID."}
 _SEGMENT = {
@@ -18,7 +18,13 @@ _SEGMENT = {
 
 _EMAIL = {
     "type": "object",
-    "properties": {"campaignId": _ID, "messageId": {"type": "string"}},
+    "properties": {
+        "campaignId": {
+            "type": ["string", "null"],
+            "description": "A global ID; null for an automation's message.",
+        },
+        "messageId": {"type": "string"},
+    },
     "required": ["campaignId"],
 }
 
@@ -55,6 +61,9 @@ EVENT_TYPES = [
         "The customer followed a link of a campaign's message (the first click of each link).",
         {**_EMAIL, "properties": {**_EMAIL["properties"], "url": {"type": "string"}}},
         entity_type="Customer",
+        # A campaign's link may carry a recipient's own values (?email=...): masked for
+        # readers without pii:read.
+        personal_data={"url": "text"},
     ),
     EventType(
         campaigns.EMAIL_UNSUBSCRIBED,
@@ -91,22 +100,28 @@ ORDER_EVENTS = {"order.placed", "order.status_changed", "order.updated"}
 
 
 def customer_of(event: EventRecord) -> int | None:
-    """The customer a core event is about (its entity, or an order's customer)."""
+    """The customer an event is about: its entity, or the customer of an order or an
+    interaction (``payload.entity.customerId``)."""
     global_id: Any = None
-    if event.type in CUSTOMER_EVENTS:
+    if event.entity_type == "Customer":
         global_id = event.entity_id
-    elif event.type in ORDER_EVENTS:
+    elif event.entity_type in ("Order", "Interaction"):
         global_id = ((event.payload or {}).get("entity") or {}).get("customerId")
     if not isinstance(global_id, str):
         return None
     try:
         kind, pk = from_global_id(global_id)
-    except ValueError:  # a malformed id in a stored payload: nothing to refresh
+    except ValueError:  # a malformed id in a stored payload: nothing to do
         return None
     return int(pk) if kind == "Customer" else None
 
 
 async def handle(event: EventRecord, app: AppContext) -> None:
+    """Refresh the customer's dynamic segments after a change to them or their orders, then
+    enrol them in the automations the event triggers."""
     customer_id = customer_of(event)
-    if customer_id is not None:
+    if customer_id is None:
+        return
+    if event.type in CUSTOMER_EVENTS or event.type in ORDER_EVENTS:
         await segments.refresh_all(app, among=[customer_id])
+    await automations.enrol(app, event, customer_id)

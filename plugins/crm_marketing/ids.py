@@ -11,3 +11,7 @@ def segment_id(pk: int | None) -> str:
 
 def campaign_id(pk: int | None) -> str:
     return to_global_id("EmailCampaign", pk)  # type: ignore[arg-type]
+
+
+def automation_id(pk: int | None) -> str:
+    return to_global_id("MarketingAutomation", pk)  # type: ignore[arg-type]

@@ -1,5 +1,6 @@
 """The plugin's public routes under ``/p/marketing/``: the unsubscribe link every campaign
-message carries (``List-Unsubscribe``). Its signed token names the customer and campaign.
+message carries (``List-Unsubscribe``; its signed token names the customer and campaign), the
+double opt-in confirmation link, the open pixel and the click redirect.
 
 RFC 8058: a mail client's one-click unsubscribe is a POST with the body
 ``List-Unsubscribe=One-Click``, and it must work without further interaction; a GET (a person
@@ -26,7 +27,7 @@ from crm_graph.plugin import (
     record_consent,
     utcnow,
 )
-from crm_marketing import campaigns, tracking
+from crm_marketing import campaigns, hygiene, tracking
 from crm_marketing.tables import MarketingSend, MarketingSuppression
 
 PAGE = """<!doctype html>
@@ -55,14 +56,14 @@ async def unsubscribe(request: Request, context: RouteContext) -> Response:
     put the address on the suppression list (a keyed hash). Repeating it changes nothing."""
     app = context.app
     link = app.tokens.check(request.path_params["token"], campaigns.UNSUBSCRIBE)
-    customer_id, campaign_id = int(link.subject), int(link.data["campaign"])
+    customer_id, campaign_id = int(link.subject), link.data.get("campaign")
     async with app.write() as session:
         await unsubscribe_customer(session, app, customer_id, campaign_id)
     return _page("Unsubscribed", "You will receive no more of these e-mails.")
 
 
 async def unsubscribe_customer(
-    session: AsyncSession, app: AppContext, customer_id: int, campaign_id: int
+    session: AsyncSession, app: AppContext, customer_id: int, campaign_id: int | None
 ) -> None:
     customer = await session.get(CustomerRow, customer_id)
     if customer is None or customer.erased_at is not None:
@@ -70,16 +71,12 @@ async def unsubscribe_customer(
     if customer.email:
         digest = campaigns.address_hash(app, customer.email)
         if await session.get(MarketingSuppression, digest) is None:
-            session.add(MarketingSuppression(address_hash=digest, reason="unsubscribed"))
+            session.add(MarketingSuppression(address_hash=digest, reason=hygiene.UNSUBSCRIBED))
     if not await campaigns.consent_granted(session, customer_id):
         return  # withdrawn already: one record per decision
+    where = f"campaign {campaign_id}" if campaign_id is not None else "automation"
     await record_consent(
-        session,
-        customer_id,
-        "email",
-        False,
-        source=f"unsubscribe link, campaign {campaign_id}",
-        at=(),
+        session, customer_id, "email", False, source=f"unsubscribe link, {where}", at=()
     )
     await session.execute(
         update(MarketingSend)
@@ -87,6 +84,25 @@ async def unsubscribe_customer(
         .values(unsubscribed_at=utcnow())
     )
     await campaigns.emit_unsubscribed(session, customer_id, campaign_id)
+
+
+async def confirm_page(request: Request, context: RouteContext) -> Response:
+    """GET /confirm/{token}: the double opt-in link shows a button (a scanner confirms nothing)."""
+    token = request.path_params["token"]
+    context.app.tokens.check(token, hygiene.CONFIRM)
+    form = (
+        f'<form method="post" action="{html.escape(token)}">'
+        '<button type="submit">Yes, send me e-mails</button></form>'
+    )
+    return _page("Confirm your subscription", "Do you want to receive our e-mails?", form)
+
+
+async def confirm(request: Request, context: RouteContext) -> Response:
+    """POST /confirm/{token}: the consent is confirmed, once (a single-use token)."""
+    async with context.app.write() as session:
+        link = await context.app.tokens.use(session, request.path_params["token"], hygiene.CONFIRM)
+        await hygiene.confirm(session, context.app, int(link.subject))
+    return _page("Subscribed", "Thank you: your subscription is confirmed.")
 
 
 # A transparent 1x1 GIF.
@@ -118,6 +134,8 @@ async def clicked(request: Request, context: RouteContext) -> Response:
 ROUTES = [
     PluginRoute("/unsubscribe/{token}", unsubscribe_page, permission=PUBLIC, methods=("GET",)),
     PluginRoute("/unsubscribe/{token}", unsubscribe, permission=PUBLIC, methods=("POST",)),
+    PluginRoute("/confirm/{token}", confirm_page, permission=PUBLIC, methods=("GET",)),
+    PluginRoute("/confirm/{token}", confirm, permission=PUBLIC, methods=("POST",)),
     PluginRoute("/o/{token}", opened, permission=PUBLIC),
     PluginRoute("/c/{token}", clicked, permission=PUBLIC),
 ]

@@ -359,6 +359,16 @@ async def change_members(
     return segment
 
 
+async def add_members(
+    session: AsyncSession, segment: MarketingSegment, customer_ids: Iterable[int]
+) -> int:
+    """Put customers (primary keys, known to be live) on a static list; how many were new."""
+    wanted = set(customer_ids)
+    current = await member_ids(session, segment.id, sorted(wanted))  # type: ignore[arg-type]
+    entered, _left = await _apply(session, segment, wanted - current, set())
+    return entered
+
+
 async def sizes(session: AsyncSession, segment_ids: Sequence[int]) -> dict[int, int]:
     """Members per segment (materialised), in one statement."""
     rows = await session.execute(

@@ -30,6 +30,7 @@ PERMISSIONS = {
 REFRESH_SEGMENTS = "refresh_segments"
 SEND_CAMPAIGN = "send_campaign"
 FOLLOW_SENDS = "follow_sends"
+RUN_AUTOMATION = "run_automation"
 
 
 class MarketingSettings(BaseModel):
@@ -59,6 +60,10 @@ class MarketingSettings(BaseModel):
         default=10.0,
         description="Seconds between looks at the outbound queue, bringing each recipient's "
         "send-log status up to their message's (and emitting email.delivered).",
+    )
+    double_opt_in: bool = Field(
+        default=False,
+        description="Only consents confirmed through the double opt-in link count for e-mail.",
     )
     link_days: int = Field(
         default=365, gt=0, description="How long unsubscribe and tracking links stay valid."

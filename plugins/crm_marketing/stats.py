@@ -24,7 +24,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import OrderRow
-from crm_marketing import campaigns
+from crm_marketing import abtest, campaigns, hygiene
 from crm_marketing.filters import PURCHASED
 from crm_marketing.tables import MarketingCampaign, MarketingSend, MarketingTouch
 
@@ -45,6 +45,7 @@ async def delivery(campaign_ids: Sequence[int], session: AsyncSession) -> dict[i
             "delivered": 0,
             "failed": 0,
             "in_doubt": 0,
+            "bounced": 0,
             "suppressed": 0,
             "suppressed_no_consent": 0,
             "suppressed_on_list": 0,
@@ -73,6 +74,8 @@ async def delivery(campaign_ids: Sequence[int], session: AsyncSession) -> dict[i
             found[by_reason[reason]] += count
         if status == "sent":
             found["delivered"] += count
+        if status == hygiene.BOUNCED:  # accepted by the server, then bounced
+            found["sent"] += count
     unsubscribed = await session.execute(
         select(SENDS.campaign_id, func.count())
         .where(SENDS.campaign_id.in_(list(campaign_ids)), SENDS.unsubscribed_at.is_not(None))
@@ -101,6 +104,7 @@ class Returns:
     orders_by_currency: dict[str, int] = field(default_factory=dict)
     cost: Decimal = Decimal(0)
     currency: str = ""
+    customers: set[int] = field(default_factory=set)  # who placed an attributed order
 
     def roi(self, currency: str) -> float | None:
         """(revenue - cost) / cost in the cost's currency; None on a zero cost (not
@@ -144,6 +148,33 @@ async def attribution(
         if returns is None or placed_at - at > window:
             continue
         returns.ordered += 1
+        returns.customers.add(customer_id)
         returns.revenue[currency] = returns.revenue.get(currency, Decimal(0)) + Decimal(total)
         returns.orders_by_currency[currency] = returns.orders_by_currency.get(currency, 0) + 1
+    return found
+
+
+async def ab_tests(
+    campaign_ids: Sequence[int], session: AsyncSession, returns: dict[int, Returns]
+) -> dict[int, abtest.Verdict | None]:
+    """Each A/B-tested campaign's verdict: recipients sent a message per variant, and how many
+    of them converted (placed an order attributed to the campaign)."""
+    found: dict[int, abtest.Verdict | None] = dict.fromkeys(campaign_ids)
+    arms: dict[int, dict[str, list[int]]] = {}
+    rows = await session.execute(
+        select(SENDS.campaign_id, SENDS.variant, SENDS.customer_id).where(
+            SENDS.campaign_id.in_(list(campaign_ids)),
+            SENDS.variant.is_not(None),
+            SENDS.status.not_in((campaigns.SUPPRESSED, campaigns.FAILED)),
+        )
+    )
+    for campaign_id, variant, customer_id in rows:
+        arms.setdefault(campaign_id, {abtest.A: [], abtest.B: []})[variant].append(customer_id)
+    for campaign_id, by_variant in arms.items():
+        converted = returns[campaign_id].customers
+        a, b = (
+            abtest.Arm(name, len(ids), sum(1 for c in ids if c in converted))
+            for name, ids in sorted(by_variant.items())
+        )
+        found[campaign_id] = abtest.compare(a, b)
     return found

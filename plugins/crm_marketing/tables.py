@@ -56,6 +56,11 @@ class MarketingCampaign(SQLModel, table=True):
     text_template: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(default="draft", max_length=16)  # draft scheduled sending sent cancelled
     send_rate: float = 10.0  # messages per second
+    # A/B test: variant B's subject and content (None: A's) and the share of recipients it goes to.
+    variant_subject: str | None = Field(default=None, max_length=500)
+    variant_text_template: str | None = Field(default=None, sa_column=Column(Text))
+    variant_html_template: str | None = Field(default=None, sa_column=Column(Text))
+    variant_split: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
     cost: Decimal = Field(default=Decimal(0), sa_column=Column(MoneyColumn, nullable=False))
     currency: str = Field(max_length=3)
     scheduled_at: datetime | None = Field(default=None, sa_type=UTCDateTimeColumn)
@@ -79,6 +84,7 @@ class MarketingSend(SQLModel, table=True):
     # queued, then the outbound message's fate: sent, failed, in_doubt; or suppressed.
     status: str = Field(max_length=16)
     reason: str | None = Field(default=None, max_length=32)  # why suppressed
+    variant: str | None = Field(default=None, max_length=1)  # A or B in an A/B test
     message_id: str | None = Field(default=None, max_length=255, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTimeColumn)
@@ -120,3 +126,46 @@ TABLES: list[Any] = [
     MarketingSuppression,
     MarketingTouch,
 ]
+
+
+class MarketingAutomation(SQLModel, table=True):
+    """An event-triggered flow: when ``trigger`` happens to a customer (an event type, with a
+    filter tree as condition, or entering a segment), wait ``delay_seconds``, then act."""
+
+    __tablename__ = "marketing_automation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    trigger: str = Field(max_length=64)  # an event type; segment.entered with segment_id
+    segment_id: int | None = Field(default=None, foreign_key="marketing_segment.id")
+    condition: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonColumn))
+    delay_seconds: int = 0
+    action: str = Field(max_length=16)  # send_email, add_tag
+    subject: str | None = Field(default=None, max_length=500)
+    sender: str | None = Field(default=None, max_length=320)
+    text_template: str | None = Field(default=None, sa_column=Column(Text))
+    html_template: str | None = Field(default=None, sa_column=Column(Text))
+    tag: str | None = Field(default=None, max_length=100)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
+
+
+class MarketingAutomationRun(SQLModel, table=True):
+    """A customer's one enrolment in an automation (one per customer and automation, however
+    often the trigger fires or its event is delivered), and what became of it."""
+
+    __tablename__ = "marketing_automation_run"
+    __table_args__ = (UniqueConstraint("automation_id", "customer_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    automation_id: int = Field(foreign_key="marketing_automation.id")
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    event_id: str = Field(max_length=64)  # the triggering event's id
+    status: str = Field(default="scheduled", max_length=16)  # scheduled, done, skipped
+    reason: str | None = Field(default=None, max_length=64)
+    due_at: datetime = Field(sa_type=UTCDateTimeColumn)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTimeColumn)
+    message_id: str | None = Field(default=None, max_length=255)
+
+
+TABLES += [MarketingAutomation, MarketingAutomationRun]

@@ -91,12 +91,19 @@ def _compile(
     return template
 
 
-def check(subject: str, text: str, html: str | None, errors: Collector) -> Templates:
-    """The three templates compiled; every problem goes to ``errors`` with its line."""
+def check(
+    subject: str, text: str, html: str | None, errors: Collector, prefix: str = ""
+) -> Templates:
+    """The three templates compiled; every problem goes to ``errors`` with its line, at the
+    input's field (``variantSubject`` with ``prefix="variant"``)."""
+
+    def at(name: str) -> str:
+        return prefix + name[0].upper() + name[1:] if prefix else name
+
     return Templates(
-        _compile(_TEXT, subject, errors, "input", "subject"),
-        _compile(_TEXT, text, errors, "input", "textTemplate"),
-        _compile(_HTML, html, errors, "input", "htmlTemplate") if html is not None else None,
+        _compile(_TEXT, subject, errors, "input", at("subject")),
+        _compile(_TEXT, text, errors, "input", at("textTemplate")),
+        _compile(_HTML, html, errors, "input", at("htmlTemplate")) if html is not None else None,
     )
 
 

@@ -12,7 +12,7 @@ primary key; error paths start with ``at``, where the caller's input holds the v
 from __future__ import annotations
 
 from crm_graph.domain.consent import record_consent
-from crm_graph.domain.customers import check_version, create_customer
+from crm_graph.domain.customers import check_version, create_customer, update_customer
 from crm_graph.domain.duplicates import DuplicateCandidate, DuplicateReason, find_duplicates
 from crm_graph.domain.errors import Collector, FieldError, ValidationFailed, fail
 from crm_graph.domain.interactions import log_interaction
@@ -46,4 +46,5 @@ __all__ = [
     "perform",
     "place_order",
     "record_consent",
+    "update_customer",
 ]
