@@ -8,21 +8,30 @@ any order) for every role, and the ``Server-Timing`` header says which path answ
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import pytest
+from graphql import parse
 
 import crm_analytics
 import crm_loyalty
 from crm_graph.demo import seed_demo
+from crm_graph.schema.planner.build import ROOTS
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client, count_statements
 from tests.helpers import beyond_authentication, ok
 from tests.query_generator import QueryGenerator
+from tests.test_plugin_fields import NAME as FIELDS_PLUGIN
+from tests.test_plugin_fields import FieldsPlugin
+from tests.test_plugin_fields import _seed as seed_fields
+from tests.test_subscriptions import fast, mutate, receive, start, wait_for_events, websocket
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
 from nested_query import QUERY as BENCH_QUERY
@@ -258,10 +267,65 @@ async def test_mutations_introspection_and_other_fields_fall_back(apps: Any) -> 
     for query in (
         "{ __schema { queryType { name } } }",
         "{ viewer { role } }",
-        '{ customer(externalId: "nobody") { id } }',
+        '{ customer(id: "Q3VzdG9tZXI6MQ==", externalId: "demo-0001") { id } }',
     ):
         _, served = await same_answer(compiled, fallback, query, {})
         assert served == FALLBACK, query
+
+
+async def test_lookups_by_external_id_and_sku_compile(apps: Any) -> None:
+    """``customer(externalId:)`` finds the holder or, for a merged customer's external id,
+    the survivor; ``product(sku:)``; both within the caller's scope (sales sees its own)."""
+    compiled, fallback = apps
+    page = await compiled.data(
+        "{ customers(first: 12) { nodes { id externalId } } products(first: 1) { nodes { sku } } }"
+    )
+    held = [node for node in page["customers"]["nodes"] if node["externalId"]]
+    survivor, merged, other = held[:3]
+    merge = """mutation($input: MergeCustomersInput!) { mergeCustomers(input: $input) {
+      errors { code } } }"""
+    merging = {"survivorId": survivor["id"], "mergedIds": [merged["id"]]}
+    assert (await compiled.data(merge, {"input": merging}))["mergeCustomers"]["errors"] == []
+    query = """query($external: String!, $sku: String!) {
+      customer(externalId: $external) { id name orders(first: 1) { totalCount } }
+      product(sku: $sku) { id sku name price { amount currency } } }"""
+    sku = page["products"]["nodes"][0]["sku"]
+    for customer in (survivor, merged, other, {"externalId": "nobody"}):
+        external = customer["externalId"]
+        variables = {"external": external, "sku": sku if external != "nobody" else "none"}
+        for role in ROLES:
+            body, served = await same_answer(
+                compiled.acting_as(role), fallback.acting_as(role), query, variables, role
+            )
+            if role in ("admin", "service", "analyst", "readonly"):
+                assert served == COMPILED, (role, external)
+        found = body["data"]["customer"]  # as readonly, who reads every customer
+        if customer is merged:
+            assert found["id"] == survivor["id"]
+        else:
+            assert found == (None if external == "nobody" else {**found, "id": customer["id"]})
+
+
+async def test_table_fields_of_rows_compile(settings: Settings) -> None:
+    """A plugin's RelatedRows field (the latest two orders of each customer) and the fields
+    under it compile, with the plugin's batch field and masks, for every role."""
+    async with app_client(settings, plugins=[FieldsPlugin()]) as compiled:
+        compiled.app.state.crm.plugin_state[FIELDS_PLUGIN] = []
+        await seed_fields(compiled, ["Ann", "Bad", "Cid"])
+        plain = settings.model_copy(update={"compiled_reads": False})
+        async with app_client(plain, plugins=[FieldsPlugin()], migrate=False) as fallback:
+            fallback.app.state.crm.plugin_state[FIELDS_PLUGIN] = []
+            query = """{ customers(first: 3) { nodes { name nameShout(times: 2)
+              latestOrders { id number placedAt total { amount } buyerEmail
+                customer { name } lines { quantity } } } } }"""
+            for role in ROLES:
+                body, served = await same_answer(
+                    compiled.acting_as(role), fallback.acting_as(role), query, {}, role
+                )
+                if role != "marketing":
+                    assert served == COMPILED, role
+            latest = [len(node["latestOrders"]) for node in body["data"]["customers"]["nodes"]]
+            assert latest == [2, 2, 2]
 
 
 async def test_the_nested_page_costs_five_statements_whatever_the_rows(apps: Any) -> None:
@@ -294,7 +358,9 @@ PLUGIN_QUERY = """query($first: Int!) { customers(first: $first, orderBy: {field
   nodes { id name loyaltyPoints loyaltyTier { name minPoints }
     rfm { recencyDays frequency monetary { amount currency } r f m segment }
     churnRisk { probability band factors { name impact } }
-    segment { id name customers } } } }"""
+    segment { id name customers }
+    recommendations { score reason product { id sku name price { amount } } }
+    owner { userId teams { id name members { userId name } } } } } }"""
 
 
 async def test_plugin_fields_compile_with_their_errors_and_permissions(settings: Settings) -> None:
@@ -306,16 +372,31 @@ async def test_plugin_fields_compile_with_their_errors_and_permissions(settings:
         award = """mutation($id: ID!) { awardLoyaltyPoints(input: {customerId: $id, points: 700,
           reason: "test"}) { errors { code } } }"""
         await compiled.data(award, {"id": first["nodes"][0]["id"]})
+        # A seventh customer owned by the caller, who is in a team: owner { teams { members } }.
+        owned = await compiled.data(
+            'mutation { createCustomer(input: {name: "Owned"}) { customer { ownerId } } }'
+        )
+        team = await compiled.data(
+            'mutation { createTeam(input: {name: "North"}) { team { id } } }'
+        )
+        users = (await compiled.data("{ users(first: 5) { nodes { id userId } } }"))["users"]
+        owner = owned["createCustomer"]["customer"]["ownerId"]
+        member = {
+            "teamId": team["createTeam"]["team"]["id"],
+            "userId": next(u["id"] for u in users["nodes"] if u["userId"] == owner),
+        }
+        join = "mutation($input: TeamMemberInput!) { addTeamMember(input: $input) { errors { code } } }"
+        assert (await compiled.data(join, {"input": member}))["addTeamMember"]["errors"] == []
         plain = settings.model_copy(update={"compiled_reads": False})
         async with app_client(
             plain, plugins=[crm_loyalty, crm_analytics], migrate=False
         ) as fallback:
-            body, served = await same_answer(compiled, fallback, PLUGIN_QUERY, {"first": 6})
+            body, served = await same_answer(compiled, fallback, PLUGIN_QUERY, {"first": 7})
             assert served == COMPILED
             assert any(e["extensions"]["code"] == "NOT_TRAINED" for e in body["errors"])
             for role in ROLES:
                 await same_answer(
-                    compiled.acting_as(role), fallback.acting_as(role), PLUGIN_QUERY, {"first": 6}
+                    compiled.acting_as(role), fallback.acting_as(role), PLUGIN_QUERY, {"first": 7}
                 )
 
 
@@ -325,6 +406,9 @@ SEED = int(os.environ.get("CRM_DIFFERENTIAL_SEED", "17"))
 
 
 async def test_generated_queries_answer_alike_for_every_role(apps: Any) -> None:
+    """The differential corpus: both paths answer alike, and the compiled path serves at least
+    95% of the queries executed (not those refused before, e.g. over the cost limit) for
+    every role."""
     compiled, fallback = apps
     sample = await compiled.data(
         "{ customers(first: 3) { nodes { id } } orders(first: 2) { nodes { id } } "
@@ -333,13 +417,85 @@ async def test_generated_queries_answer_alike_for_every_role(apps: Any) -> None:
     ids = [node["id"] for connection in sample.values() for node in connection["nodes"]]
     generator = QueryGenerator(compiled.app.state.schema._schema, SEED, ids)
     served: dict[str, list[bool]] = {role: [] for role in ROLES}
-    for _ in range(GENERATED):
+    for number in range(1, GENERATED + 1):
         query, variables = generator.query()
         for role in ROLES:
-            _, how = await same_answer(
+            body, how = await same_answer(
                 compiled.acting_as(role), fallback.acting_as(role), query, variables, role
             )
-            served[role].append(how == COMPILED)
-    shares = {role: sum(flags) / len(flags) for role, flags in served.items()}
+            if not refused(body):
+                served[role].append(how == COMPILED)
+        if number % 250 == 0:  # a deep run's progress (pytest -s)
+            print(f"{number} of {GENERATED} queries answered alike by every role", flush=True)
+    shares = {role: round(sum(flags) / len(flags), 3) for role, flags in served.items()}
     print(f"compiled share by role ({GENERATED} queries, seed {SEED}): {shares}")
-    assert shares["admin"] >= 0.9, shares
+    assert all(share >= 0.95 for share in shares.values()), shares
+
+
+def refused(body: dict[str, Any]) -> bool:
+    """Refused before execution (over the cost limit...): no data, errors of no field."""
+    return body.get("data") is None and all("path" not in e for e in body.get("errors", ()))
+
+
+def readme_queries() -> list[str]:
+    """The queries (not mutations) the README sends with curl."""
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    queries = [json.loads(body)["query"] for body in re.findall(r"-d '(\{.*?\})'", text)]
+    return [q for q in queries if not q.lstrip().startswith(("mutation", "subscription"))]
+
+
+async def test_the_readme_and_benchmark_queries_are_served_compiled(settings: Settings) -> None:
+    """With every installed plugin. A query from a plugin's own Query field (a classic
+    resolver, e.g. the sales plugin's ``deals``) is answered by strawberry: the field contract
+    has no root lists yet."""
+    queries = [*readme_queries(), BENCH_QUERY, SMALL_PAGE]
+    assert len(queries) >= 4
+    installed = [entry.load() for entry in entry_points(group="crm_graph.plugins")]
+    async with app_client(settings, plugins=installed) as client:
+        await seed_demo(client.app.state.crm.engine, customers=6, seed=2)
+        for query in queries:
+            body, served = await _post(client, query, {})
+            assert body["data"], (query, body)
+            selections = parse(query).definitions[0].selection_set.selections
+            if {selection.name.value for selection in selections} <= set(ROOTS):
+                assert served == COMPILED, query
+
+
+SUBSCRIPTION = """subscription($after: String, $withPayload: Boolean!) {
+  e: events(after: $after) { __typename id key: cursor type entityType entityId actor
+    occurredAt payload @include(if: $withPayload) } }"""
+
+
+async def test_subscriptions_write_each_event_with_the_compiled_serializer(
+    settings: Settings,
+) -> None:
+    """Over a real WebSocket, each event's answer is written from the subscription's plan (the
+    planner counts what it wrote), the same as strawberry writes it, masked for a caller
+    without pii:read."""
+    # "watcher" reads events, not personal data.
+    settings = fast(settings, roles={"watcher": ["events:read", "customers:read"]})
+    async with app_client(settings, plugins=[]) as compiled:
+        for name in ("Ann", "Bob", "Cyd"):
+            await mutate(
+                compiled, "createCustomer", {"name": name, "email": f"{name}@x.io"}, "customer"
+            )
+        stored = await wait_for_events(compiled, 3)
+        plain = settings.model_copy(update={"compiled_reads": False})
+        async with app_client(plain, plugins=[], migrate=False) as fallback:
+            assert fallback.app.state.planner is None
+            planner = compiled.app.state.planner
+            answers = {}
+            for role in ("admin", "watcher"):
+                variables = {"after": stored[0]["cursor"], "withPayload": True}
+                for client in (compiled, fallback):
+                    async with websocket(client.acting_as(role)) as ws:
+                        await start(ws, "1", SUBSCRIPTION, variables)
+                        answers[role, client is compiled] = await receive(ws, 2)
+                assert answers[role, True] == answers[role, False], role
+            assert planner.events_written == 4
+    admin, watcher = answers["admin", True], answers["watcher", True]
+    assert [e["key"] for e in admin] == [e["cursor"] for e in stored[1:]]
+    assert (
+        admin[0]["__typename"] == "Event" and admin[0]["payload"]["entity"]["email"] == "bob@x.io"
+    )
+    assert watcher[0]["payload"]["entity"]["email"] not in (None, "bob@x.io")

@@ -25,6 +25,16 @@ DEFAULT_EVENTS_PAGE = 50
 READ = requires("events:read")
 
 
+# What Event's cursor and payload answer, from the row and the request context (also the
+# compiled read path's bindings, crm_graph.schema.planner.bindings).
+def event_cursor(row: EventRecord, context: Any) -> str:
+    return context.app.events.log.cursor(row.position)
+
+
+def event_payload(row: EventRecord, context: Any) -> Any:
+    return context.app.event_access.visible(row, context.principal)
+
+
 @strawberry.type(
     description="Something that happened, from the ordered event log. Receivers de-duplicate "
     "on `id`; `cursor` resumes a subscription or `events` query right after this event. "
@@ -41,7 +51,7 @@ class Event:
 
     @strawberry.field(description="Opaque position in the log, tied to this event store.")
     def cursor(self, info: Info) -> str:
-        return _events(info).log.cursor(self.position)  # type: ignore[attr-defined]
+        return event_cursor(self, info.context)  # type: ignore[arg-type]
 
     type: str
     entity_type: str | None = strawberry.field(description="GraphQL type of the entity.")
@@ -56,7 +66,8 @@ class Event:
         "`unreadable` listing each (`field`, `message`)."
     )
     def payload(self, info: Info) -> JSON | None:
-        return info.context.app.event_access.visible(self, principal_of(info))  # type: ignore[arg-type]
+        principal_of(info)  # a caller, or UNAUTHENTICATED
+        return event_payload(self, info.context)  # type: ignore[arg-type]
 
     actor: str | None
     occurred_at: datetime

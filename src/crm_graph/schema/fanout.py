@@ -93,10 +93,33 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         answer = shared.get(key)
         if answer is not None:
             return ExecutionResult(data=EncodedData(json.loads(answer), answer))
+        compiled = self._compiled(row)
+        if compiled is not None:
+            data, answer = compiled
+            shared.put(key, answer)
+            return ExecutionResult(data=EncodedData(data, answer))
         result = super().execute_operation(serially)
         if self.is_awaitable(result):
             return self._share(shared, key, result)
         return _stored(shared, key, result)
+
+    def _compiled(self, row: EventRecord) -> tuple[Any, str] | None:
+        """The event's answer written by the compiled read path's serializer (its plan made
+        once per selection); None when the app has no planner or the plan cannot write it."""
+        context = self.context_value
+        request = getattr(context, "request", None)
+        planner = getattr(getattr(request, "app", None), "state", None)
+        planner = getattr(planner, "planner", None)
+        if planner is None:
+            return None
+        plan = planner.event_plan(
+            self.selection_key,
+            self.operation,
+            self.fragment_definitions,
+            self.variable_values.coerced,
+            context.principal,
+        )
+        return None if plan is None else planner.write_event(plan, row, context)
 
     async def _share(self, shared: SharedResults, key: tuple[str, Any], result: Any) -> Any:
         return _stored(shared, key, await result)

@@ -7,10 +7,15 @@ Fields without a resolver read the column of their name; plugin fields declare t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, or_, select
 
 from crm_graph.auth.models import CustomerConsent, User
 from crm_graph.db import models
+from crm_graph.schema.events import event_cursor, event_payload
 from crm_graph.schema.types.enums import (
     CustomerOrderBy,
     InteractionOrderBy,
@@ -88,7 +93,15 @@ class Objects:
     column: str
 
 
-Binding = GlobalId | Column | Money | Pages | Reference | Children | Objects
+@dataclass(frozen=True)
+class Contextual:
+    """``function(obj, context)``: a value of the object and the request context (the
+    resolver calls the same function)."""
+
+    function: Callable[[Any, Any], Any]
+
+
+Binding = GlobalId | Column | Money | Pages | Reference | Children | Objects | Contextual
 
 FIELDS: dict[tuple[str, str], Binding] = {
     **{(name, "id"): GlobalId() for name in ("Customer", "Order", "Interaction", "Product")},
@@ -110,10 +123,29 @@ FIELDS: dict[tuple[str, str], Binding] = {
     ("OrderLine", "lineTotal"): Money(("unit_price", "quantity"), ORDER_CURRENCY),
     ("Interaction", "customer"): Reference(models.Customer, "customer_id"),
     ("Product", "price"): Money(("price",), "currency"),
+    ("Event", "cursor"): Contextual(event_cursor),
+    ("Event", "payload"): Contextual(event_payload),
 }
 
-# Query fields reading one row by global ID (the other arguments are left to strawberry).
+# Query fields reading one row by global ID, or by another unique key (below).
 LOOKUPS: dict[str, str] = {"customer": "Customer", "order": "Order", "product": "Product"}
+
+
+def _by_external_id(value: str) -> tuple[Any, Any]:
+    """``customer(externalId:)`` as ``find_by_external_id`` reads it: the customer holding the
+    external id, else the survivor a merged customer's external id now stands for."""
+    merged = select(models.CustomerMerge.survivor_id).where(
+        models.CustomerMerge.external_id == value
+    )
+    holder = models.Customer.external_id == value
+    return or_(holder, models.Customer.id.in_(merged)), case((holder, 0), else_=1)
+
+
+# (Query field, argument) -> the condition on its rows and which matching row comes first.
+KEYS: dict[tuple[str, str], Callable[[Any], tuple[Any, Any]]] = {
+    ("customer", "external_id"): _by_external_id,
+    ("product", "sku"): lambda value: (models.Product.sku == value, models.Product.id),
+}
 
 # The default ordering of each Query list (its cursors hold these columns).
 LIST_ORDER: dict[type, type] = {

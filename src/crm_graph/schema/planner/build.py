@@ -8,16 +8,21 @@ a relation's rows, or a plugin batch function's values.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
     BooleanValueNode,
     FieldNode,
     FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLString,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
@@ -35,7 +40,7 @@ from crm_graph.auth.personal import PII_PERMISSION, mask
 from crm_graph.auth.scope import read_predicate
 from crm_graph.db.jsonable import global_id, minor_unit
 from crm_graph.db.paging import encode_cursor
-from crm_graph.db.related import Related
+from crm_graph.db.related import RelatedRows
 from crm_graph.schema.planner import bindings
 from crm_graph.schema.planner.relations import (
     Batch,
@@ -50,10 +55,13 @@ from crm_graph.schema.planner.relations import (
 from crm_graph.schema.planner.run import (
     Columns,
     Fallback,
+    Level,
+    Null,
     Path,
     Run,
     Shape,
     Unsupported,
+    Writer,
     fetch_tree,
 )
 from crm_graph.schema.planner.values import leaf
@@ -67,17 +75,85 @@ ROOTS = (*LISTS, *bindings.LOOKUPS, "node", "nodes")
 
 
 class Plan:
-    """The relations to fetch, root by root, and the writers of the response's ``data``."""
+    """The relations to fetch, root by root (none for a field the caller may not read), and
+    the writer of the response's ``data``."""
 
-    def __init__(self, roots: list[tuple[str, Relation, RootWriter]]) -> None:
+    def __init__(self, roots: list[tuple[str, Relation | None, RootWriter]]) -> None:
         self.roots = roots
+        writers = [(key, write) for key, _, write in roots]
+        self.write = lambda run: {key: write(run) for key, write in writers}
 
-    async def execute(self, run: Run) -> dict[str, Any]:
+    async def execute(self, run: Run) -> dict[str, Any] | None:
         for _, relation, _ in self.roots:
+            if relation is None:
+                continue
             for shape, rows in await relation.fetch(run, None):
                 if rows:
                     await fetch_tree(run, shape, rows)
-        return {key: write(run) for key, _, write in self.roots}
+        return self.write(run)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Where a response may get an error, for deciding at plan time which error a null
+    propagating from a non-null field reports, as the executor would.
+
+    ``depth`` counts the reads (statements or batch calls) before the error happens; ``site``
+    is a non-null field's error still on its way up, raised on objects of ``scope`` (whose
+    fields fail in the order they are asked for), else an error reported where it happens.
+    """
+
+    depth: float
+    scope: object
+    site: bool
+
+
+def _caught(writer: Any, first: float) -> Any:
+    """``writer`` of a field that may be null, where a null from a non-null field below stops:
+    the field is null and reports that field's error, alone (the executor cancels the
+    field's other work when the error happens: errors below that would come later never do)."""
+
+    def caught(*args: Any) -> Any:
+        run = args[1] if len(args) == 3 else args[0]  # (row, run, path) or a root's (run)
+        mark = len(run.errors)
+        try:
+            return writer(*args)
+        except Null as null:
+            del run.errors[mark:], run.depths[mark:]
+            run.report(null.error, first)
+            return None
+
+    return caught
+
+
+def _data(writers: list[tuple[str, Any]], first: float) -> Any:
+    """The writer of ``data`` when a non-null root field may fail: every root is written (the
+    errors of other roots before the failure stay), and on a failure ``data`` is null with
+    the errors that came before it and the first failure's."""
+
+    def write(run: Run) -> dict[str, Any] | None:
+        data, null = {}, None
+        for key, writer in writers:
+            try:
+                data[key] = writer(run)
+            except Null as failed:  # the first to fail: the fewest reads down
+                if null is None or failed.depth < null.depth:
+                    null = failed
+        if null is None:
+            return data
+        # Root fields all take their first step before any fails: errors there stay too.
+        kept = [(e, d) for e, d in zip(run.errors, run.depths, strict=True) if d < first or d == 0]
+        run.errors, run.depths = [e for e, _ in kept], [d for _, d in kept]
+        run.report(null.error, first)
+        return None
+
+    return write
+
+
+_TYPENAME = GraphQLField(GraphQLNonNull(GraphQLString))
+# nodes(ids:) checks each ID in a task of its own: after the guards of root fields, before
+# any read.
+NODES_DENIED = 0.5
 
 
 def _required(value: Any) -> Any:
@@ -106,6 +182,9 @@ class PlanBuilder:
         self.principal = principal
         self.conditions = conditions
         self.clear = principal.has(PII_PERMISSION)
+        # Reads before the level being planned, and the places errors may happen so far.
+        self.depth = 0
+        self.events: list[Event] = []
 
     # Selections ------------------------------------------------------------------------------
 
@@ -161,9 +240,12 @@ class PlanBuilder:
         definition = parent.fields[name]
         return definition, definition.extensions.get("strawberry-definition")
 
-    def _denied(self, parent: GraphQLObjectType, key: str, nodes: list[FieldNode]) -> Any:
-        """A writer reporting FORBIDDEN at each instance when the caller may not read the
-        field (nullable ones; a non-null one propagates its null: strawberry's job)."""
+    def _denied(
+        self, parent: GraphQLObjectType, key: str, nodes: list[FieldNode], scope: object
+    ) -> Any:
+        """When the caller may not read the field, a writer reporting FORBIDDEN at each
+        instance: a null where the field may be null, else a null propagating (see
+        :meth:`_boundary`)."""
         definition, field = self._definition(parent, nodes)
         metadata = (field.metadata if field is not None else None) or {}
         operation = parent.name in ("Query", "Mutation", "Subscription")
@@ -173,13 +255,37 @@ class PlanBuilder:
         error = forbidden(self.principal, nodes[0].name.value, permission)
         if error is None:
             return None
-        if operation or is_non_null_type(definition.type):
-            raise Unsupported("a forbidden field whose null propagates")
+        site, depth = is_non_null_type(definition.type), self.depth
+        self.events.append(Event(depth, scope, site))
 
         def denied(_row: Any, run: Run, path: Path) -> None:
-            run.error(error, nodes, (*path, key))
+            located = run.located(error, nodes, (*path, key))
+            if site:
+                raise Null(located, depth)
+            run.report(located, depth)
 
         return denied
+
+    def _boundary(self, start: int, writer: Any) -> Any:
+        """``writer`` of a field that may be null, planned since event ``start``: where the
+        null of a non-null field the caller may not read stops.
+
+        The executor reports the error of the field that fails first: the fewest reads
+        down, the first asked for among fields of one object. Other errors below come later
+        (they are cancelled) or sooner (they stay): when the order is not that clear (fields
+        failing on objects of different levels or lists), the operation is not compiled."""
+        events = self.events[start:]
+        sites = [event for event in events if event.site]
+        if not sites:
+            return writer
+        first = min(event.depth for event in sites)
+        if len({(id(event.scope), event.depth) for event in sites}) > 1 or any(
+            not event.site and event.depth <= first for event in events
+        ):
+            raise Unsupported("which error a propagating null reports depends on timing")
+        del self.events[start:]
+        self.events.append(Event(first, None, False))
+        return _caught(writer, first)
 
     def _masked(self, field: Any, convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
         kind = (field.metadata or {}).get(PII_FIELD) if field is not None else None
@@ -198,16 +304,53 @@ class PlanBuilder:
         if self.operation.operation is not OperationType.QUERY:
             raise Unsupported("not a query")
         query = self.graphql.query_type
-        roots = []
+        roots: list[tuple[str, Relation | None, RootWriter]] = []
+        owned: list[list[Event]] = []  # the events each root field leaves for data's level
         for key, nodes in self.collect(query, [self.operation]).items():
             if nodes[0].name.value == "__typename":
                 raise Unsupported("root __typename")
             definition, _ = self._definition(query, nodes)
-            if self._denied(query, key, nodes) is not None:
-                raise Unsupported("forbidden root field")
-            field = Field(definition, nodes, self.schema)
-            roots.append((key, *self._root(key, field)))
-        return Plan(roots)
+            start = len(self.events)
+            denied = self._denied(query, key, nodes, query)
+            if denied is not None:
+                relation, write = None, (lambda run, denied=denied: denied(None, run, ()))
+            else:
+                relation, write = self._root(key, Field(definition, nodes, self.schema))
+            if not is_non_null_type(definition.type):
+                write = self._boundary(start, write)
+            # After the field's own boundary: that error and the objects are either or.
+            may_deny = self._may_deny(nodes[0].name.value)
+            if may_deny is not None:
+                self.events.append(may_deny)
+            owned.append(self.events[start:])
+            roots.append((key, relation, write))
+        plan = Plan(roots)
+        first = self._data_first(owned)
+        if first is not None:
+            plan.write = _data([(key, write) for key, _, write in roots], first)
+        return plan
+
+    def _data_first(self, owned: list[list[Event]]) -> float | None:
+        """When a non-null root field may fail: how many reads down (see :meth:`_boundary`;
+        here every root is written, so the errors of other roots before it stay)."""
+        sites = [event for events in owned for event in events if event.site]
+        if not sites:
+            return None
+        first = min(event.depth for event in sites)
+        for events in owned:
+            own = {(id(event.scope), event.depth) for event in events if event.site}
+            if len(own) > 1 or any(
+                not event.site
+                and (event.depth <= first if own else event.depth == first and first > 0)
+                for event in events
+            ):
+                raise Unsupported("which error a propagating null reports depends on timing")
+        if (
+            sum(event.depth == first for event in sites) > 1
+            and len({id(event.scope) for event in sites if event.depth == first}) > 1
+        ):
+            raise Unsupported("which error a propagating null reports depends on timing")
+        return first
 
     def _root(self, key: str, field: Field) -> tuple[Relation, RootWriter]:
         name = field.nodes[0].name.value
@@ -219,29 +362,57 @@ class PlanBuilder:
         if name in bindings.LOOKUPS or name in ("node", "nodes"):
             types = [bindings.LOOKUPS[name]] if name in bindings.LOOKUPS else list(NODE_PERMISSIONS)
             by_type = {}
+            writers = {}
             for type_name in types:
                 model = bindings.MODELS[type_name]
                 runtime = self.graphql.get_type(type_name)
+                start = len(self.events)
                 shape = self.shape(runtime, field.nodes, Columns(model))
+                # Each object may be null; objects of different types never share one.
+                writers[type_name] = self._boundary(start, shape.write)
                 by_type[type_name] = (
                     shape,
                     read_predicate(self.principal, model),
                     NODE_PERMISSIONS[type_name],
                 )
-            relation = Lookup(field, by_type, name == "nodes", MAX_NODES)
-            shapes = {type_name: entry[0] for type_name, entry in by_type.items()}
+            keys = {
+                argument: read for (root, argument), read in bindings.KEYS.items() if root == name
+            }
+            relation = Lookup(field, by_type, name == "nodes", MAX_NODES, keys)
+            nodes = field.nodes
 
             def write_one(found: tuple[str, Any], run: Run, path: Path) -> Any:
                 type_name, row = found
-                return None if row is None else shapes[type_name].write(row, run, path)
+                return None if row is None else writers[type_name](row, run, path)
 
             if name == "nodes":
-                return relation, lambda run: [
-                    write_one(found, run, (key, i))
-                    for i, found in enumerate(run.found[id(relation)])
-                ]
-            return relation, lambda run: write_one(run.found[id(relation)][0], run, (key,))
+
+                def write_many(run: Run) -> Any:
+                    found = run.found[id(relation)]
+                    if isinstance(found, GraphQLError):  # an ID of a type the caller may not read
+                        raise Null(run.located(found, nodes, (key,)), NODES_DENIED)
+                    return [write_one(item, run, (key, i)) for i, item in enumerate(found)]
+
+                return relation, write_many
+
+            def write_single(run: Run) -> Any:
+                found = run.found[id(relation)]
+                if isinstance(found, GraphQLError):
+                    run.error(found, nodes, (key,), 0)
+                    return None
+                return write_one(found[0], run, (key,))
+
+            return relation, write_single
         raise Unsupported(f"Query.{name}")
+
+    def _may_deny(self, name: str) -> Event | None:
+        """The error ``node``/``nodes`` report, at run time, for an ID of a type the caller
+        may not read (``nodes``' null propagates); None when the caller reads every type."""
+        if name not in ("node", "nodes") or all(map(self.principal.has, NODE_PERMISSIONS.values())):
+            return None
+        if name == "node":  # in the root field's own step, as the guards of root fields
+            return Event(0, self.graphql.query_type, False)
+        return Event(NODES_DENIED, self.graphql.query_type, True)
 
     # Connections -----------------------------------------------------------------------------
 
@@ -354,11 +525,18 @@ class PlanBuilder:
 
     def shape(self, runtime: GraphQLObjectType, nodes: list[FieldNode], columns: Columns) -> Shape:
         """The writer of ``runtime`` objects from ``columns.model`` rows."""
-        if bindings.MODELS.get(runtime.name) is not columns.model:
+        # A core type is over its table; a plugin's type over the rows its field declares.
+        if bindings.MODELS.get(runtime.name, columns.model) is not columns.model:
             raise Unsupported(f"{runtime.name} over {columns.model.__name__}")
         shape = Shape(runtime.name, columns)
+        self.depth += 1  # the rows of this level are one read further down
         for key, field_nodes in self.collect(runtime, nodes).items():
-            shape.fields.append((key, self._field(shape, runtime, key, field_nodes)))
+            start = len(self.events)
+            write = self._field(shape, runtime, key, field_nodes)
+            if not is_non_null_type(runtime.fields.get(field_nodes[0].name.value, _TYPENAME).type):
+                write = self._boundary(start, write)
+            shape.fields.append((key, write))
+        self.depth -= 1
         # Batch functions last: they find the level's related rows already read.
         shape.relations.sort(key=lambda relation: isinstance(relation, Batch))
         return shape
@@ -368,7 +546,7 @@ class PlanBuilder:
     ) -> Any:
         if nodes[0].name.value == "__typename":
             return _const(parent.name)
-        denied = self._denied(parent, key, nodes)
+        denied = self._denied(parent, key, nodes, shape)
         if denied is not None:
             return denied
         definition, field = self._definition(parent, nodes)
@@ -383,6 +561,11 @@ class PlanBuilder:
             )
         if binding is None and field.base_resolver is None:
             binding = bindings.Column(field.python_name)
+        if binding is None and _pure(field) is not None:
+            # Whole rows: the resolver may read any column (rows answer attributes by name).
+            for column in columns.model.__table__.c:
+                columns.index(column.key)
+            return self._computed(field, definition.type)
         if isinstance(binding, bindings.Column):
             return self._column(columns.index(binding.name), definition.type, field)
         if isinstance(binding, bindings.GlobalId):
@@ -415,7 +598,7 @@ class PlanBuilder:
             relation = ByKey(
                 Columns(target, bindings.EXTRAS.get(target)),
                 read_predicate(self.principal, target),
-                parent_index,
+                shape.key_of("id" if many else binding.key),
                 binding.key if many else "id",
                 order_by=binding.order_by if many else None,
             )
@@ -444,6 +627,38 @@ class PlanBuilder:
             return convert(value)
 
         return column
+
+    def _computed(self, field: Any, graphql_type: Any) -> Writer:
+        """A field computed from its object alone (see :func:`_pure`): its resolver called
+        with the row or value; an error it raises is strawberry's to report."""
+        resolve = _pure(field)
+        nullable = not is_non_null_type(graphql_type)
+        convert = self._masked(field, self._leaf_or_list(graphql_type))
+
+        def computed(obj: Any, _run: Run, _path: Path) -> Any:
+            try:
+                value = resolve(obj)
+            except Exception as exc:
+                raise Fallback from exc
+            if value is None:
+                return None if nullable else _required(None)
+            return convert(value)
+
+        return computed
+
+    def _contextual(self, binding: Any, field: Any, graphql_type: Any) -> Writer:
+        """A field computed from its object and the request context (``Event.payload``)."""
+        function = binding.function
+        nullable = not is_non_null_type(graphql_type)
+        convert = self._masked(field, self._leaf_or_list(graphql_type))
+
+        def contextual(obj: Any, run: Run, _path: Path) -> Any:
+            value = function(obj, run.request_context())
+            if value is None:
+                return None if nullable else _required(None)
+            return convert(value)
+
+        return contextual
 
     def _leaf_or_list(self, graphql_type: Any) -> Callable[[Any], Any]:
         inner = graphql_type.of_type if isinstance(graphql_type, GraphQLNonNull) else graphql_type
@@ -515,7 +730,7 @@ class PlanBuilder:
 
     def _table_field(
         self,
-        shape: Shape,
+        shape: Shape | Level,
         definition: Any,
         field: Any,
         contract: TableField,
@@ -523,27 +738,37 @@ class PlanBuilder:
         nodes: list[FieldNode],
     ) -> Any:
         relation = contract.relation
-        if not isinstance(relation, Related):
-            raise Unsupported("a table field of rows")
-        parent_index = shape.columns.index(relation.parent_key)
+        many = isinstance(relation, RelatedRows)
+        parent_key = shape.key_of(relation.parent_key)
         fetch = ByKey(
             Columns(relation.table),
             read_predicate(self.principal, relation.table),
-            parent_index,
+            parent_key,
             relation.key,
+            order_by=relation.order_by if many else None,
             declared=relation,
+            limit=relation.limit if many else None,
         )
         # Whole rows: a batch function loading this relation gets them as its rows.
         for column in relation.table.__table__.c:
             fetch.columns.index(column.key)
         shape.relations.append(fetch)
+        if many:  # the related rows, as a list of objects
+            child = self.shape(get_named_type(definition.type), nodes, fetch.columns)
+            fetch.shapes.append(child)
+
+            def related_rows(row: Any, run: Run, path: Path) -> list[Any]:
+                found = run.found[id(fetch)].get(parent_key(row), ())
+                return [child.write(item, run, (*path, key, i)) for i, item in enumerate(found)]
+
+            return related_rows
         if contract.column is None:  # the related row, as an object
             child = self.shape(get_named_type(definition.type), nodes, fetch.columns)
             fetch.shapes.append(child)
             nullable = not is_non_null_type(definition.type)
 
             def related_object(row: Any, run: Run, path: Path) -> Any:
-                found = run.found[id(fetch)].get(row[parent_index])
+                found = run.found[id(fetch)].get(parent_key(row))
                 if found is None:
                     return None if nullable else _required(None)
                 return child.write(found, run, (*path, key))
@@ -554,21 +779,25 @@ class PlanBuilder:
         default = contract.default
 
         def table_value(row: Any, run: Run, path: Path) -> Any:
-            found = run.found[id(fetch)].get(row[parent_index])
+            found = run.found[id(fetch)].get(parent_key(row))
             return column((default if found is None else found[value_index],), run, path)
 
         return table_value
 
     def _batch_field(
-        self, shape: Shape, plan_field: Field, field: Any, contract: BatchField, key: str
+        self, shape: Shape | Level, plan_field: Field, field: Any, contract: BatchField, key: str
     ) -> Any:
         # Whole rows, not only ``parent_columns``: a function reading an undeclared attribute
         # must still get it (on the classic path it reads the ORM row).
-        for column in shape.columns.model.__table__.c:
+        for column in shape.columns.model.__table__.c if shape.columns is not None else ():
             shape.columns.index(column.key)
-        relation = Batch(plan_field, contract)
+        relation = Batch(plan_field, contract, Level())
+        depth = self.depth + 1  # its per-parent errors, after its call
+        self.events.append(Event(depth, shape, False))
         shape.relations.append(relation)
-        write = self.value(plan_field.definition.type, plan_field.nodes)
+        self.depth += 1  # its values: their own fields read one level further down
+        write = self.value(plan_field.definition.type, plan_field.nodes, relation.level)
+        self.depth -= 1
         nullable = not is_non_null_type(plan_field.definition.type)
         nodes = plan_field.nodes
 
@@ -577,19 +806,22 @@ class PlanBuilder:
             if isinstance(value, Exception):
                 if not nullable:
                     raise Fallback
-                run.error(value, nodes, (*path, key))
+                run.error(value, nodes, (*path, key), depth)
                 return None
             return write(value, run, (*path, key))
 
         return batch_value
 
-    def value(self, graphql_type: Any, nodes: list[FieldNode]) -> Callable[[Any, Run, Path], Any]:
+    def value(
+        self, graphql_type: Any, nodes: list[FieldNode], level: Level | None = None
+    ) -> Callable[[Any, Run, Path], Any]:
         """The writer of a Python value (a batch function's) of ``graphql_type``: attributes
-        of plain strawberry objects, lists, scalars and enums."""
+        of plain strawberry objects, lists, scalars and enums; the objects of ``level`` (a
+        batch function's own values) may have table-backed and batch fields."""
         nullable = not is_non_null_type(graphql_type)
         inner = graphql_type.of_type if isinstance(graphql_type, GraphQLNonNull) else graphql_type
         if isinstance(inner, GraphQLList):
-            item = self.value(inner.of_type, nodes)
+            item = self.value(inner.of_type, nodes, level)
 
             def items(value: Any, run: Run, path: Path) -> Any:
                 if value is None:
@@ -609,24 +841,41 @@ class PlanBuilder:
             if field_nodes[0].name.value == "__typename":
                 parts.append((key, None, _const(inner.name)))
                 continue
-            if self._denied(inner, key, field_nodes) is not None:
+            if self._denied(inner, key, field_nodes, None) is not None:
                 raise Unsupported("a forbidden field of a batch value")
             definition, field = self._definition(inner, field_nodes)
+            contract = (field.metadata or {}).get(CONTRACT) if field is not None else None
+            if level is not None and isinstance(contract, TableField):
+                writer = self._table_field(level, definition, field, contract, key, field_nodes)
+                parts.append((key, None, writer))
+                continue
+            if level is not None and isinstance(contract, BatchField):
+                plan_field = Field(definition, field_nodes, self.schema)
+                parts.append(
+                    (key, None, self._batch_field(level, plan_field, field, contract, key))
+                )
+                continue
             binding = bindings.FIELDS.get((inner.name, field_nodes[0].name.value))
             if isinstance(binding, bindings.GlobalId):  # a row's id as its global ID
                 type_name = binding.type_name or inner.name
                 parts.append((key, "id", lambda pk, _run, _path, t=type_name: global_id(t, pk)))
                 continue
+            if isinstance(binding, bindings.Contextual):
+                parts.append((key, None, self._contextual(binding, field, definition.type)))
+                continue
             if (
-                field is None
-                or field.base_resolver is not None
-                or (field.metadata or {}).get(CONTRACT)
+                field is not None
+                and field.base_resolver is None
+                and (field.metadata or {}).get(PII_FIELD)
+                and not self.clear
             ):
-                raise Unsupported(f"{inner.name}.{field_nodes[0].name.value} has a resolver")
-            write = self.value(definition.type, field_nodes)
-            if (field.metadata or {}).get(PII_FIELD) and not self.clear:
                 raise Unsupported("personal data in a batch value")
-            parts.append((key, field.python_name, write))
+            if field is not None and field.base_resolver is None:
+                parts.append((key, field.python_name, self.value(definition.type, field_nodes)))
+            elif field is not None and _pure(field) is not None:
+                parts.append((key, None, self._computed(field, definition.type)))
+            else:
+                raise Unsupported(f"{inner.name}.{field_nodes[0].name.value} has a resolver")
 
         def obj(value: Any, run: Run, path: Path) -> Any:
             if value is None:
@@ -639,6 +888,22 @@ class PlanBuilder:
             }
 
         return obj
+
+
+def _pure(field: Any) -> Callable[[Any], Any] | None:
+    """The resolver of ``field`` when it computes the value from its object alone (a plain
+    function of ``self`` or ``root``, no arguments, context or await), as plugins' types
+    often do (``id``: the row's global ID): the planner calls it as strawberry would."""
+    resolver = field.base_resolver
+    if resolver is None or resolver.is_async or resolver.arguments:
+        return None
+    function = resolver.wrapped_func
+    parameters = list(inspect.signature(function).parameters)
+    if len(parameters) != 1 or parameters[0] not in ("self", "root"):
+        return None
+    if inspect.isgeneratorfunction(function) or isinstance(function, (staticmethod, classmethod)):
+        return None
+    return function
 
 
 def _rows_writer(shape: Shape, key: str) -> Callable[[Paged, Run, Path], Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from graphql.execution.values import get_argument_values
 from sqlalchemy import func, select
 from strawberry.types.arguments import convert_arguments
 
+from crm_graph.auth.guard import forbidden
 from crm_graph.db.batch_writes import among_parameter, bindparam_value
 from crm_graph.db.paging import (
     Ordering,
@@ -23,7 +25,7 @@ from crm_graph.db.paging import (
 from crm_graph.db.queries import count_select
 from crm_graph.ids import GlobalIdError, from_global_id, pk_of
 from crm_graph.schema.lists import page_window
-from crm_graph.schema.planner.run import Columns, Fallback, Run, Shape
+from crm_graph.schema.planner.run import Columns, Fallback, Level, Run, Shape
 from crm_graph.schema.types.enums import ordering
 
 
@@ -165,21 +167,24 @@ class ChildPages(Relation):
 
 
 class ByKey(Relation):
-    """For each parent, the row whose ``key`` column equals the parent's ``parent`` column
-    (a reference by id, a plugin's related row); with ``order_by`` (column names, ``-`` for
-    descending), every such row, in that order."""
+    """For each parent, the row whose ``key`` column equals the parent's key (``parent``
+    reads it: a reference by id, a plugin's related row); with ``order_by`` (column names,
+    ``-`` for descending), every such row, in that order."""
 
     def __init__(
         self,
         columns: Columns,
         predicate: Any,
-        parent: int,
+        parent: Callable[[Any], Any],
         key: str,
         order_by: tuple[str, ...] | None = None,
         declared: Any = None,
+        limit: int | None = None,
     ) -> None:
         super().__init__(columns, predicate)
         self.parent, self.key, self.many = parent, key, order_by is not None
+        # At most this many rows per parent (a plugin's RelatedRows limit).
+        self.limit = limit
         # A plugin's relation (the field contract) whose rows batch functions may load.
         self.declared = declared
         self.key_index = columns.index(key)
@@ -192,7 +197,7 @@ class ByKey(Relation):
         ]
 
     async def fetch(self, run: Run, parents: list[Any]) -> list[tuple[Shape, list[Any]]]:
-        keys = list(dict.fromkeys(r[self.parent] for r in parents if r[self.parent] is not None))
+        keys = list(dict.fromkeys(k for k in map(self.parent, parents) if k is not None))
         model = self.columns.model
         found: dict[Any, Any] = defaultdict(list) if self.many else {}
         rows: list[Any] = []
@@ -202,7 +207,9 @@ class ByKey(Relation):
             extras = self.columns.extras
             if any(name in extras for name in self.columns.names):
                 statement = statement.join_from(model, extras[next(iter(extras))].class_)
-            if self.many:
+            if self.limit is not None:
+                statement = self._first_of_each(statement, column)
+            elif self.many:
                 statement = statement.order_by(*self.order)
             rows = await _rows(run, statement)
             for row in rows:
@@ -211,19 +218,33 @@ class ByKey(Relation):
                 else:
                     found[row[self.key_index]] = row
         run.found[id(self)] = found
-        if self.declared is not None:
-            run.related.setdefault(self.declared, {}).update({k: found.get(k) for k in keys})
+        if self.declared is not None:  # a key without rows: None, or no rows
+            values = {k: found[k] if self.many else found.get(k) for k in keys}
+            run.related.setdefault(self.declared, {}).update(values)
         return self.pairs(rows)
+
+    def _first_of_each(self, statement: Any, column: Any) -> Any:
+        """The first ``limit`` rows of each parent, in order (ranked in one statement)."""
+        rank = func.row_number().over(partition_by=column, order_by=self.order or None)
+        ranked = statement.add_columns(rank.label("related_rank")).subquery()
+        return (
+            select(*[ranked.c[name] for name in self.columns.names])
+            .where(ranked.c.related_rank <= self.limit)
+            .order_by(ranked.c[self.key], ranked.c.related_rank)
+        )
 
 
 class Batch(Relation):
-    """A plugin's batch field: its function, called once with every parent of the level."""
+    """A plugin's batch field: its function, called once with every parent of the level.
 
-    def __init__(self, field: Field, declaration: Any) -> None:
-        self.field, self.declaration = field, declaration
+    ``level`` holds the relations of the objects it returns (their own table-backed and
+    batch fields), fetched for all of them at once."""
+
+    def __init__(self, field: Field, declaration: Any, level: Level) -> None:
+        self.field, self.declaration, self.level = field, declaration, level
         self.shapes = []
 
-    async def fetch(self, run: Run, parents: list[Any]) -> list[tuple[Shape, list[Any]]]:
+    async def fetch(self, run: Run, parents: list[Any]) -> list[tuple[Any, list[Any]]]:
         kwargs = self.field.arguments(run)
         # One call per level and argument set, however many aliases ask for the field.
         key = (id(parents), self.declaration, repr(sorted(kwargs.items())))
@@ -231,7 +252,14 @@ class Batch(Relation):
         if found is None:
             found = run.batches[key] = await self._call(run, parents, kwargs)
         run.found[id(self)] = found
-        return []
+        if not self.level.relations:
+            return []
+        objects: dict[int, Any] = {}
+        for value in found.values():
+            for item in value if isinstance(value, list) else (value,):
+                if item is not None and not isinstance(item, Exception):
+                    objects[id(item)] = item
+        return [(self.level, list(objects.values()))]
 
     async def _call(self, run: Run, parents: list[Any], kwargs: dict[str, Any]) -> dict[int, Any]:
         context = run.request_context()
@@ -247,31 +275,46 @@ class Batch(Relation):
 
 class Lookup(Relation):
     """Query fields reading rows by global ID: ``customer(id:)``-like ones and ``node``/
-    ``nodes`` (one statement per type asked for)."""
+    ``nodes`` (one statement per type asked for); ``customer(externalId:)``-like ones by
+    another unique key (``keys``: argument -> condition and preference, see bindings.KEYS).
+
+    An ID of a type the caller may not read leaves its FORBIDDEN error as what was found."""
 
     def __init__(
-        self, field: Field, by_type: dict[str, tuple[Shape, Any, str]], many: bool, limit: int
+        self,
+        field: Field,
+        by_type: dict[str, tuple[Shape, Any, str]],
+        many: bool,
+        limit: int,
+        keys: dict[str, Any] | None = None,
     ) -> None:
         self.field, self.by_type, self.many, self.limit = field, by_type, many, limit
+        self.keys = keys or {}
         self.shapes = [shape for shape, _, _ in by_type.values()]
 
-    def _ids(self, run: Run) -> list[str]:
+    def _ids(self, run: Run) -> tuple[list[str], Any]:
+        """The global IDs asked for, or the condition and preference of another key."""
         kwargs = self.field.arguments(run)
         if self.many:
             ids = kwargs["ids"]
             if len(ids) > self.limit:
                 raise Fallback
-            return list(ids)
-        if any(value is not None for name, value in kwargs.items() if name != "id"):
-            raise Fallback
-        if kwargs.get("id") is None:
-            raise Fallback
-        return [kwargs["id"]]
+            return list(ids), None
+        given = [(name, value) for name, value in kwargs.items() if value is not None]
+        if len(given) != 1:
+            raise Fallback  # strawberry's INVALID_ARGUMENT
+        name, value = given[0]
+        if name != "id":
+            return [], self.keys[name](value)
+        return [value], None
 
     async def fetch(self, run: Run, _parents: Any) -> list[tuple[Shape, list[Any]]]:
+        ids, keyed = self._ids(run)
+        if keyed is not None:
+            return await self._by_key(run, *keyed)
         wanted: dict[str, list[int]] = defaultdict(list)
         keys = []
-        for value in self._ids(run):
+        for value in ids:
             try:
                 type_name, pk = from_global_id(value)
                 if len(self.by_type) == 1:
@@ -279,8 +322,12 @@ class Lookup(Relation):
             except GlobalIdError as exc:
                 raise Fallback from exc
             entry = self.by_type.get(type_name)
-            if entry is None or not run.principal.has(entry[2]):
+            if entry is None:
                 raise Fallback
+            denied = forbidden(run.principal, self.field.nodes[0].name.value, entry[2])
+            if denied is not None:
+                run.found[id(self)] = denied
+                return []
             wanted[type_name].append(pk)
             keys.append((type_name, pk))
         found: dict[tuple[str, int], Any] = {}
@@ -299,3 +346,12 @@ class Lookup(Relation):
             pairs.append((shape, rows))
         run.found[id(self)] = [(key[0], found.get(key)) for key in keys]
         return pairs
+
+    async def _by_key(self, run: Run, condition: Any, first: Any) -> list[tuple[Shape, list[Any]]]:
+        type_name, (shape, predicate, _) = next(iter(self.by_type.items()))
+        statement = select(*shape.columns.expressions()).where(condition)
+        if predicate is not None:
+            statement = statement.where(predicate)
+        rows = await _rows(run, statement.order_by(first).limit(1))
+        run.found[id(self)] = [(type_name, rows[0] if rows else None)]
+        return [(shape, rows)]

@@ -4,6 +4,7 @@ state; and the two ways out of the compiled path."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from graphql import FieldNode, GraphQLError
@@ -22,6 +23,15 @@ class Fallback(Exception):
     it again is harmless."""
 
 
+class Null(Exception):
+    """A non-null field the caller may not read: its error, on its way to the nearest field
+    that may be null (or to ``data``), which becomes null and reports it."""
+
+    def __init__(self, error: dict[str, Any], depth: float) -> None:
+        super().__init__(error["message"])
+        self.error, self.depth = error, depth
+
+
 Path = tuple[str | int, ...]
 Writer = Callable[[Any, "Run", Path], Any]
 
@@ -38,6 +48,8 @@ class Run:
         self.params = params
         self.found: dict[int, Any] = {}
         self.errors: list[dict[str, Any]] = []
+        # The depth of each error's event (see build.Event): which stay when a null propagates.
+        self.depths: list[float] = []
         self.context: Any = None
         # Rows of plugin relations the plan read, by relation and key: batch functions reading
         # the same relation (``load_related``) find them in their loader, with no statement.
@@ -60,8 +72,16 @@ class Run:
             self.context.loaders.fields.related(relation).prime_many(rows)
         return self.context
 
-    def error(self, error: Exception, nodes: list[FieldNode], path: Path) -> None:
+    def error(self, error: Exception, nodes: list[FieldNode], path: Path, depth: float) -> None:
         """``error`` reported at ``path`` as graphql-core would (unexpected ones masked)."""
+        self.report(self.located(error, nodes, path), depth)
+
+    def report(self, located: dict[str, Any], depth: float) -> None:
+        self.errors.append(located)
+        self.depths.append(depth)
+
+    def located(self, error: Exception, nodes: list[FieldNode], path: Path) -> dict[str, Any]:
+        """``error`` at ``path``, as the response shows it."""
         located = GraphQLError(
             error.message if isinstance(error, GraphQLError) else str(error),
             nodes=nodes,
@@ -70,7 +90,7 @@ class Run:
             extensions=error.extensions if isinstance(error, GraphQLError) else None,
         )
         report_errors([located])
-        self.errors.append(located.formatted)
+        return located.formatted
 
 
 class Columns:
@@ -105,6 +125,22 @@ class Shape:
 
     def write(self, row: Any, run: Run, path: Path) -> dict[str, Any]:
         return {key: writer(row, run, path) for key, writer in self.fields}
+
+    def key_of(self, name: str) -> Callable[[Any], Any]:
+        """How a relation reads column ``name`` of a row of this level (now selected)."""
+        return itemgetter(self.columns.index(name))
+
+
+class Level:
+    """Objects a batch function returned (not rows): the relations of their own fields,
+    fetched for all of them at once; they read attributes."""
+
+    def __init__(self) -> None:
+        self.relations: list[Any] = []
+        self.columns = None
+
+    def key_of(self, name: str) -> Callable[[Any], Any]:
+        return attrgetter(name)
 
 
 async def fetch_tree(run: Run, shape: Shape, rows: list[Any]) -> None:

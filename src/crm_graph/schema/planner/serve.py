@@ -17,6 +17,7 @@ from crm_graph.schema.planner.build import ROOTS, Plan, PlanBuilder
 from crm_graph.schema.planner.cache import LRU
 from crm_graph.schema.planner.document import Documents
 from crm_graph.schema.planner.run import Fallback, Run, Unsupported
+from crm_graph.schema.planner.subscription import EventPlan, plan_event
 
 logger = logging.getLogger("crm_graph.planner")
 
@@ -35,6 +36,8 @@ class Planner:
         self.maximum = settings.max_page_size
         self.documents = Documents(schema, extensions, settings.max_query_tokens, size, set(ROOTS))
         self.plans = LRU(size)
+        # Subscription answers written from plans (how often the executor was not needed).
+        self.events_written = 0
 
     def plan(self, request: dict[str, Any], principal: Any) -> tuple[Plan, Any] | None:
         """The plan of a request and its coerced variables; None when it is not compiled."""
@@ -78,6 +81,37 @@ class Planner:
                 plan = NOT_COMPILED
             self.plans.put(key, plan)
         return None if plan is NOT_COMPILED else (plan, coerced)
+
+    def event_plan(
+        self,
+        key: Any,
+        operation: Any,
+        fragments: dict[str, Any],
+        variables: dict[str, Any],
+        principal: Any,
+    ) -> EventPlan | None:
+        """The plan writing a subscription's answer for each event, by the subscription's
+        selection key (operation, variables, grants: see crm_graph.schema.fanout); None
+        when it is not compiled."""
+        plan = self.plans.get(("event", key))
+        if plan is None:
+            try:
+                builder = PlanBuilder(self.schema, fragments, operation, principal, variables)
+                plan = plan_event(builder, operation)
+            except Unsupported as exc:
+                logger.debug("subscription not compiled: %s", exc)
+                plan = NOT_COMPILED
+            self.plans.put(("event", key), plan)
+        return None if plan is NOT_COMPILED else plan
+
+    def write_event(self, plan: EventPlan, row: Any, context: Any) -> tuple[Any, str] | None:
+        """An event's answer (``data``) and its JSON, or None for strawberry to write it."""
+        try:
+            data = plan.write(row, context)
+        except Fallback:
+            return None
+        self.events_written += 1
+        return data, orjson.dumps(data).decode()
 
     async def answer(
         self, request: dict[str, Any], principal: Any, http: Any, lease: Any = None
