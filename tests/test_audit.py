@@ -134,6 +134,7 @@ async def perform_every_mutation(client: GraphQLClient) -> Script:
         ),
     )
     cy = (await client.data('{ customer(externalId: "cy") { id } }'))["customer"]["id"]
+    await s.input("markNotDuplicate", "MarkNotDuplicateInput", {"customerIds": [ada, cy]})
     await s.input(
         "mergeCustomers",
         "MergeCustomersInput",

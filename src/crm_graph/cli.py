@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crm_graph.auth.link_tokens import MissingSecretKey, secret_key
+from crm_graph.cli_duplicates import duplicates_app
 from crm_graph.cli_io import io_app
 from crm_graph.cli_keys import keys_app
 from crm_graph.db.engine import create_engine
@@ -32,6 +33,7 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(io_app)  # import, export
 app.add_typer(keys_app, name="keys")
+app.add_typer(duplicates_app, name="duplicates")
 err = Console(stderr=True)
 
 

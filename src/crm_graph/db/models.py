@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Date, Index, Integer, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, Date, Index, Integer, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from crm_graph.db.registry import register_tables
@@ -80,6 +80,60 @@ class Customer(SQLModel, table=True):
     owner_id: str | None = Field(default=None, max_length=200, index=True)
     # Set by GDPR erasure: the personal data is gone for good and the row cannot be restored.
     erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CustomerMatchKey(SQLModel, table=True):
+    """A blocking key of a live customer (a 63-bit hash: no personal data), for the duplicate
+    finder (crm_graph.domain.matching)."""
+
+    __tablename__ = "customer_match_key"
+    __table_args__ = (Index("ix_customer_match_key_key", "key"),)
+
+    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+
+
+class CustomerDuplicate(SQLModel, table=True):
+    """A likely duplicate pair (``customer_id`` < ``other_id``), its score and reasons
+    (codes and similarities: no values)."""
+
+    __tablename__ = "customer_duplicate"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "other_id"),
+        Index("ix_customer_duplicate_score", "score"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    other_id: int = Field(foreign_key="customer.id", index=True)
+    score: float
+    reasons: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(Json, nullable=False)
+    )
+    found_at: datetime = _timestamp()
+
+
+class DuplicateDismissal(SQLModel, table=True):
+    """Two customers a data steward said are not one: never suggested again."""
+
+    __tablename__ = "customer_duplicate_dismissal"
+    __table_args__ = (UniqueConstraint("customer_id", "other_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    other_id: int = Field(foreign_key="customer.id", index=True)
+    dismissed_by: str | None = Field(default=None, max_length=200)
+    dismissed_at: datetime = _timestamp()
+
+
+class DuplicateModel(SQLModel, table=True):
+    """A Fellegi-Sunter model fitted by a full rerun; the newest one scores."""
+
+    __tablename__ = "duplicate_model"
+
+    id: int | None = Field(default=None, primary_key=True)
+    model: dict[str, Any] = Field(sa_column=Column(Json, nullable=False))
+    fitted_at: datetime = _timestamp()
 
 
 class Interaction(SQLModel, table=True):
@@ -194,11 +248,27 @@ def _defaults(model: type[SQLModel]) -> tuple[dict[str, Any], tuple[tuple[str, A
     return fixed, made
 
 
-register_tables(Customer, Interaction, Product, Order, OrderLine, CustomerMerge, IdempotencyKey)
+register_tables(
+    Customer,
+    Interaction,
+    Product,
+    Order,
+    OrderLine,
+    CustomerMerge,
+    IdempotencyKey,
+    CustomerMatchKey,
+    CustomerDuplicate,
+    DuplicateDismissal,
+    DuplicateModel,
+)
 
 __all__ = [
     "Customer",
+    "CustomerDuplicate",
+    "CustomerMatchKey",
     "CustomerMerge",
+    "DuplicateDismissal",
+    "DuplicateModel",
     "IdempotencyKey",
     "Interaction",
     "Order",

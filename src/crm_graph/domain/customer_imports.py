@@ -35,6 +35,7 @@ from crm_graph.domain.batches import (
 )
 from crm_graph.domain.changes import apply_changes
 from crm_graph.domain.errors import Collector
+from crm_graph.domain.matching import changes_duplicates, rematch
 from crm_graph.domain.values import clean_text
 
 
@@ -144,6 +145,11 @@ async def _write_customers(
     await session.flush()
     events += [(i, changed_event("customer.updated", row, fields)) for i, row, fields in updated]
     await emit_in_order(session, events)
+    await rematch(
+        session,
+        [row["id"] for row in written]
+        + [row.id for _, row, fields in updated if changes_duplicates(fields)],
+    )
 
 
 def _update_customer(

@@ -16,6 +16,7 @@ from crm_graph.db.storable import problem_of, text_problem
 from crm_graph.domain.addresses import normalise_addresses
 from crm_graph.domain.changes import apply_changes
 from crm_graph.domain.errors import Collector, FieldError, ValidationFailed, fail, not_one_of
+from crm_graph.domain.matching import changes_duplicates, rematch
 from crm_graph.domain.values import (
     clean_text,
     normalise_birth_date,
@@ -210,6 +211,7 @@ async def create_customer(
     session.add(customer)
     await session.flush()
     await entity_event(session, "customer.created", customer)
+    await rematch(session, [customer.id])
     return customer
 
 
@@ -256,6 +258,8 @@ async def _apply(session: AsyncSession, customer: Customer, values: dict[str, An
     if changed:
         await session.flush()
         await entity_event(session, "customer.updated", customer, changed)
+        if changes_duplicates(changed):
+            await rematch(session, [customer.id])
     return changed
 
 
@@ -292,6 +296,7 @@ async def delete_customer(
     customer.deleted_at = customer.updated_at = utcnow()
     await session.flush()
     await entity_event(session, "customer.deleted", customer)
+    await rematch(session, [customer.id])
     return customer
 
 
@@ -312,4 +317,5 @@ async def restore_customer(session: AsyncSession, customer_id: int) -> Customer:
     customer.updated_at = utcnow()
     await session.flush()
     await entity_event(session, "customer.restored", customer)
+    await rematch(session, [customer.id])
     return customer

@@ -1,196 +1,205 @@
-"""Likely duplicate customers: pairs scored on e-mail, phone and fuzzy name/company similarity.
+"""Likely duplicate customers as a data steward walks them: pairs and clusters the caller may
+see, a customer's likely duplicates, reasons in words, "not a duplicate" decisions, and
+finding customers by a description (the plugin API's ``find_duplicates``).
 
-Each signal is evidence with its own strength; they combine as independent probabilities
-(``1 - prod(1 - p)``), so two weak signals together outweigh one. Comparing every pair would
-be quadratic, so customers are first put into blocks by what duplicates share (the e-mail,
-the phone, the first letters of each name word) and only customers sharing a block are
-compared. A block larger than ``MAX_BLOCK`` (a very common first name) tells nothing and is
-skipped.
+Pairs are found and kept by :mod:`crm_graph.domain.matching` as customers change; here they
+are only read. Ownership scopes apply: a pair is shown only when the caller may see both
+customers, and the values a reason quotes are masked without ``pii:read``.
 """
 
 from __future__ import annotations
 
+import base64
 import heapq
-import itertools
-from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+import json
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
-from rapidfuzz import fuzz
-from rapidfuzz.utils import default_process
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.auth.personal import shown
 from crm_graph.auth.principal import Principal
 from crm_graph.auth.scope import current_principal
-from crm_graph.db.models import Customer
+from crm_graph.db.batch_writes import among
+from crm_graph.db.models import (
+    Customer,
+    CustomerDuplicate,
+    CustomerMatchKey,
+    DuplicateDismissal,
+    utcnow,
+)
+from crm_graph.domain.addresses import normalise_addresses
 from crm_graph.domain.customers import get_live
-from crm_graph.domain.errors import Collector
-from crm_graph.domain.values import normalise_email, normalise_phone
+from crm_graph.domain.errors import Collector, fail
+from crm_graph.domain.linkage_compare import Profile, compare
+from crm_graph.domain.matching import (
+    MAX_BLOCK,
+    MIN_SCORE,
+    SHARED,
+    Reason,
+    current_model,
+    load_profiles,
+    ordered,
+    reasons_of,
+)
+from crm_graph.domain.values import normalise_birth_date, normalise_email, normalise_phone
 
-EMAIL, PHONE, NAME, COMPANY = "EMAIL", "PHONE", "NAME", "COMPANY"
-STRENGTH = {EMAIL: 0.9, PHONE: 0.8, NAME: 0.6, COMPANY: 0.3}
-NAME_SIMILAR, COMPANY_SIMILAR = 0.85, 0.9
-MIN_SCORE = 0.5
-MAX_BLOCK = 200
-PREFIX = 3
-MAX_CANDIDATE_ROWS = 2000
-
-
-# How each reason reads; ``{shared}`` is the value both customers have, personal data that
-# the caller sees masked without ``pii:read`` (``kind`` names the mask).
-MESSAGES = {
-    EMAIL: "same e-mail address {shared}",
-    PHONE: "same phone number {shared}",
-    NAME: "names are {similarity:.0%} similar",
-    COMPANY: "companies are {similarity:.0%} similar",
-}
-KINDS = {EMAIL: "email", PHONE: "phone"}
+CHUNK = 5_000
 
 
 @dataclass(frozen=True)
-class Reason:
-    code: str
-    similarity: float
-    shared: str | None = None
-
-    @property
-    def kind(self) -> str:
-        """The mask of ``shared``: ``email``, ``phone`` (or ``text``, when there is none)."""
-        return KINDS.get(self.code, "text")
-
-    def message(self, shared: str | None) -> str:
-        """The reason in words, with ``shared`` as the caller may see it."""
-        return MESSAGES[self.code].format(shared=shared, similarity=self.similarity)
-
-
-@dataclass(frozen=True)
-class Match:
+class Pair:
     customer_id: int
     other_id: int
     score: float
-    reasons: list[Reason]
+    reasons: tuple[Reason, ...]
 
 
-@dataclass(frozen=True)
-class Profile:
-    """What comparing looks at: e-mail and phone (already normalised), names processed once."""
+@dataclass
+class Group:
+    """Customers linked by likely duplicate pairs: two, or a cluster of more."""
 
-    id: int
-    email: str | None
-    phone: str | None
-    name: str
-    company: str
+    customer_ids: list[int] = field(default_factory=list)
+    pairs: list[Pair] = field(default_factory=list)
 
-    @classmethod
-    def of(
-        cls, pk: int, name: str, email: str | None, phone: str | None, company: str | None
-    ) -> Profile:
-        return cls(pk, email, phone, default_process(name), default_process(company or ""))
+    @property
+    def score(self) -> float:
+        return max(p.score for p in self.pairs)
 
-    def blocks(self) -> set[str]:
-        keys = {f"n:{word[:PREFIX]}" for word in self.name.split() if len(word) >= 2}
-        if self.email:
-            keys.add(f"e:{self.email}")
-        if self.phone:
-            keys.add(f"p:{self.phone}")
-        return keys
+    @property
+    def sort_key(self) -> tuple[float, int]:
+        return (-self.score, self.customer_ids[0])
+
+    def cursor(self) -> str:
+        raw = json.dumps([self.score, self.customer_ids[0]]).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def compare(a: Profile, b: Profile) -> Match | None:
-    """The score of a pair and its reasons, or None below ``MIN_SCORE``."""
-    reasons: list[Reason] = []
-    if a.email and a.email == b.email:
-        reasons.append(Reason(EMAIL, 1.0, a.email))
-    if a.phone and a.phone == b.phone:
-        reasons.append(Reason(PHONE, 1.0, a.phone))
-    name = fuzz.token_sort_ratio(a.name, b.name) / 100
-    if name >= NAME_SIMILAR:
-        reasons.append(Reason(NAME, name))
-    if a.company and b.company and (reasons or name >= NAME_SIMILAR):
-        company = fuzz.token_sort_ratio(a.company, b.company) / 100
-        if company >= COMPANY_SIMILAR:
-            reasons.append(Reason(COMPANY, company))
-    unlikely = 1.0
-    for reason in reasons:
-        unlikely *= 1 - STRENGTH[reason.code] * reason.similarity
-    score = round(1 - unlikely, 4)
-    return Match(a.id, b.id, score, reasons) if score >= MIN_SCORE else None
+def cursor_key(cursor: str) -> tuple[float, int]:
+    """The sort key a cursor stands for; ValueError when it is not one of ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        score, first = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not a cursor") from exc
+    if not isinstance(score, int | float) or not isinstance(first, int):
+        raise ValueError("not a cursor")
+    return (-float(score), first)
 
 
-def _profiles(rows: Iterable[tuple[int, str, str | None, str | None, str | None]]) -> list[Profile]:
-    return [Profile.of(*row) for row in rows]
+def _reasons(data: list[dict[str, Any]]) -> tuple[Reason, ...]:
+    return tuple(Reason(r["code"], r["similarity"], r.get("detail", "same")) for r in data)
 
 
-_COLUMNS = (Customer.id, Customer.name, Customer.email, Customer.phone, Customer.company)
+async def _visible(session: AsyncSession, ids: Collection[int]) -> set[int]:
+    """The live customers among ``ids`` the caller may see (ownership scopes apply)."""
+    found: set[int] = set()
+    listed = sorted(ids)
+    for start in range(0, len(listed), CHUNK):
+        found.update(
+            await session.scalars(
+                select(Customer.id).where(
+                    among(session, Customer.id, listed[start : start + CHUNK]),
+                    Customer.deleted_at.is_(None),
+                )
+            )
+        )
+    return found
 
 
-async def duplicate_pairs(session: AsyncSession, limit: int) -> list[Match]:
-    """The ``limit`` most likely duplicate pairs among live customers, best first."""
-    result = await session.stream(
-        select(*_COLUMNS).where(Customer.deleted_at.is_(None)).execution_options(yield_per=2000)
+async def groups(
+    session: AsyncSession, min_score: float = MIN_SCORE, reasons: Collection[str] = ()
+) -> list[Group]:
+    """Every group of likely duplicates the caller may see, best first: the kept pairs
+    scoring ``min_score`` or more and having every one of ``reasons``, joined into clusters
+    (customers linked through pairs form one group)."""
+    table = CustomerDuplicate.__table__
+    rows = await session.execute(
+        select(table.c.customer_id, table.c.other_id, table.c.score, table.c.reasons).where(
+            table.c.score >= min_score
+        )
     )
-    profiles = _profiles([tuple(row) async for row in result])
-    blocks: dict[str, list[int]] = defaultdict(list)
-    for index, profile in enumerate(profiles):
-        for key in profile.blocks():
-            blocks[key].append(index)
-    seen: set[tuple[int, int]] = set()
-    matches = []
-    for members in blocks.values():
-        if len(members) > MAX_BLOCK:
-            continue
-        for i, j in itertools.combinations(members, 2):
-            if (i, j) in seen:
-                continue
-            seen.add((i, j))
-            match = compare(profiles[i], profiles[j])
-            if match is not None:
-                matches.append(match)
-    return heapq.nlargest(limit, matches, key=lambda m: (m.score, -m.customer_id, -m.other_id))
+    wanted = set(reasons)
+    pairs = []
+    for a, b, score, data in rows:
+        found = _reasons(data)
+        if wanted <= {r.code for r in found}:
+            pairs.append(Pair(a, b, score, found))
+    visible = await _visible(session, {pk for p in pairs for pk in (p.customer_id, p.other_id)})
+    pairs = [p for p in pairs if p.customer_id in visible and p.other_id in visible]
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for p in pairs:
+        parent[root(p.customer_id)] = root(p.other_id)
+    clusters: dict[int, Group] = {}
+    for p in sorted(pairs, key=lambda p: (-p.score, p.customer_id, p.other_id)):
+        clusters.setdefault(root(p.customer_id), Group()).pairs.append(p)
+    for group in clusters.values():
+        group.customer_ids = sorted({pk for p in group.pairs for pk in (p.customer_id, p.other_id)})
+    return sorted(clusters.values(), key=lambda g: g.sort_key)
 
 
-async def _similar(
-    session: AsyncSession, target: Profile, exclude_id: int | None, limit: int
-) -> list[Match]:
-    """Live customers likely to be ``target``, best first.
-
-    The database does the blocking here: rows sharing the e-mail or phone, or containing the
-    first letters of one of the name's words.
-    """
-    conditions = [
-        func.lower(Customer.name).contains(key[2:], autoescape=True)
-        for key in target.blocks()
-        if key.startswith("n:")
+async def duplicate_candidates(session: AsyncSession, customer_id: int, limit: int) -> list[Pair]:
+    """The kept pairs of one customer the caller may see, best first (``other_id`` is the
+    other customer)."""
+    await get_live(session, customer_id, "customerId")
+    table = CustomerDuplicate.__table__
+    rows = await session.execute(
+        select(table.c.customer_id, table.c.other_id, table.c.score, table.c.reasons)
+        .where(
+            or_(table.c.customer_id == customer_id, table.c.other_id == customer_id),
+            table.c.score >= MIN_SCORE,
+        )
+        .order_by(table.c.score.desc(), table.c.customer_id, table.c.other_id)
+    )
+    pairs = [
+        Pair(customer_id, b if a == customer_id else a, score, _reasons(data))
+        for a, b, score, data in rows
     ]
-    if target.email:
-        conditions.append(Customer.email == target.email)
-    if target.phone:
-        conditions.append(Customer.phone == target.phone)
-    if not conditions:
-        return []
-    statement = select(*_COLUMNS).where(Customer.deleted_at.is_(None), or_(*conditions))
-    if exclude_id is not None:
-        statement = statement.where(Customer.id != exclude_id)
-    rows = await session.execute(statement.limit(MAX_CANDIDATE_ROWS))
-    matches = [m for p in _profiles(rows) if (m := compare(target, p)) is not None]
-    return heapq.nlargest(limit, matches, key=lambda m: (m.score, -m.other_id))
+    visible = await _visible(session, {p.other_id for p in pairs})
+    return [p for p in pairs if p.other_id in visible][:limit]
 
 
-async def duplicate_candidates(session: AsyncSession, customer_id: int, limit: int) -> list[Match]:
-    """Customers likely to be the same as ``customer_id``, best first."""
-    customer = await get_live(session, customer_id, "customerId")
-    target = Profile.of(
-        customer.id, customer.name, customer.email, customer.phone, customer.company
+async def dismiss(
+    session: AsyncSession, ids: list[int], actor: str | None, *path: str
+) -> DuplicateDismissal:
+    """Remember that two customers are not one: their pair is dropped and never kept again
+    (saying it twice keeps the first decision)."""
+    if len(ids) != 2 or ids[0] == ids[1]:
+        raise fail("INVALID_VALUE", "name two different customers", *path)
+    for index, pk in enumerate(ids):
+        await get_live(session, pk, *path, str(index))
+    a, b = ordered(*ids)
+    existing = await session.scalar(
+        select(DuplicateDismissal).where(
+            DuplicateDismissal.customer_id == a, DuplicateDismissal.other_id == b
+        )
     )
-    return await _similar(session, target, customer.id, limit)
+    if existing is not None:
+        return existing
+    dismissal = DuplicateDismissal(
+        customer_id=a, other_id=b, dismissed_by=actor, dismissed_at=utcnow()
+    )
+    session.add(dismissal)
+    pairs = CustomerDuplicate.__table__
+    await session.execute(delete(pairs).where(pairs.c.customer_id == a, pairs.c.other_id == b))
+    await session.flush()
+    return dismissal
 
 
 @dataclass(frozen=True)
 class DuplicateReason:
-    """One piece of evidence: ``code`` (``EMAIL``, ``PHONE``, ``NAME``, ``COMPANY``), how
-    similar (1.0 for an exact match), and the reason in words as the caller may see it."""
+    """One piece of evidence: ``code`` (``EMAIL``, ``PHONE``, ``NAME``, ``BIRTH_DATE``,
+    ``ADDRESS``, ``COMPANY``), how similar (1.0 for an exact match), and the reason in words
+    as the caller may see it."""
 
     code: str
     similarity: float
@@ -199,24 +208,61 @@ class DuplicateReason:
 
 @dataclass(frozen=True)
 class DuplicateCandidate:
-    """A live customer likely to be the one described, scored from 0.5 (possible) to 1.0."""
+    """A live customer likely to be the one described, scored from 0.5 (likely) to 1.0."""
 
     customer: Customer
     score: float
     reasons: list[DuplicateReason]
 
 
-def explained(match: Match, viewer: Principal | None) -> list[DuplicateReason]:
-    """The reasons of a match in words, the values both sides share as ``viewer`` may see them
-    (in clear without a viewer: command-line and background work)."""
-    return [
-        DuplicateReason(
-            r.code,
-            r.similarity,
-            r.message(r.shared if viewer is None else shown(viewer, r.shared, r.kind)),
-        )
-        for r in match.reasons
-    ]
+def explained(
+    reasons: Iterable[Reason], customer: Any, viewer: Principal | None
+) -> list[DuplicateReason]:
+    """Reasons in words, with the value both customers share (read from ``customer``) as
+    ``viewer`` may see it (in clear without a viewer: command-line and background work)."""
+    out = []
+    for reason in reasons:
+        value = None
+        if reason.code in SHARED and reason.detail == "same":
+            name, kind = SHARED[reason.code]
+            value = getattr(customer, name, None)
+            value = value.isoformat() if hasattr(value, "isoformat") else value
+            value = value if viewer is None else shown(viewer, value, kind)
+        out.append(DuplicateReason(reason.code, reason.similarity, reason.message(value)))
+    return out
+
+
+async def similar(
+    session: AsyncSession, target: Profile, limit: int, min_score: float = MIN_SCORE
+) -> list[tuple[int, float, list[Reason]]]:
+    """Live customers the caller may see that are likely ``target`` (compared now, not
+    kept), best first: (id, score, reasons)."""
+    keys = CustomerMatchKey.__table__
+    wanted = list(target.blocking_keys())
+    if not wanted:
+        return []
+    conn = await session.connection()
+    sizes = await conn.execute(
+        select(keys.c.key, func.count())
+        .where(among(session, keys.c.key, wanted))
+        .group_by(keys.c.key)
+    )
+    usable = [key for key, size in sizes if size <= MAX_BLOCK]
+    if not usable:
+        return []
+    ids = set(
+        await conn.scalars(select(keys.c.customer_id).where(among(session, keys.c.key, usable)))
+    )
+    profiles = await load_profiles(conn, await _visible(session, ids - {target.id}))
+    model = await current_model(conn)
+    weights = model.weights()
+    found = []
+    for pk, profile in profiles.items():
+        comparison = compare(target, profile)
+        score = model.score(comparison.levels)
+        if score >= min_score:
+            found.append((pk, round(score, 4), reasons_of(comparison, weights)))
+    return heapq.nlargest(limit, found, key=lambda f: (f[1], -f[0]))
 
 
 async def find_duplicates(
@@ -229,29 +275,34 @@ async def find_duplicates(
     region: str,
     limit: int = 10,
     at: tuple[str, ...] = ("input",),
+    addresses: list[dict[str, Any]] | None = None,
+    birth_date: Any = None,
 ) -> list[DuplicateCandidate]:
-    """Live customers likely to be the person these contact details describe, best first,
-    scored as :func:`duplicate_candidates` scores a customer's duplicates.
+    """Live customers likely to be the person these details describe, best first, scored
+    as the duplicate finder scores a pair of customers.
 
     E-mail and phone are normalised as a customer's are (``region`` is the phone's default
-    country); a malformed one is a user error at ``at`` + ``email``/``phone``. Ownership scopes
-    apply, and reasons are masked as the unit of work's caller may see them.
+    country), and so are ``addresses`` and ``birth_date``; a malformed one is a user error at
+    ``at`` + ``email``/``phone``/``addresses``/``birthDate``. Ownership scopes apply, and
+    reasons are masked as the unit of work's caller may see them.
     """
     errors = Collector()
     email = normalise_email(email, errors, *at, "email")
     phone = normalise_phone(phone, region, errors, *at, "phone")
+    found_addresses = normalise_addresses(addresses, errors, *at, "addresses")
+    born = normalise_birth_date(birth_date, errors, *at, "birthDate")
     errors.check()
-    target = Profile.of(0, name or "", email, phone, company)
-    matches = await _similar(session, target, None, limit)
+    target = Profile.of(0, name or "", email, phone, company, found_addresses, born)
+    matches = await similar(session, target, limit)
     rows = {
         c.id: c
         for c in await session.scalars(
-            select(Customer).where(Customer.id.in_([m.other_id for m in matches]))
+            select(Customer).where(Customer.id.in_([pk for pk, _, _ in matches]))
         )
     }
     viewer = current_principal.get()
     return [
-        DuplicateCandidate(rows[m.other_id], m.score, explained(m, viewer))
-        for m in matches
-        if m.other_id in rows
+        DuplicateCandidate(rows[pk], score, explained(reasons, rows[pk], viewer))
+        for pk, score, reasons in matches
+        if pk in rows
     ]

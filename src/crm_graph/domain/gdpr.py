@@ -25,6 +25,7 @@ from crm_graph.db.jsonable import row_json
 from crm_graph.db.models import Customer, CustomerMerge, Interaction, Order, OrderLine, utcnow
 from crm_graph.db.queries import json_array_contains
 from crm_graph.domain.errors import fail
+from crm_graph.domain.matching import rematch
 from crm_graph.domain.plugin_rows import linked_tables
 from crm_graph.events.models import EventRecord
 from crm_graph.ids import to_global_id
@@ -160,6 +161,7 @@ async def erase_customer(
     for _plugin, model in reversed(linked_tables(plugins, hooked)):
         await session.execute(delete(model).where(model.customer_id.in_(ids)))
     await session.flush()
+    await rematch(session, ids)  # erased customers are deleted: no keys, no pairs
     await _scrub_events(session, gids)
     await _redact_audit(session, customer_gids, hash_key)
     return customer

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_graph.db.models import Customer, CustomerMerge, Interaction, Order, utcnow
 from crm_graph.domain import customers
 from crm_graph.domain.errors import Collector
+from crm_graph.domain.matching import rematch
 from crm_graph.domain.plugin_rows import linked_tables
 from crm_graph.events.payloads import entity_event
 from crm_graph.ids import to_global_id
@@ -204,6 +205,7 @@ async def merge_customers(
         setattr(survivor, value.field, value.value)
     survivor.updated_at = now
     await session.flush()
+    await rematch(session, [survivor_id, *merged_ids])
     await entity_event(
         session,
         "customer.merged",

@@ -1,7 +1,8 @@
-"""Data quality in GraphQL: likely duplicate customers, and merging them into one."""
+"""Data quality in GraphQL: likely duplicate customers, a steward's decisions, and merging."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -17,7 +18,15 @@ from crm_graph.db.jsonable import camel, plain
 from crm_graph.domain import duplicates, merge
 from crm_graph.domain.errors import ValidationFailed
 from crm_graph.schema.mutations.base import perform
-from crm_graph.schema.types.common import UserError, id_arg, input_id, query_error
+from crm_graph.schema.types.common import (
+    Connection,
+    Edge,
+    PageInfo,
+    UserError,
+    id_arg,
+    input_id,
+    query_error,
+)
 from crm_graph.schema.types.customer import Customer
 
 MAX_RESULTS = 100
@@ -30,29 +39,34 @@ class DuplicateReasonCode(Enum):
     EMAIL = "EMAIL"
     PHONE = "PHONE"
     NAME = "NAME"
+    BIRTH_DATE = "BIRTH_DATE"
+    ADDRESS = "ADDRESS"
     COMPANY = "COMPANY"
 
 
 @strawberry.type(description="One piece of evidence that two customers are the same.")
 class DuplicateReason:
     code: DuplicateReasonCode
-    message: str
+    message: str = strawberry.field(
+        description="In words; a value both customers share is masked without pii:read."
+    )
     similarity: float = strawberry.field(description="1.0 for an exact match.")
 
 
-def _reasons(match: duplicates.Match, info: Info) -> list[DuplicateReason]:
-    """The reasons in words, the values both customers share as the caller may see them."""
+def _reasons(reasons: Any, customer: Any, info: Info) -> list[DuplicateReason]:
     return [
         DuplicateReason(
             code=DuplicateReasonCode(r.code), message=r.message, similarity=r.similarity
         )
-        for r in duplicates.explained(match, principal_of(info))
+        for r in duplicates.explained(reasons, customer, principal_of(info))
     ]
 
 
 @strawberry.type(description="A customer that is likely the same as the one asked about.")
 class DuplicateCandidate:
-    score: float = strawberry.field(description="From 0.5 (possible) to 1.0 (certain).")
+    score: float = strawberry.field(
+        description="The probability that both are one person (0.5 likely to 1.0 certain)."
+    )
     reasons: list[DuplicateReason]
     customer_id: strawberry.Private[int]
 
@@ -63,19 +77,81 @@ class DuplicateCandidate:
 
 @strawberry.type(description="Two customers that are likely one.")
 class DuplicatePair:
-    score: float = strawberry.field(description="From 0.5 (possible) to 1.0 (certain).")
-    reasons: list[DuplicateReason]
-    ids: strawberry.Private[tuple[int, int]]
+    score: float = strawberry.field(
+        description="The probability that both are one person, learned from the data."
+    )
+    pair: strawberry.Private[duplicates.Pair]
 
     @strawberry.field(description="The two customers, the older one first.")
     async def customers(self, info: Info) -> list[Customer]:
-        return list(await info.context.loaders.customer.load_many(list(self.ids)))
+        ids = [self.pair.customer_id, self.pair.other_id]
+        return list(await info.context.loaders.customer.load_many(ids))
+
+    @strawberry.field(description="The evidence, strongest kinds first.")
+    async def reasons(self, info: Info) -> list[DuplicateReason]:
+        first = await info.context.loaders.customer.load(self.pair.customer_id)
+        return _reasons(self.pair.reasons, first, info)
+
+
+@strawberry.type(
+    description="Customers likely to be one: a pair, or a cluster of more linked by pairs."
+)
+class DuplicateGroup:
+    group: strawberry.Private[duplicates.Group]
+
+    @strawberry.field(description="The best score of its pairs.")
+    def score(self) -> float:
+        return self.group.score
+
+    @strawberry.field(description="Every customer of the group, oldest first.")
+    async def customers(self, info: Info) -> list[Customer]:
+        return list(await info.context.loaders.customer.load_many(self.group.customer_ids))
+
+    @strawberry.field(description="The likely duplicate pairs within the group, best first.")
+    def pairs(self) -> list[DuplicatePair]:
+        return [DuplicatePair(score=p.score, pair=p) for p in self.group.pairs]
+
+
+@strawberry.input
+class DuplicateFilter:
+    min_score: float = strawberry.field(
+        default=duplicates.MIN_SCORE, description="Pairs scoring at least this (0 to 1)."
+    )
+    reasons: list[DuplicateReasonCode] | None = strawberry.field(
+        default=None, description="Pairs having every one of these reasons."
+    )
 
 
 def _first(first: int) -> int:
     if not 0 <= first <= MAX_RESULTS:
         raise query_error("INVALID_ARGUMENT", f"first must be between 0 and {MAX_RESULTS}", "first")
     return first
+
+
+def _page(found: list[duplicates.Group], first: int, after: str | None) -> Connection[Any]:
+    start = 0
+    if after is not None:
+        try:
+            key = duplicates.cursor_key(after)
+        except (ValueError, TypeError) as exc:
+            raise query_error("INVALID_CURSOR", "not a cursor of this list", "after") from exc
+        start = next((i for i, g in enumerate(found) if g.sort_key > key), len(found))
+    window = found[start : start + first]
+    edges = [Edge(node=DuplicateGroup(group=g), cursor=g.cursor()) for g in window]
+
+    async def count() -> int:
+        return len(found)
+
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=start + first < len(found),
+            has_previous_page=start > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count=count,
+    )
 
 
 @strawberry.type
@@ -94,27 +170,61 @@ class DedupeQueries:
             except ValidationFailed as exc:
                 error = exc.errors[0]
                 raise query_error(error.code, error.message, "customerId") from exc
+        customer = await info.context.loaders.customer.load(pk)
         return [
-            DuplicateCandidate(score=m.score, reasons=_reasons(m, info), customer_id=m.other_id)
-            for m in found
+            DuplicateCandidate(
+                score=p.score, reasons=_reasons(p.reasons, customer, info), customer_id=p.other_id
+            )
+            for p in found
         ]
 
     @strawberry.field(
-        description="The likeliest duplicate pairs among all customers, best first.",
+        description="Groups of likely duplicate customers (pairs, or clusters of more), best "
+        "score first; dismissed pairs are left out.",
         metadata=requires("customers:read"),
     )
-    async def duplicate_customers(self, info: Info, first: int = 20) -> list[DuplicatePair]:
+    async def duplicate_customers(
+        self,
+        info: Info,
+        filter: DuplicateFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[DuplicateGroup]:
+        f = filter or DuplicateFilter()
+        if not 0 <= f.min_score <= 1:
+            raise query_error(
+                "INVALID_ARGUMENT", "minScore must be between 0 and 1", "filter.minScore"
+            )
         limit = _first(first)
         async with info.context.app.read() as session:
-            found = await duplicates.duplicate_pairs(session, limit)
-        return [
-            DuplicatePair(
-                score=m.score,
-                reasons=_reasons(m, info),
-                ids=(min(m.customer_id, m.other_id), max(m.customer_id, m.other_id)),
+            found = await duplicates.groups(
+                session, f.min_score, [r.value for r in f.reasons or ()]
             )
-            for m in found
-        ]
+        return _page(found, limit, after)
+
+
+@strawberry.input
+class MarkNotDuplicateInput:
+    customer_ids: list[strawberry.ID] = strawberry.field(
+        description="The two customers that are not one."
+    )
+
+
+@strawberry.type(description="Two customers a data steward said are not one.")
+class DuplicateDismissal:
+    dismissed_by: str | None = strawberry.field(description="The user id who said so.")
+    dismissed_at: datetime
+    ids: strawberry.Private[tuple[int, int]]
+
+    @strawberry.field(description="The two customers, the older one first.")
+    async def customers(self, info: Info) -> list[Customer]:
+        return list(await info.context.loaders.customer.load_many(list(self.ids)))
+
+
+@strawberry.type
+class MarkNotDuplicatePayload:
+    dismissal: DuplicateDismissal | None
+    errors: list[UserError]
 
 
 @strawberry.input
@@ -199,6 +309,33 @@ def _plan(plan: merge.MergePlan, dry_run: bool) -> MergePlan:
 
 @strawberry.type
 class MergeMutations:
+    @strawberry.mutation(
+        description="Remember that two customers are not one: their pair is never suggested "
+        "again (who said so and when are kept).",
+        metadata=requires("customers:write"),
+    )
+    async def mark_not_duplicate(
+        self, info: Info, input: MarkNotDuplicateInput
+    ) -> MarkNotDuplicatePayload:
+        actor = principal_of(info).user_id
+
+        async def work(session: AsyncSession) -> Any:
+            ids = [
+                input_id(value, "Customer", "input", "customerIds", str(index))
+                for index, value in enumerate(input.customer_ids)
+            ]
+            return await duplicates.dismiss(session, ids, actor, "input", "customerIds")
+
+        row, errors = await perform(info, work)
+        dismissal = None
+        if row is not None:
+            dismissal = DuplicateDismissal(
+                dismissed_by=row.dismissed_by,
+                dismissed_at=row.dismissed_at,
+                ids=(row.customer_id, row.other_id),
+            )
+        return MarkNotDuplicatePayload(dismissal=dismissal, errors=errors)
+
     @strawberry.mutation(
         description="Merge duplicates into a survivor: their interactions, orders and plugin "
         "rows move to it, their external ids stay as its aliases, and they are soft-deleted.",
