@@ -66,9 +66,17 @@ def _money(context: RequestContext, amount: float, currency: str | None = None) 
     return money(Decimal(str(round(float(amount), 4))), currency or _currency(context))
 
 
+# The kinds of stored model the fields below read.
+MODEL_KINDS = ("rfm", "clv", "churn", "segments", "recommendations")
+
+
 async def _model(context: RequestContext, kind: str, field: str) -> AnalyticsModel:
-    """The stored model of ``kind``, or a NOT_TRAINED error saying why there is none."""
-    (model,) = await load_related(context, MODEL, [kind])
+    """The stored model of ``kind``, or a NOT_TRAINED error saying why there is none.
+
+    Every kind is asked for at once: the request's loader keeps them, so the fields of one
+    page share one statement however (and in whatever order) the read path calls them."""
+    models = await load_related(context, MODEL, list(MODEL_KINDS))
+    model = models[MODEL_KINDS.index(kind)]
     if model is None:
         raise query_error(
             "NOT_TRAINED",
