@@ -71,19 +71,6 @@ async def create_company(
     return company
 
 
-async def visible_company(
-    session: AsyncSession, company_id: int, sight: Sight, *path: str
-) -> SalesCompany:
-    company = await session.scalar(
-        select(SalesCompany).where(
-            SalesCompany.id == company_id, sight.where(SalesCompany.owner_id)
-        )
-    )
-    if company is None:
-        raise fail("NOT_FOUND", "no such company", *path)
-    return company
-
-
 async def link_contact(
     session: AsyncSession,
     company_id: int,
@@ -92,7 +79,7 @@ async def link_contact(
     at: tuple[str, ...] = ("input",),
 ) -> SalesCompany:
     """Make the customer a contact of the company (moving it from another company)."""
-    company = await visible_company(session, company_id, sight, *at, "companyId")
+    company = await sight.find(session, SalesCompany, company_id, "company", *at, "companyId")
     await deals.live_customer(session, customer_id, *at, "customerId")
     link = await session.scalar(
         select(SalesCompanyContact).where(SalesCompanyContact.customer_id == customer_id)

@@ -168,16 +168,6 @@ async def create_deal(
     return deal
 
 
-async def visible_deal(session: AsyncSession, deal_id: int, sight: Sight, *path: str) -> SalesDeal:
-    """The deal, if the caller's scope sees it (``NOT_FOUND`` otherwise, as for a guess)."""
-    deal = await session.scalar(
-        select(SalesDeal).where(SalesDeal.id == deal_id, sight.where(SalesDeal.owner_id))
-    )
-    if deal is None:
-        raise fail("NOT_FOUND", "no such deal", *path)
-    return deal
-
-
 async def move_deal(
     session: AsyncSession,
     deal_id: int,
@@ -192,7 +182,7 @@ async def move_deal(
     """Move a deal to another stage (of its pipeline or another one: the deal follows the
     stage), keeping the move in the deal's stage history. Moving to the stage it is in
     changes nothing."""
-    deal = await visible_deal(session, deal_id, sight, *at, "id")
+    deal = await sight.find(session, SalesDeal, deal_id, "deal", *at, "id")
     check_version(deal, expected_version)
     stage = await _stage(session, stage_id, *at, "stageId")
     errors = Collector()
@@ -244,7 +234,7 @@ async def update_deal(
 ) -> SalesDeal:
     """Change a deal's name, amount, close date or owner (a new owner must be a user within
     the caller's scope); its stage changes only through :func:`move_deal`."""
-    deal = await visible_deal(session, deal_id, sight, *at, "id")
+    deal = await sight.find(session, SalesDeal, deal_id, "deal", *at, "id")
     check_version(deal, expected_version)
     errors = Collector()
     if changes.name is not None:

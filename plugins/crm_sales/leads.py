@@ -149,15 +149,6 @@ async def create_lead(
     return lead
 
 
-async def visible_lead(session: AsyncSession, lead_id: int, sight: Sight, *path: str) -> SalesLead:
-    lead = await session.scalar(
-        select(SalesLead).where(SalesLead.id == lead_id, sight.where(SalesLead.owner_id))
-    )
-    if lead is None:
-        raise fail("NOT_FOUND", "no such lead", *path)
-    return lead
-
-
 def _touch(lead: SalesLead) -> None:
     lead.version += 1
     lead.updated_at = utcnow()
@@ -173,7 +164,7 @@ async def update_lead(
     at: tuple[str, ...] = ("input",),
 ) -> SalesLead:
     """Change a lead's details (not its status: see :func:`change_status`)."""
-    lead = await visible_lead(session, lead_id, sight, *at, "id")
+    lead = await sight.find(session, SalesLead, lead_id, "lead", *at, "id")
     check_version(lead, expected_version)
     if lead.status == CONVERTED:
         raise fail("CONVERTED", "a converted lead cannot change; change its customer", *at, "id")
@@ -202,7 +193,7 @@ async def change_status(
 ) -> SalesLead:
     """Move a lead along its status machine; DISQUALIFIED needs a reason, CONVERTED comes
     only from :func:`convert_lead`."""
-    lead = await visible_lead(session, lead_id, sight, *at, "id")
+    lead = await sight.find(session, SalesLead, lead_id, "lead", *at, "id")
     check_version(lead, expected_version)
     if status == lead.status:
         return lead
@@ -267,7 +258,7 @@ async def convert_lead(
     """Turn a lead into a customer: the customer named by ``customer_id``, else the existing
     customer core's duplicate matching finds (score >= ``LINK_SCORE``), else a new one owned
     by the lead's owner; then, with ``deal``, a deal for it. Emits ``lead.converted``."""
-    lead = await visible_lead(session, lead_id, sight, *at, "id")
+    lead = await sight.find(session, SalesLead, lead_id, "lead", *at, "id")
     if lead.status in (CONVERTED, DISQUALIFIED):
         raise fail("INVALID_TRANSITION", f"a {lead.status} lead cannot be converted", *at, "id")
     candidates = await find_duplicates(

@@ -76,7 +76,7 @@ async def create_quote(
 ) -> SalesQuote:
     """A draft quote for a deal the caller sees, priced in the deal's currency: a product
     priced in another currency needs its unit price given."""
-    deal = await deals.visible_deal(session, deal_id, sight, *at, "dealId")
+    deal = await sight.find(session, SalesDeal, deal_id, "deal", *at, "dealId")
     errors = Collector()
     name = clean_text(contact_name, errors, *at, "contactName", max_length=300)
     email = normalise_email(contact_email, errors, *at, "contactEmail")

@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import false, true
+from sqlalchemy import false, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_graph.plugin import fail
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,19 @@ class Sight:
 
     def sees(self, owner_id: str | None) -> bool:
         return self.owners is None or owner_id in self.owners
+
+    async def find(
+        self, session: AsyncSession, model: Any, record_id: int, noun: str, *path: str
+    ) -> Any:
+        """The ``model`` row (a deal, lead, task or company: each has an ``owner_id``) if this
+        sight sees it; ``NOT_FOUND`` otherwise, the same answer as for an id that does not
+        exist, so a record outside the scope is not revealed."""
+        record = await session.scalar(
+            select(model).where(model.id == record_id, self.where(model.owner_id))
+        )
+        if record is None:
+            raise fail("NOT_FOUND", f"no such {noun}", *path)
+        return record
 
 
 EVERYTHING = Sight(None)

@@ -17,7 +17,6 @@ from crm_graph.plugin import (
     check_version,
     clean_text,
     emit,
-    fail,
     to_global_id,
     utcnow,
 )
@@ -119,15 +118,6 @@ async def create_task(
     return task
 
 
-async def visible_task(session: AsyncSession, task_id: int, sight: Sight, *path: str) -> SalesTask:
-    task = await session.scalar(
-        select(SalesTask).where(SalesTask.id == task_id, sight.where(SalesTask.owner_id))
-    )
-    if task is None:
-        raise fail("NOT_FOUND", "no such task", *path)
-    return task
-
-
 async def update_task(
     session: AsyncSession,
     task_id: int,
@@ -142,7 +132,7 @@ async def update_task(
 ) -> SalesTask:
     """Complete or reopen a task, or change its title, notes or due time (a new due time
     makes ``task.due`` due again)."""
-    task = await visible_task(session, task_id, sight, *at, "id")
+    task = await sight.find(session, SalesTask, task_id, "task", *at, "id")
     check_version(task, expected_version)
     errors = Collector()
     if title is not None:
