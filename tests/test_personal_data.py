@@ -41,7 +41,7 @@ PLACES: dict[str, str] = {
         interactions { nodes { subject body } } } } }""",
     "duplicate candidates": """query ($id: ID!) {
         duplicateCandidates(customerId: $id) { reasons { code message } } }""",
-    "duplicate pairs": "{ duplicateCustomers { reasons { code message } } }",
+    "duplicate pairs": "{ duplicateCustomers { nodes { pairs { reasons { code message } } } } }",
     "merge plan (dry run)": """mutation ($id: ID!, $other: ID!) {
         mergeCustomers(input: {survivorId: $id, mergedIds: [$other], dryRun: true}) {
         errors { code } plan { fields { field value } } } }""",

@@ -4,6 +4,7 @@ plugins' routes under /p/<plugin name>/ and the web app's files under /app/."""
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -72,7 +73,7 @@ class GraphQLEndpoint(GraphQL):
         and lets a pathologically nested array raise RecursionError: both must be a 400.
         """
         try:
-            parsed = orjson.loads(data)
+            parsed = _loads(data)
         except (ValueError, RecursionError) as exc:
             raise HTTPException(400, "the request body is not valid JSON") from exc
         if not isinstance(parsed, dict | list):
@@ -83,6 +84,16 @@ class GraphQLEndpoint(GraphQL):
         self, request: Request | WebSocket, response: Any = None
     ) -> RequestContext:
         return RequestContext.create(self.app_context, request)
+
+
+def _loads(data: str | bytes) -> Any:
+    """orjson, and the standard reader for what orjson refuses but JSON allows (integers past
+    64 bits, ``NaN``): those values reach the input checks, which refuse them with their field
+    path (OUT_OF_RANGE) instead of a bare 400."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 async def _run_hooks(results: list[Any]) -> None:
