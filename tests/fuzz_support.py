@@ -396,7 +396,7 @@ query Reads($after: String) {
   events(after: $after, first: 100) { nodes { id type entityType entityId payload occurredAt } }
   webhooks(first: 20) { nodes { id url eventTypes } }
   auditLog(last: 20) { nodes { id operation targetIds } }
-  duplicateCustomers(first: 20) { score }
+  duplicateCustomers(first: 20) { nodes { score pairs { score reasons { code message } } } }
   apiKeys { id }
   eventStream { latestCursor }
 }

@@ -67,7 +67,7 @@ def _money(context: RequestContext, amount: float, currency: str | None = None) 
 
 
 # The kinds of stored model the fields below read.
-MODEL_KINDS = ("rfm", "clv", "churn", "segments", "recommendations")
+MODEL_KINDS = ("rfm", "clv", "churn", "segments", "recommendations", "reports")
 
 
 async def _model(context: RequestContext, kind: str, field: str) -> AnalyticsModel:
