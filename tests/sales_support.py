@@ -116,6 +116,9 @@ async def perform_lead_mutations(script: Any, customer: str) -> None:
     company = await script.input(
         "createCompany", "CreateCompanyInput", {"name": "X Inc"}, "company { id }"
     )
+    await script.input(
+        "updateCompany", "UpdateCompanyInput", {"id": company["company"]["id"], "size": 12}
+    )
     link = {"companyId": company["company"]["id"], "customerId": customer}
     await script.input("linkCompanyContact", "CompanyContactInput", link)
     await script.input(

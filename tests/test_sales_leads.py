@@ -273,6 +273,81 @@ async def test_companies_link_contacts_and_suggest_them_by_email_domain(
     assert by_company["deals"]["nodes"] == [{"name": "Anvils"}]
 
 
+UPDATE_COMPANY = """
+mutation ($input: UpdateCompanyInput!) {
+  updateCompany(input: $input) {
+    company { name domain industry size version updatedAt owner { userId } }
+    errors { code field }
+  }
+}
+"""
+
+
+async def test_a_company_is_updated_with_its_version_and_refused_with_typed_errors(
+    sales: GraphQLClient,
+) -> None:
+    sam = sales.acting_as("sales", "sam")
+    await sales.acting_as("sales", "kim").data("{ viewer { role } }")
+    made = await sam.data(
+        'mutation { createCompany(input: {name: "Acme", domain: "acme.example"}) '
+        "{ company { id version updatedAt } } }"
+    )
+    acme = made["createCompany"]["company"]
+    assert (acme["version"], acme["updatedAt"]) == (1, None)
+    await sales.data(
+        'mutation { createCompany(input: {name: "Other", domain: "other.example"}) '
+        "{ errors { code } } }"
+    )
+
+    async def update(client: GraphQLClient, **input: Any) -> dict[str, Any]:
+        done = await client.data(UPDATE_COMPANY, {"input": {"id": acme["id"], **input}})
+        return done["updateCompany"]
+
+    bad = await update(
+        sam, name=" ", domain="OTHER.example", size=0, ownerId="kim", attributes={"a": [1]}
+    )
+    assert {(e["code"], ".".join(e["field"])) for e in bad["errors"]} == {
+        ("REQUIRED", "input.name"),
+        ("DUPLICATE", "input.domain"),
+        ("INVALID_VALUE", "input.size"),
+        ("FORBIDDEN", "input.ownerId"),
+        ("INVALID_VALUE", "input.attributes.a"),
+    }
+    assert bad["company"] is None
+    assert (await update(sam, domain="not a domain"))["errors"] == [
+        {"code": "INVALID_DOMAIN", "field": ["input", "domain"]}
+    ]
+    done = await update(
+        sam,
+        expectedVersion=1,
+        name="Acme Corp",
+        domain="www.ACME.example",
+        industry="Tools",
+        size=40,
+    )
+    assert done["errors"] == []
+    company = done["company"]
+    assert {k: company[k] for k in ("name", "domain", "industry", "size", "version")} == {
+        "name": "Acme Corp",
+        "domain": "acme.example",
+        "industry": "Tools",
+        "size": 40,
+        "version": 2,
+    }
+    assert company["updatedAt"] is not None and company["owner"] == {"userId": "sam"}
+    assert (await update(sam, expectedVersion=1, industry="X"))["errors"] == [
+        {"code": "CONFLICT", "field": ["input", "expectedVersion"]}
+    ]
+    assert (await update(sales.acting_as("sales", "kim"), name="Mine"))["errors"] == [
+        {"code": "NOT_FOUND", "field": ["input", "id"]}
+    ]
+    given = await update(sales, ownerId="kim")
+    assert given["company"]["owner"] == {"userId": "kim"}
+    updated = await events(sales, "company.updated")
+    assert [e["payload"]["version"] for e in updated] == [2, 3]
+    assert updated[1]["payload"]["ownerId"] == "kim"
+
+
 async def _team(client: GraphQLClient, name: str, members: list[str]) -> str:
     team = await client.data(
         "mutation ($n: String!) { createTeam(input: {name: $n}) { team { id } } }", {"n": name}

@@ -38,6 +38,7 @@ from crm_sales import (
     lead_schema,
     lead_views,
     leads,
+    privacy,
     quote_schema,
     quotes,
     schema,
@@ -222,11 +223,10 @@ async def crm_customer_merge(
 @hookimpl
 async def crm_customer_erase(session: AsyncSession, customer_id: int) -> None:
     """The leads the customer came from lose their personal data, tasks about it their notes,
-    its deals' quotes their contact's name and e-mail.
-    Deals are business records: they stay with the erased customer (whose name and contact
-    details the core removes), as orders do."""
-    await leads.erase(session, customer_id)
-    await quotes.erase(session, customer_id)
+    its deals' quotes their contact; its company link goes. Deals are business records: they
+    stay with the erased customer (whose name and contact details the core removes), as
+    orders do (see :mod:`crm_sales.privacy`)."""
+    await privacy.erase(session, customer_id)
 
 
 @hookimpl
@@ -246,4 +246,5 @@ async def crm_demo_data(app: AppContext, customer_ids: list[int], now: datetime,
 
 @hookimpl
 async def crm_customer_export(session: AsyncSession, customer_id: int) -> dict:
-    return await leads.export(session, customer_id)
+    """Its leads, deals, quotes, tasks and company link (see :mod:`crm_sales.privacy`)."""
+    return await privacy.export(session, customer_id)

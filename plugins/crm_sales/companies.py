@@ -9,11 +9,19 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_graph.plugin import Collector, CustomerRow, clean_text, emit, fail
+from crm_graph.plugin import (
+    Collector,
+    CustomerRow,
+    check_version,
+    clean_text,
+    emit,
+    fail,
+    utcnow,
+)
 from crm_sales import deals
 from crm_sales.scopes import Sight
 from crm_sales.tables import SalesCompany, SalesCompanyContact
-from crm_sales.values import FREE_MAIL, check_attributes
+from crm_sales.values import FREE_MAIL, check_attributes, like_pattern
 
 COMPANY = "Company"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -57,18 +65,84 @@ async def create_company(
     owner = values.pop("owner_id", None) or actor
     if owner is not None:
         await deals.check_owner(session, owner, sight, errors, *at, "ownerId")
-    if values.get("domain"):
-        taken = select(SalesCompany.id).where(SalesCompany.domain == values["domain"])
-        if await session.scalar(taken) is not None:
-            errors.add("DUPLICATE", "another company has this domain", *at, "domain")
+    await _check_domain(session, values.get("domain"), None, errors, at)
     errors.check()
     company = SalesCompany(**values, owner_id=owner)
     session.add(company)
     await session.flush()
-    await emit(
-        session, "company.created", COMPANY, company.id, {"name": company.name, "ownerId": owner}
-    )
+    await emit(session, "company.created", COMPANY, company.id, company_payload(company))
     return company
+
+
+async def update_company(
+    session: AsyncSession,
+    company_id: int,
+    changes: dict[str, Any],
+    sight: Sight,
+    expected_version: int | None = None,
+    at: tuple[str, ...] = ("input",),
+) -> SalesCompany:
+    """Change a company's details; a new owner must be a user within the caller's scope, a
+    new domain no other company's. Emits ``company.updated``."""
+    company = await sight.find(session, SalesCompany, company_id, "company", *at, "id")
+    check_version(company, expected_version)
+    errors = Collector()
+    values = check_company(changes, errors, at)
+    if values.get("owner_id") is not None:
+        await deals.check_owner(session, values["owner_id"], sight, errors, *at, "ownerId")
+    await _check_domain(session, values.get("domain"), company.id, errors, at)
+    errors.check()
+    for key, value in values.items():
+        setattr(company, key, value)
+    company.version += 1
+    company.updated_at = utcnow()
+    await session.flush()
+    await emit(session, "company.updated", COMPANY, company.id, company_payload(company))
+    return company
+
+
+async def _check_domain(
+    session: AsyncSession,
+    domain: str | None,
+    company_id: int | None,
+    errors: Collector,
+    at: tuple[str, ...],
+) -> None:
+    """A domain names one company: another's is a ``DUPLICATE``."""
+    if not domain:
+        return
+    taken = select(SalesCompany.id).where(
+        SalesCompany.domain == domain, SalesCompany.id != (company_id or 0)
+    )
+    if await session.scalar(taken) is not None:
+        errors.add("DUPLICATE", "another company has this domain", *at, "domain")
+
+
+def company_payload(company: SalesCompany) -> dict[str, Any]:
+    return {"name": company.name, "ownerId": company.owner_id, "version": company.version}
+
+
+def company_select(
+    sight: Sight,
+    owner_ids: list[str] | None = None,
+    industry: str | None = None,
+    search: str | None = None,
+) -> Any:
+    """The companies the caller sees, by owner, industry or part of name or domain."""
+    statement = select(SalesCompany).where(sight.where(SalesCompany.owner_id))
+    if owner_ids is not None:
+        statement = statement.where(SalesCompany.owner_id.in_(owner_ids))
+    if industry is not None:
+        statement = statement.where(SalesCompany.industry == industry)
+    if search:
+        pattern = like_pattern(search)
+        statement = statement.where(
+            or_(
+                SalesCompany.name.ilike(pattern, escape="\\"),
+                SalesCompany.domain.ilike(pattern, escape="\\"),
+            )
+        )
+    return statement
 
 
 async def link_contact(

@@ -96,6 +96,17 @@ _TASK_EVENT: dict[str, Any] = {
     "personal_data": {"title": "text"},
     "permission": TASKS_READ,
 }
+_COMPANY_EVENT: dict[str, Any] = {
+    "payload_schema": _schema(
+        {
+            "name": {"type": "string"},
+            "ownerId": {"type": ["string", "null"]},
+            "version": {"type": "integer"},
+        }
+    ),
+    "entity_type": "Company",
+    "permission": DEALS_READ,
+}
 
 
 EVENT_TYPES += [
@@ -125,13 +136,8 @@ EVENT_TYPES += [
         ),
         **_LEAD_EVENT,
     ),
-    EventType(
-        "company.created",
-        "A company (account) was created.",
-        _schema({"name": {"type": "string"}, "ownerId": {"type": ["string", "null"]}}),
-        entity_type="Company",
-        permission=DEALS_READ,
-    ),
+    EventType("company.created", "A company (account) was created.", **_COMPANY_EVENT),
+    EventType("company.updated", "A company's details changed.", **_COMPANY_EVENT),
     EventType("task.created", "A task was created.", _schema(_TASK), **_TASK_EVENT),
     EventType(
         "task.updated", "A task was completed, reopened or changed.", _schema(_TASK), **_TASK_EVENT

@@ -60,6 +60,7 @@ from crm_sales.tables import (
     SalesTask,
     SalesWebForm,
 )
+from crm_sales.values import like_pattern
 from crm_sales.views import DealType, views_in_session
 
 MAX_SEARCH = 200
@@ -73,10 +74,6 @@ def _region(info: Info) -> str:
     return info.context.app.settings.default_phone_region
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _search(info: Info, text: str | None, *columns: Any) -> Any:
     """A case-insensitive search over personal data: only for callers who may read it."""
     if not text:
@@ -85,7 +82,7 @@ def _search(info: Info, text: str | None, *columns: Any) -> Any:
         raise query_error("INVALID_ARGUMENT", f"at most {MAX_SEARCH} characters", "filter.search")
     if not info.context.principal.has("pii:read"):
         raise query_error("FORBIDDEN", "searching personal data needs pii:read", "filter.search")
-    return or_(*[column.ilike(_like(text), escape="\\") for column in columns])
+    return or_(*[column.ilike(like_pattern(text), escape="\\") for column in columns])
 
 
 def _enum_values(values: list[Enum] | None) -> list[str] | None:
@@ -625,27 +622,28 @@ class CompanyOrderBy:
 
 def company_statement(info: Info, filter: CompanyFilter | None) -> Any:
     f = filter or CompanyFilter()
-    statement = select(SalesCompany).where(_sight(info, DEALS_READ).where(SalesCompany.owner_id))
-    if f.owner_ids is not None:
-        statement = statement.where(SalesCompany.owner_id.in_(f.owner_ids))
-    if f.industry is not None:
-        statement = statement.where(SalesCompany.industry == f.industry)
-    if f.search:
-        if len(f.search) > MAX_SEARCH:
-            raise query_error("INVALID_ARGUMENT", "at most 200 characters", "filter.search")
-        pattern = _like(f.search)
-        statement = statement.where(
-            or_(
-                SalesCompany.name.ilike(pattern, escape="\\"),
-                SalesCompany.domain.ilike(pattern, escape="\\"),
-            )
-        )
-    return statement
+    if f.search and len(f.search) > MAX_SEARCH:
+        raise query_error("INVALID_ARGUMENT", f"at most {MAX_SEARCH} characters", "filter.search")
+    return companies.company_select(_sight(info, DEALS_READ), f.owner_ids, f.industry, f.search)
 
 
 @strawberry.input
 class CreateCompanyInput:
     name: str
+    domain: str | None = None
+    industry: str | None = None
+    size: int | None = None
+    owner_id: str | None = None
+    attributes: JSON | None = None
+
+
+@strawberry.input
+class UpdateCompanyInput:
+    id: strawberry.ID
+    expected_version: int | None = strawberry.field(
+        default=None, description="The version you saw; a newer one is a CONFLICT."
+    )
+    name: str | None = None
     domain: str | None = None
     industry: str | None = None
     size: int | None = None
@@ -668,6 +666,9 @@ class UnlinkCompanyContactInput:
 class CompanyPayload:
     company: CompanyType | None
     errors: list[UserError]
+
+
+COMPANY_FIELDS = ("name", "domain", "industry", "size", "owner_id", "attributes")
 
 
 @strawberry.type
@@ -708,10 +709,27 @@ class CompanyMutations:
     )
     async def create_company(self, info: Info, input: CreateCompanyInput) -> CompanyPayload:
         seen, actor = _sight(info, DEALS_WRITE), info.context.principal.user_id
-        fields = _fields(input, ("name", "domain", "industry", "size", "owner_id", "attributes"))
+        fields = _fields(input, COMPANY_FIELDS)
         made, errors = await perform(
             info, lambda s: companies.create_company(s, fields, seen, actor)
         )
+        return CompanyPayload(
+            company=await _row(info, SalesCompany, made and made.id), errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Change a company's details (the fields given); emits company.updated.",
+        metadata=requires(DEALS_WRITE),
+    )
+    async def update_company(self, info: Info, input: UpdateCompanyInput) -> CompanyPayload:
+        seen = _sight(info, DEALS_WRITE)
+        fields = _fields(input, COMPANY_FIELDS)
+
+        async def work(session):
+            pk = input_id(input.id, "Company", "input", "id")
+            return await companies.update_company(session, pk, fields, seen, input.expected_version)
+
+        made, errors = await perform(info, work)
         return CompanyPayload(
             company=await _row(info, SalesCompany, made and made.id), errors=errors
         )

@@ -213,6 +213,8 @@ class CompanyType(Node):
     size: int | None = strawberry.field(description="Employees.")
     attributes: JSON
     created_at: datetime
+    updated_at: datetime | None = strawberry.field(description="Null until first changed.")
+    version: int = strawberry.field(description="Give it as expectedVersion when changing it.")
     owner: UserType | None = table_field(user_of("owner_id"), metadata=requires("users:read"))
     contacts: list[CustomerType] = batch_field(
         company_contacts,

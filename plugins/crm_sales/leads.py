@@ -35,7 +35,6 @@ from crm_sales.tables import (
     QUALIFIED,
     SOURCES,
     WORKING,
-    SalesDeal,
     SalesLead,
     SalesTask,
 )
@@ -332,56 +331,3 @@ async def merge(session: AsyncSession, survivor_id: int, merged_ids: list[int]) 
         .execution_options(synchronize_session=False)
     )
     return {"leads": leads.rowcount or 0, "tasks": tasks.rowcount or 0}
-
-
-async def erase(session: AsyncSession, customer_id: int) -> None:
-    """GDPR erasure: the leads that became the customer lose their personal data (the lead
-    stays, counted in conversion figures), and tasks about the customer lose their notes."""
-    await session.execute(
-        update(SalesLead)
-        .where(SalesLead.converted_customer_id == customer_id)
-        .values(name="erased", company=None, email=None, phone=None, attributes={})
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(SalesTask)
-        .where(SalesTask.about_customer_id == customer_id)
-        .values(notes=None)
-        .execution_options(synchronize_session=False)
-    )
-    deal_ids = select(SalesDeal.id).where(SalesDeal.customer_id == customer_id)
-    await session.execute(
-        update(SalesTask)
-        .where(SalesTask.deal_id.in_(deal_ids))
-        .values(notes=None)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def export(session: AsyncSession, customer_id: int) -> dict[str, Any]:
-    """GDPR access: the leads that became the customer, its deals and the tasks about it."""
-    leads = await session.scalars(
-        select(SalesLead).where(SalesLead.converted_customer_id == customer_id)
-    )
-    found = await session.scalars(select(SalesDeal).where(SalesDeal.customer_id == customer_id))
-    tasks = await session.scalars(
-        select(SalesTask).where(SalesTask.about_customer_id == customer_id)
-    )
-    return {
-        "leads": [
-            {
-                "name": lead.name,
-                "company": lead.company,
-                "email": lead.email,
-                "phone": lead.phone,
-                "source": lead.source,
-                "attributes": lead.attributes,
-                "createdAt": lead.created_at.isoformat(),
-            }
-            for lead in leads
-        ],
-        "deals": [{"name": d.name, **deals.money_payload(d), "status": d.status} for d in found],
-        "tasks": [
-            {"title": t.title, "notes": t.notes, "dueAt": t.due_at.isoformat()} for t in tasks
-        ],
-    }

@@ -250,15 +250,3 @@ async def expire_due(session: AsyncSession, today: date) -> int:
         .execution_options(synchronize_session=False)
     )
     return done.rowcount or 0
-
-
-async def erase(session: AsyncSession, customer_id: int) -> None:
-    """GDPR erasure: the quotes of the customer's deals lose their contact's name and e-mail."""
-    await session.execute(
-        update(SalesQuote)
-        .where(
-            SalesQuote.deal_id.in_(select(SalesDeal.id).where(SalesDeal.customer_id == customer_id))
-        )
-        .values(contact_name=None, contact_email=None)
-        .execution_options(synchronize_session=False)
-    )

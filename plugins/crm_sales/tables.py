@@ -121,6 +121,9 @@ class SalesCompany(SQLModel, table=True):
         default_factory=dict, sa_column=Column(JsonColumn, nullable=False)
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
+    # Added by migration 0004 (companies created before it have no update time).
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTimeColumn)
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class SalesCompanyContact(SQLModel, table=True):

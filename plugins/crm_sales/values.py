@@ -49,3 +49,9 @@ def check_attributes(values: Any, errors: Collector, *path: str) -> dict[str, An
             clean_text(value, errors, *path, key, max_length=1000)
         clean_text(key, errors, *path, key, max_length=100)
     return values
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (escape character: backslash) finding ``text`` anywhere: the wildcards
+    in ``text`` match themselves."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
