@@ -302,6 +302,37 @@ async def test_endless_answers_are_cut_off_at_the_timeout_and_logged_truncated(
     assert 900 <= first["latencyMs"] < 3000, first  # one deadline, not one per read
 
 
+async def test_answers_that_wait_for_the_write_lock_are_recorded_and_sent_once(
+    settings: Settings,
+) -> None:
+    """Recording an answer may queue for the write lock (SQLite's busy timeout, a table lock
+    on PostgreSQL) longer than the request took: each delivery stays its worker's meanwhile,
+    so when the lock is free no other worker sends it again, and its one attempt records the
+    200."""
+    held = hook_settings(settings, webhook_timeout_seconds=1.0, webhook_workers=4)
+    async with receiver(lambda _path, _n: "hold") as http, app_client(held, plugins=[]) as client:
+        hooks = [await create_webhook(client, f"{http.url}/held{i}") for i in range(2)]
+        for i in range(6):
+            await mutate(client, "createCustomer", {"name": f"Locked out {i}"}, "customer")
+        for _ in range(200):
+            if http.requests:
+                break
+            await asyncio.sleep(0.02)
+        engine = client.app.state.crm.engine
+        async with engine.connect() as blocker, blocker.begin():
+            if blocker.dialect.name == "sqlite":
+                await blocker.execute(text("UPDATE webhook_endpoint SET url = url"))
+            else:
+                await blocker.execute(text("LOCK TABLE webhook_delivery IN EXCLUSIVE MODE"))
+            await asyncio.sleep(3.5)  # the answers came after 0.5 s and wait for the lock
+            await blocker.rollback()
+        deliveries = [d for hook in hooks for d in await settled(client, hook, 6)]
+    assert len(http.requests) == 12, sorted(r.headers["webhook-id"] for r in http.requests)
+    for delivery in deliveries:
+        assert delivery["status"] == "SUCCEEDED" and delivery["attempts"] == 1, delivery
+        assert [a["statusCode"] for a in delivery["attemptLog"]] == [200], delivery
+
+
 async def settled_first_attempt(client: GraphQLClient, webhook: dict) -> list:
     for _ in range(300):
         page = await client.data(DELIVERIES, {"id": webhook["id"]})

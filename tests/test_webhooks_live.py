@@ -27,7 +27,7 @@ from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client, server_process
 from crm_graph.webhooks import verify
 
-TIMEOUT_SECONDS = 1.0  # longer than a hold, so only a kill ends one early; lease: 2 x 1 + 1 s
+TIMEOUT_SECONDS = 1.0  # longer than a hold, so only a kill ends one early; lease: 1 + 5 + 1 s (claims.lease_length)
 INTERRUPTED = ("the worker stopped during the attempt", "before this attempt finished")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from crm_graph.db.engine import read_session, write_session
+from crm_graph.db.engine import SQLITE_BUSY_TIMEOUT_MS, read_session, write_session
 from crm_graph.db.models import utcnow
 from crm_graph.events.models import EventRecord, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from crm_graph.events.webhooks.outcomes import RETRY_SCHEDULE, STOPPED, bury, close_open_attempts
@@ -32,11 +32,11 @@ async def claim(
     """Take the next due delivery and start its attempt; None when nothing is due. (Only
     after :meth:`Deliverer.step` saw work with a read, so an idle process never takes
     SQLite's write lock.)"""
-    # Long enough for one attempt to time out and be recorded, with room to spare.
-    lease = timedelta(seconds=settings.webhook_timeout_seconds * 2 + 1)
+    lease = lease_length(settings)
     while True:
-        now = utcnow()
         async with write_session(engine) as session:
+            await session.connection()  # the write lock first (SQLite queues here): then the time
+            now = utcnow()
             due = await session.scalar(
                 select(WebhookDelivery)
                 .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.webhook_id)
@@ -50,6 +50,15 @@ async def claim(
             job = await _start_attempt(session, owner, audience, due, now, now + lease)
         if job is not None:  # else it was buried, not attempted: take the next one
             return job
+
+
+def lease_length(settings: Settings) -> timedelta:
+    """How long a claim holds its delivery: a live worker must always have recorded its outcome
+    before then, or another worker would send the delivery again and the first one's outcome
+    would be lost. The request may take the whole timeout, and recording it may then queue for
+    SQLite's write lock as long as the busy timeout (a longer wait fails the record, and the
+    attempt is rightly made again); a second to spare."""
+    return timedelta(seconds=settings.webhook_timeout_seconds + SQLITE_BUSY_TIMEOUT_MS / 1000 + 1)
 
 
 async def next_due(engine: AsyncEngine) -> datetime | None:

@@ -55,7 +55,12 @@ async def record(
             )
         )
         delivery = await session.get(WebhookDelivery, job.delivery_id, with_for_update=True)
-        if delivery is None or delivery.lease_owner != owner or delivery.status != "pending":
+        if (
+            delivery is None
+            or delivery.lease_owner != owner
+            or delivery.attempts != job.number  # a worker of this process took over
+            or delivery.status != "pending"
+        ):
             return  # our lease expired and another worker took over
         delivery.lease_owner = delivery.lease_until = None
         delivery.updated_at = now
