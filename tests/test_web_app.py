@@ -10,6 +10,8 @@ of each screen go to screenshots/web-app/<database>/ (gitignored) for review.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from crm_graph.settings import Settings
-from crm_graph.testing import app_client, run_cli, running_server
+from crm_graph.testing import app_client, run_cli, running_server, temporary_database
 from crm_graph.web.web_app import DEFAULT_BUILD
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +72,11 @@ async def test_app_files_are_served_same_origin_with_a_content_security_policy(
 
 
 # -- the app in Chromium -------------------------------------------------------------------
+# One seeded database, one crm-graph serve (with the analytics, sales and service plugins) and
+# one Chromium per database for the whole module; each test opens its own browser contexts.
+
+PLUGINS = "analytics,sales,service"
+ROLES = ("admin", "readonly", "marketing")
 
 
 def _prerequisites() -> None:
@@ -88,140 +95,285 @@ async def _key(database_url: str, role: str) -> str:
     return created.output.strip().splitlines()[-1]
 
 
-def _api(url: str, key: str, query: str, variables: dict[str, Any] | None = None) -> Any:
-    """What the API answers the caller with ``key``: the screens must show the same."""
-    response = httpx.post(
-        f"{url}/graphql",
-        json={"query": query, "variables": variables or {}},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=60,
-    )
-    body = response.json()
-    assert not body.get("errors"), body
-    return body["data"]
+@dataclass
+class Served:
+    """The served app and the browser the module's tests share."""
+
+    url: str
+    keys: dict[str, str]
+    browser: Browser
+    shots: Path
+    crashes: list[str] = field(default_factory=list)
+
+    def api(self, role: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+        """What the API answers ``role``'s key: the screens must show the same."""
+        body = self.answer(role, query, variables)
+        assert not body.get("errors"), body
+        return body["data"]
+
+    def answer(self, role: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+        response = httpx.post(
+            f"{self.url}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {self.keys[role]}"},
+            timeout=60,
+        )
+        return response.json()
+
+    async def signed_in(self, role: str) -> Page:
+        """A new browser context signed in with ``role``'s key, on the customers list."""
+        context = await self.browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(WAIT_MS)
+        page = await context.new_page()
+        page.on("pageerror", lambda error: self.crashes.append(str(error)))
+        await page.goto(f"{self.url}/app/")
+        await page.get_by_label("API key").fill(self.keys[role])
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("heading", name="Customers")).to_be_visible()
+        return page
 
 
-def _names(url: str, key: str, after: str | None = None, search: str | None = None) -> Any:
-    return _api(
-        url,
-        key,
-        """query ($after: String, $search: String) {
-          customers(first: 20, after: $after, filter: {search: $search}) {
-            pageInfo { endCursor } nodes { id name } } }""",
-        {"after": after, "search": search},
-    )["customers"]
-
-
-async def _signed_in(browser: Browser, url: str, key: str) -> Page:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
-    await page.goto(f"{url}/app/")
-    await page.get_by_label("API key").fill(key)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("heading", name="Customers")).to_be_visible(timeout=WAIT_MS)
-    return page
-
-
-async def test_sign_in_search_page_and_open_a_customer_360(database_url: str) -> None:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Served]:
     _prerequisites()
-    assert (await run_cli(database_url, "migrate")).exit_code == 0
-    seeded = await run_cli(database_url, "demo", "--customers", "60", "--seed", "7")
-    assert seeded.exit_code == 0, seeded.output
-    admin, readonly, marketing = [
-        await _key(database_url, role) for role in ("admin", "readonly", "marketing")
-    ]
-    shots = SCREENSHOTS / ("sqlite" if database_url.startswith("sqlite") else "postgresql")
-    shots.mkdir(parents=True, exist_ok=True)
-    env = {"CRM_DATABASE_URL": database_url, "CRM_PLUGINS": "", "CRM_SCHEDULER": "false"}
-
-    with running_server(env, timeout=120) as url:
-        first = _names(url, admin)
-        second = _names(url, admin, after=first["pageInfo"]["endCursor"])
-        chosen = second["nodes"][5]
-        found = _names(url, admin, search=chosen["name"])
-        profile = _api(
-            url,
-            admin,
-            """query ($id: ID!) { customer(id: $id) { email
-                orders(first: 10) { totalCount nodes { number } }
-                interactions(first: 20) { totalCount } } }""",
-            {"id": chosen["id"]},
-        )["customer"]
-        masked = _api(
-            url, readonly, "query ($id: ID!) { customer(id: $id) { email } }", {"id": chosen["id"]}
-        )["customer"]["email"]
-
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
-            )
-            crashes: list[str] = []
-            try:
-                # A refused key is said so, and nothing is kept.
-                context = await browser.new_context()
-                page = await context.new_page()
-                page.on("pageerror", lambda error: crashes.append(str(error)))
-                await page.goto(f"{url}/app/", timeout=WAIT_MS)
-                await page.get_by_label("API key").fill("crm_not-a-key")
-                await page.get_by_role("button", name="Sign in").click()
-                await expect(page.get_by_role("alert")).to_have_text(
-                    "The API refused this key.", timeout=WAIT_MS
+    async with temporary_database(request.param, tmp_path_factory.mktemp("db")) as database_url:
+        assert (await run_cli(database_url, "migrate", plugins=PLUGINS)).exit_code == 0
+        seeded = await run_cli(
+            database_url, "demo", "--customers", "60", "--seed", "7", plugins=PLUGINS
+        )
+        assert seeded.exit_code == 0, seeded.output
+        keys = {role: await _key(database_url, role) for role in ROLES}
+        shots = SCREENSHOTS / request.param
+        shots.mkdir(parents=True, exist_ok=True)
+        env = {"CRM_DATABASE_URL": database_url, "CRM_PLUGINS": PLUGINS, "CRM_SCHEDULER": "false"}
+        with running_server(env, timeout=120) as url:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
                 )
-                assert await page.evaluate("sessionStorage.length") == 0
-                await page.screenshot(path=shots / "01-sign-in-refused.png")
-                await context.close()
+                try:
+                    yield Served(url, keys, browser, shots)
+                finally:
+                    await browser.close()
 
-                page = await _signed_in(browser, url, admin)
-                page.on("pageerror", lambda error: crashes.append(str(error)))
-                rows = page.locator("tbody tr td:first-child")
-                await expect(page.get_by_text("60 customers")).to_be_visible(timeout=WAIT_MS)
-                await expect(rows).to_have_text([c["name"] for c in first["nodes"]])
-                assert admin not in page.url  # the key never goes into the URL
-                await page.screenshot(path=shots / "02-customers.png", full_page=True)
 
-                await page.get_by_role("button", name="Next page").click()
-                await expect(rows).to_have_text([c["name"] for c in second["nodes"]])
-                await page.screenshot(path=shots / "03-customers-page-2.png", full_page=True)
-                await page.get_by_role("button", name="Previous page").click()
-                await expect(rows).to_have_text([c["name"] for c in first["nodes"]])
-                await expect(page.get_by_role("button", name="Previous page")).to_be_disabled()
+@pytest.fixture
+async def app(served: Served) -> AsyncIterator[Served]:
+    """The shared app, checked after each test for uncaught errors in its pages."""
+    served.crashes.clear()
+    yield served
+    for context in served.browser.contexts:
+        await context.close()
+    assert served.crashes == []
 
-                await page.get_by_label("Search customers").press_sequentially(chosen["name"])
-                await expect(rows).to_have_text([c["name"] for c in found["nodes"]])
-                await page.screenshot(path=shots / "04-customers-search.png", full_page=True)
 
-                await page.get_by_role("link", name=chosen["name"], exact=True).first.click()
-                await expect(page.get_by_role("heading", level=1)).to_have_text(chosen["name"])
-                orders = profile["orders"]
-                await expect(page.locator("#orders-title")).to_have_text(
-                    f"Orders ({orders['totalCount']})"
-                )
-                await expect(
-                    page.locator("#orders-title + table tbody td:first-child")
-                ).to_have_text([o["number"] for o in orders["nodes"]])
-                await expect(page.locator("#interactions-title")).to_have_text(
-                    f"Interactions ({profile['interactions']['totalCount']})"
-                )
-                await expect(page.locator("[data-field=email]")).to_have_text(
-                    profile["email"] or "—"
-                )
-                await page.screenshot(path=shots / "05-customer-360.png", full_page=True)
+CUSTOMERS = """query ($after: String, $filter: CustomerFilter, $orderBy: CustomerOrderBy) {
+  customers(first: 20, after: $after, filter: $filter, orderBy: $orderBy) {
+    totalCount pageInfo { endCursor } nodes { id name } } }"""
 
-                # Without pii:read the API masks personal data, and the screen shows it masked.
-                page = await _signed_in(browser, url, readonly)
-                await page.goto(f"{url}/app/#/customers/{chosen['id']}")
-                email = page.locator("[data-field=email]")
-                await expect(email).to_have_text(masked or "—", timeout=WAIT_MS)
-                assert masked != profile["email"]
-                await page.screenshot(path=shots / "06-customer-360-readonly.png", full_page=True)
 
-                # Without orders:read (marketing) the orders section is not shown at all.
-                page = await _signed_in(browser, url, marketing)
-                await page.goto(f"{url}/app/#/customers/{chosen['id']}")
-                await expect(page.locator("#interactions-title")).to_be_visible(timeout=WAIT_MS)
-                await expect(page.locator("#orders-title")).to_have_count(0)
-                await page.screenshot(path=shots / "07-customer-360-marketing.png", full_page=True)
-            finally:
-                await browser.close()
-    assert crashes == []
+def _listed(app: Served, **variables: Any) -> Any:
+    return app.api("admin", CUSTOMERS, variables)["customers"]
+
+
+def _names(connection: Any) -> list[str]:
+    return [c["name"] for c in connection["nodes"]]
+
+
+async def test_sign_in_search_page_and_open_a_customer_360(app: Served) -> None:
+    first = _listed(app)
+    second = _listed(app, after=first["pageInfo"]["endCursor"])
+    chosen = second["nodes"][5]
+    found = _listed(app, filter={"search": chosen["name"]})
+    profile = app.api(
+        "admin",
+        """query ($id: ID!) { customer(id: $id) { email
+            orders(first: 10) { totalCount nodes { number } }
+            interactions(first: 20) { totalCount } } }""",
+        {"id": chosen["id"]},
+    )["customer"]
+    masked = app.api(
+        "readonly", "query ($id: ID!) { customer(id: $id) { email } }", {"id": chosen["id"]}
+    )["customer"]["email"]
+
+    # A refused key is said so, and nothing is kept.
+    context = await app.browser.new_context()
+    page = await context.new_page()
+    page.on("pageerror", lambda error: app.crashes.append(str(error)))
+    await page.goto(f"{app.url}/app/", timeout=WAIT_MS)
+    await page.get_by_label("API key").fill("crm_not-a-key")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "The API refused this key.", timeout=WAIT_MS
+    )
+    assert await page.evaluate("sessionStorage.length") == 0
+    await page.screenshot(path=app.shots / "01-sign-in-refused.png")
+
+    page = await app.signed_in("admin")
+    rows = page.locator("tbody tr td:first-child")
+    await expect(page.get_by_text(f"{first['totalCount']} customers")).to_be_visible()
+    await expect(rows).to_have_text(_names(first))
+    assert app.keys["admin"] not in page.url  # the key never goes into the URL
+    await page.screenshot(path=app.shots / "02-customers.png", full_page=True)
+
+    await page.get_by_role("button", name="Next page").click()
+    await expect(rows).to_have_text(_names(second))
+    await page.screenshot(path=app.shots / "03-customers-page-2.png", full_page=True)
+    await page.get_by_role("button", name="Previous page").click()
+    await expect(rows).to_have_text(_names(first))
+    await expect(page.get_by_role("button", name="Previous page")).to_be_disabled()
+
+    await page.get_by_label("Search customers").press_sequentially(chosen["name"])
+    await expect(rows).to_have_text(_names(found))
+    await page.screenshot(path=app.shots / "04-customers-search.png", full_page=True)
+
+    await page.get_by_role("link", name=chosen["name"], exact=True).first.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(chosen["name"])
+    orders = profile["orders"]
+    await expect(page.locator("#orders-title")).to_have_text(f"Orders ({orders['totalCount']})")
+    await expect(page.locator("#orders-title + table tbody td:first-child")).to_have_text(
+        [o["number"] for o in orders["nodes"]]
+    )
+    await expect(page.locator("#interactions-title")).to_have_text(
+        f"Interactions ({profile['interactions']['totalCount']})"
+    )
+    await expect(page.locator("[data-field=email]")).to_have_text(profile["email"] or "—")
+    await page.screenshot(path=app.shots / "05-customer-360.png", full_page=True)
+
+    # Without pii:read the API masks personal data, and the screen shows it masked.
+    page = await app.signed_in("readonly")
+    await page.goto(f"{app.url}/app/#/customers/{chosen['id']}")
+    await expect(page.locator("[data-field=email]")).to_have_text(masked or "—")
+    assert masked != profile["email"]
+    await page.screenshot(path=app.shots / "06-customer-360-readonly.png", full_page=True)
+
+    # Without orders:read (marketing) the orders section is not shown at all.
+    page = await app.signed_in("marketing")
+    await page.goto(f"{app.url}/app/#/customers/{chosen['id']}")
+    await expect(page.locator("#interactions-title")).to_be_visible()
+    await expect(page.locator("#orders-title")).to_have_count(0)
+    await page.screenshot(path=app.shots / "07-customer-360-marketing.png", full_page=True)
+
+
+async def test_filter_by_lifecycle_stage_and_tags_sort_and_page(app: Served) -> None:
+    stages = {"lifecycleStages": ["CUSTOMER", "CHURNED"]}
+    by_stage = _listed(app, filter=stages)
+    tagged = {**stages, "tags": ["newsletter"]}
+    by_tag = _listed(app, filter=tagged)
+    by_name = _listed(app, filter=tagged, orderBy={"field": "NAME", "direction": "ASC"})
+    assert by_name["totalCount"] > 20, "the demo data should give the filtered list two pages"
+    by_name_2 = _listed(
+        app,
+        filter=tagged,
+        orderBy={"field": "NAME", "direction": "ASC"},
+        after=by_name["pageInfo"]["endCursor"],
+    )
+    by_name_desc = _listed(app, filter=tagged, orderBy={"field": "NAME", "direction": "DESC"})
+
+    page = await app.signed_in("admin")
+    rows = page.locator("tbody tr td:first-child")
+    stage_filter = page.get_by_role("group", name="Lifecycle stage")
+    await stage_filter.get_by_label("CUSTOMER", exact=True).check()
+    await stage_filter.get_by_label("CHURNED", exact=True).check()
+    await expect(page.get_by_text(f"{by_stage['totalCount']} customers")).to_be_visible()
+    await expect(rows).to_have_text(_names(by_stage))
+
+    await page.get_by_label("Tags").press_sequentially("newsletter")
+    await expect(page.get_by_text(f"{by_tag['totalCount']} customers")).to_be_visible()
+    await expect(rows).to_have_text(_names(by_tag))
+
+    await page.get_by_label("Sort by").select_option(label="Name, A to Z")
+    await expect(rows).to_have_text(_names(by_name))
+    await page.get_by_role("button", name="Next page").click()
+    await expect(rows).to_have_text(_names(by_name_2))
+    await page.screenshot(path=app.shots / "08-customers-filtered.png", full_page=True)
+    # Another order is another list: it starts from its own first page.
+    await page.get_by_label("Sort by").select_option(label="Name, Z to A")
+    await expect(rows).to_have_text(_names(by_name_desc))
+    await expect(page.get_by_role("button", name="Previous page")).to_be_disabled()
+
+
+CUSTOMER = """query ($id: ID!) { customer(id: $id) {
+  name email phone company tags lifecycleStage version } }"""
+
+
+def _user_errors(app: Served, mutation: str, input: dict[str, Any]) -> list[dict[str, Any]]:
+    """The API's user errors for ``input`` (nothing is written when there is one)."""
+    answer = app.api(
+        "admin",
+        f"mutation ($input: {mutation[0].upper()}{mutation[1:]}Input!) {{ {mutation}(input: $input)"
+        " { errors { code message field } } }",
+        {"input": input},
+    )
+    return answer[mutation]["errors"]
+
+
+async def test_create_and_edit_with_user_errors_and_a_version_conflict(app: Served) -> None:
+    [bad_email] = _user_errors(app, "createCustomer", {"name": "Ada Webapp", "email": "x"})
+    assert bad_email["field"] == ["input", "email"]
+
+    page = await app.signed_in("admin")
+    await page.get_by_role("link", name="New customer").click()
+    await page.get_by_label("Name").fill("Ada Webapp")
+    await page.get_by_label("E-mail").fill("x")
+    await page.get_by_role("button", name="Create customer").click()
+    email = page.get_by_label("E-mail")
+    await expect(page.locator("#email-error")).to_have_text(bad_email["message"])
+    await expect(email).to_have_attribute("aria-invalid", "true")
+    await page.screenshot(path=app.shots / "09-new-customer-error.png", full_page=True)
+    assert _listed(app, filter={"search": "Ada Webapp"})["totalCount"] == 0
+
+    await email.fill("ada.webapp@example.com")
+    await page.get_by_label("Tags (comma separated)").fill("vip, web")
+    await page.get_by_label("Lifecycle stage").select_option("PROSPECT")
+    await page.get_by_role("button", name="Create customer").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Ada Webapp")
+    customer_id = page.url.rsplit("/", 1)[-1]
+    created = app.api("admin", CUSTOMER, {"id": customer_id})["customer"]
+    assert created == {
+        "name": "Ada Webapp",
+        "email": "ada.webapp@example.com",
+        "phone": None,
+        "company": None,
+        "tags": ["vip", "web"],
+        "lifecycleStage": "PROSPECT",
+        "version": 1,
+    }
+    await expect(page.locator("[data-field=email]")).to_have_text("ada.webapp@example.com")
+
+    # Someone else changes the customer while the form is open: saving is a conflict.
+    await page.get_by_role("link", name="Edit").click()
+    await page.get_by_label("Company").fill("Analytical Engines")
+    meanwhile = {"id": customer_id, "company": "Someone Else Ltd"}
+    assert _user_errors(app, "updateCustomer", meanwhile) == []
+    await page.get_by_role("button", name="Save changes").click()
+    conflict = page.get_by_role("alert").filter(has_text="Someone else changed this customer")
+    await expect(conflict).to_be_visible()
+    await page.screenshot(path=app.shots / "10-edit-customer-conflict.png", full_page=True)
+    assert app.api("admin", CUSTOMER, {"id": customer_id})["customer"]["company"] == (
+        "Someone Else Ltd"
+    )
+    await conflict.get_by_role("button", name="Reload the newest version").click()
+    await expect(page.get_by_label("Company")).to_have_value("Someone Else Ltd")
+    await expect(conflict).to_have_count(0)
+
+    [bad_phone] = _user_errors(app, "updateCustomer", {"id": customer_id, "phone": "12"})
+    assert bad_phone["field"] == ["input", "phone"]
+    await page.get_by_label("Phone").fill("12")
+    await page.get_by_role("button", name="Save changes").click()
+    await expect(page.locator("#phone-error")).to_have_text(bad_phone["message"])
+
+    await page.get_by_label("Phone").fill("")
+    await page.get_by_label("Company").fill("Analytical Engines")
+    await page.get_by_role("button", name="Save changes").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Ada Webapp")
+    edited = app.api("admin", CUSTOMER, {"id": customer_id})["customer"]
+    assert edited == {**created, "company": "Analytical Engines", "version": 3}
+
+    # A key without customers:write is offered neither screen.
+    page = await app.signed_in("readonly")
+    await expect(page.get_by_role("link", name="New customer")).to_have_count(0)
+    await page.goto(f"{app.url}/app/#/customers/{customer_id}/edit")
+    await expect(page.get_by_role("alert")).to_contain_text("needs customers:write")

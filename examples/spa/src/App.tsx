@@ -2,8 +2,8 @@ import { Suspense, lazy, useMemo, useState } from "react";
 import { Provider, useQuery } from "urql";
 import { makeClient } from "./client";
 import { ErrorNote } from "./errors";
-import { ViewerContext, holds } from "./permissions";
-import { useRoute } from "./route";
+import { type Viewer, ViewerContext, holds } from "./permissions";
+import { type Route, useRoute } from "./route";
 import { SignIn } from "./screens/SignIn";
 import { forgetKey, storedKey } from "./session";
 import { ViewerQuery } from "./viewer";
@@ -11,6 +11,8 @@ import { ViewerQuery } from "./viewer";
 // One chunk per screen: the sign-in page loads neither.
 const Customers = lazy(() => import("./screens/Customers"));
 const Customer360 = lazy(() => import("./screens/Customer360"));
+const NewCustomer = lazy(() => import("./screens/NewCustomer"));
+const EditCustomer = lazy(() => import("./screens/EditCustomer"));
 
 export function App() {
   const [key, setKey] = useState(storedKey);
@@ -38,6 +40,11 @@ function SignedIn({ onSignOut }: { onSignOut: () => void }) {
           crm-graph
         </a>
         {viewer && (
+          <nav aria-label="Screens" className="screens">
+            {holds(viewer, "customers:read") && <a href="#/customers">Customers</a>}
+          </nav>
+        )}
+        {viewer && (
           <span className="who">
             {viewer.name} ({viewer.role})
           </span>
@@ -48,17 +55,37 @@ function SignedIn({ onSignOut }: { onSignOut: () => void }) {
       </header>
       <main>
         {error && <ErrorNote error={error} />}
-        {viewer && !holds(viewer, "customers:read") && (
-          <p role="alert" className="error">
-            Forbidden: your key does not allow reading customers.
-          </p>
-        )}
-        {viewer && holds(viewer, "customers:read") && (
+        {viewer && (
           <Suspense fallback={<p>Loading…</p>}>
-            {route.screen === "customer" ? <Customer360 id={route.id} /> : <Customers />}
+            <Screen route={route} viewer={viewer} />
           </Suspense>
         )}
       </main>
     </ViewerContext.Provider>
   );
+}
+
+/** The screen the route names, or why the key cannot use it (decided by its permissions). */
+function Screen({ route, viewer }: { route: Route; viewer: Viewer }) {
+  const needs =
+    route.screen === "new-customer" || route.screen === "edit-customer"
+      ? "customers:write"
+      : "customers:read";
+  if (!holds(viewer, needs)) {
+    return (
+      <p role="alert" className="error">
+        Forbidden: your key does not allow this screen (it needs {needs}).
+      </p>
+    );
+  }
+  switch (route.screen) {
+    case "new-customer":
+      return <NewCustomer />;
+    case "edit-customer":
+      return <EditCustomer id={route.id} />;
+    case "customer":
+      return <Customer360 id={route.id} />;
+    case "customers":
+      return <Customers />;
+  }
 }

@@ -2,15 +2,26 @@ import { useEffect, useState } from "react";
 
 /** Screens are addressed by the URL's fragment (`#/customers/<id>`): the built files need no
  * server-side routing, and the fragment never reaches the server. */
-export type Route = { screen: "customers" } | { screen: "customer"; id: string };
+export type Route =
+  | { screen: "customers" }
+  | { screen: "new-customer" }
+  | { screen: "customer"; id: string }
+  | { screen: "edit-customer"; id: string };
 
 export function parseRoute(hash: string): Route {
-  const match = /^#\/customers\/(.+)$/.exec(hash);
-  return match ? { screen: "customer", id: decodeURIComponent(match[1]) } : { screen: "customers" };
+  if (hash === "#/customers/new") return { screen: "new-customer" };
+  const match = /^#\/customers\/([^/]+)(\/edit)?$/.exec(hash);
+  if (!match) return { screen: "customers" };
+  const id = decodeURIComponent(match[1]);
+  return match[2] ? { screen: "edit-customer", id } : { screen: "customer", id };
 }
 
 export function customerHref(id: string): string {
   return `#/customers/${encodeURIComponent(id)}`;
+}
+
+export function editCustomerHref(id: string): string {
+  return `${customerHref(id)}/edit`;
 }
 
 export function useRoute(): Route {

@@ -1,7 +1,9 @@
 import { useQuery } from "urql";
 import { ErrorNote } from "../errors";
 import { graphql } from "../gql";
+import { when, money } from "../format";
 import { useCan } from "../permissions";
+import { editCustomerHref } from "../route";
 
 const Customer360Query = graphql(`
   query Customer360($id: ID!, $withOrders: Boolean!, $withInteractions: Boolean!) {
@@ -53,14 +55,12 @@ const Customer360Query = graphql(`
   }
 `);
 
-const when = (iso: string) => new Date(iso).toLocaleString();
-const money = (m: { amount: string; currency: string }) => `${m.amount} ${m.currency}`;
-
 /** One customer: profile, latest orders and interactions. A section whose permission the key
  * lacks is left out (the API would answer FORBIDDEN). */
 export default function Customer360({ id }: { id: string }) {
   const withOrders = useCan("orders:read");
   const withInteractions = useCan("interactions:read");
+  const canEdit = useCan("customers:write");
   const [{ data, error }] = useQuery({
     query: Customer360Query,
     variables: { id, withOrders, withInteractions },
@@ -74,7 +74,14 @@ export default function Customer360({ id }: { id: string }) {
       <p>
         <a href="#/customers">← Customers</a>
       </p>
-      <h1 id="customer-name">{customer.name}</h1>
+      <div className="title-row">
+        <h1 id="customer-name">{customer.name}</h1>
+        {canEdit && (
+          <a className="button" href={editCustomerHref(customer.id)}>
+            Edit
+          </a>
+        )}
+      </div>
       <section aria-labelledby="profile-title">
         <h2 id="profile-title">Profile</h2>
         <dl className="profile">

@@ -1,15 +1,29 @@
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { useQuery } from "urql";
+import { useDebounced } from "../debounce";
 import { ErrorNote } from "../errors";
 import { graphql } from "../gql";
+import type { CustomerSortField, LifecycleStage, SortDirection } from "../gql/graphql";
+import { LIFECYCLE_STAGES, parseTags } from "../lifecycle";
+import { useCan } from "../permissions";
 import { customerHref } from "../route";
 
 export const PAGE_SIZE = 20;
 
 const CustomersQuery = graphql(`
-  query CustomersPage($search: String, $first: Int, $after: String, $last: Int, $before: String) {
+  query CustomersPage(
+    $search: String
+    $stages: [LifecycleStage!]
+    $tags: [String!]
+    $orderBy: CustomerOrderBy
+    $first: Int
+    $after: String
+    $last: Int
+    $before: String
+  ) {
     customers(
-      filter: { search: $search }
+      filter: { search: $search, lifecycleStages: $stages, tags: $tags }
+      orderBy: $orderBy
       first: $first
       after: $after
       last: $last
@@ -37,41 +51,104 @@ const CustomersQuery = graphql(`
   }
 `);
 
+/** The orders a caller can pick, as the API's `orderBy` (field and direction). */
+const SORTS: Record<string, { label: string; field: CustomerSortField; direction: SortDirection }> =
+  {
+    newest: { label: "Newest first", field: "CREATED_AT", direction: "DESC" },
+    oldest: { label: "Oldest first", field: "CREATED_AT", direction: "ASC" },
+    "name-asc": { label: "Name, A to Z", field: "NAME", direction: "ASC" },
+    "name-desc": { label: "Name, Z to A", field: "NAME", direction: "DESC" },
+    updated: { label: "Recently updated", field: "UPDATED_AT", direction: "DESC" },
+  };
+
 /** Which page: the first, the one after a cursor, or the one before it (Relay paging). */
 type Page = { after?: string; before?: string };
 
-function useDebounced(value: string, ms: number): string {
-  const [settled, setSettled] = useState(value);
-  useEffect(() => {
-    const timer = setTimeout(() => setSettled(value), ms);
-    return () => clearTimeout(timer);
-  }, [value, ms]);
-  return settled;
-}
-
 export default function Customers() {
+  const canCreate = useCan("customers:write");
   const [typed, setTyped] = useState("");
+  const [typedTags, setTypedTags] = useState("");
+  const [stages, setStages] = useState<LifecycleStage[]>([]);
+  const [sort, setSort] = useState("newest");
   const search = useDebounced(typed.trim(), 250);
-  const [page, setPage] = useState<Page>({});
-  useEffect(() => setPage({}), [search]);
-
+  const tags = useDebounced(typedTags, 250);
+  const tagList = parseTags(tags);
+  const listed = {
+    search: search || null,
+    stages: stages.length ? stages : null,
+    tags: tagList.length ? tagList : null,
+    orderBy: { field: SORTS[sort].field, direction: SORTS[sort].direction },
+  };
+  // A cursor belongs to the list it came from: any change of what is listed starts again from
+  // its first page (checked while rendering, so no query goes out with a foreign cursor).
+  const listing = JSON.stringify(listed);
+  const [paged, setPaged] = useState<{ listing: string; page: Page }>({ listing, page: {} });
+  const page = paged.listing === listing ? paged.page : {};
+  const setPage = (next: Page) => setPaged({ listing, page: next });
   const variables = page.before
-    ? { search: search || null, last: PAGE_SIZE, before: page.before }
-    : { search: search || null, first: PAGE_SIZE, after: page.after ?? null };
+    ? { ...listed, last: PAGE_SIZE, before: page.before }
+    : { ...listed, first: PAGE_SIZE, after: page.after ?? null };
   const [{ data, error, fetching }] = useQuery({ query: CustomersQuery, variables });
   const connection = data?.customers;
+  const toggleStage = (stage: LifecycleStage, on: boolean) =>
+    setStages((now) =>
+      on ? LIFECYCLE_STAGES.filter((s) => s === stage || now.includes(s)) : now.filter((s) => s !== stage),
+    );
 
   return (
     <section aria-labelledby="customers-title">
-      <h1 id="customers-title">Customers</h1>
-      <label htmlFor="customer-search">Search customers</label>
-      <input
-        id="customer-search"
-        type="search"
-        placeholder="Name, e-mail or phone"
-        value={typed}
-        onChange={(event) => setTyped(event.target.value)}
-      />
+      <div className="title-row">
+        <h1 id="customers-title">Customers</h1>
+        {canCreate && (
+          <a className="button" href="#/customers/new">
+            New customer
+          </a>
+        )}
+      </div>
+      <div className="filters">
+        <p>
+          <label htmlFor="customer-search">Search customers</label>
+          <input
+            id="customer-search"
+            type="search"
+            placeholder="Name, e-mail or phone"
+            value={typed}
+            onChange={(event) => setTyped(event.target.value)}
+          />
+        </p>
+        <p>
+          <label htmlFor="customer-tags">Tags</label>
+          <input
+            id="customer-tags"
+            placeholder="vip, newsletter (all of them)"
+            value={typedTags}
+            onChange={(event) => setTypedTags(event.target.value)}
+          />
+        </p>
+        <p>
+          <label htmlFor="customer-sort">Sort by</label>
+          <select id="customer-sort" value={sort} onChange={(event) => setSort(event.target.value)}>
+            {Object.entries(SORTS).map(([value, { label }]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </p>
+        <fieldset>
+          <legend>Lifecycle stage</legend>
+          {LIFECYCLE_STAGES.map((stage) => (
+            <label key={stage} className="choice">
+              <input
+                type="checkbox"
+                checked={stages.includes(stage)}
+                onChange={(event) => toggleStage(stage, event.target.checked)}
+              />
+              {stage}
+            </label>
+          ))}
+        </fieldset>
+      </div>
       {error && <ErrorNote error={error} />}
       {connection && (
         <>
