@@ -377,3 +377,84 @@ async def test_create_and_edit_with_user_errors_and_a_version_conflict(app: Serv
     await expect(page.get_by_role("link", name="New customer")).to_have_count(0)
     await page.goto(f"{app.url}/app/#/customers/{customer_id}/edit")
     await expect(page.get_by_role("alert")).to_contain_text("needs customers:write")
+
+
+def _percent(share: float) -> str:
+    """As the app writes a share (JavaScript's toFixed(1) of the percentage)."""
+    return f"{share * 100:.1f}%"
+
+
+def _money(money: dict[str, str]) -> str:
+    return f"{money['amount']} {money['currency']}"
+
+
+CUSTOMER_360_PLUGINS = """query ($id: ID!) { customer(id: $id) {
+  rfm { r f m segment }
+  lifetimeValue { value { amount currency } probabilityAlive }
+  churnRisk { probability band factors { name } }
+  recommendations(first: 5) { reason product { name } }
+  deals { name } tickets { subject } openTicketCount } }"""
+
+
+async def test_customer_360_shows_analytics_deals_tasks_and_tickets(app: Served) -> None:
+    tasks = app.api("admin", "{ salesTasks(first: 100) { nodes { title customer { id } } } }")[
+        "salesTasks"
+    ]["nodes"]
+    with_tasks = {task["customer"]["id"] for task in tasks if task["customer"]}
+    candidates = app.api(
+        "admin",
+        "{ customers(first: 100) { nodes { id name rfm { r } deals { id } openTicketCount } } }",
+    )["customers"]["nodes"]
+    # The customer showing the most: scored, with tasks, deals and open tickets where there are.
+    chosen = max(
+        (c for c in candidates if c["rfm"] and c["id"] in with_tasks),
+        key=lambda c: (bool(c["deals"]), c["openTicketCount"] > 0),
+    )
+    seen = app.api("admin", CUSTOMER_360_PLUGINS, {"id": chosen["id"]})["customer"]
+    own_tasks = [t["title"] for t in tasks if t["customer"] and t["customer"]["id"] == chosen["id"]]
+
+    page = await app.signed_in("admin")
+    await page.goto(f"{app.url}/app/#/customers/{chosen['id']}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(chosen["name"])
+    rfm, clv, churn = seen["rfm"], seen["lifetimeValue"], seen["churnRisk"]
+    await expect(page.locator("[data-field=rfm-segment]")).to_have_text(rfm["segment"])
+    await expect(page.locator("[data-field=rfm-scores]")).to_have_text(
+        f"{rfm['r']} {rfm['f']} {rfm['m']}"
+    )
+    await expect(page.locator("[data-field=clv-value]")).to_have_text(_money(clv["value"]))
+    await expect(page.locator("[data-field=p-alive]")).to_have_text(
+        _percent(clv["probabilityAlive"])
+    )
+    await expect(page.locator("[data-field=churn-risk]")).to_have_text(
+        f"{churn['band']} ({_percent(churn['probability'])})"
+    )
+    await expect(page.locator("#churn-title ~ table tbody td:first-child")).to_have_text(
+        [factor["name"] for factor in churn["factors"]]
+    )
+    recommended = page.locator(".recommendations li")
+    await expect(recommended.locator("strong")).to_have_text(
+        [rec["product"]["name"] for rec in seen["recommendations"]]
+    )
+    await expect(recommended.locator(".reason")).to_have_text(
+        [rec["reason"] for rec in seen["recommendations"]]
+    )
+    await expect(page.locator("#deals-title")).to_have_text(f"Deals ({len(seen['deals'])})")
+    await expect(page.locator("#deals-title ~ table tbody td:first-child")).to_have_text(
+        [deal["name"] for deal in seen["deals"]]
+    )
+    await expect(page.locator("#tasks-title")).to_have_text(f"Tasks ({len(own_tasks)})")
+    await expect(page.locator(".tasks li")).to_have_count(len(own_tasks))
+    await expect(page.locator("#tickets-title")).to_have_text(
+        f"Tickets ({len(seen['tickets'])}, {seen['openTicketCount']} open)"
+    )
+    await expect(page.locator("#tickets-title ~ table tbody td:first-child")).to_have_text(
+        [ticket["subject"] for ticket in seen["tickets"]]
+    )
+    await page.screenshot(path=app.shots / "11-customer-360-plugins.png", full_page=True)
+
+    # Marketing reads analytics but not deals, tasks or tickets: only the analytics panel shows.
+    page = await app.signed_in("marketing")
+    await page.goto(f"{app.url}/app/#/customers/{chosen['id']}")
+    await expect(page.locator("[data-field=rfm-segment]")).to_have_text(rfm["segment"])
+    for section in ("#deals-title", "#tasks-title", "#tickets-title"):
+        await expect(page.locator(section)).to_have_count(0)

@@ -4,6 +4,10 @@ import { graphql } from "../gql";
 import { when, money } from "../format";
 import { useCan } from "../permissions";
 import { editCustomerHref } from "../route";
+import { AnalyticsPanel } from "../sections/AnalyticsPanel";
+import { Deals } from "../sections/Deals";
+import { Tasks } from "../sections/Tasks";
+import { Tickets } from "../sections/Tickets";
 
 const Customer360Query = graphql(`
   query Customer360($id: ID!, $withOrders: Boolean!, $withInteractions: Boolean!) {
@@ -55,12 +59,17 @@ const Customer360Query = graphql(`
   }
 `);
 
-/** One customer: profile, latest orders and interactions. A section whose permission the key
- * lacks is left out (the API would answer FORBIDDEN). */
+/** One customer: profile, latest orders and interactions, and the plugins' sections. A section
+ * whose permission the key lacks is left out (the API would answer FORBIDDEN); a plugin's
+ * permission is granted only where that plugin runs, so its section also says it is there. */
 export default function Customer360({ id }: { id: string }) {
   const withOrders = useCan("orders:read");
   const withInteractions = useCan("interactions:read");
   const canEdit = useCan("customers:write");
+  const withAnalytics = useCan("analytics:read");
+  const withDeals = useCan("deals:read");
+  const withTasks = useCan("tasks:read");
+  const withTickets = useCan("tickets:read");
   const [{ data, error }] = useQuery({
     query: Customer360Query,
     variables: { id, withOrders, withInteractions },
@@ -101,6 +110,7 @@ export default function Customer360({ id }: { id: string }) {
           <dd>{customer.version}</dd>
         </dl>
       </section>
+      {withAnalytics && <AnalyticsPanel id={customer.id} />}
       {customer.orders && (
         <section aria-labelledby="orders-title">
           <h2 id="orders-title">Orders ({customer.orders.totalCount})</h2>
@@ -152,6 +162,9 @@ export default function Customer360({ id }: { id: string }) {
           </ol>
         </section>
       )}
+      {withDeals && <Deals id={customer.id} />}
+      {withTasks && <Tasks id={customer.id} />}
+      {withTickets && <Tickets id={customer.id} />}
     </article>
   );
 }

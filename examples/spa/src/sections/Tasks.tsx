@@ -1,0 +1,40 @@
+import { useQuery } from "urql";
+import { ErrorNote } from "../errors";
+import { when } from "../format";
+import { graphql } from "../gql";
+
+const CustomerTasksQuery = graphql(`
+  query CustomerTasks($id: ID!) {
+    salesTasks(filter: { customerId: $id }, first: 20) {
+      totalCount
+      nodes {
+        id
+        title
+        dueAt
+        status
+        overdue
+      }
+    }
+  }
+`);
+
+/** The sales plugin's tasks about this customer (shown with tasks:read). */
+export function Tasks({ id }: { id: string }) {
+  const [{ data, error }] = useQuery({ query: CustomerTasksQuery, variables: { id } });
+  if (error) return <ErrorNote error={error} />;
+  const tasks = data?.salesTasks;
+  if (!tasks) return null;
+  return (
+    <section aria-labelledby="tasks-title">
+      <h2 id="tasks-title">Tasks ({tasks.totalCount})</h2>
+      <ul className="tasks">
+        {tasks.nodes.map((task) => (
+          <li key={task.id}>
+            {task.title} ({task.status}, due {when(task.dueAt)}
+            {task.overdue ? <strong className="error">, overdue</strong> : null})
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
