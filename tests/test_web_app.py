@@ -29,6 +29,7 @@ SCREENSHOTS = ROOT / "screenshots" / "web-app"
 # Generous: the machine running the suite may be loaded many times over.
 WAIT_MS = 60_000
 PAGE_SIZE = 20  # examples/spa/src/screens/Customers.tsx
+expect.set_options(timeout=WAIT_MS)
 
 
 # -- the files at /app ---------------------------------------------------------------------
@@ -76,7 +77,7 @@ async def test_app_files_are_served_same_origin_with_a_content_security_policy(
 # one Chromium per database for the whole module; each test opens its own browser contexts.
 
 PLUGINS = "analytics,sales,service"
-ROLES = ("admin", "readonly", "marketing")
+ROLES = ("admin", "readonly", "marketing", "integration")
 
 
 def _prerequisites() -> None:
@@ -458,3 +459,80 @@ async def test_customer_360_shows_analytics_deals_tasks_and_tickets(app: Served)
     await expect(page.locator("[data-field=rfm-segment]")).to_have_text(rfm["segment"])
     for section in ("#deals-title", "#tasks-title", "#tickets-title"):
         await expect(page.locator(section)).to_have_count(0)
+
+
+DASHBOARD = """{ analytics {
+  rfmSegments { segment customers revenue { amount currency } }
+  clvDistribution(buckets: 8) { customers }
+  revenueByMonth { month orders revenue { amount currency } }
+  repeatPurchaseRate }
+  analyticsModels }"""
+
+
+def _table(page: Page, chart: str) -> Any:
+    return page.locator(f"figure[aria-labelledby={chart}] table tbody tr")
+
+
+def _ticks(page: Page, chart: str) -> Any:
+    return page.locator(
+        f"figure[aria-labelledby={chart}] .recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value"
+    )
+
+
+async def test_analytics_dashboard_charts_the_reports_and_model_quality(app: Served) -> None:
+    seen = app.api("admin", DASHBOARD)
+    report, models = seen["analytics"], seen["analyticsModels"]
+    segments = report["rfmSegments"]
+    auc = models["churn"]["cvRocAuc"]
+    candidates = models["recommendations"]["candidates"]
+    chosen = models["recommendations"]["chosen"]
+
+    page = await app.signed_in("admin")
+    policy_violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            policy_violations.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    await page.get_by_role("link", name="Analytics", exact=True).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Analytics")
+    await expect(page.locator("[data-field=repeat-purchase-rate]")).to_have_text(
+        f"Repeat purchase rate: {_percent(report['repeatPurchaseRate'])}"
+    )
+    # Each chart is drawn by Recharts (an SVG with a tick per category) over the API's figures.
+    await expect(_table(page, "rfm-chart")).to_have_text(
+        [f"{s['segment']}{s['customers']}{_money(s['revenue'])}" for s in segments]
+    )
+    await expect(_ticks(page, "rfm-chart")).to_have_text([s["segment"] for s in segments])
+    bars = page.locator("figure[aria-labelledby=rfm-chart] .recharts-bar-rectangle path")
+    await expect(bars).to_have_count(sum(1 for s in segments if s["customers"]))
+    clv_counts = page.locator("figure[aria-labelledby=clv-chart] table tbody td:nth-child(2)")
+    await expect(clv_counts).to_have_text([str(b["customers"]) for b in report["clvDistribution"]])
+    await expect(_ticks(page, "clv-chart")).to_have_count(len(report["clvDistribution"]))
+    await expect(_table(page, "revenue-chart")).to_have_text(
+        [f"{m['month']}{_money(m['revenue'])}{m['orders']}" for m in report["revenueByMonth"]]
+    )
+    await expect(
+        page.locator("figure[aria-labelledby=revenue-chart] .recharts-line")
+    ).to_have_count(1)
+    await expect(_table(page, "auc-chart")).to_have_text(
+        [f"{model}{value:.3f}" for model, value in auc.items()]
+    )
+    await expect(_ticks(page, "auc-chart")).to_have_text(list(auc))
+    await expect(_table(page, "ndcg-chart")).to_have_text(
+        [
+            f"{c['model']}{' (chosen)' if c['model'] == chosen else ''}{c['ndcg@10']:.3f}"
+            for c in candidates
+        ]
+    )
+    await page.screenshot(path=app.shots / "12-analytics-dashboard.png", full_page=True)
+    assert policy_violations == []
+
+    # A key without analytics:read is offered no dashboard, and is told so at its address.
+    page = await app.signed_in("integration")
+    await expect(page.get_by_role("link", name="Analytics", exact=True)).to_have_count(0)
+    await page.goto(f"{app.url}/app/#/analytics")
+    await expect(page.get_by_role("alert")).to_contain_text("needs analytics:read")

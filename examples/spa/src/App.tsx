@@ -13,6 +13,7 @@ const Customers = lazy(() => import("./screens/Customers"));
 const Customer360 = lazy(() => import("./screens/Customer360"));
 const NewCustomer = lazy(() => import("./screens/NewCustomer"));
 const EditCustomer = lazy(() => import("./screens/EditCustomer"));
+const AnalyticsDashboard = lazy(() => import("./screens/AnalyticsDashboard"));
 
 export function App() {
   const [key, setKey] = useState(storedKey);
@@ -42,6 +43,7 @@ function SignedIn({ onSignOut }: { onSignOut: () => void }) {
         {viewer && (
           <nav aria-label="Screens" className="screens">
             {holds(viewer, "customers:read") && <a href="#/customers">Customers</a>}
+            {holds(viewer, "analytics:read") && <a href="#/analytics">Analytics</a>}
           </nav>
         )}
         {viewer && (
@@ -68,9 +70,11 @@ function SignedIn({ onSignOut }: { onSignOut: () => void }) {
 /** The screen the route names, or why the key cannot use it (decided by its permissions). */
 function Screen({ route, viewer }: { route: Route; viewer: Viewer }) {
   const needs =
-    route.screen === "new-customer" || route.screen === "edit-customer"
-      ? "customers:write"
-      : "customers:read";
+    route.screen === "analytics"
+      ? "analytics:read"
+      : route.screen === "new-customer" || route.screen === "edit-customer"
+        ? "customers:write"
+        : "customers:read";
   if (!holds(viewer, needs)) {
     return (
       <p role="alert" className="error">
@@ -79,6 +83,8 @@ function Screen({ route, viewer }: { route: Route; viewer: Viewer }) {
     );
   }
   switch (route.screen) {
+    case "analytics":
+      return <AnalyticsDashboard />;
     case "new-customer":
       return <NewCustomer />;
     case "edit-customer":

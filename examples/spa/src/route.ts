@@ -6,9 +6,11 @@ export type Route =
   | { screen: "customers" }
   | { screen: "new-customer" }
   | { screen: "customer"; id: string }
-  | { screen: "edit-customer"; id: string };
+  | { screen: "edit-customer"; id: string }
+  | { screen: "analytics" };
 
 export function parseRoute(hash: string): Route {
+  if (hash === "#/analytics") return { screen: "analytics" };
   if (hash === "#/customers/new") return { screen: "new-customer" };
   const match = /^#\/customers\/([^/]+)(\/edit)?$/.exec(hash);
   if (!match) return { screen: "customers" };

@@ -92,7 +92,9 @@ export default function Customers() {
   const connection = data?.customers;
   const toggleStage = (stage: LifecycleStage, on: boolean) =>
     setStages((now) =>
-      on ? LIFECYCLE_STAGES.filter((s) => s === stage || now.includes(s)) : now.filter((s) => s !== stage),
+      on
+        ? LIFECYCLE_STAGES.filter((s) => s === stage || now.includes(s))
+        : now.filter((s) => s !== stage),
     );
 
   return (
