@@ -70,9 +70,14 @@ async def perform_sales_mutations(script: Any, customer: str, product: str) -> N
                 {"name": "Lost", "kind": "LOST"},
             ],
         },
-        "pipeline { stages { id } }",
+        "pipeline { id stages { id } }",
     )
     won = pipeline["pipeline"]["stages"][1]["id"]
+    await script.input(
+        "updateSalesPipeline",
+        "UpdateSalesPipelineInput",
+        {"id": pipeline["pipeline"]["id"], "name": "Audited"},
+    )
     made = await script.input(
         "createDeal",
         "CreateDealInput",

@@ -86,6 +86,156 @@ async def test_pipelines_have_ordered_stages_and_refuse_bad_ones(sales: GraphQLC
     assert names == ["Sales pipeline", "Renewals"]
 
 
+UPDATE_PIPELINE = """
+mutation ($input: UpdateSalesPipelineInput!) {
+  updateSalesPipeline(input: $input) {
+    pipeline { name version stages { id name position probability kind } }
+    errors { code message field }
+  }
+}
+"""
+
+
+async def test_a_pipeline_is_edited_and_a_stage_holding_deals_is_kept(
+    sales: GraphQLClient,
+) -> None:
+    made = await sales.data(
+        PIPELINE.replace("pipeline { name", "pipeline { id version name"),
+        {
+            "input": {
+                "name": "Renewals",
+                "stages": [
+                    {"name": "Due", "probability": 50},
+                    {"name": "Renewed", "kind": "WON"},
+                    {"name": "Churned", "kind": "LOST"},
+                ],
+            }
+        },
+    )
+    pipeline = made["createSalesPipeline"]["pipeline"]
+    assert pipeline["version"] == 1
+    stage = await stages(sales, 1)
+    default = await stages(sales, 0)
+    ada = await new_customer(sales, "Ada")
+    deal = (
+        await create_deal(
+            sales, name="Ada renewal", customerId=ada, amount="5", stageId=stage["Due"]
+        )
+    )["deal"]
+
+    async def edit(**input) -> dict:
+        done = await sales.data(UPDATE_PIPELINE, {"input": {"id": pipeline["id"], **input}})
+        return done["updateSalesPipeline"]
+
+    def kept(name: str, /, **changes) -> dict:
+        return {"id": stage[name], "name": name} | changes
+
+    won, lost = kept("Renewed", kind="WON"), kept("Churned", kind="LOST")
+    bad = await edit(
+        name="sales PIPELINE",
+        stages=[
+            {"id": default["Closed won"], "name": "Theirs", "probability": 10},
+            {"id": stage["Renewed"], "name": "Renewed", "kind": "WON"},
+            {"id": stage["Renewed"], "name": "Again", "kind": "WON"},
+            {"id": "nope", "name": "Odd", "probability": 5},
+        ],
+    )
+    assert {(e["code"], ".".join(e["field"])) for e in bad["errors"]} == {
+        ("INVALID_ID", "input.stages.3.id"),
+    }
+    bad = await edit(
+        name="sales PIPELINE",
+        stages=[
+            {"id": default["Closed won"], "name": "Theirs", "probability": 10},
+            {"id": stage["Renewed"], "name": "Renewed", "kind": "WON"},
+            {"id": stage["Renewed"], "name": "Again", "kind": "WON"},
+        ],
+    )
+    assert {(e["code"], ".".join(e["field"])) for e in bad["errors"]} == {
+        ("NAME_TAKEN", "input.name"),
+        ("NOT_FOUND", "input.stages.0.id"),
+        ("DUPLICATE", "input.stages.2.id"),
+        ("INVALID_STAGES", "input.stages"),  # no lost stage
+        ("STAGE_HAS_DEALS", "input.stages"),  # Due, left out, holds the deal
+    }
+    held = next(e for e in bad["errors"] if e["code"] == "STAGE_HAS_DEALS")
+    assert held["message"] == (
+        f"stage 'Due' holds 1 deal(s): 'Ada renewal' ({deal['id']}); move them before removing it"
+    )
+    changed = await edit(
+        stages=[{"name": "Talk", "probability": 5}, kept("Due", kind="LOST"), won, lost]
+    )
+    assert [(e["code"], e["field"]) for e in changed["errors"]] == [
+        ("STAGE_HAS_DEALS", ["input", "stages", "1", "kind"])
+    ]
+    stale = await edit(expectedVersion=0, name="Renewals 2027")
+    assert stale["errors"][0]["code"] == "CONFLICT"
+
+    done = await edit(
+        expectedVersion=1,
+        name="Renewals 2027",
+        stages=[
+            {"name": "Notice", "probability": 10},
+            kept("Due", name="Due soon", probability=70),
+            {"name": "Negotiation", "probability": 80},
+            won,
+            lost,
+        ],
+    )
+    assert done["errors"] == []
+    edited = done["pipeline"]
+    assert (edited["name"], edited["version"]) == ("Renewals 2027", 2)
+    assert [(s["name"], s["position"], s["probability"], s["kind"]) for s in edited["stages"]] == [
+        ("Notice", 0, 10, "OPEN"),
+        ("Due soon", 1, 70, "OPEN"),
+        ("Negotiation", 2, 80, "OPEN"),
+        ("Renewed", 3, 100, "WON"),
+        ("Churned", 4, 0, "LOST"),
+    ]
+    assert edited["stages"][1]["id"] == stage["Due"]
+    now = {s["name"]: s["id"] for s in edited["stages"]}
+    assert (
+        await sales.data(
+            "query ($id: ID!) { deal(id: $id) { stage { name probability } } }", {"id": deal["id"]}
+        )
+    )["deal"] == {"stage": {"name": "Due soon", "probability": 70}}
+
+    await move_deal(sales, id=deal["id"], stageId=now["Negotiation"])
+    removed = await edit(
+        expectedVersion=2,
+        stages=[
+            {"id": now["Negotiation"], "name": "Negotiation", "probability": 80},
+            {"id": now["Notice"], "name": "Due soon", "probability": 10},  # the name is free again
+            won,
+            lost,
+        ],
+    )
+    assert removed["errors"] == []
+    assert [s["name"] for s in removed["pipeline"]["stages"]] == [
+        "Negotiation",
+        "Due soon",
+        "Renewed",
+        "Churned",
+    ]
+    history = await sales.data(
+        "query ($id: ID!) { deal(id: $id) { stageHistory { stage { name } } } }", {"id": deal["id"]}
+    )
+    # The removed stage stays in the deal's history, under its last name.
+    assert [h["stage"]["name"] for h in history["deal"]["stageHistory"]] == [
+        "Due soon",
+        "Negotiation",
+    ]
+    gone = await move_deal(sales, id=deal["id"], stageId=stage["Due"])
+    assert gone["errors"] == [
+        {"code": "NOT_FOUND", "message": "no such stage", "field": ["input", "stageId"]}
+    ]
+    there = await create_deal(sales, name="X", customerId=ada, amount="1", stageId=stage["Due"])
+    assert [e["code"] for e in there["errors"]] == ["NOT_FOUND"]
+    rep = sales.acting_as("sales", "sam")
+    denied = await rep.execute(UPDATE_PIPELINE, {"input": {"id": pipeline["id"], "name": "Mine"}})
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
 async def test_a_deal_moves_through_stages_with_its_history_and_events(
     sales: GraphQLClient,
 ) -> None:

@@ -30,7 +30,16 @@ from crm_graph.plugin import (
 )
 from crm_sales.pipelines import entry_stage
 from crm_sales.scopes import Sight
-from crm_sales.tables import LOST, OPEN, WON, SalesDeal, SalesDealStageChange, SalesStage
+from crm_sales.tables import (
+    LOST,
+    OPEN,
+    WON,
+    SalesCompanyContact,
+    SalesDeal,
+    SalesDealStageChange,
+    SalesStage,
+)
+from crm_sales.values import like_pattern
 
 DEAL = "Deal"
 
@@ -79,8 +88,9 @@ async def live_customer(session: AsyncSession, customer_id: int, *path: str) -> 
 
 
 async def _stage(session: AsyncSession, stage_id: int, *path: str) -> SalesStage:
+    """A live stage (a removed one is in no pipeline any more)."""
     stage = await session.get(SalesStage, stage_id)
-    if stage is None:
+    if stage is None or stage.removed_at is not None:
         raise fail("NOT_FOUND", "no such stage", *path)
     return stage
 
@@ -254,6 +264,57 @@ async def update_deal(
     await session.flush()
     await emit(session, "deal.updated", DEAL, deal.id, deal_payload(deal))
     return deal
+
+
+def deal_select(
+    sight: Sight,
+    *,
+    pipeline_id: int | None = None,
+    stage_ids: list[int] | None = None,
+    owner_ids: list[str] | None = None,
+    customer_id: int | None = None,
+    company_id: int | None = None,
+    statuses: list[str] | None = None,
+    close_after: date | None = None,
+    close_before: date | None = None,
+    search: str | None = None,
+) -> Any:
+    """The deals the caller sees, narrowed by each criterion given (``company_id``: the
+    deals of the company's contacts; ``search``: part of the name)."""
+    statement = select(SalesDeal).where(sight.where(SalesDeal.owner_id))
+    if pipeline_id is not None:
+        statement = statement.where(SalesDeal.pipeline_id == pipeline_id)
+    if stage_ids is not None:
+        statement = statement.where(SalesDeal.stage_id.in_(stage_ids))
+    if owner_ids is not None:
+        statement = statement.where(SalesDeal.owner_id.in_(owner_ids))
+    if customer_id is not None:
+        statement = statement.where(SalesDeal.customer_id == customer_id)
+    if company_id is not None:
+        contacts = select(SalesCompanyContact.customer_id).where(
+            SalesCompanyContact.company_id == company_id
+        )
+        statement = statement.where(SalesDeal.customer_id.in_(contacts))
+    if statuses is not None:
+        statement = statement.where(SalesDeal.status.in_(statuses))
+    if close_after is not None:
+        statement = statement.where(SalesDeal.expected_close_date >= close_after)
+    if close_before is not None:
+        statement = statement.where(SalesDeal.expected_close_date <= close_before)
+    if search:
+        statement = statement.where(SalesDeal.name.ilike(like_pattern(search), escape="\\"))
+    return statement
+
+
+async def visible_deals(session: AsyncSession, ids: list[int], sight: Sight) -> list[SalesDeal]:
+    """The deals among ``ids`` the caller sees."""
+    if not ids:
+        return []
+    return list(
+        await session.scalars(
+            select(SalesDeal).where(SalesDeal.id.in_(ids), sight.where(SalesDeal.owner_id))
+        )
+    )
 
 
 async def merge(session: AsyncSession, survivor_id: int, merged_ids: list[int]) -> int:

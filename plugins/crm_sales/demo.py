@@ -33,7 +33,9 @@ async def seed(app: AppContext, customer_ids: list[int], now: datetime, seed: in
         owners: list[str | None] = [*await session.scalars(users)] or [None]
         stages = list(
             await session.scalars(
-                select(SalesStage).order_by(SalesStage.pipeline_id, SalesStage.position)
+                select(SalesStage)
+                .where(SalesStage.removed_at.is_(None))
+                .order_by(SalesStage.pipeline_id, SalesStage.position)
             )
         )
         pipeline = stages[0].pipeline_id

@@ -236,6 +236,7 @@ async def _stages(session: AsyncSession) -> dict[tuple[str | None, str], SalesSt
     rows = await session.execute(
         select(SalesPipeline.name, SalesStage)
         .join(SalesStage, SalesStage.pipeline_id == SalesPipeline.id)
+        .where(SalesStage.removed_at.is_(None))
         .order_by(SalesPipeline.position, SalesPipeline.id, SalesStage.position)
     )
     first = None

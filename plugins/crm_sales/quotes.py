@@ -33,9 +33,9 @@ from crm_graph.plugin import (
     to_global_id,
     utcnow,
 )
-from crm_sales import deals
+from crm_sales import deals, pipelines
 from crm_sales.scopes import Sight
-from crm_sales.tables import WON, SalesDeal, SalesQuote, SalesQuoteLine, SalesStage
+from crm_sales.tables import WON, SalesDeal, SalesQuote, SalesQuoteLine
 
 QUOTE = "Quote"
 DRAFT, SENT, ACCEPTED, DECLINED, EXPIRED = "draft", "sent", "accepted", "declined", "expired"
@@ -232,13 +232,8 @@ async def _accept(
     )
     quote.order_id = order.id
     if deal.status != WON:
-        won = await session.scalar(
-            select(SalesStage.id)
-            .where(SalesStage.pipeline_id == deal.pipeline_id, SalesStage.kind == WON)
-            .order_by(SalesStage.position)
-            .limit(1)
-        )
-        await deals.move_deal(session, deal.id, won, sight, actor)  # type: ignore[arg-type]
+        won = await pipelines.won_stage(session, deal.pipeline_id)
+        await deals.move_deal(session, deal.id, won.id, sight, actor)  # type: ignore[arg-type]
 
 
 async def expire_due(session: AsyncSession, today: date) -> int:

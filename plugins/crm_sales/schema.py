@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import or_, select
 from strawberry.types import Info
 
 from crm_graph.plugin import (
@@ -22,6 +21,7 @@ from crm_graph.plugin import (
     RequestContext,
     SortDirection,
     UserError,
+    ValidationFailed,
     batch_field,
     id_arg,
     input_id,
@@ -36,7 +36,7 @@ from crm_sales import forecast as forecasting
 from crm_sales import pipelines
 from crm_sales.config import DEALS_MANAGE, DEALS_READ, DEALS_WRITE
 from crm_sales.scopes import Sight, sight
-from crm_sales.tables import SalesCompanyContact, SalesDeal
+from crm_sales.tables import SalesDeal
 from crm_sales.views import (
     DealStatus,
     DealType,
@@ -135,39 +135,29 @@ class DealFilter:
     search: str | None = strawberry.field(default=None, description="Part of the deal's name.")
 
 
-def deal_statement(filter: DealFilter | None, seen: Sight):
+def deal_statement(filter: DealFilter | None, seen: Sight) -> Any:
     """The deals a filter selects, within the caller's scope."""
     f = filter or DealFilter()
-    statement = select(SalesDeal).where(seen.where(SalesDeal.owner_id))
-    if f.pipeline_id is not None:
-        pk = id_arg(f.pipeline_id, "SalesPipeline", "filter.pipelineId")
-        statement = statement.where(SalesDeal.pipeline_id == pk)
-    if f.stage_ids is not None:
-        ids = [id_arg(s, "SalesStage", "filter.stageIds") for s in f.stage_ids]
-        statement = statement.where(SalesDeal.stage_id.in_(ids))
-    if f.owner_ids is not None:
-        statement = statement.where(SalesDeal.owner_id.in_(f.owner_ids))
-    if f.customer_id is not None:
-        pk = id_arg(f.customer_id, "Customer", "filter.customerId")
-        statement = statement.where(SalesDeal.customer_id == pk)
-    if f.company_id is not None:
-        pk = id_arg(f.company_id, "Company", "filter.companyId")
-        contacts = select(SalesCompanyContact.customer_id).where(
-            SalesCompanyContact.company_id == pk
-        )
-        statement = statement.where(SalesDeal.customer_id.in_(contacts))
-    if f.statuses is not None:
-        statement = statement.where(SalesDeal.status.in_([s.value for s in f.statuses]))
-    if f.close_after is not None:
-        statement = statement.where(SalesDeal.expected_close_date >= f.close_after)
-    if f.close_before is not None:
-        statement = statement.where(SalesDeal.expected_close_date <= f.close_before)
-    if f.search:
-        if len(f.search) > 200:
-            raise query_error("INVALID_ARGUMENT", "at most 200 characters", "filter.search")
-        pattern = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        statement = statement.where(or_(SalesDeal.name.ilike(pattern, escape="\\")))
-    return statement
+    if f.search and len(f.search) > 200:
+        raise query_error("INVALID_ARGUMENT", "at most 200 characters", "filter.search")
+    return rules.deal_select(
+        seen,
+        pipeline_id=_arg(f.pipeline_id, "SalesPipeline", "filter.pipelineId"),
+        stage_ids=None
+        if f.stage_ids is None
+        else [id_arg(s, "SalesStage", "filter.stageIds") for s in f.stage_ids],
+        owner_ids=f.owner_ids,
+        customer_id=_arg(f.customer_id, "Customer", "filter.customerId"),
+        company_id=_arg(f.company_id, "Company", "filter.companyId"),
+        statuses=None if f.statuses is None else [s.value for s in f.statuses],
+        close_after=f.close_after,
+        close_before=f.close_before,
+        search=f.search,
+    )
+
+
+def _arg(value: strawberry.ID | None, type_name: str, argument: str) -> int | None:
+    return None if value is None else id_arg(value, type_name, argument)
 
 
 @strawberry.type
@@ -187,10 +177,8 @@ class DealQueries:
     async def deal(self, info: Info, id: strawberry.ID) -> DealType | None:
         pk = id_arg(id, "Deal")
         async with info.context.app.read() as session:
-            found = await session.scalar(
-                deal_statement(None, _sight(info, DEALS_READ)).where(SalesDeal.id == pk)
-            )
-            return (await deal_views(session, [found]))[0] if found else None
+            found = await rules.visible_deals(session, [pk], _sight(info, DEALS_READ))
+            return (await deal_views(session, found))[0] if found else None
 
     @strawberry.field(
         description="Deals within your scope, filtered and sorted, a page at a time.",
@@ -362,6 +350,44 @@ class CreateSalesPipelinePayload:
     errors: list[UserError]
 
 
+@strawberry.input(name="SalesStageEditInput")
+class SalesStageEditInput(SalesStageInput):
+    id: strawberry.ID | None = strawberry.field(
+        default=None, description="A stage of the pipeline; left out: a new stage."
+    )
+
+
+@strawberry.input
+class UpdateSalesPipelineInput:
+    id: strawberry.ID
+    expected_version: int | None = strawberry.field(
+        default=None, description="The version you saw; a newer one is a CONFLICT."
+    )
+    name: str | None = None
+    stages: list[SalesStageEditInput] | None = strawberry.field(
+        default=None,
+        description="The stages as they should be, in order: an existing stage by its id "
+        "(renamed, moved, its probability or kind changed), a new one without; a stage left "
+        "out is removed. A stage holding deals is neither removed nor changes kind "
+        "(STAGE_HAS_DEALS names the deals: move them first).",
+    )
+
+
+def _stage_ids(stages: list[SalesStageEditInput]) -> list[int | None]:
+    """The stages' ids, every malformed one reported with its path."""
+    out: list[int | None] = []
+    problems: list[UserError] = []
+    for index, stage in enumerate(stages):
+        try:
+            out.append(_optional(stage.id, "SalesStage", "input", "stages", str(index), "id"))
+        except ValidationFailed as exc:
+            problems.extend(exc.errors)
+            out.append(None)
+    if problems:
+        raise ValidationFailed(problems)
+    return out
+
+
 @strawberry.input
 class CreateDealInput:
     name: str
@@ -437,6 +463,32 @@ class DealMutations:
 
         async def work(session):
             pipeline = await pipelines.create_pipeline(session, input.name, stages)
+            found = await pipelines.stages_of(session, [pipeline.id])
+            return pipeline_view(pipeline, found[pipeline.id])
+
+        result, errors = await perform(info, work)
+        return CreateSalesPipelinePayload(pipeline=result, errors=errors)
+
+    @strawberry.mutation(
+        description="Rename a pipeline; add, remove, rename and reorder its stages, change "
+        "their win probabilities and kinds.",
+        metadata=requires(DEALS_MANAGE),
+    )
+    async def update_sales_pipeline(
+        self, info: Info, input: UpdateSalesPipelineInput
+    ) -> CreateSalesPipelinePayload:
+        async def work(session):
+            pk = input_id(input.id, "SalesPipeline", "input", "id")
+            stages = None
+            if input.stages is not None:
+                ids = _stage_ids(input.stages)
+                stages = [
+                    pipelines.NewStage(s.name, s.kind.value, s.probability, stage_id)
+                    for s, stage_id in zip(input.stages, ids, strict=True)
+                ]
+            pipeline = await pipelines.update_pipeline(
+                session, pk, input.name, stages, input.expected_version
+            )
             found = await pipelines.stages_of(session, [pipeline.id])
             return pipeline_view(pipeline, found[pipeline.id])
 

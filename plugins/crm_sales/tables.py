@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Integer, UniqueConstraint
+from sqlalchemy import Column, Integer
 
 from crm_graph.plugin import Field, JsonColumn, MoneyColumn, SQLModel, UTCDateTimeColumn, utcnow
 
@@ -33,13 +33,15 @@ class SalesPipeline(SQLModel, table=True):
     name: str = Field(max_length=100, unique=True)
     position: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class SalesStage(SQLModel, table=True):
-    """One step of a pipeline, with the probability that a deal in it is won (percent)."""
+    """One step of a pipeline, with the probability that a deal in it is won (percent). A
+    removed stage stays (``removed_at``) for the stage history of the deals that were in it;
+    its name is unique among the pipeline's live stages (checked on write)."""
 
     __tablename__ = "sales_stage"
-    __table_args__ = (UniqueConstraint("pipeline_id", "name", name="uq_sales_stage_name"),)
 
     id: int | None = Field(default=None, primary_key=True)
     pipeline_id: int = Field(foreign_key="sales_pipeline.id", index=True)
@@ -47,6 +49,7 @@ class SalesStage(SQLModel, table=True):
     position: int
     probability: int  # 0..100; 100 for a won stage, 0 for a lost one
     kind: str = Field(default=OPEN, max_length=8)
+    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTimeColumn)
 
 
 _deal_version = Column("version", Integer, nullable=False, default=1)

@@ -81,6 +81,7 @@ class SalesPipelineType(Node):
     id: strawberry.ID
     name: str
     position: int
+    version: int = strawberry.field(description="Give it as expectedVersion when changing it.")
     stages: list[SalesStageType]
 
 
@@ -89,6 +90,7 @@ def pipeline_view(pipeline: SalesPipeline, stages: list[SalesStage]) -> SalesPip
         id=strawberry.ID(to_global_id("SalesPipeline", pipeline.id)),  # type: ignore[arg-type]
         name=pipeline.name,
         position=pipeline.position,
+        version=pipeline.version,
         stages=[stage_view(s) for s in stages],
     )
 
