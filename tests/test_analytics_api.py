@@ -315,6 +315,9 @@ async def test_model_and_chart_queries(analytics: GraphQLClient) -> None:
             retentionRate(from: "2026-05-01", to: "2026-11-01")
             repeatPurchaseRate
             clvDistribution(buckets: 5) { lower { amount } upper { amount } customers total { amount } }
+            churnBands { band customers }
+            segmentProfiles { segment { id name customers } recencyDays orders
+                              revenue { amount currency } predictedValue { amount } }
           }
         }"""
     )
@@ -337,6 +340,37 @@ async def test_model_and_chart_queries(analytics: GraphQLClient) -> None:
     buckets = charts["clvDistribution"]
     assert len(buckets) == 5 and buckets[-1]["upper"] is None
     assert sum(b["customers"] for b in buckets) == model["customers"]
+    scored: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = (
+            await analytics.data(
+                """query ($after: String) { customers(first: 100, after: $after) {
+                  pageInfo { hasNextPage endCursor } nodes { churnRisk { band } segment { id } } } }""",
+                {"after": after},
+            )
+        )["customers"]
+        scored += page["nodes"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert charts["churnBands"] == [
+        {
+            "band": band,
+            "customers": sum(1 for c in scored if (c["churnRisk"] or {}).get("band") == band),
+        }
+        for band in ("LOW", "MEDIUM", "HIGH")
+    ]
+    profiles = charts["segmentProfiles"]
+    assert [p["segment"]["customers"] for p in profiles] == [
+        sum(1 for c in scored if (c["segment"] or {}).get("id") == p["segment"]["id"])
+        for p in profiles
+    ]
+    assert [p["segment"]["customers"] for p in profiles] == sorted(
+        (p["segment"]["customers"] for p in profiles), reverse=True
+    )
+    assert all(p["recencyDays"] >= 0 and p["orders"] >= 1 for p in profiles)
+    assert all(float(p["revenue"]["amount"]) > 0 and p["predictedValue"] for p in profiles)
 
 
 async def test_training_emits_an_event_and_refuses_bad_input(analytics: GraphQLClient) -> None:

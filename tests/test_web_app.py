@@ -465,7 +465,10 @@ DASHBOARD = """{ analytics {
   rfmSegments { segment customers revenue { amount currency } }
   clvDistribution(buckets: 8) { customers }
   revenueByMonth { month orders revenue { amount currency } }
-  repeatPurchaseRate }
+  repeatPurchaseRate
+  churnBands { band customers }
+  segmentProfiles { segment { name customers } recencyDays orders
+                    revenue { amount currency } predictedValue { amount currency } } }
   analyticsModels }"""
 
 
@@ -512,6 +515,22 @@ async def test_analytics_dashboard_charts_the_reports_and_model_quality(app: Ser
     clv_counts = page.locator("figure[aria-labelledby=clv-chart] table tbody td:nth-child(2)")
     await expect(clv_counts).to_have_text([str(b["customers"]) for b in report["clvDistribution"]])
     await expect(_ticks(page, "clv-chart")).to_have_count(len(report["clvDistribution"]))
+    bands = report["churnBands"]
+    await expect(_table(page, "churn-chart")).to_have_text(
+        [f"{b['band']}{b['customers']}" for b in bands]
+    )
+    await expect(_ticks(page, "churn-chart")).to_have_text(["LOW", "MEDIUM", "HIGH"])
+    profiles = report["segmentProfiles"]
+    await expect(_table(page, "segments-chart")).to_have_text(
+        [
+            f"{p['segment']['name']}{p['segment']['customers']}{p['recencyDays']:g}"
+            f"{p['orders']:g}{_money(p['revenue'])}{_money(p['predictedValue'])}"
+            for p in profiles
+        ]
+    )
+    await expect(_ticks(page, "segments-chart")).to_have_text(
+        [p["segment"]["name"] for p in profiles]
+    )
     await expect(_table(page, "revenue-chart")).to_have_text(
         [f"{m['month']}{_money(m['revenue'])}{m['orders']}" for m in report["revenueByMonth"]]
     )

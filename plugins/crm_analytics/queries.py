@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_analytics.definitions import NOT_COUNTED
-from crm_analytics.tables import AnalyticsCustomerScore, AnalyticsModel
+from crm_analytics.tables import AnalyticsCustomerScore, AnalyticsModel, AnalyticsSegment
 from crm_graph.plugin import CustomerRow, OrderRow
 
 
@@ -26,6 +26,18 @@ async def segment_totals(session: AsyncSession) -> dict[str, tuple[int, float]]:
         select(score.rfm_segment, func.count(), func.sum(score.revenue)).group_by(score.rfm_segment)
     )
     return {name: (count, revenue or 0.0) for name, count, revenue in rows}
+
+
+async def churn_band_counts(session: AsyncSession) -> dict[str, int]:
+    """Scored customers per stored churn band."""
+    band = AnalyticsCustomerScore.churn_band
+    rows = await session.execute(select(band, func.count()).where(band.is_not(None)).group_by(band))
+    return {name: count for name, count in rows}
+
+
+async def segments(session: AsyncSession) -> list[AnalyticsSegment]:
+    """The stored segments, largest (number 1) first."""
+    return list(await session.scalars(select(AnalyticsSegment).order_by(AnalyticsSegment.number)))
 
 
 async def retention(

@@ -30,7 +30,12 @@ from crm_analytics.relations import (
     SIMILAR,
 )
 from crm_analytics.settings import NAME, AnalyticsSettings
-from crm_analytics.tables import AnalyticsCustomerScore, AnalyticsJob, AnalyticsModel
+from crm_analytics.tables import (
+    AnalyticsCustomerScore,
+    AnalyticsJob,
+    AnalyticsModel,
+    AnalyticsSegment,
+)
 from crm_graph.plugin import (
     CustomerRow,
     MoneyType,
@@ -226,6 +231,23 @@ class MonthlyRevenue:
     customers: int
 
 
+@strawberry.type(description="How many scored customers are in one churn risk band.")
+class ChurnBandSummary:
+    band: ChurnBand
+    customers: int
+
+
+@strawberry.type(description="A customer segment and its centre: the medians of its members.")
+class SegmentProfile:
+    segment: CustomerSegment
+    recency_days: float = strawberry.field(description="Days since the last order.")
+    orders: float
+    revenue: MoneyType
+    predicted_value: MoneyType | None = strawberry.field(
+        description="Predicted value next year; null when the CLV model was not trained."
+    )
+
+
 @strawberry.type(description="Customers whose predicted value falls in [lower, upper).")
 class ClvBucket:
     lower: MoneyType
@@ -250,6 +272,24 @@ class AnalyticsReport:
             )
             for name in SEGMENTS
         ]
+
+    @strawberry.field(description="Scored customers per churn risk band (every band, LOW first).")
+    async def churn_bands(self, info: Info) -> list[ChurnBandSummary]:
+        await _model(info.context, "churn", "churnBands")
+        async with info.context.app.read() as session:
+            counts = await queries.churn_band_counts(session)
+        return [
+            ChurnBandSummary(band=band, customers=counts.get(band.value, 0)) for band in ChurnBand
+        ]
+
+    @strawberry.field(
+        description="The customer segments (K-means) and their centres, largest first."
+    )
+    async def segment_profiles(self, info: Info) -> list[SegmentProfile]:
+        await _model(info.context, "segments", "segmentProfiles")
+        async with info.context.app.read() as session:
+            segments = await queries.segments(session)
+        return [_profile(info.context, segment) for segment in segments]
 
     @strawberry.field(description="Retention curves of the most recent cohorts (at most 24).")
     async def cohort_retention(
@@ -431,23 +471,34 @@ async def churn_risks(
     ]
 
 
+def _segment(segment: AnalyticsSegment) -> CustomerSegment:
+    return CustomerSegment(
+        id=to_global_id("CustomerSegment", segment.number),
+        name=segment.name,
+        description=segment.description,
+        customers=segment.customers,
+    )
+
+
+def _profile(context: RequestContext, segment: AnalyticsSegment) -> SegmentProfile:
+    centre = segment.centre
+    predicted = centre.get("predicted_value")
+    return SegmentProfile(
+        segment=_segment(segment),
+        recency_days=round(centre["recency_days"], 2),
+        orders=round(centre["orders"], 2),
+        revenue=_money(context, centre["revenue"]),
+        predicted_value=None if predicted is None else _money(context, predicted),
+    )
+
+
 async def customer_segments(
     customers: list[CustomerRow], context: RequestContext
 ) -> list[CustomerSegment | None]:
     await _model(context, "segments", "segment")
     numbers = [None if row is None else row.segment for row in await _scores(context, customers)]
     found = await load_related(context, SEGMENT, numbers)
-    return [
-        None
-        if segment is None
-        else CustomerSegment(
-            id=to_global_id("CustomerSegment", segment.number),
-            name=segment.name,
-            description=segment.description,
-            customers=segment.customers,
-        )
-        for segment in found
-    ]
+    return [None if segment is None else _segment(segment) for segment in found]
 
 
 async def customer_recommendations(

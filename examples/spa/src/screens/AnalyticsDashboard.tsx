@@ -3,6 +3,7 @@ import {
   Bar,
   BarChart,
   CartesianGrid,
+  Cell,
   Line,
   LineChart,
   Tooltip,
@@ -45,6 +46,28 @@ const AnalyticsDashboardQuery = graphql(`
         orders
       }
       repeatPurchaseRate
+      churnBands {
+        band
+        customers
+      }
+      segmentProfiles {
+        segment {
+          id
+          name
+          description
+          customers
+        }
+        recencyDays
+        orders
+        revenue {
+          amount
+          currency
+        }
+        predictedValue {
+          amount
+          currency
+        }
+      }
     }
     analyticsModels
   }
@@ -53,6 +76,7 @@ const AnalyticsDashboardQuery = graphql(`
 const WIDTH = 560;
 const HEIGHT = 260;
 const FILL = "#1a4fb3";
+const BAND_COLOURS = { LOW: "#2e7d32", MEDIUM: "#b26a00", HIGH: "#a11a1a" } as const;
 
 /** The analytics plugin's reports as charts (Recharts), each with its figures in a table. */
 export default function AnalyticsDashboard() {
@@ -60,6 +84,11 @@ export default function AnalyticsDashboard() {
   if (error) return <ErrorNote error={error} />;
   if (!data) return <p>Loading…</p>;
   const { rfmSegments, clvDistribution, revenueByMonth, repeatPurchaseRate } = data.analytics;
+  const { churnBands, segmentProfiles } = data.analytics;
+  const segments = segmentProfiles.map((profile) => ({
+    name: profile.segment.name,
+    customers: profile.segment.customers,
+  }));
   const quality = modelQuality(data.analyticsModels);
   const buckets = clvDistribution.map((bucket) => ({
     label: bucket.upper
@@ -110,6 +139,50 @@ export default function AnalyticsDashboard() {
           <DataTable
             head={[`Value (${clvDistribution[0]?.lower.currency ?? ""})`, "Customers"]}
             rows={buckets.map((b) => [b.label, b.customers])}
+          />
+        </Chart>
+        <Chart id="churn-chart" title="Customers per churn risk band">
+          <BarChart width={WIDTH} height={HEIGHT} data={churnBands} margin={{ bottom: 10 }}>
+            <CartesianGrid strokeDasharray="3 3" />
+            <XAxis dataKey="band" interval={0} />
+            <YAxis allowDecimals={false} />
+            <Tooltip />
+            <Bar dataKey="customers" name="Customers" isAnimationActive={false}>
+              {churnBands.map((entry) => (
+                <Cell key={entry.band} fill={BAND_COLOURS[entry.band]} />
+              ))}
+            </Bar>
+          </BarChart>
+          <DataTable
+            head={["Band", "Customers"]}
+            rows={churnBands.map((b) => [b.band, b.customers])}
+          />
+        </Chart>
+        <Chart id="segments-chart" title="Customer segments (K-means): size and profile">
+          <BarChart width={WIDTH} height={HEIGHT} data={segments} margin={{ bottom: 10 }}>
+            <CartesianGrid strokeDasharray="3 3" />
+            <XAxis dataKey="name" interval={0} />
+            <YAxis allowDecimals={false} />
+            <Tooltip />
+            <Bar dataKey="customers" name="Customers" fill={FILL} isAnimationActive={false} />
+          </BarChart>
+          <DataTable
+            head={[
+              "Segment",
+              "Customers",
+              "Days since last order",
+              "Orders",
+              "Revenue",
+              "Predicted value",
+            ]}
+            rows={segmentProfiles.map((p) => [
+              p.segment.name,
+              p.segment.customers,
+              p.recencyDays,
+              p.orders,
+              money(p.revenue),
+              p.predictedValue ? money(p.predictedValue) : "—",
+            ])}
           />
         </Chart>
         <Chart id="revenue-chart" title="Revenue per month">
