@@ -101,6 +101,9 @@ async def perform_sales_mutations(script: Any, customer: str, product: str) -> N
             {"dealId": other["deal"]["id"], "lines": [{"productId": product, "quantity": 1}]},
             "quote { id }",
         )
+        await script.input(
+            "updateQuote", "UpdateQuoteInput", {"id": quote["quote"]["id"], "contactName": "Ada"}
+        )
         await script.input("sendQuote", "QuoteActionInput", {"id": quote["quote"]["id"]})
         quotes.append(quote["quote"]["id"])
     await script.input("declineQuote", "QuoteActionInput", {"id": quotes[0]})

@@ -164,3 +164,115 @@ async def test_a_failed_acceptance_writes_nothing_and_expired_quotes_refuse(
     assert refused["errors"] == [{"code": "QUOTE_EXPIRED", "field": ["input", "id"]}]
     declined = await _act(sales, "declineQuote", quote["id"])
     assert declined["quote"]["status"] == "DECLINED"
+
+
+UPDATE = """
+mutation ($input: UpdateQuoteInput!) {
+  updateQuote(input: $input) {
+    quote { status version validUntil contactName contactEmail subtotal { amount } discount { amount }
+            tax { amount } total { amount currency }
+            lines { quantity unitPrice { amount } discountPercent net { amount } tax { amount } product { sku } } }
+    errors { code field }
+  }
+}
+"""
+
+
+async def test_a_draft_quote_is_edited_line_by_line_and_a_sent_one_no_more(
+    sales: GraphQLClient,
+) -> None:
+    ada = await new_customer(sales, "Ada")
+    widget = await _product(sales, "W-1", "10", "USD")
+    gadget = await _product(sales, "G-1", "5", "EUR")
+    deal = (await create_deal(sales, name="Widgets", customerId=ada, amount="10", currency="USD"))[
+        "deal"
+    ]
+    made = await sales.data(
+        QUOTE, {"input": {"dealId": deal["id"], "lines": [{"productId": widget, "quantity": 1}]}}
+    )
+    quote = made["createQuote"]["quote"]
+
+    async def update(**input) -> dict:
+        return (await sales.data(UPDATE, {"input": {"id": quote["id"], **input}}))["updateQuote"]
+
+    bad = await update(
+        contactEmail="not an address",
+        lines=[
+            {"productId": widget, "quantity": 0, "discountPercent": "101"},
+            {"productId": gadget, "quantity": 1},
+        ],
+    )
+    assert {(e["code"], ".".join(e["field"])) for e in bad["errors"]} == {
+        ("INVALID_EMAIL", "input.contactEmail"),
+        ("INVALID_QUANTITY", "input.lines.0.quantity"),
+        ("INVALID_VALUE", "input.lines.0.discountPercent"),
+        ("CURRENCY_MISMATCH", "input.lines.1.unitPrice"),
+    }
+    assert (await update(lines=[]))["errors"] == [
+        {"code": "INVALID_VALUE", "field": ["input", "lines"]}
+    ]
+    assert (await update(lines=[{"productId": "nope"}]))["errors"][0]["field"] == [
+        "input",
+        "lines",
+        "0",
+        "productId",
+    ]
+    unchanged = await sales.data(
+        "query ($id: ID!) { quote(id: $id) { version total { amount } lines { quantity } } }",
+        {"id": quote["id"]},
+    )
+    assert unchanged["quote"] == {
+        "version": 1,
+        "total": {"amount": "10.00"},
+        "lines": [{"quantity": 1}],
+    }
+
+    edited = await update(
+        expectedVersion=1,
+        contactName="Ada Byron",
+        validUntil="2099-01-31",
+        lines=[
+            {"productId": gadget, "quantity": 3, "unitPrice": "4", "taxRatePercent": "10"},
+            {"productId": widget, "quantity": 2, "discountPercent": "25"},
+        ],
+    )
+    assert edited["errors"] == []
+    changed = edited["quote"]
+    assert (changed["status"], changed["version"], changed["validUntil"]) == (
+        "DRAFT",
+        2,
+        "2099-01-31",
+    )
+    assert changed["contactName"] == "Ada Byron"
+    # gadget 3 x 4.00 = 12.00 net, tax 1.20; widget 2 x 10.00 = 20.00 less 25% = 15.00 net
+    assert [
+        (line["product"]["sku"], line["quantity"], line["net"]["amount"])
+        for line in changed["lines"]
+    ] == [
+        ("G-1", 3, "12.00"),
+        ("W-1", 2, "15.00"),
+    ]
+    assert (changed["subtotal"], changed["discount"], changed["tax"]) == (
+        {"amount": "32.00"},
+        {"amount": "5.00"},
+        {"amount": "1.20"},
+    )
+    assert changed["total"] == {"amount": "28.20", "currency": "USD"}
+    assert (await update(expectedVersion=1, contactName="X"))["errors"] == [
+        {"code": "CONFLICT", "field": ["input", "expectedVersion"]}
+    ]
+    rep = sales.acting_as("sales", "sam")
+    hidden = await rep.data(UPDATE, {"input": {"id": quote["id"], "contactName": "X"}})
+    assert hidden["updateQuote"]["errors"] == [{"code": "NOT_FOUND", "field": ["input", "id"]}]
+
+    await _act(sales, "sendQuote", quote["id"])
+    sent = await update(lines=[{"productId": widget, "quantity": 9}])
+    assert sent["errors"] == [{"code": "INVALID_TRANSITION", "field": ["input", "id"]}]
+    accepted = await _act(sales, "acceptQuote", quote["id"])
+    assert [
+        (line["quantity"], line["unitPrice"]["amount"])
+        for line in accepted["quote"]["order"]["lines"]
+    ] == [
+        (3, "4.00"),
+        (2, "7.50"),
+    ]

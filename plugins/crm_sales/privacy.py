@@ -16,6 +16,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import money, to_global_id
+from crm_sales.quotes import lines_of
 from crm_sales.tables import (
     SalesCompany,
     SalesCompanyContact,
@@ -59,14 +60,7 @@ async def export(session: AsyncSession, customer_id: int) -> dict[str, Any]:
             .order_by(SalesQuote.id)
         )
     )
-    lines: dict[int, list[SalesQuoteLine]] = {q.id: [] for q in quotes}  # type: ignore[misc]
-    if quotes:
-        for line in await session.scalars(
-            select(SalesQuoteLine)
-            .where(SalesQuoteLine.quote_id.in_(list(lines)))
-            .order_by(SalesQuoteLine.quote_id, SalesQuoteLine.position)
-        ):
-            lines[line.quote_id].append(line)
+    lines = await lines_of(session, [q.id for q in quotes])  # type: ignore[misc]
     tasks = await session.scalars(
         select(SalesTask).where(_about(customer_id)).order_by(SalesTask.id)
     )

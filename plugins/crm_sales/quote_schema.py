@@ -9,7 +9,6 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy import select
 from strawberry.types import Info
 
 from crm_graph.plugin import (
@@ -33,10 +32,10 @@ from crm_graph.plugin import (
     table_field,
     to_global_id,
 )
-from crm_sales import quotes
+from crm_sales import deals, quotes
 from crm_sales.config import QUOTES_READ, QUOTES_WRITE
-from crm_sales.scopes import sight
-from crm_sales.tables import SalesDeal, SalesQuote, SalesQuoteLine
+from crm_sales.scopes import EVERYTHING, sight
+from crm_sales.tables import SalesQuote
 from crm_sales.views import DealType, deal_views
 
 
@@ -66,35 +65,29 @@ class QuoteLineType:
 async def quote_lines(
     found: list[SalesQuote], context: RequestContext
 ) -> list[list[QuoteLineType]]:
-    ids = [q.id for q in found]
-    currency = {q.id: q.currency for q in found}
-    out: dict[int, list[QuoteLineType]] = {pk: [] for pk in ids}  # type: ignore[misc]
     async with context.app.read() as session:
-        rows = await session.scalars(
-            select(SalesQuoteLine)
-            .where(SalesQuoteLine.quote_id.in_(ids))
-            .order_by(SalesQuoteLine.quote_id, SalesQuoteLine.position)
-        )
-        for row in rows:
-            c = currency[row.quote_id]
-            out[row.quote_id].append(
-                QuoteLineType(
-                    quantity=row.quantity,
-                    unit_price=money(row.unit_price, c),
-                    discount_percent=row.discount_percent.normalize(),
-                    tax_rate_percent=row.tax_rate_percent.normalize(),
-                    net=money(row.net, c),
-                    tax=money(row.tax, c),
-                    product_id=row.product_id,
-                )
+        rows = await quotes.lines_of(session, [q.id for q in found])  # type: ignore[misc]
+    return [
+        [
+            QuoteLineType(
+                quantity=row.quantity,
+                unit_price=money(row.unit_price, q.currency),
+                discount_percent=row.discount_percent.normalize(),
+                tax_rate_percent=row.tax_rate_percent.normalize(),
+                net=money(row.net, q.currency),
+                tax=money(row.tax, q.currency),
+                product_id=row.product_id,
             )
-    return [out[q.id] for q in found]  # type: ignore[index]
+            for row in rows[q.id]  # type: ignore[index]
+        ]
+        for q in found
+    ]
 
 
 async def quote_deals(found: list[SalesQuote], context: RequestContext) -> list[DealType | None]:
-    ids = sorted({q.deal_id for q in found})
+    """Each quote's deal (the quote is seen when its deal is within the quotes:read scope)."""
     async with context.app.read() as session:
-        rows = list(await session.scalars(select(SalesDeal).where(SalesDeal.id.in_(ids))))
+        rows = await deals.visible_deals(session, sorted({q.deal_id for q in found}), EVERYTHING)
         views = {v.pk: v for v in await deal_views(session, rows)}
     return [views.get(q.deal_id) for q in found]
 
@@ -167,6 +160,22 @@ class CreateQuoteInput:
 
 
 @strawberry.input
+class UpdateQuoteInput:
+    id: strawberry.ID
+    expected_version: int | None = strawberry.field(
+        default=None, description="The version you saw; a newer one is a CONFLICT."
+    )
+    lines: list[QuoteLineInput] | None = strawberry.field(
+        default=None,
+        description="Every line as it should be, in order (add, change or remove lines by "
+        "listing them so); the totals are recomputed.",
+    )
+    valid_until: date | None = None
+    contact_name: str | None = None
+    contact_email: str | None = None
+
+
+@strawberry.input
 class QuoteActionInput:
     id: strawberry.ID
     expected_version: int | None = None
@@ -178,9 +187,9 @@ class QuotePayload:
     errors: list[UserError]
 
 
-def _lines(input: CreateQuoteInput) -> list[quotes.NewLine]:
+def _lines(lines: list[QuoteLineInput]) -> list[quotes.NewLine]:
     out, problems = [], []
-    for index, line in enumerate(input.lines):
+    for index, line in enumerate(lines):
         try:
             pk: int | None = input_id(
                 line.product_id, "Product", "input", "lines", str(index), "productId"
@@ -229,11 +238,7 @@ class QuoteQueries:
         pk = id_arg(id, "Quote")
         seen = sight(info.context.principal, QUOTES_READ)
         async with info.context.app.read() as session:
-            return await session.scalar(  # type: ignore[return-value]
-                select(SalesQuote)
-                .join(SalesDeal, SalesDeal.id == SalesQuote.deal_id)
-                .where(SalesQuote.id == pk, seen.where(SalesDeal.owner_id))
-            )
+            return await quotes.find_quote(session, pk, seen)  # type: ignore[return-value]
 
 
 @strawberry.type
@@ -250,12 +255,31 @@ class QuoteMutations:
             return await quotes.create_quote(
                 session,
                 deal,
-                _lines(input),
+                _lines(input.lines),
                 seen,
                 valid_until=input.valid_until,
                 contact_name=input.contact_name,
                 contact_email=input.contact_email,
             )
+
+        return await _payload(info, *await perform(info, work))
+
+    @strawberry.mutation(
+        description="Change a DRAFT quote: its lines (totals recomputed), validity or contact.",
+        metadata=requires(QUOTES_WRITE),
+    )
+    async def update_quote(self, info: Info, input: UpdateQuoteInput) -> QuotePayload:
+        seen = sight(info.context.principal, QUOTES_WRITE)
+
+        async def work(session):
+            pk = input_id(input.id, "Quote", "input", "id")
+            changes = quotes.QuoteChanges(
+                lines=None if input.lines is None else _lines(input.lines),
+                valid_until=input.valid_until,
+                contact_name=input.contact_name,
+                contact_email=input.contact_email,
+            )
+            return await quotes.update_quote(session, pk, changes, seen, input.expected_version)
 
         return await _payload(info, *await perform(info, work))
 

@@ -16,7 +16,7 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import (
@@ -63,23 +63,15 @@ def _percent(value: Decimal, errors: Collector, *path: str) -> Decimal:
     return value
 
 
-async def create_quote(
+async def _priced(
     session: AsyncSession,
-    deal_id: int,
+    deal: SalesDeal,
     lines: list[NewLine],
-    sight: Sight,
-    *,
-    valid_until: date | None,
-    contact_name: str | None,
-    contact_email: str | None,
-    at: tuple[str, ...] = ("input",),
-) -> SalesQuote:
-    """A draft quote for a deal the caller sees, priced in the deal's currency: a product
-    priced in another currency needs its unit price given."""
-    deal = await sight.find(session, SalesDeal, deal_id, "deal", *at, "dealId")
-    errors = Collector()
-    name = clean_text(contact_name, errors, *at, "contactName", max_length=300)
-    email = normalise_email(contact_email, errors, *at, "contactEmail")
+    errors: Collector,
+    at: tuple[str, ...],
+) -> list[SalesQuoteLine]:
+    """The lines priced in the deal's currency: a product priced in another currency needs
+    its unit price given (``CURRENCY_MISMATCH``); every problem goes to ``errors``."""
     if not 1 <= len(lines) <= MAX_LINES:
         errors.add("INVALID_VALUE", f"1 to {MAX_LINES} lines", *at, "lines")
     ids = {line.product_id for line in lines if line.product_id is not None}
@@ -127,26 +119,101 @@ async def create_quote(
                 tax=tax,
             )
         )
-    errors.check()
-    subtotal = sum((r.unit_price * r.quantity for r in rows), Decimal(0))
+    return rows
+
+
+async def _set_lines(session: AsyncSession, quote: SalesQuote, rows: list[SalesQuoteLine]) -> None:
+    """``rows`` become the quote's lines and its totals their sums."""
+    subtotal = _round(sum((r.unit_price * r.quantity for r in rows), Decimal(0)), quote.currency)
     nets = sum((r.net for r in rows), Decimal(0))
     taxes = sum((r.tax for r in rows), Decimal(0))
+    quote.subtotal, quote.discount = subtotal, subtotal - nets
+    quote.tax, quote.total = taxes, nets + taxes
+    await session.flush()
+    await session.execute(delete(SalesQuoteLine).where(SalesQuoteLine.quote_id == quote.id))
+    for row in rows:
+        row.quote_id = quote.id
+        session.add(row)
+    await session.flush()
+
+
+async def create_quote(
+    session: AsyncSession,
+    deal_id: int,
+    lines: list[NewLine],
+    sight: Sight,
+    *,
+    valid_until: date | None,
+    contact_name: str | None,
+    contact_email: str | None,
+    at: tuple[str, ...] = ("input",),
+) -> SalesQuote:
+    """A draft quote for a deal the caller sees, priced in the deal's currency."""
+    deal = await sight.find(session, SalesDeal, deal_id, "deal", *at, "dealId")
+    errors = Collector()
+    name = clean_text(contact_name, errors, *at, "contactName", max_length=300)
+    email = normalise_email(contact_email, errors, *at, "contactEmail")
+    rows = await _priced(session, deal, lines, errors, at)
+    errors.check()
+    zero = Decimal(0)
     quote = SalesQuote(
         deal_id=deal.id,
         currency=deal.currency,
         valid_until=valid_until,
         contact_name=name,
         contact_email=email,
-        subtotal=_round(subtotal, deal.currency),
-        discount=_round(subtotal, deal.currency) - nets,
-        tax=taxes,
-        total=nets + taxes,
+        subtotal=zero,
+        discount=zero,
+        tax=zero,
+        total=zero,
     )
     session.add(quote)
-    await session.flush()
-    for row in rows:
-        row.quote_id = quote.id
-        session.add(row)
+    await _set_lines(session, quote, rows)
+    return quote
+
+
+@dataclass(frozen=True)
+class QuoteChanges:
+    """What an edit of a draft sets (``None``: unchanged; ``lines``: all of them, in order)."""
+
+    lines: list[NewLine] | None = None
+    valid_until: date | None = None
+    contact_name: str | None = None
+    contact_email: str | None = None
+
+
+async def update_quote(
+    session: AsyncSession,
+    quote_id: int,
+    changes: QuoteChanges,
+    sight: Sight,
+    expected_version: int | None = None,
+    at: tuple[str, ...] = ("input",),
+) -> SalesQuote:
+    """Edit a draft: its lines (replaced by ``changes.lines``: lines are added, changed and
+    removed by listing them as they should be; totals recomputed), validity or contact. A
+    quote once sent is what the customer saw: it changes no more (``INVALID_TRANSITION``)."""
+    quote, deal = await visible_quote(session, quote_id, sight, *at, "id")
+    check_version(quote, expected_version)
+    if quote.status != DRAFT:
+        raise fail("INVALID_TRANSITION", f"a {quote.status} quote cannot change", *at, "id")
+    errors = Collector()
+    if changes.contact_name is not None:
+        quote.contact_name = clean_text(
+            changes.contact_name, errors, *at, "contactName", max_length=300
+        )
+    if changes.contact_email is not None:
+        quote.contact_email = normalise_email(changes.contact_email, errors, *at, "contactEmail")
+    if changes.valid_until is not None:
+        quote.valid_until = changes.valid_until
+    rows = None
+    if changes.lines is not None:
+        rows = await _priced(session, deal, changes.lines, errors, at)
+    errors.check()
+    if rows is not None:
+        await _set_lines(session, quote, rows)
+    quote.version += 1
+    quote.updated_at = utcnow()
     await session.flush()
     return quote
 
@@ -164,6 +231,39 @@ async def visible_quote(
     if found is None:
         raise fail("NOT_FOUND", "no such quote", *path)
     return found[0], found[1]
+
+
+async def find_quote(session: AsyncSession, quote_id: int, sight: Sight) -> SalesQuote | None:
+    """The quote, if its deal is within ``sight``."""
+    return await session.scalar(
+        select(SalesQuote)
+        .join(SalesDeal, SalesDeal.id == SalesQuote.deal_id)
+        .where(SalesQuote.id == quote_id, sight.where(SalesDeal.owner_id))
+    )
+
+
+async def lines_of(session: AsyncSession, quote_ids: list[int]) -> dict[int, list[SalesQuoteLine]]:
+    """Each quote's lines in order (one statement)."""
+    found: dict[int, list[SalesQuoteLine]] = {pk: [] for pk in quote_ids}
+    if quote_ids:
+        for line in await session.scalars(
+            select(SalesQuoteLine)
+            .where(SalesQuoteLine.quote_id.in_(quote_ids))
+            .order_by(SalesQuoteLine.quote_id, SalesQuoteLine.position)
+        ):
+            found[line.quote_id].append(line)
+    return found
+
+
+async def quotes_of(session: AsyncSession, deal_ids: list[int]) -> dict[int, list[SalesQuote]]:
+    """Each deal's quotes, oldest first (one statement)."""
+    found: dict[int, list[SalesQuote]] = {pk: [] for pk in deal_ids}
+    if deal_ids:
+        for quote in await session.scalars(
+            select(SalesQuote).where(SalesQuote.deal_id.in_(deal_ids)).order_by(SalesQuote.id)
+        ):
+            found[quote.deal_id].append(quote)
+    return found
 
 
 # Which status each action leads to, and from which.
@@ -216,13 +316,7 @@ async def _accept(
     actor: str | None,
     at: tuple[str, ...],
 ) -> None:
-    lines = list(
-        await session.scalars(
-            select(SalesQuoteLine)
-            .where(SalesQuoteLine.quote_id == quote.id)
-            .order_by(SalesQuoteLine.position)
-        )
-    )
+    lines = (await lines_of(session, [quote.id]))[quote.id]  # type: ignore[list-item,index]
     order, _lines = await place_order(
         session,
         deal.customer_id,

@@ -13,7 +13,6 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
@@ -34,7 +33,7 @@ from crm_graph.plugin import (
     utcnow,
 )
 from crm_sales import deals as deal_rules
-from crm_sales import pipelines
+from crm_sales import pipelines, quotes
 from crm_sales.config import DEALS_READ, QUOTES_READ
 
 if TYPE_CHECKING:
@@ -160,14 +159,8 @@ async def deal_pipelines(deals: list[DealType], context: RequestContext) -> list
 
 async def deal_quotes(deals: list[DealType], context: RequestContext) -> list[list[SalesQuote]]:
     """Each deal's quotes (one statement for all deals of a level)."""
-    ids = [d.pk for d in deals]
     async with context.app.read() as session:
-        rows = await session.scalars(
-            select(SalesQuote).where(SalesQuote.deal_id.in_(ids)).order_by(SalesQuote.id)
-        )
-        found: dict[int, list[SalesQuote]] = {pk: [] for pk in ids}
-        for row in rows:
-            found[row.deal_id].append(row)
+        found = await quotes.quotes_of(session, [d.pk for d in deals])
     return [found[d.pk] for d in deals]
 
 
