@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
@@ -77,11 +80,52 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 @asynccontextmanager
 async def write_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on any exception."""
-    bind = engine
-    if is_sqlite(str(engine.url)):
-        bind = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-    async with AsyncSession(bind, expire_on_commit=False) as session, session.begin():
+    if not is_sqlite(str(engine.url)):
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+        return
+    bind = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+    async with (
+        _sqlite_writer_turn(engine),
+        AsyncSession(bind, expire_on_commit=False) as session,
+        session.begin(),
+    ):
         yield session
+
+
+# The SQLite write turns of this process: per pool (one database file), per event loop.
+_write_turns: WeakKeyDictionary[Any, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = (
+    WeakKeyDictionary()
+)
+_holding_turn: ContextVar[frozenset[int]] = ContextVar("holding_turn", default=frozenset())
+
+
+@asynccontextmanager
+async def _sqlite_writer_turn(engine: AsyncEngine) -> AsyncIterator[None]:
+    """The writers of one process take SQLite's write lock in turn, first come first served.
+
+    SQLite's busy handler polls with growing sleeps and is not fair: with several writers in
+    one process, one of them could wait out the whole busy timeout while the others take the
+    lock again and again ("database is locked" at ``BEGIN IMMEDIATE`` with four concurrent
+    writers on a loaded machine). Queued here, only one writer per process meets other
+    processes' writers at the busy handler. A unit of work opened inside another one of the
+    same task does not queue behind it.
+    """
+    pool = engine.sync_engine.pool
+    held = _holding_turn.get()
+    if id(pool) in held:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    turn = _write_turns.get(pool)
+    if turn is None or turn[0] is not loop:
+        turn = _write_turns[pool] = (loop, asyncio.Lock())
+    async with turn[1]:
+        token = _holding_turn.set(held | {id(pool)})
+        try:
+            yield
+        finally:
+            _holding_turn.reset(token)
 
 
 @asynccontextmanager
