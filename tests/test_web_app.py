@@ -2,9 +2,10 @@
 Chromium against a real ``crm-graph serve`` on a seeded database.
 
 The browser test needs what ``make install`` prepares outside pytest's timed run: Debian's
-Chromium at /usr/bin/chromium (or ``CRM_TEST_CHROMIUM``) and the built app
-(examples/spa/dist). Without them it fails, naming the command; it never skips. Screenshots
-of each screen go to screenshots/web-app/<database>/ (gitignored) for review.
+Chromium at /usr/bin/chromium (or ``CRM_TEST_CHROMIUM``), the built app (examples/spa/dist)
+and its node_modules (axe-core). Without them it fails, naming the command; it never skips.
+Each screen is checked with axe-core (no serious or critical violation) and its screenshot goes
+to screenshots/web-app/<database>/ (gitignored) for review.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ SCREENSHOTS = ROOT / "screenshots" / "web-app"
 # Generous: the machine running the suite may be loaded many times over.
 WAIT_MS = 60_000
 PAGE_SIZE = 20  # examples/spa/src/screens/Customers.tsx
+# axe-core, a locked dev dependency of the app (npm ci puts it there), checks each screen.
+AXE = ROOT / "examples" / "spa" / "node_modules" / "axe-core" / "axe.min.js"
 expect.set_options(timeout=WAIT_MS)
 
 
@@ -86,6 +89,8 @@ def _prerequisites() -> None:
         missing.append(f"Chromium at {CHROMIUM} (Debian package `chromium`)")
     if not (DEFAULT_BUILD / "index.html").is_file():
         missing.append(f"the built web app in {DEFAULT_BUILD}")
+    if not AXE.is_file():
+        missing.append(f"axe-core in {AXE.parent}")
     if missing:
         pytest.fail(f"the browser test needs {' and '.join(missing)}: run `make install`")
 
@@ -120,6 +125,20 @@ class Served:
             timeout=60,
         )
         return response.json()
+
+    async def accessible(self, page: Page, screen: str) -> None:
+        """Screenshot ``page`` as ``screen`` and fail on any serious or critical axe-core
+        violation (evaluated through the DevTools protocol, which the app's CSP allows)."""
+        await page.screenshot(path=self.shots / f"{screen}.png", full_page=True)
+        if not await page.evaluate("typeof axe !== 'undefined'"):
+            await page.evaluate(AXE.read_text())
+        violations = await page.evaluate(
+            """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+                .filter((v) => v.impact === "serious" || v.impact === "critical")
+                .map((v) => `${v.id} (${v.impact}): ${v.help}: `
+                  + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", "))"""
+        )
+        assert violations == [], f"{screen}: {violations}"
 
     async def signed_in(self, role: str) -> Page:
         """A new browser context signed in with ``role``'s key, on the customers list."""
@@ -210,25 +229,25 @@ async def test_sign_in_search_page_and_open_a_customer_360(app: Served) -> None:
         "The API refused this key.", timeout=WAIT_MS
     )
     assert await page.evaluate("sessionStorage.length") == 0
-    await page.screenshot(path=app.shots / "01-sign-in-refused.png")
+    await app.accessible(page, "01-sign-in-refused")
 
     page = await app.signed_in("admin")
     rows = page.locator("tbody tr td:first-child")
     await expect(page.get_by_text(f"{first['totalCount']} customers")).to_be_visible()
     await expect(rows).to_have_text(_names(first))
     assert app.keys["admin"] not in page.url  # the key never goes into the URL
-    await page.screenshot(path=app.shots / "02-customers.png", full_page=True)
+    await app.accessible(page, "02-customers")
 
     await page.get_by_role("button", name="Next page").click()
     await expect(rows).to_have_text(_names(second))
-    await page.screenshot(path=app.shots / "03-customers-page-2.png", full_page=True)
+    await app.accessible(page, "03-customers-page-2")
     await page.get_by_role("button", name="Previous page").click()
     await expect(rows).to_have_text(_names(first))
     await expect(page.get_by_role("button", name="Previous page")).to_be_disabled()
 
     await page.get_by_label("Search customers").press_sequentially(chosen["name"])
     await expect(rows).to_have_text(_names(found))
-    await page.screenshot(path=app.shots / "04-customers-search.png", full_page=True)
+    await app.accessible(page, "04-customers-search")
 
     await page.get_by_role("link", name=chosen["name"], exact=True).first.click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(chosen["name"])
@@ -241,21 +260,21 @@ async def test_sign_in_search_page_and_open_a_customer_360(app: Served) -> None:
         f"Interactions ({profile['interactions']['totalCount']})"
     )
     await expect(page.locator("[data-field=email]")).to_have_text(profile["email"] or "—")
-    await page.screenshot(path=app.shots / "05-customer-360.png", full_page=True)
+    await app.accessible(page, "05-customer-360")
 
     # Without pii:read the API masks personal data, and the screen shows it masked.
     page = await app.signed_in("readonly")
     await page.goto(f"{app.url}/app/#/customers/{chosen['id']}")
     await expect(page.locator("[data-field=email]")).to_have_text(masked or "—")
     assert masked != profile["email"]
-    await page.screenshot(path=app.shots / "06-customer-360-readonly.png", full_page=True)
+    await app.accessible(page, "06-customer-360-readonly")
 
     # Without orders:read (marketing) the orders section is not shown at all.
     page = await app.signed_in("marketing")
     await page.goto(f"{app.url}/app/#/customers/{chosen['id']}")
     await expect(page.locator("#interactions-title")).to_be_visible()
     await expect(page.locator("#orders-title")).to_have_count(0)
-    await page.screenshot(path=app.shots / "07-customer-360-marketing.png", full_page=True)
+    await app.accessible(page, "07-customer-360-marketing")
 
 
 async def test_filter_by_lifecycle_stage_and_tags_sort_and_page(app: Served) -> None:
@@ -289,7 +308,7 @@ async def test_filter_by_lifecycle_stage_and_tags_sort_and_page(app: Served) -> 
     await expect(rows).to_have_text(_names(by_name))
     await page.get_by_role("button", name="Next page").click()
     await expect(rows).to_have_text(_names(by_name_2))
-    await page.screenshot(path=app.shots / "08-customers-filtered.png", full_page=True)
+    await app.accessible(page, "08-customers-filtered")
     # Another order is another list: it starts from its own first page.
     await page.get_by_label("Sort by").select_option(label="Name, Z to A")
     await expect(rows).to_have_text(_names(by_name_desc))
@@ -323,7 +342,7 @@ async def test_create_and_edit_with_user_errors_and_a_version_conflict(app: Serv
     email = page.get_by_label("E-mail")
     await expect(page.locator("#email-error")).to_have_text(bad_email["message"])
     await expect(email).to_have_attribute("aria-invalid", "true")
-    await page.screenshot(path=app.shots / "09-new-customer-error.png", full_page=True)
+    await app.accessible(page, "09-new-customer-error")
     assert _listed(app, filter={"search": "Ada Webapp"})["totalCount"] == 0
 
     await email.fill("ada.webapp@example.com")
@@ -352,7 +371,7 @@ async def test_create_and_edit_with_user_errors_and_a_version_conflict(app: Serv
     await page.get_by_role("button", name="Save changes").click()
     conflict = page.get_by_role("alert").filter(has_text="Someone else changed this customer")
     await expect(conflict).to_be_visible()
-    await page.screenshot(path=app.shots / "10-edit-customer-conflict.png", full_page=True)
+    await app.accessible(page, "10-edit-customer-conflict")
     assert app.api("admin", CUSTOMER, {"id": customer_id})["customer"]["company"] == (
         "Someone Else Ltd"
     )
@@ -451,7 +470,7 @@ async def test_customer_360_shows_analytics_deals_tasks_and_tickets(app: Served)
     await expect(page.locator("#tickets-title ~ table tbody td:first-child")).to_have_text(
         [ticket["subject"] for ticket in seen["tickets"]]
     )
-    await page.screenshot(path=app.shots / "11-customer-360-plugins.png", full_page=True)
+    await app.accessible(page, "11-customer-360-plugins")
 
     # Marketing reads analytics but not deals, tasks or tickets: only the analytics panel shows.
     page = await app.signed_in("marketing")
@@ -547,7 +566,7 @@ async def test_analytics_dashboard_charts_the_reports_and_model_quality(app: Ser
             for c in candidates
         ]
     )
-    await page.screenshot(path=app.shots / "12-analytics-dashboard.png", full_page=True)
+    await app.accessible(page, "12-analytics-dashboard")
     assert policy_violations == []
 
     # A key without analytics:read is offered no dashboard, and is told so at its address.
