@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -574,3 +575,69 @@ async def test_analytics_dashboard_charts_the_reports_and_model_quality(app: Ser
     await expect(page.get_by_role("link", name="Analytics", exact=True)).to_have_count(0)
     await page.goto(f"{app.url}/app/#/analytics")
     await expect(page.get_by_role("alert")).to_contain_text("needs analytics:read")
+
+
+TICKET_QUEUE = """{ tickets(filter: {statuses: [NEW, OPEN, PENDING]},
+  orderBy: {field: PRIORITY, direction: DESC}, first: 50) {
+  totalCount nodes { subject customer { name } priority status sla { state remaining } } } }"""
+
+
+def _sla(sla: dict[str, Any] | None) -> str:
+    """As the app writes a ticket's SLA: its state and the business minutes to the next target."""
+    if sla is None:
+        return "—"
+    minutes = sla["remaining"]
+    if minutes is None:
+        return f"{sla['state']}: —"
+    size = abs(minutes)
+    text = f"{size // 60} h {size % 60} min" if size >= 60 else f"{size} min"
+    return f"{sla['state']}: {text} {'left' if minutes >= 0 else 'overdue'}"
+
+
+async def test_ticket_queue_with_sla_countdowns_and_the_csat_nps_trend(app: Served) -> None:
+    queue = app.api("admin", TICKET_QUEUE)["tickets"]
+    assert queue["nodes"], "the demo data should leave tickets open"
+
+    page = await app.signed_in("admin")
+    await page.get_by_role("link", name="Tickets", exact=True).click()
+    await expect(page.locator("#queue-title")).to_have_text(f"Open queue ({queue['totalCount']})")
+    rows = page.locator("#queue-title + table tbody tr")
+    # The SLA clocks run while the test reads them: a minute may pass between the two reads.
+    await expect(rows.locator("td:first-child")).to_have_text(
+        [t["subject"] for t in queue["nodes"]]
+    )
+    shown = await rows.locator("td:nth-child(5)").all_inner_texts()
+    after = app.api("admin", TICKET_QUEUE)["tickets"]["nodes"]
+    # The SLA clocks run while the test reads them: each row shows the first or the second read.
+    for text, ticket, later in zip(shown, queue["nodes"], after, strict=True):
+        assert text in {_sla(ticket["sla"]), _sla(later["sla"])}, (text, ticket, later)
+    assert any(text.endswith(("left", "overdue")) for text in shown)
+
+    today = date.today()
+    trend = app.api(
+        "admin",
+        """query ($from: Date!, $to: Date!) { serviceMetrics(from: $from, to: $to, groupBy: MONTH)
+          { start csat csatResponses nps npsResponses } }""",
+        {"from": (today - timedelta(days=365)).isoformat(), "to": today.isoformat()},
+    )["serviceMetrics"]
+    assert any(p["csatResponses"] for p in trend), "the demo data should have CSAT answers"
+    await expect(page.locator("figure[aria-labelledby=trend-chart] tbody tr")).to_have_text(
+        [
+            f"{p['start']}{_figure(p['csat'])}{p['csatResponses']}"
+            f"{_figure(p['nps'])}{p['npsResponses']}"
+            for p in trend
+        ]
+    )
+    await expect(page.locator("figure[aria-labelledby=trend-chart] .recharts-line")).to_have_count(
+        2
+    )
+    await app.accessible(page, "13-tickets")
+
+    # Marketing reads surveys but not tickets: no queue.
+    page = await app.signed_in("marketing")
+    await expect(page.get_by_role("link", name="Tickets", exact=True)).to_have_count(0)
+
+
+def _figure(value: float | None) -> str:
+    """A score as the app writes it (one decimal), or its dash for none."""
+    return "—" if value is None else f"{value:.1f}"

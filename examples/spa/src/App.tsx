@@ -14,6 +14,7 @@ const Customer360 = lazy(() => import("./screens/Customer360"));
 const NewCustomer = lazy(() => import("./screens/NewCustomer"));
 const EditCustomer = lazy(() => import("./screens/EditCustomer"));
 const AnalyticsDashboard = lazy(() => import("./screens/AnalyticsDashboard"));
+const Tickets = lazy(() => import("./screens/Tickets"));
 
 export function App() {
   const [key, setKey] = useState(storedKey);
@@ -44,6 +45,7 @@ function SignedIn({ onSignOut }: { onSignOut: () => void }) {
           <nav aria-label="Screens" className="screens">
             {holds(viewer, "customers:read") && <a href="#/customers">Customers</a>}
             {holds(viewer, "analytics:read") && <a href="#/analytics">Analytics</a>}
+            {holds(viewer, "tickets:read") && <a href="#/tickets">Tickets</a>}
           </nav>
         )}
         {viewer && (
@@ -72,9 +74,11 @@ function Screen({ route, viewer }: { route: Route; viewer: Viewer }) {
   const needs =
     route.screen === "analytics"
       ? "analytics:read"
-      : route.screen === "new-customer" || route.screen === "edit-customer"
-        ? "customers:write"
-        : "customers:read";
+      : route.screen === "tickets"
+        ? "tickets:read"
+        : route.screen === "new-customer" || route.screen === "edit-customer"
+          ? "customers:write"
+          : "customers:read";
   if (!holds(viewer, needs)) {
     return (
       <p role="alert" className="error">
@@ -85,6 +89,8 @@ function Screen({ route, viewer }: { route: Route; viewer: Viewer }) {
   switch (route.screen) {
     case "analytics":
       return <AnalyticsDashboard />;
+    case "tickets":
+      return <Tickets />;
     case "new-customer":
       return <NewCustomer />;
     case "edit-customer":

@@ -7,10 +7,12 @@ export type Route =
   | { screen: "new-customer" }
   | { screen: "customer"; id: string }
   | { screen: "edit-customer"; id: string }
-  | { screen: "analytics" };
+  | { screen: "analytics" }
+  | { screen: "tickets" };
 
 export function parseRoute(hash: string): Route {
   if (hash === "#/analytics") return { screen: "analytics" };
+  if (hash === "#/tickets") return { screen: "tickets" };
   if (hash === "#/customers/new") return { screen: "new-customer" };
   const match = /^#\/customers\/([^/]+)(\/edit)?$/.exec(hash);
   if (!match) return { screen: "customers" };

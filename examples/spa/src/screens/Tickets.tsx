@@ -1,0 +1,155 @@
+import { useEffect } from "react";
+import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
+import { useQuery } from "urql";
+import { ErrorNote } from "../errors";
+import { when } from "../format";
+import { graphql } from "../gql";
+import { customerHref } from "../route";
+
+const TicketQueueQuery = graphql(`
+  query TicketQueue {
+    tickets(
+      filter: { statuses: [NEW, OPEN, PENDING] }
+      orderBy: { field: PRIORITY, direction: DESC }
+      first: 50
+    ) {
+      totalCount
+      nodes {
+        id
+        subject
+        status
+        priority
+        createdAt
+        customer {
+          id
+          name
+        }
+        sla {
+          state
+          remaining
+        }
+      }
+    }
+  }
+`);
+
+const ServiceTrendQuery = graphql(`
+  query ServiceTrend($from: Date!, $to: Date!) {
+    serviceMetrics(from: $from, to: $to, groupBy: MONTH) {
+      start
+      csat
+      csatResponses
+      nps
+      npsResponses
+    }
+  }
+`);
+
+/** How often the queue asks the API again: SLA clocks run in business minutes, which only the
+ * server can count, so the countdowns are refreshed from it rather than ticked here. */
+const REFRESH_MS = 60_000;
+
+/** `125` -> "2 h 5 min left", `-30` -> "30 min overdue": business minutes to the next target. */
+function countdown(minutes: number | null | undefined): string {
+  if (minutes === null || minutes === undefined) return "—";
+  const size = Math.abs(minutes);
+  const text = size >= 60 ? `${Math.floor(size / 60)} h ${size % 60} min` : `${size} min`;
+  return minutes >= 0 ? `${text} left` : `${text} overdue`;
+}
+
+const isoDay = (date: Date) => date.toISOString().slice(0, 10);
+const score = (value: number | null | undefined) => (value == null ? "—" : value.toFixed(1));
+
+/** The service plugin's open tickets, most urgent first, with their SLA countdowns, and the
+ * CSAT and NPS trend of the last twelve months. */
+export default function Tickets() {
+  const [{ data, error }, refresh] = useQuery({ query: TicketQueueQuery });
+  useEffect(() => {
+    const timer = setInterval(() => refresh({ requestPolicy: "network-only" }), REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [refresh]);
+  const today = new Date();
+  const yearAgo = new Date(today.getTime() - 365 * 86_400_000);
+  const [{ data: trend, error: trendError }] = useQuery({
+    query: ServiceTrendQuery,
+    variables: { from: isoDay(yearAgo), to: isoDay(today) },
+  });
+  const queue = data?.tickets;
+
+  return (
+    <section aria-labelledby="tickets-title" className="dashboard">
+      <h1 id="tickets-title">Tickets</h1>
+      {error && <ErrorNote error={error} />}
+      {queue && (
+        <section aria-labelledby="queue-title">
+          <h2 id="queue-title">Open queue ({queue.totalCount})</h2>
+          <table aria-labelledby="queue-title">
+            <thead>
+              <tr>
+                <th scope="col">Subject</th>
+                <th scope="col">Customer</th>
+                <th scope="col">Priority</th>
+                <th scope="col">Status</th>
+                <th scope="col">SLA</th>
+                <th scope="col">Opened</th>
+              </tr>
+            </thead>
+            <tbody>
+              {queue.nodes.map((ticket) => (
+                <tr key={ticket.id}>
+                  <td>{ticket.subject}</td>
+                  <td>
+                    <a href={customerHref(ticket.customer.id)}>{ticket.customer.name}</a>
+                  </td>
+                  <td>{ticket.priority}</td>
+                  <td>{ticket.status}</td>
+                  <td data-sla={ticket.sla?.state ?? "NONE"}>
+                    {ticket.sla ? `${ticket.sla.state}: ${countdown(ticket.sla.remaining)}` : "—"}
+                  </td>
+                  <td>{when(ticket.createdAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
+      {trendError && <ErrorNote error={trendError} />}
+      {trend && (
+        <figure aria-labelledby="trend-chart" className="chart">
+          <figcaption id="trend-chart">CSAT and NPS per month</figcaption>
+          <LineChart width={720} height={260} data={trend.serviceMetrics}>
+            <CartesianGrid strokeDasharray="3 3" />
+            <XAxis dataKey="start" />
+            <YAxis domain={[-100, 100]} />
+            <Tooltip />
+            <Legend />
+            <Line dataKey="csat" name="CSAT %" stroke="#1a4fb3" isAnimationActive={false} />
+            <Line dataKey="nps" name="NPS" stroke="#b26a00" isAnimationActive={false} />
+          </LineChart>
+          <table className="chart-data">
+            <thead>
+              <tr>
+                <th scope="col">Month</th>
+                <th scope="col">CSAT %</th>
+                <th scope="col">Answers</th>
+                <th scope="col">NPS</th>
+                <th scope="col">Answers</th>
+              </tr>
+            </thead>
+            <tbody>
+              {trend.serviceMetrics.map((period) => (
+                <tr key={period.start}>
+                  <td>{period.start}</td>
+                  <td>{score(period.csat)}</td>
+                  <td>{period.csatResponses}</td>
+                  <td>{score(period.nps)}</td>
+                  <td>{period.npsResponses}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </figure>
+      )}
+    </section>
+  );
+}
