@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from crm_graph.plugin import (
     AppContext,
@@ -235,3 +236,58 @@ async def _true(value: Any) -> Any:
 async def _found(read: Any, predicate: Any) -> Any:
     found = await read
     return found if predicate(found) else None
+
+
+class Writer:
+    """A plugin whose one-shot ``write`` job holds a write transaction busy with statements
+    until it is stopped (as a campaign's send job is, batch after batch)."""
+
+    SLOW = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000)"
+        " SELECT count(*) FROM c"
+    )
+
+    def __init__(self) -> None:
+        self.statements = 0
+
+    @hookimpl
+    def crm_plugin_metadata(self) -> PluginMetadata:
+        return PluginMetadata(name="writer", version="1.0", requires_core=">=0.1")
+
+    @hookimpl
+    def crm_scheduled_jobs(self, app: AppContext) -> list[ScheduledJob]:
+        return [ScheduledJob("write", self.write)]
+
+    async def write(self, app: AppContext, run: JobRun) -> None:
+        async with app.write() as session:
+            await session.execute(
+                text("UPDATE scheduled_job SET updated_at = updated_at WHERE id = :id"),
+                {"id": run.job_id},
+            )
+            while True:
+                await session.execute(text(self.SLOW))
+                self.statements += 1
+
+
+async def test_a_job_stopped_in_the_middle_of_a_write_leaves_the_database_writable(
+    settings: Settings,
+) -> None:
+    """Stopping the server cancels a job whose statement is in flight: its transaction is
+    rolled back, so the stop gives its run back and the next server writes at once (SQLite
+    kept the cancelled transaction's write lock: "database is locked")."""
+    writer = Writer()
+    async with app_client(settings, plugins=[writer]) as client:
+        app: AppContext = client.app.state.crm
+        async with app.write() as session:
+            await schedule_once(session, "writer", "write", utcnow(), key="once")
+        await until(lambda: _true(writer.statements >= 3))
+    idle = settings.model_copy(update={"scheduler": False})  # the run would start again
+    async with app_client(idle, plugins=[writer], migrate=False) as client:
+        made = await client.data(
+            'mutation { createCustomer(input: {name: "Ada"}) { errors { code } } }'
+        )
+        assert made["createCustomer"]["errors"] == []
+        nodes = (await client.data(JOBS, {"plugin": "writer"}))["scheduledJobs"]["nodes"]
+        assert [(n["name"], n["status"], n["attempts"]) for n in nodes] == [
+            ("write", "SCHEDULED", 0)
+        ]

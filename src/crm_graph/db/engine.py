@@ -76,6 +76,21 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "BEGIN")
         connection.exec_driver_sql(mode)
 
+    @event.listens_for(sync_engine, "invalidate")
+    def _on_invalidate(dbapi_connection: Any, _record: Any, _exc: Any) -> None:
+        """End the transaction of a connection thrown away, before it is closed.
+
+        A task cancelled while a statement of its unit of work is in flight (a job stopped at
+        shutdown or on a lost lease, a request whose client left) makes SQLAlchemy invalidate
+        the connection and close it without a rollback; SQLite then kept that transaction,
+        and with it the database's write lock, for the rest of the process, so every later
+        writer waited out busy_timeout and failed with "database is locked".
+        """
+        try:
+            dbapi_connection.rollback()
+        except Exception:  # a connection that is broken has no transaction left to end
+            return
+
 
 @asynccontextmanager
 async def write_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
