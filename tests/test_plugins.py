@@ -29,7 +29,14 @@ from crm_graph import hookspecs
 from crm_graph.cli import add_plugin_commands
 from crm_graph.db.engine import create_engine
 from crm_graph.db.migrate import differences, upgrade
-from crm_graph.plugin import PluginMetadata, SchemaContribution, hookimpl, hookspec, open_app
+from crm_graph.plugin import (
+    NodeLookup,
+    PluginMetadata,
+    SchemaContribution,
+    hookimpl,
+    hookspec,
+    open_app,
+)
 from crm_graph.plugins_manager import PluginError, create_plugin_manager
 from crm_graph.settings import Settings
 from crm_graph.testing import TEST_JWT_SECRET, app_client, auth_headers
@@ -245,6 +252,39 @@ def test_conflicting_contributions_stop_startup_naming_both(
 ) -> None:
     with pytest.raises(PluginError, match=re.escape(message)):
         create_app(offline, plugins=[crm_loyalty, rival])
+
+
+class NodeGiver(FakePlugin):
+    """A plugin telling node(id:) how to find ``type_name``."""
+
+    def __init__(self, type_name: str) -> None:
+        super().__init__("giver")
+        self.type_name = type_name
+
+    @hookimpl
+    def crm_schema(self) -> SchemaContribution:
+        async def load(_context: Any, pks: list[int]) -> list[Any]:
+            return [None for _ in pks]
+
+        return SchemaContribution(
+            types=[OtherTier], nodes={self.type_name: NodeLookup("customers:read", load)}
+        )
+
+
+@pytest.mark.parametrize(
+    ("type_name", "whose"),
+    [("Nothing", "no type"), ("Customer", "a type of 'core'")],
+)
+def test_a_plugin_gives_node_lookups_for_its_own_types_only(
+    type_name: str, whose: str, offline: Settings
+) -> None:
+    message = (
+        f"plugin 'giver' gives node(id:) a lookup for {type_name!r}, {whose}; "
+        "a plugin looks up its own types"
+    )
+    with pytest.raises(PluginError, match=re.escape(message)):
+        create_app(offline, plugins=[NodeGiver(type_name)])
+    create_app(offline, plugins=[NodeGiver("LoyaltyTier")])  # its own (OtherTier) is fine
 
 
 # --- plugin commands ---------------------------------------------------------------------

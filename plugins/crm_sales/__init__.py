@@ -38,6 +38,7 @@ from crm_sales import (
     lead_schema,
     lead_views,
     leads,
+    nodes,
     privacy,
     quote_schema,
     quotes,
@@ -111,6 +112,7 @@ def crm_schema() -> SchemaContribution:
                 quote_schema.QuoteMutations,
             ],
         },
+        nodes=nodes.NODES,
     )
 
 

@@ -226,6 +226,13 @@ async def pipelines(session: AsyncSession) -> list[SalesPipeline]:
     )
 
 
+async def pipelines_by_id(session: AsyncSession, ids: list[int]) -> dict[int, SalesPipeline]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(SalesPipeline).where(SalesPipeline.id.in_(ids)))
+    return {pipeline.id: pipeline for pipeline in rows}  # type: ignore[misc]
+
+
 async def stages_of(session: AsyncSession, pipeline_ids: list[int]) -> dict[int, list[SalesStage]]:
     """Each pipeline's live stages in order (one statement)."""
     found: dict[int, list[SalesStage]] = {pk: [] for pk in pipeline_ids}

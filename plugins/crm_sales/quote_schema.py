@@ -238,7 +238,8 @@ class QuoteQueries:
         pk = id_arg(id, "Quote")
         seen = sight(info.context.principal, QUOTES_READ)
         async with info.context.app.read() as session:
-            return await quotes.find_quote(session, pk, seen)  # type: ignore[return-value]
+            found = await quotes.visible_quotes(session, [pk], seen)
+        return found[0] if found else None  # type: ignore[return-value]
 
 
 @strawberry.type

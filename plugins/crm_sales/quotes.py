@@ -233,12 +233,14 @@ async def visible_quote(
     return found[0], found[1]
 
 
-async def find_quote(session: AsyncSession, quote_id: int, sight: Sight) -> SalesQuote | None:
-    """The quote, if its deal is within ``sight``."""
-    return await session.scalar(
-        select(SalesQuote)
-        .join(SalesDeal, SalesDeal.id == SalesQuote.deal_id)
-        .where(SalesQuote.id == quote_id, sight.where(SalesDeal.owner_id))
+async def visible_quotes(session: AsyncSession, ids: list[int], sight: Sight) -> list[SalesQuote]:
+    """The quotes among ``ids`` whose deal is within ``sight``."""
+    return list(
+        await session.scalars(
+            select(SalesQuote)
+            .join(SalesDeal, SalesDeal.id == SalesQuote.deal_id)
+            .where(SalesQuote.id.in_(ids), sight.where(SalesDeal.owner_id))
+        )
     )
 
 

@@ -44,11 +44,31 @@ class Storage:
 
 
 @dataclass(frozen=True)
+class NodeLookup:
+    """How ``node(id:)`` and ``nodes(ids:)`` find the objects of a plugin's GraphQL type (see
+    ``SchemaContribution.nodes``).
+
+    ``permission`` is needed to look any up, as for the type's own queries. ``load`` is
+    ``async (context: RequestContext, pks: list[int]) -> list[object | None]``: for each
+    primary key, in order, what the type resolves from (a row or a view), or ``None`` where
+    there is none *or the caller's scope does not see it*, so that a record outside the scope
+    is answered as one that does not exist. It is called once per request and type for all
+    the IDs asked for together.
+    """
+
+    permission: str
+    load: Callable[..., Awaitable[list[Any]]]
+
+
+@dataclass(frozen=True)
 class SchemaContribution:
-    """GraphQL types, and fields to merge onto existing types (see ``crm_schema``)."""
+    """GraphQL types, fields to merge onto existing types, and how ``node(id:)`` finds the
+    plugin's own types (``nodes``: GraphQL type name -> :class:`NodeLookup`; see
+    ``crm_schema``)."""
 
     types: list[type] = field(default_factory=list)
     extend: dict[str, list[type]] = field(default_factory=dict)
+    nodes: Mapping[str, NodeLookup] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

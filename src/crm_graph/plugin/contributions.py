@@ -6,6 +6,7 @@ from crm_graph.auth.permissions import Permissions
 from crm_graph.contributions import (
     EXTENDABLE_TYPES,
     EventType,
+    NodeLookup,
     PluginMetadata,
     SchemaContribution,
     Storage,
@@ -14,6 +15,7 @@ from crm_graph.contributions import (
 __all__ = [
     "EXTENDABLE_TYPES",
     "EventType",
+    "NodeLookup",
     "Permissions",
     "PluginMetadata",
     "SchemaContribution",

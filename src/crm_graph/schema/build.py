@@ -21,7 +21,7 @@ from strawberry.types.base import (
 from strawberry.types.field import StrawberryField
 
 from crm_graph.auth.guard import secure_fields
-from crm_graph.contributions import EXTENDABLE_TYPES, SchemaContribution
+from crm_graph.contributions import EXTENDABLE_TYPES, NodeLookup, SchemaContribution
 from crm_graph.plugins_manager import PluginError, PluginSet
 from crm_graph.schema.date_fields import name_date_fields
 from crm_graph.schema.dedupe import DedupeQueries, MergeMutations
@@ -100,8 +100,16 @@ CORE_TYPES: dict[str, type] = {
 class ComposedSchema(strawberry.Schema):
     """A strawberry Schema whose types also carry the fields plugins contributed."""
 
-    def __init__(self, *, extra_fields: dict[str, list[StrawberryField]], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        extra_fields: dict[str, list[StrawberryField]],
+        node_lookups: dict[str, NodeLookup],
+        **kwargs: Any,
+    ) -> None:
         self.extra_fields = extra_fields
+        # Plugin type name -> how node(id:) finds its objects (core types have loaders).
+        self.node_lookups = node_lookups
         # By definition object: specialised generics (connections) share one name while built.
         self.secured_fields: dict[int, tuple[Any, list[StrawberryField]]] = {}
         super().__init__(**kwargs)
@@ -182,6 +190,7 @@ def build_schema(
 
     extra: dict[str, list[StrawberryField]] = {}
     extra_types: list[type] = []
+    lookups: dict[str, NodeLookup] = {}
     for plugin, contribution in [(CORE, CORE_CONTRIBUTION), *plugins.each(plugins.hook.crm_schema)]:
         if not isinstance(contribution, SchemaContribution):
             raise PluginError(f"plugin {plugin!r}: crm_schema must return SchemaContribution")
@@ -207,6 +216,8 @@ def build_schema(
                     extra.setdefault(target, []).append(field)
                     for type_name, found in _named_types(field.type, set()):
                         _claim(plugin, type_name, found, type_owner)
+        for type_name, lookup in contribution.nodes.items():
+            _claim_lookup(plugin, type_name, lookup, type_owner, lookups)
 
     return ComposedSchema(
         query=Query,
@@ -214,11 +225,32 @@ def build_schema(
         subscription=Subscription,
         types=extra_types,
         extra_fields=extra,
+        node_lookups=lookups,
         extensions=extensions or [],
         execution_context_class=SharedEventExecutor,
         config=StrawberryConfig(disable_field_suggestions=not suggestions),
         scalar_overrides=SCALARS,
     )
+
+
+def _claim_lookup(
+    plugin: str,
+    type_name: str,
+    lookup: NodeLookup,
+    type_owner: dict[str, tuple[str, type]],
+    lookups: dict[str, NodeLookup],
+) -> None:
+    """A plugin tells ``node(id:)`` how to find its own types only (so each type once)."""
+    if not isinstance(lookup, NodeLookup):
+        raise PluginError(f"plugin {plugin!r}: nodes[{type_name!r}] must be a NodeLookup")
+    owner = type_owner.get(type_name)
+    if owner is None or owner[0] != plugin:
+        whose = "no type" if owner is None else f"a type of {owner[0]!r}"
+        raise PluginError(
+            f"plugin {plugin!r} gives node(id:) a lookup for {type_name!r}, {whose}; "
+            "a plugin looks up its own types"
+        )
+    lookups[type_name] = lookup
 
 
 def _claim_types(plugin: str, cls: type, type_owner: dict[str, tuple[str, type]]) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_graph.auth.models import CustomerConsent
+from crm_graph.contributions import NodeLookup
 from crm_graph.db.engine import read_session
 from crm_graph.db.models import Customer, Interaction, Order, OrderLine, Product
 from crm_graph.db.paging import Ordering, Page, Window, count_children, fetch_child_pages
@@ -102,6 +103,7 @@ class Loaders:
         self.event_by_uid = _by_id(engine, EventRecord, EventRecord.uid)
         self.webhook_attempts = _grouped(engine, WebhookAttempt, WebhookAttempt.delivery_id)
         self.fields = FieldLoaders(engine)  # plugin fields (the field contract)
+        self._plugin_nodes: dict[str, Loader[int, Any]] = {}
 
         self._by_model: dict[type, Loader[int, Any]] = {
             Customer: self.customer,
@@ -114,6 +116,18 @@ class Loaders:
         """The by-id loader behind ``node(id:)`` for a core type name."""
         loader = next((lo for m, lo in self._by_model.items() if m.__name__ == type_name), None)
         return loader.load if loader else None
+
+    def plugin_node(self, type_name: str, lookup: NodeLookup, context: Any) -> Loader[int, Any]:
+        """The by-id loader behind ``node(id:)`` for a plugin type: one call of the plugin's
+        lookup for all the IDs of the type a request asks for together."""
+        loader = self._plugin_nodes.get(type_name)
+        if loader is None:
+
+            async def load(pks: Sequence[int]) -> list[Any]:
+                return await lookup.load(context, list(pks))
+
+            loader = self._plugin_nodes[type_name] = Loader(load_fn=load)
+        return loader
 
     def prime(self, rows: Sequence[Any]) -> None:
         """Remember rows a list already fetched, so references to them cost no statement."""

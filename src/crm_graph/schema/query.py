@@ -49,10 +49,14 @@ async def _node(info: Info, global_id: str) -> Any:
     except GlobalIdError as exc:
         raise query_error(exc.code, str(exc), "id") from exc
     load = info.context.loaders.by_type(type_name)
-    if load is None:
+    if load is not None:
+        require(info, NODE_PERMISSIONS[type_name])
+        return await load(pk)
+    lookup = info.schema.node_lookups.get(type_name)  # a plugin's type
+    if lookup is None:
         raise query_error("INVALID_ID", f"{global_id[:80]!r} is not a valid ID", "id")
-    require(info, NODE_PERMISSIONS[type_name])
-    return await load(pk)
+    require(info, lookup.permission)
+    return await info.context.loaders.plugin_node(type_name, lookup, info.context).load(pk)
 
 
 def _enum_values(values: list[Any] | None) -> list[str] | None:
