@@ -15,6 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 import crm_marketing
+import crm_sales
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, SmtpInbox, app_client, smtp_server
 from tests.marketing_support import customer, order, product
@@ -31,6 +32,7 @@ mutation ($input: CreateMarketingAutomationInput!) {
 """
 RUNS = "{ marketingAutomations { name enrolled runs { status reason customer { name } } } }"
 TAGS = "query ($id: ID!) { customer(id: $id) { tags } }"
+OWNER = "query ($id: ID!) { customer(id: $id) { owner { id } } }"
 
 
 def configured(settings: Settings, port: int) -> Settings:
@@ -253,3 +255,84 @@ async def test_the_demo_seeds_segments_and_a_campaign_with_attributed_orders(
     assert spring["status"] == "SENT" and stats["sent"] == sizes["Newsletter (demo)"]
     assert stats["opened"] > stats["clicked"] > 0 and stats["ordered"] > 0
     assert stats["roi"] is not None
+
+
+async def test_a_task_action_gives_the_customers_owner_a_sales_task(settings: Settings) -> None:
+    """CREATE_TASK through the sales plugin's tasks: personalised, about the customer, for
+    their owner, once per customer; the task's global ID is on the run."""
+    async with app_client(settings, plugins=[crm_marketing, crm_sales]) as client:
+        await automation(
+            client,
+            name="Call new VIPs",
+            trigger="customer.updated",
+            action="CREATE_TASK",
+            subject="Call {{ customer.first_name }}",
+            textTemplate="Welcome {{ customer.name }} among our VIPs",
+            condition={"condition": {"field": "tags", "operator": "contains", "value": "vip"}},
+        )
+        ada = await customer(client, "Ada Lovelace", email="ada@example.com")
+        assigned = await client.data(
+            'mutation ($id: ID!) { assignCustomerOwner(input: {id: $id, ownerId: "test-admin"})'
+            " { errors { code } } }",
+            {"id": ada},
+        )
+        assert assigned["assignCustomerOwner"]["errors"] == []
+        owner = (await client.data(OWNER, {"id": ada}))["customer"]["owner"]["id"]
+        for tags in (["vip"], ["vip", "press"]):  # the second update enrols nobody again
+            updated = await client.data(
+                "mutation ($input: UpdateCustomerInput!) { updateCustomer(input: $input)"
+                " { errors { code } } }",
+                {"input": {"id": ada, "tags": tags}},
+            )
+            assert updated["updateCustomer"]["errors"] == []
+
+        async def done() -> list[dict[str, Any]] | None:
+            found = (
+                await client.data(
+                    "{ marketingAutomations { runs { status reason taskId customer { name } } } }"
+                )
+            )["marketingAutomations"][0]["runs"]
+            return found if found and found[0]["status"] == "done" else None
+
+        [run] = await eventually(done, timeout=30)
+        tasks = (
+            await client.data(
+                "{ salesTasks(first: 10) { nodes { id title notes status owner { id }"
+                " customer { id } } } }"
+            )
+        )["salesTasks"]["nodes"]
+    assert run["customer"]["name"] == "Ada Lovelace" and run["reason"] is None
+    assert tasks == [
+        {
+            "id": run["taskId"],
+            "title": "Call Ada",
+            "notes": "Welcome Ada Lovelace among our VIPs",
+            "status": "OPEN",
+            "owner": {"id": owner},
+            "customer": {"id": ada},
+        }
+    ]
+
+
+async def test_without_a_plugin_keeping_tasks_the_task_action_is_refused(
+    settings: Settings,
+) -> None:
+    async with app_client(settings, plugins=[crm_marketing]) as client:
+        refused = (
+            await client.data(
+                CREATE,
+                {
+                    "input": {
+                        "name": "Call",
+                        "trigger": "customer.created",
+                        "action": "CREATE_TASK",
+                        "subject": "Call {{ customer.first_name }",
+                    }
+                },
+            )
+        )["createMarketingAutomation"]
+    assert refused["automation"] is None
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [
+        ("UNAVAILABLE", ["input", "action"]),
+        ("INVALID_TEMPLATE", ["input", "subject"]),
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pluggy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import (
@@ -28,6 +29,7 @@ from crm_marketing import (
     campaign_schema,
     demo,
     events,
+    hookspecs,
     jobs,
     merging,
     routes,
@@ -55,6 +57,11 @@ def crm_plugin_metadata() -> PluginMetadata:
         description="Audience segments, consented e-mail campaigns, tracking and automations.",
         settings=MarketingSettings,
     )
+
+
+@hookimpl
+def crm_add_hookspecs(plugin_manager: pluggy.PluginManager) -> None:
+    plugin_manager.add_hookspecs(hookspecs)
 
 
 @hookimpl

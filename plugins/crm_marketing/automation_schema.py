@@ -8,7 +8,6 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy import func, select
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -27,13 +26,16 @@ from crm_graph.plugin import (
 from crm_marketing import automations, ids
 from crm_marketing.segment_schema import AudienceFilterInput, AudienceSegmentType, filter_tree
 from crm_marketing.settings import AUTOMATIONS_READ, AUTOMATIONS_WRITE
-from crm_marketing.tables import MarketingAutomation, MarketingAutomationRun, MarketingSegment
+from crm_marketing.tables import MarketingSegment
+
+RUNS_SHOWN = 100
 
 
 @strawberry.enum(name="MarketingAutomationAction")
 class MarketingAutomationAction(Enum):
     SEND_EMAIL = automations.SEND_EMAIL
     ADD_TAG = automations.ADD_TAG
+    CREATE_TASK = automations.CREATE_TASK
 
 
 @strawberry.enum(name="MarketingAutomationBuiltIn", description="Automations to start from.")
@@ -52,29 +54,20 @@ class MarketingAutomationRunType:
     reason: str | None = strawberry.field(description="Why skipped (no_consent, paused...).")
     due_at: datetime
     done_at: datetime | None
+    task_id: strawberry.ID | None = strawberry.field(
+        description="The task a CREATE_TASK action created: its global ID (a SalesTask)."
+    )
 
 
 async def automation_runs(parents: list[Any], context: RequestContext) -> list[Any]:
     async with context.app.read() as session:
-        rows = await session.scalars(
-            select(MarketingAutomationRun)
-            .where(MarketingAutomationRun.automation_id.in_([p.id for p in parents]))
-            .order_by(MarketingAutomationRun.id)
-        )
-        found: dict[int, list[Any]] = {}
-        for row in rows:
-            found.setdefault(row.automation_id, []).append(row)
-    return [found.get(p.id, [])[:100] for p in parents]
+        found = await automations.runs_of(session, [p.id for p in parents], RUNS_SHOWN)
+    return [found.get(p.id, []) for p in parents]
 
 
 async def automation_enrolled(parents: list[Any], context: RequestContext) -> list[int]:
     async with context.app.read() as session:
-        rows = await session.execute(
-            select(MarketingAutomationRun.automation_id, func.count())
-            .where(MarketingAutomationRun.automation_id.in_([p.id for p in parents]))
-            .group_by(MarketingAutomationRun.automation_id)
-        )
-        counts = dict(rows.all())
+        counts = await automations.enrolled(session, [p.id for p in parents])
     return [counts.get(p.id, 0) for p in parents]
 
 
@@ -97,9 +90,13 @@ class MarketingAutomationType:
     def action(self) -> MarketingAutomationAction:
         return MarketingAutomationAction(self.action)  # type: ignore[attr-defined]
 
-    subject: str | None
+    subject: str | None = strawberry.field(
+        description="The e-mail's subject, or the task's title (CREATE_TASK); a template."
+    )
     sender: str | None
-    text_template: str | None
+    text_template: str | None = strawberry.field(
+        description="The e-mail's text, or the task's notes (CREATE_TASK); a template."
+    )
     html_template: str | None
     tag: str | None
     active: bool
@@ -167,10 +164,7 @@ class AutomationQueries:
     @strawberry.field(description="Marketing automations.", metadata=requires(AUTOMATIONS_READ))
     async def marketing_automations(self, info: Info) -> list[MarketingAutomationType]:
         async with info.context.app.read() as session:
-            found = await session.scalars(
-                select(MarketingAutomation).order_by(MarketingAutomation.id)
-            )
-            return list(found)  # type: ignore[arg-type]
+            return await automations.every(session)  # type: ignore[return-value]
 
 
 @strawberry.type

@@ -2,7 +2,9 @@
 type (``customer.created``, ``order.placed``...) with an optional condition (a filter tree
 over the customer, as a segment's) or the entry into a segment (``segment.entered``); after a
 delay, an action: send a templated e-mail (with consent, suppression and one-click
-unsubscribe, as a campaign's) or add a tag to the customer.
+unsubscribe, as a campaign's), add a tag to the customer, or create a follow-up task for the
+customer's owner (through ``crm_marketing_create_task``, which the sales plugin implements:
+the action is offered only while a plugin does, and a run finding none is skipped).
 
 Enrolment is once per customer and automation (HubSpot's default): the run's row is unique on
 both, so a trigger firing again, or its event delivered twice, enrols nobody twice. Events
@@ -13,10 +15,11 @@ the scheduler, so a waiting run survives a restart too.
 
 from __future__ import annotations
 
+import inspect
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import (
@@ -36,7 +39,9 @@ from crm_marketing.filters import check
 from crm_marketing.settings import NAME, RUN_AUTOMATION, MarketingSettings
 from crm_marketing.tables import MarketingAutomation, MarketingAutomationRun, MarketingSegment
 
-SEND_EMAIL, ADD_TAG = "send_email", "add_tag"
+SEND_EMAIL, ADD_TAG, CREATE_TASK = "send_email", "add_tag", "create_task"
+TASK_HOOK = "crm_marketing_create_task"
+NO_TASKS, TASK_REFUSED = "no_task_plugin", "task_refused"
 SCHEDULED, DONE, SKIPPED = "scheduled", "done", "skipped"
 MAX_DELAY = 366 * 24 * 3600
 # Built-ins to copy: what createMarketingAutomation(input: {builtIn: ...}) starts from.
@@ -127,8 +132,25 @@ async def create(
     elif action == ADD_TAG:
         if not (fields.get("tag") or "").strip():
             errors.add("REQUIRED", "adding a tag needs the tag", "input", "tag")
+    elif action == CREATE_TASK:
+        if not app.plugins.implementers(TASK_HOOK):
+            errors.add(
+                "UNAVAILABLE",
+                "creating a task needs a plugin keeping tasks (the sales plugin)",
+                "input",
+                "action",
+            )
+        if not fields.get("subject"):
+            errors.add("REQUIRED", "a task needs its title (subject)", "input", "subject")
+        else:
+            templates.check(fields["subject"], fields.get("text_template") or "", None, errors)
     else:
-        errors.add("INVALID_VALUE", f"an action is {SEND_EMAIL} or {ADD_TAG}", "input", "action")
+        errors.add(
+            "INVALID_VALUE",
+            f"an action is {SEND_EMAIL}, {ADD_TAG} or {CREATE_TASK}",
+            "input",
+            "action",
+        )
     errors.check()
     automation = MarketingAutomation(
         name=name,
@@ -146,6 +168,37 @@ async def create(
     session.add(automation)
     await session.flush()
     return automation
+
+
+async def every(session: AsyncSession) -> list[MarketingAutomation]:
+    return list(await session.scalars(select(MarketingAutomation).order_by(MarketingAutomation.id)))
+
+
+async def runs_of(
+    session: AsyncSession, automation_ids: list[int], first: int
+) -> dict[int, list[MarketingAutomationRun]]:
+    """The first runs of each automation, oldest first."""
+    rows = await session.scalars(
+        select(MarketingAutomationRun)
+        .where(MarketingAutomationRun.automation_id.in_(automation_ids))
+        .order_by(MarketingAutomationRun.id)
+    )
+    found: dict[int, list[MarketingAutomationRun]] = {}
+    for row in rows:
+        runs = found.setdefault(row.automation_id, [])
+        if len(runs) < first:
+            runs.append(row)
+    return found
+
+
+async def enrolled(session: AsyncSession, automation_ids: list[int]) -> dict[int, int]:
+    """Customers enrolled per automation, in one statement."""
+    rows = await session.execute(
+        select(MarketingAutomationRun.automation_id, func.count())
+        .where(MarketingAutomationRun.automation_id.in_(automation_ids))
+        .group_by(MarketingAutomationRun.automation_id)
+    )
+    return dict(rows.all())  # type: ignore[arg-type]
 
 
 async def set_active(
@@ -240,6 +293,14 @@ async def perform_run(app: AppContext, run_id: int) -> None:
                 )
             run.status = DONE
             return
+        if automation.action == CREATE_TASK:
+            try:
+                run.task_id = await _create_task(session, app, automation, customer)
+            except ValidationFailed:  # the plugin refused it (a title too long): nothing written
+                run.status, run.reason = SKIPPED, TASK_REFUSED
+                return
+            run.status, run.reason = (DONE, None) if run.task_id else (SKIPPED, NO_TASKS)
+            return
         reason = await campaigns.why_not_email(session, app, customer)
         if reason is not None:
             run.status, run.reason = SKIPPED, reason
@@ -261,3 +322,28 @@ async def perform_run(app: AppContext, run_id: int) -> None:
             tag=f"automation-{automation.id}",
         )
         run.status, run.message_id = DONE, queued.message_id
+
+
+async def _create_task(
+    session: AsyncSession, app: AppContext, automation: MarketingAutomation, customer: CustomerRow
+) -> str | None:
+    """The task a CREATE_TASK action asks of the plugin keeping tasks, in this unit of work:
+    its title and notes personalised, due now (the automation's delay is the wait), for the
+    customer's owner. Its global ID; None while no plugin keeps tasks."""
+    compiled = templates.compiled(automation.subject, automation.text_template or "", None)  # type: ignore[arg-type]
+    values = templates.personalisation(customer, automation.name, "")
+    notes = templates.render(compiled.text, values).strip()
+    hook = getattr(app.plugins.hook, TASK_HOOK)
+    for _plugin, result in app.plugins.each(
+        hook,
+        session=session,
+        customer_id=customer.id,
+        title=" ".join(templates.render(compiled.subject, values).split()),
+        notes=notes or None,
+        due_at=utcnow(),
+        owner_id=customer.owner_id,
+    ):
+        task_id = await result if inspect.isawaitable(result) else result
+        if task_id:
+            return str(task_id)
+    return None

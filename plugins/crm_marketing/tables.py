@@ -140,7 +140,7 @@ class MarketingAutomation(SQLModel, table=True):
     segment_id: int | None = Field(default=None, foreign_key="marketing_segment.id")
     condition: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonColumn))
     delay_seconds: int = 0
-    action: str = Field(max_length=16)  # send_email, add_tag
+    action: str = Field(max_length=16)  # send_email, add_tag, create_task
     subject: str | None = Field(default=None, max_length=500)
     sender: str | None = Field(default=None, max_length=320)
     text_template: str | None = Field(default=None, sa_column=Column(Text))
@@ -166,6 +166,7 @@ class MarketingAutomationRun(SQLModel, table=True):
     due_at: datetime = Field(sa_type=UTCDateTimeColumn)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTimeColumn)
     message_id: str | None = Field(default=None, max_length=255)
+    task_id: str | None = Field(default=None, max_length=100)  # a CREATE_TASK's global ID
 
 
 TABLES += [MarketingAutomation, MarketingAutomationRun]

@@ -241,6 +241,20 @@ async def crm_analytics_customer_features(
 
 
 @hookimpl
+async def crm_marketing_create_task(
+    session: AsyncSession,
+    customer_id: int,
+    title: str,
+    notes: str | None,
+    due_at: datetime,
+    owner_id: str | None,
+) -> str:
+    """A marketing automation's follow-up task (its CREATE_TASK action), when marketing is
+    enabled: a task about the customer, in the automation run's unit of work."""
+    return await tasks.task_for_automation(session, customer_id, title, notes, due_at, owner_id)
+
+
+@hookimpl
 async def crm_demo_data(app: AppContext, customer_ids: list[int], now: datetime, seed: int) -> str:
     """A pipeline with deals in every stage, leads from several sources, a company, tasks."""
     return await demo.seed(app, customer_ids, now, seed)

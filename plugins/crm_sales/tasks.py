@@ -21,7 +21,7 @@ from crm_graph.plugin import (
     utcnow,
 )
 from crm_sales import deals
-from crm_sales.scopes import Sight
+from crm_sales.scopes import EVERYTHING, Sight
 from crm_sales.tables import SalesDeal, SalesLead, SalesTask
 
 TASK = "SalesTask"
@@ -116,6 +116,36 @@ async def create_task(
     await session.flush()
     await emit(session, "task.created", TASK, task.id, task_payload(task))
     return task
+
+
+async def task_for_automation(
+    session: AsyncSession,
+    customer_id: int,
+    title: str,
+    notes: str | None,
+    due_at: datetime,
+    owner_id: str | None,
+) -> str:
+    """A task another plugin's automation asks for (no caller: every record is in sight); an
+    owner who is gone or deactivated leaves the task unassigned rather than losing it."""
+    sights = {"leads": EVERYTHING, "deals": EVERYTHING, "tasks": EVERYTHING}
+    if owner_id is not None:
+        errors = Collector()
+        await deals.check_owner(session, owner_id, EVERYTHING, errors, "owner")
+        owner_id = None if errors.errors else owner_id
+    task = await create_task(
+        session,
+        title=title,
+        due_at=due_at,
+        notes=notes,
+        owner_id=owner_id,
+        lead_id=None,
+        deal_id=None,
+        customer_id=customer_id,
+        sights=sights,
+        actor=None,
+    )
+    return to_global_id(TASK, task.id)
 
 
 async def update_task(
