@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_graph.plugin import Collector, TeamRow, clean_text, team_members
+from crm_graph.plugin import Collector, TeamRow, clean_text, fail, team_members
 from crm_sales.tables import SalesAssignmentRule
 
 MAX_VALUES = 200
@@ -33,10 +33,7 @@ async def assign(session: AsyncSession, lead: dict[str, Any]) -> str | None:
     """The owner the first matching rule gives ``lead`` (its fields, as checked), taking the
     rule's row lock so that concurrent leads go to successive members; ``None`` when no rule
     matches or its team is empty."""
-    rules = await session.scalars(
-        select(SalesAssignmentRule).order_by(SalesAssignmentRule.position, SalesAssignmentRule.id)
-    )
-    for rule in list(rules):
+    for rule in await rules(session):
         if not _matches(rule, lead):
             continue
         members = await team_members(session, rule.team_id)
@@ -93,3 +90,21 @@ async def create_rule(
     session.add(rule)
     await session.flush()
     return rule
+
+
+async def rules(session: AsyncSession) -> list[SalesAssignmentRule]:
+    """Every rule, in the order they are tried."""
+    statement = select(SalesAssignmentRule).order_by(
+        SalesAssignmentRule.position, SalesAssignmentRule.id
+    )
+    return list(await session.scalars(statement))
+
+
+async def delete_rule(
+    session: AsyncSession, rule_id: int, at: tuple[str, ...] = ("input",)
+) -> None:
+    rule = await session.get(SalesAssignmentRule, rule_id)
+    if rule is None:
+        raise fail("NOT_FOUND", "no such rule", *at, "id")
+    await session.delete(rule)
+    await session.flush()

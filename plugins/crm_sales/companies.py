@@ -20,7 +20,7 @@ from crm_graph.plugin import (
 )
 from crm_sales import deals
 from crm_sales.scopes import Sight
-from crm_sales.tables import SalesCompany, SalesCompanyContact
+from crm_sales.tables import SalesCompany, SalesCompanyContact, SalesDeal
 from crm_sales.values import FREE_MAIL, check_attributes, like_pattern
 
 COMPANY = "Company"
@@ -212,6 +212,50 @@ async def suggested_contacts(
         if company is not None and len(found[company]) < limit:
             found[company].append(customer)
     return found
+
+
+async def contacts_of(
+    session: AsyncSession, company_ids: list[int]
+) -> dict[int, list[CustomerRow]]:
+    """Each company's live contacts, by name (one statement)."""
+    found: dict[int, list[CustomerRow]] = {pk: [] for pk in company_ids}
+    rows = await session.execute(
+        select(SalesCompanyContact.company_id, CustomerRow)
+        .join(CustomerRow, CustomerRow.id == SalesCompanyContact.customer_id)
+        .where(SalesCompanyContact.company_id.in_(company_ids), CustomerRow.deleted_at.is_(None))
+        .order_by(CustomerRow.name, CustomerRow.id)
+    )
+    for company_id, customer in rows:
+        found[company_id].append(customer)
+    return found
+
+
+async def deals_of(
+    session: AsyncSession, company_ids: list[int], sight: Sight
+) -> list[tuple[int, SalesDeal]]:
+    """(company id, deal) for the deals of the companies' contacts within ``sight``, newest
+    first."""
+    rows = await session.execute(
+        select(SalesCompanyContact.company_id, SalesDeal)
+        .join(SalesDeal, SalesDeal.customer_id == SalesCompanyContact.customer_id)
+        .where(SalesCompanyContact.company_id.in_(company_ids), sight.where(SalesDeal.owner_id))
+        .order_by(SalesDeal.created_at.desc(), SalesDeal.id.desc())
+    )
+    return [(company_id, deal) for company_id, deal in rows]
+
+
+async def companies_of(
+    session: AsyncSession, customer_ids: list[int], sight: Sight
+) -> dict[int, SalesCompany]:
+    """The company each customer is a contact of, where ``sight`` sees it."""
+    rows = await session.execute(
+        select(SalesCompanyContact.customer_id, SalesCompany)
+        .join(SalesCompany, SalesCompany.id == SalesCompanyContact.company_id)
+        .where(
+            SalesCompanyContact.customer_id.in_(customer_ids), sight.where(SalesCompany.owner_id)
+        )
+    )
+    return {customer_id: company for customer_id, company in rows}
 
 
 async def merge(session: AsyncSession, survivor_id: int, merged_ids: list[int]) -> int:

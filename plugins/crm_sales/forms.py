@@ -69,6 +69,22 @@ async def create_form(
     return form
 
 
+async def forms(session: AsyncSession) -> list[SalesWebForm]:
+    return list(await session.scalars(select(SalesWebForm).order_by(SalesWebForm.id)))
+
+
+async def set_active(
+    session: AsyncSession, form_id: int, active: bool, at: tuple[str, ...] = ("input",)
+) -> SalesWebForm:
+    """Open or close a form: a closed form answers 410 and takes no lead."""
+    form = await session.get(SalesWebForm, form_id)
+    if form is None:
+        raise fail("NOT_FOUND", "no such form", *at, "id")
+    form.active = active
+    await session.flush()
+    return form
+
+
 async def _submission(request: Request) -> dict[str, Any]:
     body = await request.body()
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -11,7 +11,6 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy import or_, select
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -60,7 +59,6 @@ from crm_sales.tables import (
     SalesTask,
     SalesWebForm,
 )
-from crm_sales.values import like_pattern
 from crm_sales.views import DealType, views_in_session
 
 MAX_SEARCH = 200
@@ -74,15 +72,15 @@ def _region(info: Info) -> str:
     return info.context.app.settings.default_phone_region
 
 
-def _search(info: Info, text: str | None, *columns: Any) -> Any:
-    """A case-insensitive search over personal data: only for callers who may read it."""
+def _search(info: Info, text: str | None) -> str | None:
+    """A search over personal data: only for callers who may read it."""
     if not text:
         return None
     if len(text) > MAX_SEARCH:
         raise query_error("INVALID_ARGUMENT", f"at most {MAX_SEARCH} characters", "filter.search")
     if not info.context.principal.has("pii:read"):
         raise query_error("FORBIDDEN", "searching personal data needs pii:read", "filter.search")
-    return or_(*[column.ilike(like_pattern(text), escape="\\") for column in columns])
+    return text
 
 
 def _enum_values(values: list[Enum] | None) -> list[str] | None:
@@ -119,19 +117,15 @@ class LeadFilter:
 
 def lead_statement(info: Info, filter: LeadFilter | None) -> Any:
     f = filter or LeadFilter()
-    statement = select(SalesLead).where(_sight(info, LEADS_READ).where(SalesLead.owner_id))
-    if f.statuses is not None:
-        statement = statement.where(SalesLead.status.in_(_enum_values(f.statuses)))
-    if f.sources is not None:
-        statement = statement.where(SalesLead.source.in_(_enum_values(f.sources)))
-    if f.owner_ids is not None:
-        statement = statement.where(SalesLead.owner_id.in_(f.owner_ids))
-    if f.created_after is not None:
-        statement = statement.where(SalesLead.created_at >= f.created_after)
-    if f.created_before is not None:
-        statement = statement.where(SalesLead.created_at < f.created_before)
-    found = _search(info, f.search, SalesLead.name, SalesLead.company, SalesLead.email)
-    return statement if found is None else statement.where(found)
+    return leads.lead_select(
+        _sight(info, LEADS_READ),
+        statuses=_enum_values(f.statuses),
+        sources=_enum_values(f.sources),
+        owner_ids=f.owner_ids,
+        created_after=f.created_after,
+        created_before=f.created_before,
+        search=_search(info, f.search),
+    )
 
 
 @strawberry.enum(name="LeadScoringKind")
@@ -293,7 +287,7 @@ class LeadQueries:
     async def lead(self, info: Info, id: strawberry.ID) -> LeadType | None:
         pk = id_arg(id, "Lead")
         async with info.context.app.read() as session:
-            return await session.scalar(lead_statement(info, None).where(SalesLead.id == pk))
+            return (await _sight(info, LEADS_READ).rows(session, SalesLead, [pk])).get(pk)
 
     @strawberry.field(
         description="The lead scoring model in force (null before the first training).",
@@ -315,17 +309,14 @@ class LeadQueries:
     @strawberry.field(description="Web-to-lead forms.", metadata=requires(LEADS_MANAGE))
     async def sales_web_forms(self, info: Info) -> list[SalesWebFormType]:
         async with info.context.app.read() as session:
-            return list(await session.scalars(select(SalesWebForm).order_by(SalesWebForm.id)))  # type: ignore[arg-type]
+            return await forms.forms(session)  # type: ignore[return-value]
 
     @strawberry.field(
         description="Lead assignment rules, in order.", metadata=requires(LEADS_MANAGE)
     )
     async def lead_assignment_rules(self, info: Info) -> list[LeadAssignmentRuleType]:
         async with info.context.app.read() as session:
-            statement = select(SalesAssignmentRule).order_by(
-                SalesAssignmentRule.position, SalesAssignmentRule.id
-            )
-            return list(await session.scalars(statement))  # type: ignore[arg-type]
+            return await assignment.rules(session)  # type: ignore[return-value]
 
 
 @strawberry.type
@@ -439,10 +430,7 @@ class LeadMutations:
             )
         async with info.context.app.read() as session:
             ids = [customer_id for customer_id, _score, _reasons in done.candidates]
-            rows = {
-                c.id: c
-                for c in await session.scalars(select(CustomerRow).where(CustomerRow.id.in_(ids)))
-            }
+            rows = await leads.customers_by_id(session, ids)
         duplicates = [
             LeadDuplicateType(customer=rows[pk], score=score, reasons=reasons)  # type: ignore[arg-type]
             for pk, score, reasons in done.candidates
@@ -502,12 +490,7 @@ class LeadMutations:
     ) -> SalesWebFormPayload:
         async def work(session):
             pk = input_id(input.id, "SalesWebForm", "input", "id")
-            form = await session.get(SalesWebForm, pk)
-            if form is None:
-                raise fail("NOT_FOUND", "no such form", "input", "id")
-            form.active = input.active
-            await session.flush()
-            return form
+            return await forms.set_active(session, pk, input.active)
 
         form, errors = await perform(info, work)
         return SalesWebFormPayload(
@@ -538,11 +521,7 @@ class LeadMutations:
     ) -> DeleteLeadAssignmentRulePayload:
         async def work(session):
             pk = input_id(input.id, "LeadAssignmentRule", "input", "id")
-            rule = await session.get(SalesAssignmentRule, pk)
-            if rule is None:
-                raise fail("NOT_FOUND", "no such rule", "input", "id")
-            await session.delete(rule)
-            await session.flush()
+            await assignment.delete_rule(session, pk)
             return True
 
         done, errors = await perform(info, work)
@@ -699,7 +678,7 @@ class CompanyQueries:
     async def company(self, info: Info, id: strawberry.ID) -> CompanyType | None:
         pk = id_arg(id, "Company")
         async with info.context.app.read() as session:
-            return await session.scalar(company_statement(info, None).where(SalesCompany.id == pk))
+            return (await _sight(info, DEALS_READ).rows(session, SalesCompany, [pk])).get(pk)
 
 
 @strawberry.type
@@ -798,31 +777,26 @@ class SalesTaskOrderBy:
 
 def task_statement(info: Info, filter: SalesTaskFilter | None) -> Any:
     f = filter or SalesTaskFilter()
-    now = utcnow()
-    statement = select(SalesTask).where(_sight(info, TASKS_READ).where(SalesTask.owner_id))
-    if f.owner_ids is not None:
-        statement = statement.where(SalesTask.owner_id.in_(f.owner_ids))
-    if f.statuses is not None:
-        statement = statement.where(SalesTask.status.in_(_enum_values(f.statuses)))
-    if f.overdue is not None:
-        late = (SalesTask.status == tasks.OPEN) & (SalesTask.due_at < now)
-        statement = statement.where(late if f.overdue else ~late)
+    due_within = None
     if f.due_within_hours is not None:
         if not 0 < f.due_within_hours <= 24 * 366:
             raise query_error("INVALID_ARGUMENT", "1 to 8784 hours", "filter.dueWithinHours")
-        statement = statement.where(
-            SalesTask.status == tasks.OPEN,
-            SalesTask.due_at >= now,
-            SalesTask.due_at <= now + timedelta(hours=f.due_within_hours),
-        )
-    for value, column, type_name, argument in (
-        (f.lead_id, SalesTask.lead_id, "Lead", "filter.leadId"),
-        (f.deal_id, SalesTask.deal_id, "Deal", "filter.dealId"),
-        (f.customer_id, SalesTask.about_customer_id, "Customer", "filter.customerId"),
-    ):
-        if value is not None:
-            statement = statement.where(column == id_arg(value, type_name, argument))
-    return statement
+        due_within = timedelta(hours=f.due_within_hours)
+
+    def about(value: strawberry.ID | None, type_name: str, argument: str) -> int | None:
+        return None if value is None else id_arg(value, type_name, argument)
+
+    return tasks.task_select(
+        _sight(info, TASKS_READ),
+        utcnow(),
+        owner_ids=f.owner_ids,
+        statuses=_enum_values(f.statuses),
+        overdue=f.overdue,
+        due_within=due_within,
+        lead_id=about(f.lead_id, "Lead", "filter.leadId"),
+        deal_id=about(f.deal_id, "Deal", "filter.dealId"),
+        customer_id=about(f.customer_id, "Customer", "filter.customerId"),
+    )
 
 
 @strawberry.input

@@ -11,7 +11,6 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy import select
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -32,15 +31,13 @@ from crm_graph.plugin import (
     user_of,
     utcnow,
 )
-from crm_sales import companies
+from crm_sales import companies, deals
 from crm_sales.config import DEALS_READ, LEADS_READ
 from crm_sales.forms import form_token
 from crm_sales.scopes import sight
 from crm_sales.tables import (
     SalesAssignmentRule,
     SalesCompany,
-    SalesCompanyContact,
-    SalesDeal,
     SalesLead,
     SalesTask,
     SalesWebForm,
@@ -85,13 +82,7 @@ async def converted_deals(leads: list[SalesLead], context: RequestContext) -> li
     seen = sight(context.principal, DEALS_READ)
     ids = sorted({lead.converted_deal_id for lead in leads if lead.converted_deal_id})
     async with context.app.read() as session:
-        rows = []
-        if ids:
-            rows = list(
-                await session.scalars(
-                    select(SalesDeal).where(SalesDeal.id.in_(ids), seen.where(SalesDeal.owner_id))
-                )
-            )
+        rows = await deals.visible_deals(session, ids, seen)
         views = {v.pk: v for v in await deal_views(session, rows)}
     return [views.get(lead.converted_deal_id) for lead in leads]  # type: ignore[arg-type]
 
@@ -157,17 +148,8 @@ async def company_contacts(
     found: list[SalesCompany], context: RequestContext
 ) -> list[list[CustomerRow]]:
     """Each company's contacts the caller sees (the core's customer scope applies)."""
-    ids = [c.id for c in found]
     async with context.app.read() as session:
-        rows = await session.execute(
-            select(SalesCompanyContact.company_id, CustomerRow)
-            .join(CustomerRow, CustomerRow.id == SalesCompanyContact.customer_id)
-            .where(SalesCompanyContact.company_id.in_(ids), CustomerRow.deleted_at.is_(None))
-            .order_by(CustomerRow.name, CustomerRow.id)
-        )
-        out: dict[int, list[CustomerRow]] = {pk: [] for pk in ids}  # type: ignore[misc]
-        for company_id, customer in rows:
-            out[company_id].append(customer)
+        out = await companies.contacts_of(session, [c.id for c in found])  # type: ignore[misc]
     return [out[c.id] for c in found]  # type: ignore[index]
 
 
@@ -176,14 +158,7 @@ async def company_deals(found: list[SalesCompany], context: RequestContext) -> l
     seen = sight(context.principal, DEALS_READ)
     ids = [c.id for c in found]
     async with context.app.read() as session:
-        rows = list(
-            await session.execute(
-                select(SalesCompanyContact.company_id, SalesDeal)
-                .join(SalesDeal, SalesDeal.customer_id == SalesCompanyContact.customer_id)
-                .where(SalesCompanyContact.company_id.in_(ids), seen.where(SalesDeal.owner_id))
-                .order_by(SalesDeal.created_at.desc(), SalesDeal.id.desc())
-            )
-        )
+        rows = await companies.deals_of(session, ids, seen)  # type: ignore[arg-type]
         views = {v.pk: v for v in await deal_views(session, [deal for _c, deal in rows])}
     out: dict[int, list[DealType]] = {pk: [] for pk in ids}  # type: ignore[misc]
     for company_id, deal in rows:
@@ -238,14 +213,8 @@ async def customer_companies(
     customers: list[CustomerRow], context: RequestContext
 ) -> list[SalesCompany | None]:
     seen = sight(context.principal, DEALS_READ)
-    ids = [c.id for c in customers]
     async with context.app.read() as session:
-        rows = await session.execute(
-            select(SalesCompanyContact.customer_id, SalesCompany)
-            .join(SalesCompany, SalesCompany.id == SalesCompanyContact.company_id)
-            .where(SalesCompanyContact.customer_id.in_(ids), seen.where(SalesCompany.owner_id))
-        )
-        found = {customer_id: company for customer_id, company in rows}
+        found = await companies.companies_of(session, [c.id for c in customers], seen)
     return [found.get(c.id) for c in customers]
 
 
@@ -269,14 +238,7 @@ async def task_leads(tasks: list[SalesTask], context: RequestContext) -> list[Sa
     seen = sight(context.principal, LEADS_READ)
     ids = sorted({t.lead_id for t in tasks if t.lead_id})
     async with context.app.read() as session:
-        rows = (
-            await session.scalars(
-                select(SalesLead).where(SalesLead.id.in_(ids), seen.where(SalesLead.owner_id))
-            )
-            if ids
-            else []
-        )
-        found = {lead.id: lead for lead in rows}
+        found = await seen.rows(session, SalesLead, ids)  # type: ignore[arg-type]
     return [found.get(t.lead_id) for t in tasks]  # type: ignore[arg-type]
 
 
@@ -284,15 +246,7 @@ async def task_deals(tasks: list[SalesTask], context: RequestContext) -> list[De
     seen = sight(context.principal, DEALS_READ)
     ids = sorted({t.deal_id for t in tasks if t.deal_id})
     async with context.app.read() as session:
-        rows = (
-            list(
-                await session.scalars(
-                    select(SalesDeal).where(SalesDeal.id.in_(ids), seen.where(SalesDeal.owner_id))
-                )
-            )
-            if ids
-            else []
-        )
+        rows = await deals.visible_deals(session, ids, seen)  # type: ignore[arg-type]
         views = {v.pk: v for v in await deal_views(session, rows)}
     return [views.get(t.deal_id) for t in tasks]  # type: ignore[arg-type]
 

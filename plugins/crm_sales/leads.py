@@ -8,13 +8,15 @@ One write path: the API, the import kind and the web-to-lead form all create lea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import (
     Collector,
+    CustomerRow,
     check_version,
     clean_text,
     create_customer,
@@ -38,7 +40,7 @@ from crm_sales.tables import (
     SalesLead,
     SalesTask,
 )
-from crm_sales.values import check_attributes
+from crm_sales.values import check_attributes, like_pattern
 
 LEAD = "Lead"
 # Which status may follow which (Salesforce's lead statuses; a converted lead is final).
@@ -96,6 +98,49 @@ def check_lead(
     if out.get("status") == DISQUALIFIED and not out.get("disqualified_reason"):
         errors.add("REQUIRED", "a disqualified lead needs its reason", *at, "disqualifiedReason")
     return out
+
+
+def lead_select(
+    sight: Sight,
+    *,
+    statuses: list[str] | None = None,
+    sources: list[str] | None = None,
+    owner_ids: list[str] | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    search: str | None = None,
+) -> Any:
+    """The leads the caller sees, narrowed by each criterion given (``search``: part of the
+    name, company or e-mail, personal data: the caller checks ``pii:read``)."""
+    statement = select(SalesLead).where(sight.where(SalesLead.owner_id))
+    if statuses is not None:
+        statement = statement.where(SalesLead.status.in_(statuses))
+    if sources is not None:
+        statement = statement.where(SalesLead.source.in_(sources))
+    if owner_ids is not None:
+        statement = statement.where(SalesLead.owner_id.in_(owner_ids))
+    if created_after is not None:
+        statement = statement.where(SalesLead.created_at >= created_after)
+    if created_before is not None:
+        statement = statement.where(SalesLead.created_at < created_before)
+    if search:
+        pattern = like_pattern(search)
+        statement = statement.where(
+            or_(
+                *[
+                    column.ilike(pattern, escape="\\")
+                    for column in (SalesLead.name, SalesLead.company, SalesLead.email)
+                ]
+            )
+        )
+    return statement
+
+
+async def customers_by_id(session: AsyncSession, ids: list[int]) -> dict[int, CustomerRow]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(CustomerRow).where(CustomerRow.id.in_(ids)))
+    return {customer.id: customer for customer in rows}
 
 
 def lead_payload(lead: SalesLead) -> dict[str, Any]:

@@ -3,7 +3,7 @@ a customer). A scheduler job emits ``task.due`` once per task when its time come
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -206,6 +206,43 @@ async def emit_due(session: AsyncSession, now: datetime) -> int:
         await emit(session, "task.due", TASK, task_id, task_payload(task))  # type: ignore[arg-type]
         emitted += 1
     return emitted
+
+
+def task_select(
+    sight: Sight,
+    now: datetime,
+    *,
+    owner_ids: list[str] | None = None,
+    statuses: list[str] | None = None,
+    overdue: bool | None = None,
+    due_within: timedelta | None = None,
+    lead_id: int | None = None,
+    deal_id: int | None = None,
+    customer_id: int | None = None,
+) -> Any:
+    """The tasks the caller sees, narrowed by each criterion given: ``overdue`` (open and
+    past due; ``False``: the others), ``due_within`` (open, due from ``now`` to then), or what
+    they are about."""
+    statement = select(SalesTask).where(sight.where(SalesTask.owner_id))
+    if owner_ids is not None:
+        statement = statement.where(SalesTask.owner_id.in_(owner_ids))
+    if statuses is not None:
+        statement = statement.where(SalesTask.status.in_(statuses))
+    if overdue is not None:
+        late = (SalesTask.status == OPEN) & (SalesTask.due_at < now)
+        statement = statement.where(late if overdue else ~late)
+    if due_within is not None:
+        statement = statement.where(
+            SalesTask.status == OPEN, SalesTask.due_at >= now, SalesTask.due_at <= now + due_within
+        )
+    for value, column in (
+        (lead_id, SalesTask.lead_id),
+        (deal_id, SalesTask.deal_id),
+        (customer_id, SalesTask.about_customer_id),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    return statement
 
 
 def _due(now: datetime) -> Any:
