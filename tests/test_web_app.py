@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -641,3 +641,88 @@ async def test_ticket_queue_with_sla_countdowns_and_the_csat_nps_trend(app: Serv
 def _figure(value: float | None) -> str:
     """A score as the app writes it (one decimal), or its dash for none."""
     return "—" if value is None else f"{value:.1f}"
+
+
+BOARD = """{ salesPipelines { name stages { id name kind } }
+  deals(first: 100) { nodes { id name version stage { id } pipeline { name } } } }"""
+
+
+def _deal(app: Served, deal_id: str) -> Any:
+    return app.api(
+        "admin", "query ($id: ID!) { deal(id: $id) { version stage { name } } }", {"id": deal_id}
+    )["deal"]
+
+
+async def test_pipeline_board_moves_deals_by_drag_and_by_list_with_conflicts(app: Served) -> None:
+    board = app.api("admin", BOARD)
+    pipeline = board["salesPipelines"][0]
+    stages = pipeline["stages"]
+    deals = [d for d in board["deals"]["nodes"] if d["pipeline"]["name"] == pipeline["name"]]
+    open_stages = [s for s in stages if s["kind"] == "OPEN"]
+    movable = [d for d in deals if d["stage"]["id"] in {s["id"] for s in open_stages}]
+    assert len(open_stages) >= 3 and len(movable) >= 2, "the demo should fill the open stages"
+
+    page = await app.signed_in("admin")
+    await page.get_by_role("link", name="Pipeline", exact=True).click()
+    for stage in stages:
+        column = page.locator(f'section[data-stage="{stage["name"]}"]')
+        in_stage = [d["name"] for d in deals if d["stage"]["id"] == stage["id"]]
+        await expect(column.locator("h2")).to_have_text(f"{stage['name']} ({len(in_stage)})")
+        await expect(column.locator("li strong")).to_have_text(in_stage)
+    await app.accessible(page, "14-pipeline")
+
+    # Dragged to another stage: moved, with the version the board showed.
+    dragged = movable[0]
+    target = next(s for s in open_stages if s["id"] != dragged["stage"]["id"])
+    card = page.locator(f'li[data-deal="{dragged["name"]}"]')
+    await card.drag_to(page.locator(f'section[data-stage="{target["name"]}"]'))
+    await expect(
+        page.locator(f'section[data-stage="{target["name"]}"] li[data-deal="{dragged["name"]}"]')
+    ).to_have_count(1)
+    assert _deal(app, dragged["id"]) == {
+        "version": dragged["version"] + 1,
+        "stage": {"name": target["name"]},
+    }
+
+    # Moved by someone else meanwhile: the board's move is a conflict, and it reloads.
+    stale = movable[1]
+    elsewhere = next(s for s in open_stages if s["id"] != stale["stage"]["id"])
+    moved = app.api(
+        "admin",
+        "mutation ($input: MoveDealInput!) { moveDeal(input: $input) { errors { code } } }",
+        {"input": {"id": stale["id"], "stageId": elsewhere["id"]}},
+    )
+    assert moved["moveDeal"]["errors"] == []
+    third = next(s for s in open_stages if s["id"] not in {stale["stage"]["id"], elsewhere["id"]})
+    await page.get_by_label(f"Move {stale['name']} to").select_option(label=third["name"])
+    await expect(page.get_by_role("alert")).to_have_text(
+        f"{stale['name']} was changed by someone else: the board shows it as it is now."
+    )
+    await expect(
+        page.locator(f'section[data-stage="{elsewhere["name"]}"] li[data-deal="{stale["name"]}"]')
+    ).to_have_count(1)
+    assert _deal(app, stale["id"])["stage"] == {"name": elsewhere["name"]}
+
+    # The forecast chart charts the API's forecast for its months.
+    now = datetime.now(UTC)
+    forecast = app.api(
+        "admin",
+        """query ($from: Date!, $to: Date!) { salesForecast(period: MONTH, from: $from, to: $to) {
+          periods { start weighted { amount currency } committed { amount currency } } } }""",
+        {
+            "from": (now - timedelta(days=182)).date().isoformat(),
+            "to": (now + timedelta(days=183)).date().isoformat(),
+        },
+    )["salesForecast"]["periods"]
+    currency = next(m["currency"] for p in forecast for m in [*p["weighted"], *p["committed"]])
+
+    def amount(monies: list[dict[str, str]]) -> str:
+        return f"{float(next((m['amount'] for m in monies if m['currency'] == currency), 0)):.2f}"
+
+    await expect(page.locator("figure[aria-labelledby=forecast-chart] tbody tr")).to_have_text(
+        [f"{p['start'][:7]}{amount(p['weighted'])}{amount(p['committed'])}" for p in forecast]
+    )
+
+    # Marketing has no deals:read: no board.
+    page = await app.signed_in("marketing")
+    await expect(page.get_by_role("link", name="Pipeline", exact=True)).to_have_count(0)

@@ -15,6 +15,7 @@ const NewCustomer = lazy(() => import("./screens/NewCustomer"));
 const EditCustomer = lazy(() => import("./screens/EditCustomer"));
 const AnalyticsDashboard = lazy(() => import("./screens/AnalyticsDashboard"));
 const Tickets = lazy(() => import("./screens/Tickets"));
+const Pipeline = lazy(() => import("./screens/Pipeline"));
 
 export function App() {
   const [key, setKey] = useState(storedKey);
@@ -45,6 +46,7 @@ function SignedIn({ onSignOut }: { onSignOut: () => void }) {
           <nav aria-label="Screens" className="screens">
             {holds(viewer, "customers:read") && <a href="#/customers">Customers</a>}
             {holds(viewer, "analytics:read") && <a href="#/analytics">Analytics</a>}
+            {holds(viewer, "deals:read") && <a href="#/pipeline">Pipeline</a>}
             {holds(viewer, "tickets:read") && <a href="#/tickets">Tickets</a>}
           </nav>
         )}
@@ -76,9 +78,11 @@ function Screen({ route, viewer }: { route: Route; viewer: Viewer }) {
       ? "analytics:read"
       : route.screen === "tickets"
         ? "tickets:read"
-        : route.screen === "new-customer" || route.screen === "edit-customer"
-          ? "customers:write"
-          : "customers:read";
+        : route.screen === "pipeline"
+          ? "deals:read"
+          : route.screen === "new-customer" || route.screen === "edit-customer"
+            ? "customers:write"
+            : "customers:read";
   if (!holds(viewer, needs)) {
     return (
       <p role="alert" className="error">
@@ -91,6 +95,8 @@ function Screen({ route, viewer }: { route: Route; viewer: Viewer }) {
       return <AnalyticsDashboard />;
     case "tickets":
       return <Tickets />;
+    case "pipeline":
+      return <Pipeline />;
     case "new-customer":
       return <NewCustomer />;
     case "edit-customer":

@@ -8,11 +8,13 @@ export type Route =
   | { screen: "customer"; id: string }
   | { screen: "edit-customer"; id: string }
   | { screen: "analytics" }
-  | { screen: "tickets" };
+  | { screen: "tickets" }
+  | { screen: "pipeline" };
 
 export function parseRoute(hash: string): Route {
   if (hash === "#/analytics") return { screen: "analytics" };
   if (hash === "#/tickets") return { screen: "tickets" };
+  if (hash === "#/pipeline") return { screen: "pipeline" };
   if (hash === "#/customers/new") return { screen: "new-customer" };
   const match = /^#\/customers\/([^/]+)(\/edit)?$/.exec(hash);
   if (!match) return { screen: "customers" };
