@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -15,8 +16,9 @@ from crm_graph.db.engine import create_engine
 from crm_graph.db.migrate import differences, upgrade
 from crm_graph.plugins_manager import create_plugin_manager
 from crm_graph.settings import Settings
-from crm_graph.testing import GraphQLClient, app_client, count_statements
+from crm_graph.testing import GraphQLClient, app_client, count_statements, run_cli
 from tests.helpers import snapshot
+from tests.io_support import rejects, write
 from tests.marketing_support import (
     condition,
     create_segment,
@@ -280,6 +282,52 @@ async def test_static_lists_take_ids_and_addresses_all_or_nothing(
     )
     assert refused["addAudienceSegmentMembers"]["errors"] == [
         {"code": "NOT_STATIC", "field": ["input", "segmentId"]}
+    ]
+
+
+async def test_a_file_of_ids_and_addresses_is_imported_onto_static_lists(
+    marketing: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    """``crm-graph import segment_members``: each row a list (name or ID) and a customer (ID
+    or e-mail); rejected rows with their row number; importing again adds nobody twice."""
+    people = await shop(marketing)
+    trade = (await create_segment(marketing, name="Trade show", kind="STATIC"))["segment"]["id"]
+    await create_segment(marketing, name="D", kind="DYNAMIC", filter=condition("email", "exists"))
+    path = write(
+        tmp_path / "members.csv",
+        f"""
+        segment,customer
+        Trade show,BOB@shop.example
+        {trade},{people["Cy"]}
+        Trade show,nobody@example.com
+        Nowhere,{people["Cy"]}
+        D,{people["Cy"]}
+        Trade show,junk
+        ,{people["Cy"]}
+        Trade show,{people["Cy"]}
+        """,
+    )
+    url = settings.database_url
+    result = await run_cli(url, "import", "segment_members", str(path), plugins="marketing")
+    assert "segment_members: 2 inserted, 0 updated, 1 unchanged; 5 rows rejected" in result.output
+    assert rejects(path) == {
+        4: "customer: no such live customer",
+        5: "segment: no such list",
+        6: "segment: members of a dynamic segment follow its filter",
+        7: "customer: 'junk' is not a valid ID",
+        8: "segment: must not be empty",
+    }
+    assert await preview_names(marketing, trade) == ["Bob", "Cy"]
+    entered = await events_of(marketing, "segment.entered")
+    assert sorted(e["entityId"] for e in entered if e["payload"]["segmentName"] != "D") == sorted(
+        [people["Bob"], people["Cy"]]
+    )
+    again = await run_cli(url, "import", "segment_members", str(path), plugins="marketing")
+    assert "segment_members: 0 inserted, 0 updated, 3 unchanged; 5 rows rejected" in again.output
+    exported = await run_cli(url, "export", "segment_members", plugins="marketing")
+    assert exported.output.splitlines()[-3:] == [
+        "segment,customer",
+        *sorted(f"Trade show,{people[n]}" for n in ("Bob", "Cy")),
     ]
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import (
     AppContext,
+    DataKind,
     EventRecord,
     EventType,
     Permissions,
@@ -31,6 +32,7 @@ from crm_marketing import (
     events,
     hookspecs,
     jobs,
+    kinds,
     merging,
     routes,
     segment_schema,
@@ -86,6 +88,11 @@ def crm_schema() -> SchemaContribution:
             ],
         },
     )
+
+
+@hookimpl
+def crm_data_kinds() -> list[DataKind]:
+    return kinds.KINDS
 
 
 @hookimpl

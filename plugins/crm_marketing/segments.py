@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import (
@@ -20,6 +20,7 @@ from crm_graph.plugin import (
     emit,
     fail,
     input_id,
+    to_global_id,
     utcnow,
 )
 from crm_marketing import ids
@@ -286,13 +287,33 @@ async def merge(session: AsyncSession, survivor_id: int, merged_ids: list[int]) 
     return {"marketing_segment_members": len(gained)}
 
 
+async def live_customers_named(
+    session: AsyncSession, customer_ids: Sequence[int], emails: Sequence[str]
+) -> dict[tuple[str, Any], int]:
+    """Live customers by primary key and by e-mail address (lower case; the first customer
+    holding it): ``{("id", pk) or ("email", address): pk}`` for those found."""
+    found: dict[tuple[str, Any], int] = {}
+    if customer_ids:
+        statement = live_customers().where(CustomerRow.id.in_(sorted(set(customer_ids))))
+        found.update({("id", pk): pk for pk in await session.scalars(statement)})
+    if emails:
+        rows = await session.execute(
+            live_customers()
+            .add_columns(func.lower(CustomerRow.email))
+            .where(func.lower(CustomerRow.email).in_(sorted(set(emails))))
+            .order_by(CustomerRow.id)
+        )
+        for customer_id, address in rows:
+            found.setdefault(("email", address), customer_id)
+    return found
+
+
 async def _customers_named(
     session: AsyncSession, entries: Sequence[str], errors: Collector, *at: str
 ) -> set[int]:
     """Customers given by global ID or e-mail address (a file's lines, an input's list);
     unknown ones are user errors at their index."""
-    ids: dict[int, int] = {}
-    emails: dict[str, int] = {}
+    wanted: dict[tuple[str, Any], int] = {}
     for index, entry in enumerate(entries):
         entry = entry.strip()
         if "@" in entry:
@@ -301,34 +322,65 @@ async def _customers_named(
             except EmailNotValidError:
                 errors.add("INVALID_EMAIL", "not an e-mail address", *at, str(index))
                 continue
-            emails[address.lower()] = index
+            wanted[("email", address.lower())] = index
             continue
         try:
-            ids[input_id(entry, "Customer", *at, str(index))] = index
+            wanted[("id", input_id(entry, "Customer", *at, str(index)))] = index
         except ValidationFailed as exc:
             errors.errors.extend(exc.errors)
-    found: set[int] = set()
-    if ids:
-        live = set(await session.scalars(live_customers().where(CustomerRow.id.in_(list(ids)))))
-        for customer_id, index in ids.items():
-            if customer_id not in live:
-                errors.add("NOT_FOUND", "no such customer", *at, str(index))
-        found |= live
-    if emails:
-        rows = await session.execute(
-            live_customers()
-            .add_columns(func.lower(CustomerRow.email))
-            .where(func.lower(CustomerRow.email).in_(list(emails)))
+    found = await live_customers_named(
+        session,
+        [value for kind, value in wanted if kind == "id"],
+        [value for kind, value in wanted if kind == "email"],
+    )
+    for reference, index in wanted.items():
+        if reference not in found:
+            unknown = (
+                "no such customer"
+                if reference[0] == "id"
+                else "no customer has this e-mail address"
+            )
+            errors.add("NOT_FOUND", unknown, *at, str(index))
+    return set(found.values())
+
+
+async def static_lists(
+    session: AsyncSession, names: Iterable[str]
+) -> dict[str, MarketingSegment | str]:
+    """Segments by the name or global ID a file gives: the static list, or ``DYNAMIC`` for a
+    dynamic segment (which takes no members); absent names are left out."""
+    names = set(names)
+    pks = {}
+    for name in names:
+        try:
+            pks[input_id(name, "AudienceSegment")] = name
+        except ValidationFailed:
+            continue
+    rows = await session.scalars(
+        select(MarketingSegment).where(
+            or_(MarketingSegment.name.in_(sorted(names)), MarketingSegment.id.in_(sorted(pks)))
         )
-        matched = {}
-        for customer_id, address in rows:
-            matched.setdefault(address, customer_id)
-        for address, index in emails.items():
-            if address in matched:
-                found.add(matched[address])
-            else:
-                errors.add("NOT_FOUND", "no customer has this e-mail address", *at, str(index))
+    )
+    found: dict[str, MarketingSegment | str] = {}
+    for segment in rows:
+        for key in (segment.name, pks.get(segment.id)):
+            if key in names:
+                found[key] = segment if segment.kind == STATIC else DYNAMIC
     return found
+
+
+async def static_members(session: AsyncSession, since: datetime | None) -> list[tuple[str, str]]:
+    """Every static list's members (added since ``since``): (list name, customer global ID)."""
+    statement = (
+        select(MarketingSegment.name, MarketingSegmentMember.customer_id)
+        .join(MarketingSegment, MarketingSegment.id == MarketingSegmentMember.segment_id)
+        .where(MarketingSegment.kind == STATIC)
+        .order_by(MarketingSegment.id, MarketingSegmentMember.customer_id)
+    )
+    if since is not None:
+        statement = statement.where(MarketingSegmentMember.added_at >= since)
+    rows = await session.execute(statement)
+    return [(name, to_global_id("Customer", pk)) for name, pk in rows]
 
 
 async def change_members(
