@@ -6,7 +6,8 @@ Customers are generated (names from a few thousand given names and surnames, an 
 a birth date for 80%, an e-mail for 60% and a phone for 50% of them) and written straight into
 a fresh database (setting up is not timed). 5% of them are copies of others with the noise
 real files have: a typo in the name, given name and surname swapped, a nickname, a day/month
-swap or one digit off in the birth date, a missing e-mail, a postal code one digit off.
+swap or one digit off in the birth date, a missing e-mail, a postal code one digit off. Two
+copies of one customer are a planted pair too.
 
 Timed, each database in a process of its own: the full matching (``crm-graph duplicates
 rerun``, start-up included) with its CPU seconds and peak memory (max RSS of that process:
@@ -87,7 +88,8 @@ def _typo(rng: random.Random, word: str) -> str:
 
 
 def generate(count: int, seed: int = 11) -> tuple[list[dict], set[tuple[int, int]]]:
-    """Customer rows (ids 1..count) and the planted pairs (original id, copy id)."""
+    """Customer rows (ids 1..count) and the planted pairs, lower id first: an original and
+    its copy, or two copies of one original."""
     rng = random.Random(seed)
     surnames = _words(rng, 20_000, (2, 4))
     places = [
@@ -124,8 +126,10 @@ def generate(count: int, seed: int = 11) -> tuple[list[dict], set[tuple[int, int
                 "created_at": now,
             }
         )
+    copies: dict[int, list[int]] = {}  # per original: it and its copies, all one person
     for pk in range(originals + 1, count + 1):
         source = rng.choice(rows[:originals])
+        copies.setdefault(source["id"], [source["id"]])
         copy = {**source, "id": pk, "addresses": [dict(a) for a in source["addresses"]]}
         given, surname = source["name"].lower().split(" ", 1)
         noise = rng.randrange(6)
@@ -149,7 +153,8 @@ def generate(count: int, seed: int = 11) -> tuple[list[dict], set[tuple[int, int
         if rng.random() < 0.3:
             copy["email"] = None
         rows.append(copy)
-        planted.add((source["id"], pk))
+        planted.update((other, pk) for other in copies[source["id"]])
+        copies[source["id"]].append(pk)
     return rows, planted
 
 

@@ -125,6 +125,32 @@ async def test_groups_are_clusters_ordered_by_score_with_honest_reasons(
         assert 0.5 <= pair["score"] <= 1.0
 
 
+async def test_one_place_alone_does_not_make_two_people_one(client: GraphQLClient) -> None:
+    """A postal code lies in one city: agreeing on both is one piece of evidence, not two. Two
+    people of one given name in one town, postal codes one digit apart, different surnames and
+    birth dates, are not suggested, not even among the unlikely (the starting weights counted
+    the place twice: 0.31)."""
+    town = {"city": "Springfield", "region": "IL", "country": "US"}
+    await _seed(
+        client,
+        [
+            {
+                "externalId": "manon",
+                "name": "Manon Perrault",
+                "birthDate": "1950-03-03",
+                "addresses": [{"lines": ["229 Mill Road"], "postalCode": "62701", **town}],
+            },
+            {
+                "externalId": "other-manon",
+                "name": "Manon Woodsen",
+                "birthDate": "1971-11-12",
+                "addresses": [{"lines": ["40 Rose Lane"], "postalCode": "62702", **town}],
+            },
+        ],
+    )
+    assert (await _groups(client, filter={"minScore": 0.2}))["totalCount"] == 0
+
+
 async def test_the_connection_pages_filters_and_refuses_bad_arguments(
     client: GraphQLClient,
 ) -> None:

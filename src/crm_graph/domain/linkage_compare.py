@@ -8,7 +8,10 @@ compares two profiles into one small integer per comparison (0 = a side has no v
 which learns how much each level says. Names are compared in whichever order agrees best
 (a swapped given name and surname is one person), with typo tolerance (Jaro-Winkler) and
 nicknames (Bob for Robert, from the ``nicknames`` dataset); birth dates and addresses field
-by field, a day/month swap being a level of its own.
+by field, a day/month swap being a level of its own. The postal code and the city are one
+comparison, the place: they say nearly the same thing (a postal code lies in one city), and
+counted as two independent pieces of evidence they made a shared place outweigh different
+names and birth dates.
 
 :meth:`Profile.blocking_keys` are the blocking keys: only customers sharing a key are
 compared. There are several, each on other fields, so that one typo in one field does not
@@ -35,19 +38,18 @@ from rapidfuzz.fuzz import token_sort_ratio
 
 # The comparisons, in the order of a comparison vector, and how many levels each has
 # (level 0 is "missing" in every one).
-GIVEN, SURNAME, EMAIL, PHONE, BIRTH, POSTCODE, CITY, STREET, COMPANY = range(9)
+GIVEN, SURNAME, EMAIL, PHONE, BIRTH, PLACE, STREET, COMPANY = range(8)
 COMPARISONS = (
     "given",
     "surname",
     "email",
     "phone",
     "birth",
-    "postcode",
-    "city",
+    "place",
     "street",
     "company",
 )
-LEVELS = (5, 5, 3, 4, 5, 4, 4, 4, 4)
+LEVELS = (5, 5, 3, 4, 5, 5, 4, 4)
 
 HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "herr", "frau", "mme"})
 _WORD = re.compile(r"[a-z0-9]+")
@@ -202,17 +204,39 @@ def birth_level(a: tuple[int, int, int] | None, b: tuple[int, int, int] | None) 
     return 2 if (a[0] == b[0]) + (a[1] == b[1]) + (a[2] == b[2]) == 2 else 1
 
 
-def _address_levels(a: tuple[Address, ...], b: tuple[Address, ...]) -> tuple[int, int, int]:
-    """(postcode, city, street) levels of the best agreeing pair of addresses."""
-    best = (0, 0, 0)
+def _address_levels(
+    a: tuple[Address, ...], b: tuple[Address, ...]
+) -> tuple[int, int, tuple[str, ...]]:
+    """(place, street) levels of the best agreeing pair of addresses, and which parts of its
+    place are the same.
+
+    Place: 1 different, 2 near (postal code one edit off, or a city name nearly the same),
+    3 same city, 4 same postal code."""
+    best: tuple[int, int, tuple[str, ...]] = (0, 0, ())
     for x in a:
         for y in b:
             postcode = _postcode_level(x.postcode, y.postcode)
             city = _text_level(x.city, y.city, 0.88)
+            place = _place_level(postcode, city)
             street = _street_level(x.street, y.street)
-            if (postcode + city + street) > sum(best):
-                best = (postcode, city, street)
+            if place + street > best[0] + best[1]:
+                same = tuple(
+                    part
+                    for part, level in (("postal code", postcode), ("city", city))
+                    if level == 3
+                )
+                best = (place, street, same)
     return best
+
+
+def _place_level(postcode: int, city: int) -> int:
+    if postcode == 3:
+        return 4
+    if city == 3:
+        return 3
+    if postcode == 2 or city == 2:
+        return 2
+    return 1 if postcode or city else 0
 
 
 def _postcode_level(a: str, b: str) -> int:
@@ -270,11 +294,12 @@ class Comparison:
     given_similarity: float
     surname_similarity: float
     swapped: bool = False
+    same_place: tuple[str, ...] = ()  # "postal code", "city": the parts of the place that agree
 
 
 def compare(a: Profile, b: Profile) -> Comparison:
     (given, given_similarity), (surname, surname_similarity), swapped = names(a, b)
-    postcode, city, street = _address_levels(a.addresses, b.addresses)
+    place, street, same_place = _address_levels(a.addresses, b.addresses)
     return Comparison(
         (
             given,
@@ -282,12 +307,12 @@ def compare(a: Profile, b: Profile) -> Comparison:
             _email_level(a.email, b.email),
             _phone_level(a.phone, b.phone),
             birth_level(a.birth, b.birth),
-            postcode,
-            city,
+            place,
             street,
             _company_level(a.company, b.company),
         ),
         given_similarity,
         surname_similarity,
         swapped,
+        same_place,
     )

@@ -88,8 +88,7 @@ STARTING = Model(
         (1.0, 0.2, 0.8),  # e-mail: different, same
         (1.0, 0.2, 0.05, 0.75),  # phone: different, same last 7 digits, same
         (1.0, 0.05, 0.05, 0.02, 0.88),  # birth date: different, one part off, swapped, same
-        (1.0, 0.15, 0.05, 0.8),  # postal code: different, one edit, same
-        (1.0, 0.15, 0.1, 0.75),  # city
+        (1.0, 0.15, 0.05, 0.1, 0.7),  # place: different, near, same city, same postal code
         (1.0, 0.3, 0.3, 0.4),  # street
         (1.0, 0.3, 0.2, 0.5),  # company
     ),
@@ -99,8 +98,7 @@ STARTING = Model(
         (1.0, 0.99999, 0.00001),
         (1.0, 0.9999, 0.00009, 0.00001),
         (1.0, 0.997, 0.0028, 0.0001, 0.0001),
-        (1.0, 0.99, 0.009, 0.001),
-        (1.0, 0.99, 0.009, 0.001),
+        (1.0, 0.99, 0.009, 0.0009, 0.0001),
         (1.0, 0.999, 0.0009, 0.0001),
         (1.0, 0.99, 0.009, 0.001),
     ),

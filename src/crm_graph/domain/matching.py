@@ -39,12 +39,12 @@ from crm_graph.db.models import (
 )
 from crm_graph.domain.linkage_compare import (
     BIRTH,
-    CITY,
     COMPANY,
+    COMPARISONS,
     EMAIL,
     GIVEN,
     PHONE,
-    POSTCODE,
+    PLACE,
     STREET,
     SURNAME,
     Comparison,
@@ -98,7 +98,7 @@ MESSAGES = {
 }
 # The customer field whose value a reason shows, and its mask.
 SHARED = {R_EMAIL: ("email", "email"), R_PHONE: ("phone", "phone"), R_BIRTH: ("birth_date", "text")}
-ADDRESS_PARTS = ((POSTCODE, "postal code"), (CITY, "city"), (STREET, "street"))
+ADDRESS_PARTS = ("postal code", "city", "street")
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,11 @@ def reasons_of(comparison: Comparison, weights: np.ndarray) -> list[Reason]:
         found.append(Reason(R_NAME, round(sum(known) / len(known), 4), detail))
     if raised(BIRTH):
         found.append(Reason(R_BIRTH, 1.0, {4: "same", 3: "swapped"}.get(levels[BIRTH], "close")))
-    parts = [name for c, name in ADDRESS_PARTS if raised(c)]
+    parts = []
+    if raised(PLACE):
+        parts.extend(comparison.same_place or ["nearly the same postal code or city"])
+    if raised(STREET):
+        parts.append("street")
     if parts:
         found.append(Reason(R_ADDRESS, round(len(parts) / len(ADDRESS_PARTS), 4), ",".join(parts)))
     if raised(COMPANY):
@@ -314,7 +318,9 @@ async def rerun(engine: AsyncEngine, progress: Progress = _quiet, seed: int = 0)
                 compare(profiles[i], profiles[j]) for i, j in candidates[start : start + CHUNK]
             )
             progress("comparing pairs", len(comparisons), len(candidates))
-        levels = np.array([c.levels for c in comparisons], dtype=np.int8).reshape(-1, 9)
+        levels = np.array([c.levels for c in comparisons], dtype=np.int8).reshape(
+            -1, len(COMPARISONS)
+        )
         progress("fitting the model", 0, 1)
         model = fit(levels, _random_levels(profiles, seed), len(profiles) * (len(profiles) - 1) / 2)
         report.model = model
@@ -355,7 +361,7 @@ async def rerun(engine: AsyncEngine, progress: Progress = _quiet, seed: int = 0)
 def _random_levels(profiles: list[Profile], seed: int) -> np.ndarray:
     """Comparison levels of random pairs: nearly all different people (``u``)."""
     if len(profiles) < 2:
-        return np.zeros((0, 9), dtype=np.int8)
+        return np.zeros((0, len(COMPARISONS)), dtype=np.int8)
     rng = random.Random(seed)
     n = len(profiles)
     sample = min(RANDOM_PAIRS, n * (n - 1) // 2)
