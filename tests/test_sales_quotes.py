@@ -258,6 +258,13 @@ async def test_a_draft_quote_is_edited_line_by_line_and_a_sent_one_no_more(
         {"amount": "1.20"},
     )
     assert changed["total"] == {"amount": "28.20", "currency": "USD"}
+    updated = await events(sales, "quote.updated")
+    assert [e["entityId"] for e in updated] == [quote["id"]]
+    assert {k: updated[0]["payload"][k] for k in ("status", "lines", "version")} == {
+        "status": "DRAFT",
+        "lines": 2,
+        "version": 2,
+    }
     assert (await update(expectedVersion=1, contactName="X"))["errors"] == [
         {"code": "CONFLICT", "field": ["input", "expectedVersion"]}
     ]

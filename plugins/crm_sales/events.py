@@ -160,6 +160,20 @@ _QUOTE = _schema(
 )
 _QUOTE_EVENT: dict[str, Any] = {"entity_type": "Quote", "permission": QUOTES_READ}
 EVENT_TYPES += [
+    EventType(
+        "quote.updated",
+        "A draft quote's lines (totals), validity or contact changed.",
+        _schema(
+            {
+                "dealId": _ID,
+                "status": {"enum": ["DRAFT"]},
+                "total": _MONEY,
+                "lines": {"type": "integer"},
+                "version": {"type": "integer"},
+            }
+        ),
+        **_QUOTE_EVENT,
+    ),
     EventType("quote.sent", "A quote was sent.", _QUOTE, **_QUOTE_EVENT),
     EventType("quote.declined", "A quote was declined.", _QUOTE, **_QUOTE_EVENT),
     EventType(

@@ -191,8 +191,9 @@ async def update_quote(
     at: tuple[str, ...] = ("input",),
 ) -> SalesQuote:
     """Edit a draft: its lines (replaced by ``changes.lines``: lines are added, changed and
-    removed by listing them as they should be; totals recomputed), validity or contact. A
-    quote once sent is what the customer saw: it changes no more (``INVALID_TRANSITION``)."""
+    removed by listing them as they should be; totals recomputed), validity or contact;
+    emits ``quote.updated``. A quote once sent is what the customer saw: it changes no more
+    (``INVALID_TRANSITION``)."""
     quote, deal = await visible_quote(session, quote_id, sight, *at, "id")
     check_version(quote, expected_version)
     if quote.status != DRAFT:
@@ -215,6 +216,14 @@ async def update_quote(
     quote.version += 1
     quote.updated_at = utcnow()
     await session.flush()
+    payload = {
+        "dealId": to_global_id("Deal", deal.id),  # type: ignore[arg-type]
+        "status": quote.status.upper(),
+        "total": {"amount": str(quote.total), "currency": quote.currency},
+        "lines": len((await lines_of(session, [quote.id]))[quote.id]),  # type: ignore[list-item,index]
+        "version": quote.version,
+    }
+    await emit(session, "quote.updated", QUOTE, quote.id, payload)
     return quote
 
 
