@@ -77,10 +77,10 @@ async def test_app_files_are_served_same_origin_with_a_content_security_policy(
 
 
 # -- the app in Chromium -------------------------------------------------------------------
-# One seeded database, one crm-graph serve (with the analytics, sales and service plugins) and
+# One seeded database, one crm-graph serve (with the bundled plugins) and
 # one Chromium per database for the whole module; each test opens its own browser contexts.
 
-PLUGINS = "analytics,sales,service"
+PLUGINS = "analytics,marketing,sales,service"
 ROLES = ("admin", "readonly", "marketing", "integration")
 
 
@@ -726,3 +726,33 @@ async def test_pipeline_board_moves_deals_by_drag_and_by_list_with_conflicts(app
     # Marketing has no deals:read: no board.
     page = await app.signed_in("marketing")
     await expect(page.get_by_role("link", name="Pipeline", exact=True)).to_have_count(0)
+
+
+CAMPAIGNS = """{ emailCampaigns { name status segment { name } stats {
+  recipients sent opened clicked ordered revenue { amount currency } cost { amount currency }
+  roi } } }"""
+
+
+async def test_campaigns_with_their_funnel_and_returns(app: Served) -> None:
+    campaigns = app.api("admin", CAMPAIGNS)["emailCampaigns"]
+    assert campaigns, "the demo data should have sent a campaign"
+
+    def row(c: dict[str, Any]) -> str:
+        s = c["stats"]
+        revenue = ", ".join(_money(m) for m in s["revenue"]) or "—"
+        roi = "—" if s["roi"] is None else _percent(s["roi"])
+        return (
+            f"{c['name']}{(c['segment'] or {}).get('name', '—')}{c['status']}{s['recipients']}"
+            f"{s['sent']}{s['opened']}{s['clicked']}{s['ordered']}{revenue}"
+            f"{_money(s['cost'])}{roi}"
+        )
+
+    page = await app.signed_in("marketing")
+    await page.get_by_role("link", name="Campaigns", exact=True).click()
+    await expect(page.locator("table.campaigns tbody tr")).to_have_text([row(c) for c in campaigns])
+    await expect(_ticks(page, "funnel-chart")).to_have_text([c["name"] for c in campaigns])
+    await app.accessible(page, "15-campaigns")
+
+    # Integration reads no campaigns: no link.
+    page = await app.signed_in("integration")
+    await expect(page.get_by_role("link", name="Campaigns", exact=True)).to_have_count(0)

@@ -16,6 +16,7 @@ const EditCustomer = lazy(() => import("./screens/EditCustomer"));
 const AnalyticsDashboard = lazy(() => import("./screens/AnalyticsDashboard"));
 const Tickets = lazy(() => import("./screens/Tickets"));
 const Pipeline = lazy(() => import("./screens/Pipeline"));
+const Campaigns = lazy(() => import("./screens/Campaigns"));
 
 export function App() {
   const [key, setKey] = useState(storedKey);
@@ -48,6 +49,7 @@ function SignedIn({ onSignOut }: { onSignOut: () => void }) {
             {holds(viewer, "analytics:read") && <a href="#/analytics">Analytics</a>}
             {holds(viewer, "deals:read") && <a href="#/pipeline">Pipeline</a>}
             {holds(viewer, "tickets:read") && <a href="#/tickets">Tickets</a>}
+            {holds(viewer, "campaigns:read") && <a href="#/campaigns">Campaigns</a>}
           </nav>
         )}
         {viewer && (
@@ -71,18 +73,22 @@ function SignedIn({ onSignOut }: { onSignOut: () => void }) {
   );
 }
 
+/** The permission each screen needs: a plugin's screens need that plugin's permissions, which a
+ * server grants only while the plugin runs. */
+const NEEDS: Record<Route["screen"], string> = {
+  customers: "customers:read",
+  customer: "customers:read",
+  "new-customer": "customers:write",
+  "edit-customer": "customers:write",
+  analytics: "analytics:read",
+  pipeline: "deals:read",
+  tickets: "tickets:read",
+  campaigns: "campaigns:read",
+};
+
 /** The screen the route names, or why the key cannot use it (decided by its permissions). */
 function Screen({ route, viewer }: { route: Route; viewer: Viewer }) {
-  const needs =
-    route.screen === "analytics"
-      ? "analytics:read"
-      : route.screen === "tickets"
-        ? "tickets:read"
-        : route.screen === "pipeline"
-          ? "deals:read"
-          : route.screen === "new-customer" || route.screen === "edit-customer"
-            ? "customers:write"
-            : "customers:read";
+  const needs = NEEDS[route.screen];
   if (!holds(viewer, needs)) {
     return (
       <p role="alert" className="error">
@@ -97,6 +103,8 @@ function Screen({ route, viewer }: { route: Route; viewer: Viewer }) {
       return <Tickets />;
     case "pipeline":
       return <Pipeline />;
+    case "campaigns":
+      return <Campaigns />;
     case "new-customer":
       return <NewCustomer />;
     case "edit-customer":

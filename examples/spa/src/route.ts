@@ -9,12 +9,14 @@ export type Route =
   | { screen: "edit-customer"; id: string }
   | { screen: "analytics" }
   | { screen: "tickets" }
-  | { screen: "pipeline" };
+  | { screen: "pipeline" }
+  | { screen: "campaigns" };
 
 export function parseRoute(hash: string): Route {
   if (hash === "#/analytics") return { screen: "analytics" };
   if (hash === "#/tickets") return { screen: "tickets" };
   if (hash === "#/pipeline") return { screen: "pipeline" };
+  if (hash === "#/campaigns") return { screen: "campaigns" };
   if (hash === "#/customers/new") return { screen: "new-customer" };
   const match = /^#\/customers\/([^/]+)(\/edit)?$/.exec(hash);
   if (!match) return { screen: "customers" };
