@@ -10,7 +10,6 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy import select
 from strawberry.types import Info
 
 from crm_graph.plugin import (
@@ -33,7 +32,7 @@ from crm_graph.plugin import (
 from crm_marketing import campaigns, hygiene, ids, stats
 from crm_marketing.segment_schema import AudienceSegmentType
 from crm_marketing.settings import CAMPAIGNS_READ, CAMPAIGNS_SEND, CAMPAIGNS_WRITE, NAME
-from crm_marketing.tables import MarketingCampaign, MarketingSegment, MarketingSend
+from crm_marketing.tables import MarketingCampaign, MarketingSegment
 
 MAX_SENDS = 100
 
@@ -213,16 +212,9 @@ async def campaign_sends(
     """The first recipients of each campaign (by id), optionally of one status."""
     if not 1 <= first <= MAX_SENDS:
         raise query_error("INVALID_ARGUMENT", f"first must be 1 to {MAX_SENDS}", "first")
-    found = []
+    wanted = status.value if status is not None else None
     async with context.app.read() as session:
-        for parent in parents:
-            statement = select(MarketingSend).where(MarketingSend.campaign_id == parent.id)
-            if status is not None:
-                statement = statement.where(MarketingSend.status == status.value)
-            found.append(
-                list(await session.scalars(statement.order_by(MarketingSend.id).limit(first)))
-            )
-    return found
+        return [await campaigns.sends(session, p.id, first, wanted) for p in parents]
 
 
 @strawberry.type(name="EmailCampaign", description="An e-mail campaign to one audience segment.")
@@ -396,10 +388,7 @@ class CampaignQueries:
     )
     async def email_campaigns(self, info: Info) -> list[EmailCampaignType]:
         async with info.context.app.read() as session:
-            found = await session.scalars(
-                select(MarketingCampaign).order_by(MarketingCampaign.id.desc())
-            )
-            return list(found)  # type: ignore[arg-type]
+            return await campaigns.every(session)  # type: ignore[return-value]
 
     @strawberry.field(description="One e-mail campaign.", metadata=requires(CAMPAIGNS_READ))
     async def email_campaign(self, info: Info, id: strawberry.ID) -> EmailCampaignType | None:

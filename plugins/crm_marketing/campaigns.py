@@ -93,6 +93,23 @@ async def get(session: AsyncSession, campaign_id: int, *at: str) -> MarketingCam
     return campaign
 
 
+async def every(session: AsyncSession) -> list[MarketingCampaign]:
+    """Every campaign, newest first."""
+    return list(
+        await session.scalars(select(MarketingCampaign).order_by(MarketingCampaign.id.desc()))
+    )
+
+
+async def sends(
+    session: AsyncSession, campaign_id: int, first: int, status: str | None
+) -> list[MarketingSend]:
+    """A campaign's first send-log rows (by id), optionally of one status."""
+    statement = select(MarketingSend).where(MarketingSend.campaign_id == campaign_id)
+    if status is not None:
+        statement = statement.where(MarketingSend.status == status)
+    return list(await session.scalars(statement.order_by(MarketingSend.id).limit(first)))
+
+
 async def save(
     session: AsyncSession,
     settings: MarketingSettings,

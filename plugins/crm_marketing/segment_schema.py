@@ -9,7 +9,6 @@ from enum import Enum
 from typing import Any, Optional
 
 import strawberry
-from sqlalchemy import select
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -213,8 +212,7 @@ class SegmentQueries:
     )
     async def audience_segments(self, info: Info) -> list[AudienceSegmentType]:
         async with info.context.app.read() as session:
-            found = await session.scalars(select(MarketingSegment).order_by(MarketingSegment.name))
-            return list(found)  # type: ignore[arg-type]
+            return await segments.every(session)  # type: ignore[return-value]
 
     @strawberry.field(description="One audience segment.", metadata=requires(SEGMENTS_READ))
     async def audience_segment(self, info: Info, id: strawberry.ID) -> AudienceSegmentType | None:

@@ -123,6 +123,11 @@ async def create(
     return segment
 
 
+async def every(session: AsyncSession) -> list[MarketingSegment]:
+    """Every segment and static list, by name."""
+    return list(await session.scalars(select(MarketingSegment).order_by(MarketingSegment.name)))
+
+
 async def get(session: AsyncSession, segment_id: int, *at: str) -> MarketingSegment:
     segment = await session.get(MarketingSegment, segment_id)
     if segment is None:
