@@ -210,16 +210,14 @@ async def renew(
         return set(held)
 
 
-async def release(engine: AsyncEngine, owner: str, job_ids: Iterable[int]) -> None:
-    """A graceful stop gives its running attempts back: they are due again at once, elsewhere,
-    and the stopped attempt does not count."""
-    ids = list(job_ids)
-    if not ids:
-        return
+async def release(engine: AsyncEngine, owner: str) -> None:
+    """A graceful stop gives back every run this process holds: they are due again at once,
+    elsewhere, and the stopped attempt does not count. Every one, not only those running: a
+    claim the stop interrupted may have committed before its run started."""
     async with write_session(engine) as session:
         await session.execute(
             update(ScheduledJobRow)
-            .where(ScheduledJobRow.id.in_(ids), ScheduledJobRow.lease_owner == owner)
+            .where(ScheduledJobRow.lease_owner == owner, ScheduledJobRow.status == SCHEDULED)
             .values(
                 lease_owner=None,
                 lease_until=None,

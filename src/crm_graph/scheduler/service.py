@@ -89,12 +89,12 @@ class Scheduler:
     async def stop(self) -> None:
         if event.contains(Session, "after_commit", self._after_commit):
             event.remove(Session, "after_commit", self._after_commit)
-        stopped, runs = list(self.running), list(self.running.values())
+        runs = list(self.running.values())
         for task in [*self.tasks, *runs]:
             task.cancel()
         await asyncio.gather(*self.tasks, *runs, return_exceptions=True)
         self.tasks.clear()
-        await claims.release(self.app.engine, self.policy.owner, stopped)
+        await claims.release(self.app.engine, self.policy.owner)
 
     async def _loop(self) -> None:
         poll = self.app.settings.scheduler_poll_seconds
