@@ -1,7 +1,7 @@
 """The fuzzer's parts: hostile scalars, seeded canaries, the checks every response must pass.
 
 Documents come from hypothesis-graphql over the composed schema (core and the bundled
-analytics plugin); the scalars in them come from here, hostile on purpose: huge and
+analytics and service plugins); the scalars in them come from here, hostile on purpose: huge and
 non-finite numbers, deep JSON, NUL, lone surrogates, extreme dates, forged global IDs. A
 response fails when an error has no ``extensions.code``, when any text in it looks like
 internals (a traceback, a module, SQL, an exception class), or when a caller without
@@ -29,6 +29,13 @@ from crm_graph.auth.permissions import CORE_PERMISSIONS, DEFAULT_ROLES
 from crm_graph.io.exporters import export
 from crm_graph.io.kinds import data_kinds
 from crm_graph.testing import GraphQLClient
+from crm_service.config import (
+    SURVEYS_READ,
+    SURVEYS_SEND,
+    TICKETS_ADMIN,
+    TICKETS_READ,
+    TICKETS_WRITE,
+)
 
 # The default roles, and one holding every permission but pii:read: no default role writes
 # without also reading personal data, so only this one reaches the mutations' own answers
@@ -40,6 +47,7 @@ EXTRA_ROLES = {
         *(p for p in CORE_PERMISSIONS if p not in {"pii:read", "authenticated"}),
         "analytics:read",
         "analytics:train",
+        *(TICKETS_READ, TICKETS_WRITE, TICKETS_ADMIN, SURVEYS_READ, SURVEYS_SEND),
     ]
 }
 
@@ -80,7 +88,9 @@ mutation Seed($a: CreateCustomerInput!, $b: CreateCustomerInput!, $sku: String!)
     },
 )
 SEED_MORE = """
-mutation More($customer: ID!, $product: ID!, $subject: String!, $body: String!) {
+mutation More(
+  $customer: ID!, $product: ID!, $subject: String!, $body: String!, $calendar: String!
+) {
   i: logInteraction(
     input: {customerId: $customer, channel: EMAIL, subject: $subject, body: $body}
   ) { errors { code } }
@@ -88,6 +98,25 @@ mutation More($customer: ID!, $product: ID!, $subject: String!, $body: String!) 
     errors { code }
   }
   w: createWebhook(input: {url: "http://127.0.0.1:9/hook", eventTypes: []}) { errors { code } }
+  c: createBusinessCalendar(input: {name: $calendar, timeZone: "Europe/Berlin", holidays:
+    ["2026-12-25"], hours: [{day: "MONDAY", hours: ["09:00-17:00"]}]}) {
+    calendar { id } errors { code }
+  }
+  t: createTicket(input: {customerId: $customer, subject: $subject, description: $body,
+    priority: HIGH, tags: ["fuzz"]}) { ticket { id } errors { code } }
+}
+"""
+# A default SLA policy, a reply with personal data, and a resolved ticket with its survey.
+SEED_SERVICE = """
+mutation Service($calendar: ID!, $ticket: ID!, $body: String!, $policy: String!) {
+  p: createSlaPolicy(input: {name: $policy, calendarId: $calendar, isDefault: true,
+    targets: [{priority: HIGH, firstResponseMinutes: 60, resolutionMinutes: 480}]}) {
+    errors { code }
+  }
+  r: addTicketComment(input: {ticketId: $ticket, body: $body}) { errors { code } }
+  s: changeTicketStatus(input: {id: $ticket, status: RESOLVED}) {
+    ticket { survey { link } } errors { code }
+  }
 }
 """
 
@@ -103,9 +132,23 @@ async def seed(admin: GraphQLClient, number: int = 0) -> None:
             "product": first["p"]["product"]["id"],
             "subject": SUBJECT,
             "body": BODY,
+            "calendar": f"Office {number}",
         },
     )
     assert all(not payload["errors"] for payload in more.values()), more
+    service = await admin.data(
+        SEED_SERVICE,
+        {
+            "calendar": more["c"]["calendar"]["id"],
+            "ticket": more["t"]["ticket"]["id"],
+            "body": BODY,
+            "policy": f"Standard {number}",
+        },
+    )
+    assert all(not payload["errors"] for payload in service.values()), service
+    link = service["s"]["ticket"]["survey"]["link"]
+    answered = await admin.http.post(link, json={"rating": 4, "comment": BODY})
+    assert answered.status_code < 300, answered.text
 
 
 # --- hostile scalars -----------------------------------------------------------------------
@@ -167,6 +210,7 @@ def text() -> st.SearchStrategy[str]:
 
 
 TYPES = ["Customer", "Order", "Product", "Interaction", "Webhook", "ApiKey", "AnalyticsJob"]
+TYPES += ["Ticket", "TicketComment", "SlaPolicy", "BusinessCalendar", "Survey", "WebForm", "Team"]
 
 
 def _b64(raw: str) -> str:
@@ -320,7 +364,7 @@ def custom_scalars() -> dict[str, st.SearchStrategy[graphql.ValueNode]]:
 INTERNAL = re.compile(
     r"Traceback|File \"|\.py\b|\bline \d+, in\b"
     r"|\b(?:sqlalchemy|asyncpg|aiosqlite|sqlite3|psycopg|strawberry|graphql|crm_graph|"
-    r"crm_analytics|pydantic|starlette|uvicorn|orjson|builtins)\b"
+    r"crm_analytics|crm_service|pydantic|starlette|uvicorn|orjson|builtins)\b"
     r"|\bSELECT\b.*\bFROM\b|\bINSERT INTO\b|\bUPDATE\b.*\bSET\b|\bDELETE FROM\b"
     r"|\b[A-Z][A-Za-z]*(?:Error|Exception|Warning)\b|\bStopIteration\b|\bKeyboardInterrupt\b",
     re.DOTALL,
@@ -397,6 +441,14 @@ query Reads($after: String) {
   webhooks(first: 20) { nodes { id url eventTypes } }
   auditLog(last: 20) { nodes { id operation targetIds } }
   duplicateCustomers(first: 20) { nodes { score pairs { score reasons { code message } } } }
+  tickets(last: 20) { nodes { id subject description status priority channel tags
+    firstResponseAt resolvedAt customer { id } statusChanges { from to at }
+    comments { body public } survey { kind rating comment link }
+    sla { firstResponseDueAt resolutionDueAt remaining state } } }
+  serviceMetrics(from: "2026-01-01", to: "2026-12-31") { start created resolved backlog
+    firstResponseMedian resolutionP90 slaAttainment csat nps }
+  slaPolicies { id name }
+  businessCalendars { id name holidays }
   apiKeys { id }
   eventStream { latestCursor }
 }

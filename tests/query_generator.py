@@ -24,12 +24,14 @@ LISTS = {
     "orders": "OrderOrderBy",
     "interactions": "InteractionOrderBy",
     "products": "ProductOrderBy",
+    "tickets": "TicketOrderBy",
 }
 FILTERS = {
     "customers": ["{lifecycleStages: [CUSTOMER, LEAD]}", '{search: "a"}', "{includeDeleted: true}"],
     "orders": ["{statuses: [PAID]}", '{currency: "usd"}'],
     "interactions": ["{channels: [EMAIL, CHAT]}"],
     "products": ['{search: "e"}'],
+    "tickets": ["{statuses: [NEW, OPEN]}", "{priorities: [URGENT]}", '{tag: "vip"}'],
 }
 
 
@@ -42,9 +44,12 @@ class QueryGenerator:
         self.variables: dict[str, Any] = {}
         self.declared: list[str] = []
         self.aliases = 0
+        self.lists = [name for name in LISTS if name in schema.query_type.fields]
+        self.reached: set[str] = set()
 
     def query(self) -> tuple[str, dict[str, Any]]:
         self.fragments, self.variables, self.declared, self.aliases = [], {}, [], 0
+        self.reached = set()
         count = self.random.choice((1, 1, 2))
         # Two root fields of one name would conflict (different arguments): aliased apart.
         roots = [self._root() if count == 1 else f"r{i}: {self._root()}" for i in range(count)]
@@ -100,7 +105,7 @@ class QueryGenerator:
             return f"nodes(ids: ${name}) {{ {inner} }}"
         if kind < 0.25 and self.ids:
             return f'node(id: "{self.random.choice(self.ids)}") {{ {self._node_selection(2)} }}'
-        name = self.random.choice(list(LISTS))
+        name = self.random.choice(self.lists)
         field = self.schema.query_type.fields[name]
         args = self._page_args(LISTS[name], FILTERS[name])
         return f"{name}{args} {{ {self._connection(field.type, 2)} }}"
@@ -116,6 +121,7 @@ class QueryGenerator:
     def _connection(self, connection_type: Any, depth: int) -> str:
         connection = get_named_type(connection_type)
         node_type = get_named_type(connection.fields["nodes"].type)
+        self.reached.add(node_type.name)
         parts = []
         if self.random.random() < 0.3:
             parts.append("totalCount")
@@ -131,6 +137,7 @@ class QueryGenerator:
         return " ".join(parts)
 
     def _selection(self, object_type: GraphQLObjectType, depth: int) -> str:
+        self.reached.add(object_type.name)
         parts = ["id"] if "id" in object_type.fields else []
         for name, field in object_type.fields.items():
             if self.random.random() > 0.35 or name == "id":

@@ -1,7 +1,7 @@
 """Property-based fuzzing of the whole GraphQL API, for each role, on both databases.
 
 hypothesis-graphql writes queries and mutations from the composed schema (core and the bundled
-analytics plugin) with hostile scalars (tests/fuzz_support.py): each mutation a few times,
+analytics and service plugins) with hostile scalars (tests/fuzz_support.py): each mutation a few times,
 then ``CRM_FUZZ_EXAMPLES`` documents of any kind (200 by default; ``make test-deep`` runs
 thousands). The seed is fixed (``derandomize``), so a failure reproduces. Writing documents
 from this schema costs far more than running them, so they are written once and every role
@@ -35,6 +35,7 @@ from hypothesis_graphql import Mode, mutations, queries
 from hypothesis_graphql._strategies import sampler
 
 import crm_analytics
+import crm_service
 from crm_graph.auth.permissions import WILDCARD
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client
@@ -47,6 +48,7 @@ sampler.MAX_FIELDS = 15
 
 EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES", "200"))
 PER_MUTATION = 4
+PLUGINS = [crm_analytics, crm_service]
 QUERY, INVALID = "<query>", "<invalid>"
 
 
@@ -83,7 +85,7 @@ def _draw(strategy: st.SearchStrategy[tuple[str, str]], count: int) -> Iterator[
 def corpus(examples: int) -> tuple[tuple[str, str], ...]:
     """``(kind, document)`` pairs: each mutation ``PER_MUTATION`` times, then ``examples`` of
     anything (queries, mutations, and documents that break the schema on purpose)."""
-    schema = create_app(app_settings("sqlite+aiosqlite://"), [crm_analytics]).state.schema
+    schema = create_app(app_settings("sqlite+aiosqlite://"), PLUGINS).state.schema
     graphql_schema = schema._schema
     scalars = custom_scalars()
     names = sorted(graphql_schema.mutation_type.fields)
@@ -141,7 +143,7 @@ async def fuzz(database_url: str) -> tuple[set[str], dict[tuple[str, ...], str]]
     documents = corpus(EXAMPLES)
     mutated: set[str] = set()
     problems: dict[tuple[str, ...], str] = {}
-    async with app_client(app_settings(database_url), plugins=[crm_analytics]) as admin:
+    async with app_client(app_settings(database_url), plugins=PLUGINS) as admin:
         for number, role in enumerate(ROLES):
             await seed(admin, number)  # again for each role: the one before may erase them
             stream = await admin.data("{ eventStream { latestCursor } }")
@@ -158,7 +160,7 @@ async def test_fuzzed_requests_keep_every_rule(database_url: str) -> None:
     documents = corpus(EXAMPLES)
     assert len(documents) >= EXAMPLES
     mutated, problems = await fuzz(database_url)
-    app = create_app(app_settings(database_url), [crm_analytics])
+    app = create_app(app_settings(database_url), PLUGINS)
     assert mutated == set(app.state.schema._schema.mutation_type.fields)
     report = "\n\n".join(f"[{' / '.join(key)}] {text}" for key, text in sorted(problems.items()))
     assert not problems, f"{len(problems)} distinct failures:\n{report}"
