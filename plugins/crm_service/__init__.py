@@ -25,7 +25,18 @@ from crm_graph.plugin import (
     Storage,
     hookimpl,
 )
-from crm_service import demo, events, features, jobs, kinds, routes, schema, surveys, tickets
+from crm_service import (
+    demo,
+    events,
+    features,
+    jobs,
+    kinds,
+    routes,
+    schema,
+    smtp_listener,
+    surveys,
+    tickets,
+)
 from crm_service.config import (
     NAME,
     SURVEYS_READ,
@@ -91,6 +102,17 @@ def crm_data_kinds() -> list[DataKind]:
 @hookimpl
 def crm_scheduled_jobs(app: AppContext) -> list[ScheduledJob]:
     return jobs.declarations(app.plugin_settings(NAME))
+
+
+@hookimpl
+async def crm_startup(app: AppContext) -> None:
+    """The inbound e-mail listener, when ``CRM_PLUGIN_SERVICE_INBOUND_SMTP`` is set."""
+    await smtp_listener.start(app)
+
+
+@hookimpl
+async def crm_shutdown(app: AppContext) -> None:
+    await smtp_listener.stop(app)
 
 
 @hookimpl

@@ -17,7 +17,8 @@ SLA_CHECK = "sla_check"
 
 
 class ServiceSettings(BaseModel):
-    """SLA warnings and checks, survey links and the sender of survey e-mails."""
+    """SLA warnings and checks, survey links, the sender of survey e-mails and the inbound
+    e-mail listener."""
 
     sla_warning_lead: timedelta = Field(
         default=timedelta(hours=1),
@@ -44,6 +45,19 @@ class ServiceSettings(BaseModel):
         default=None,
         description="Sender of survey e-mails; none are sent while unset (the link is still in "
         "the API and the ticket.resolved event).",
+    )
+
+    inbound_smtp: str | None = Field(
+        default=None,
+        pattern=r"^\[?[^\s\]]*\]?:\d{1,5}$",
+        description="host:port the inbound e-mail listener of crm-graph serve takes mail on "
+        "(e.g. 127.0.0.1:2525, behind your mail server); off while unset.",
+    )
+    inbound_max_bytes: int = Field(
+        default=10_000_000,
+        gt=0,
+        description="The largest e-mail the inbound listener takes (SMTP SIZE); bigger ones "
+        "are refused with 552 before they are read whole.",
     )
 
     @field_validator("sla_warning_lead", "sla_check_every", "survey_valid_for", mode="before")

@@ -163,6 +163,20 @@ class WebForm(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
 
 
+class TicketMessage(SQLModel, table=True):
+    """An e-mail a ticket was opened or replied to by (its ``Message-ID``): a later mail whose
+    ``In-Reply-To`` or ``References`` names it threads into the ticket, and the same mail
+    delivered twice is recognised. ``comment_id`` is null for the mail that opened it."""
+
+    __tablename__ = "service_ticket_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=300, unique=True)
+    ticket_id: int = Field(foreign_key="service_ticket.id", index=True)
+    comment_id: int | None = Field(default=None, foreign_key="service_ticket_comment.id")
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTimeColumn)
+
+
 TABLES: list[Any] = [
     Ticket,
     TicketStatusChange,
@@ -173,4 +187,5 @@ TABLES: list[Any] = [
     SlaNotice,
     Survey,
     WebForm,
+    TicketMessage,
 ]

@@ -15,13 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_graph.plugin import (
     AppContext,
     Collector,
-    CustomerRow,
     ValidationFailed,
-    create_customer,
     fail,
-    find_duplicates,
 )
-from crm_service import lifecycle, tickets
+from crm_service import lifecycle, requesters, tickets
 from crm_service.models import Ticket, WebForm
 from crm_service.values import clean
 
@@ -76,14 +73,7 @@ async def submit(session: AsyncSession, app: AppContext, token: str, body: Any) 
     email = clean(body.get("email", ""), errors, ("email",), 300, True)
     if errors.errors:
         raise ValidationFailed(errors.errors)
-    region = app.settings.default_phone_region
-    found = await find_duplicates(session, email=email, region=region, limit=5, at=())
-    same = [c.customer for c in found if any(r.code == "EMAIL" for r in c.reasons)]
-    customer: CustomerRow = (
-        same[0]
-        if same
-        else await create_customer(session, {"name": name, "email": email}, region, at=())
-    )
+    customer = await requesters.customer_for(session, app, name, email)
     new = tickets.NewTicket(
         customer_id=customer.id,
         subject=body.get("subject", ""),
