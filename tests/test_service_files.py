@@ -21,6 +21,7 @@ C2,  Charged twice ,,PHONE,urgent,OPEN,,2026-10-02T10:00:00+02:00
 C2,,no subject,WEB,LOW,NEW,,2026-10-03T09:00:00+00:00
 NOPE,Hello,,WEB,LOW,NEW,,2026-10-04T09:00:00+00:00
 C1,Which status?,,WEB,LOW,ARCHIVED,,2026-10-05T09:00:00+00:00
+C1,Which zone?,,WEB,LOW,NEW,,2026-10-06T09:00:00
 """
 EXPORTED = """\
 customer_external_id,subject,description,channel,priority,status,tags,created_at
@@ -51,13 +52,14 @@ async def test_tickets_import_with_rejects_and_export_back_the_same(
 
     imported = await run_cli(url, "import", "tickets", str(rows), plugins="service")
     assert imported.exit_code == 1, imported.output
-    assert "5 rows read; tickets: 2 inserted, 0 updated, 0 unchanged; 3 rows rejected" in (
+    assert "6 rows read; tickets: 2 inserted, 0 updated, 0 unchanged; 4 rows rejected" in (
         imported.stderr
     )
     assert _rejects(rows) == {
         4: "subject: must not be empty",
         5: "customer_external_id: no customer 'NOPE'",
         6: "status: one of NEW, OPEN, PENDING, RESOLVED, CLOSED",
+        7: "created_at: give an ISO 8601 time with its zone",
     }
     data = await service.data(
         "{ tickets(orderBy: {field: CREATED_AT, direction: ASC}) { nodes { subject status "

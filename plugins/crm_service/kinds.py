@@ -10,7 +10,7 @@ a file twice opens its tickets once.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TextIO
 
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from crm_graph.plugin import (
     DataKind,
     ImportContext,
     Outcome,
+    cell_time,
     find_customers,
     rejected,
     to_global_id,
@@ -71,26 +72,12 @@ def check_tickets(items: list[dict[str, Any]], context: ImportContext) -> Checke
             errors.add(
                 "INVALID_VALUE", f"one of {', '.join(lifecycle.STATUSES)}", "input", "status"
             )
-        created_at = _time(item.get("created_at"), errors)
+        created_at = cell_time(item.get("created_at"), errors, "input", "createdAt")
         if errors.errors:
             checked.outcomes[index] = rejected(errors.errors)
         else:
             checked.items.append((index, (customer, new, status, created_at)))
     return checked
-
-
-def _time(value: Any, errors: Collector) -> datetime | None:
-    text = str(value if value is not None else "").strip()
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        errors.add("INVALID_VALUE", "give an ISO 8601 time with its zone", "input", "createdAt")
-        return None
-    return moment.astimezone(UTC)
 
 
 async def write_tickets(

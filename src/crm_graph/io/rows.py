@@ -14,9 +14,10 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from crm_graph.domain.errors import FieldError
+from crm_graph.domain.errors import Collector, FieldError
 from crm_graph.io.sources import Record
 
 
@@ -66,6 +67,22 @@ ORDERS = Columns(
 TAG_SEPARATOR = ";"
 # Fields that cannot be cleared: an empty cell leaves them as they are (or at their default).
 _KEEP_WHEN_EMPTY = {"lifecycle_stage", "price", "currency", "direction", "status"}
+
+
+def cell_time(value: Any, errors: Collector, *path: str) -> datetime | None:
+    """A cell's ISO 8601 time with its zone, in UTC; None for an empty cell (a plugin's kind
+    takes that as "now") or, with the problem added to ``errors``, for anything else."""
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        errors.add("INVALID_VALUE", "give an ISO 8601 time with its zone", *path)
+        return None
+    return moment.astimezone(UTC)
 
 
 def _blank(value: Any) -> bool:

@@ -16,7 +16,7 @@ from crm_graph.domain.batches import (
 from crm_graph.domain.customer_refs import CustomerRefs, find_customers
 from crm_graph.io.exporters import write_records
 from crm_graph.io.kinds import DataKind, ImportContext
-from crm_graph.io.rows import Columns
+from crm_graph.io.rows import Columns, cell_time
 
 __all__ = [
     "INSERTED",
@@ -29,6 +29,7 @@ __all__ = [
     "DataKind",
     "ImportContext",
     "Outcome",
+    "cell_time",
     "find_customers",
     "rejected",
     "write_records",

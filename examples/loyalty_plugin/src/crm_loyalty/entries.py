@@ -10,7 +10,7 @@ file twice awards its points once.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TextIO
 
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from crm_graph.plugin import (
     DataKind,
     ImportContext,
     Outcome,
+    cell_time,
     find_customers,
     rejected,
     to_global_id,
@@ -52,7 +53,7 @@ def check_entries(items: list[dict[str, Any]], context: ImportContext) -> Checke
             errors.add("REQUIRED", "must not be empty", "input", CUSTOMER)
         points = _points(item.get("points"), errors)
         reason = check_award(points, str(item.get("reason") or ""), settings, errors)
-        awarded_at = _time(item.get("awarded_at"), errors)
+        awarded_at = cell_time(item.get("awarded_at"), errors, "input", "awardedAt")
         if errors.errors:
             checked.outcomes[index] = rejected(errors.errors)
         else:
@@ -66,21 +67,6 @@ def _points(value: Any, errors: Collector) -> int:
         errors.add("INVALID_VALUE", "points must be a whole number", "input", "points")
         return 1  # checked no further
     return int(text)
-
-
-def _time(value: Any, errors: Collector) -> datetime | None:
-    """An ISO 8601 time with its zone; an empty cell means now."""
-    text = str(value if value is not None else "").strip()
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        errors.add("INVALID_VALUE", "give an ISO 8601 time with its zone", "input", "awardedAt")
-        return None
-    return moment.astimezone(UTC)
 
 
 async def write_entries(
