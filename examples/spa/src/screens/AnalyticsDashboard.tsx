@@ -1,4 +1,3 @@
-import type { ReactNode } from "react";
 import {
   Bar,
   BarChart,
@@ -11,6 +10,7 @@ import {
   YAxis,
 } from "recharts";
 import { useQuery } from "urql";
+import { Chart, DataTable } from "../charts";
 import { ErrorNote } from "../errors";
 import { money, percent } from "../format";
 import { graphql } from "../gql";
@@ -244,40 +244,5 @@ function QualityCharts({ quality }: { quality: ModelQuality }) {
         />
       </Chart>
     </>
-  );
-}
-
-function Chart({ id, title, children }: { id: string; title: string; children: ReactNode }) {
-  return (
-    <figure aria-labelledby={id} className="chart">
-      <figcaption id={id}>{title}</figcaption>
-      {children}
-    </figure>
-  );
-}
-
-/** A chart's figures as a table: what a screen reader reads, and the numbers to check. */
-function DataTable({ head, rows }: { head: string[]; rows: (string | number)[][] }) {
-  return (
-    <table className="chart-data">
-      <thead>
-        <tr>
-          {head.map((label) => (
-            <th key={label} scope="col">
-              {label}
-            </th>
-          ))}
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map((row) => (
-          <tr key={String(row[0])}>
-            {row.map((cell, index) => (
-              <td key={index}>{cell}</td>
-            ))}
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 }

@@ -1,5 +1,6 @@
 import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis } from "recharts";
 import { useQuery } from "urql";
+import { Chart } from "../charts";
 import { ErrorNote } from "../errors";
 import { money, percent } from "../format";
 import { graphql } from "../gql";
@@ -87,8 +88,7 @@ export default function Campaigns() {
           ))}
         </tbody>
       </table>
-      <figure aria-labelledby="funnel-chart" className="chart">
-        <figcaption id="funnel-chart">Campaign funnel</figcaption>
+      <Chart id="funnel-chart" title="Campaign funnel">
         <BarChart width={720} height={260} data={funnel}>
           <CartesianGrid strokeDasharray="3 3" />
           <XAxis dataKey="name" interval={0} />
@@ -101,7 +101,7 @@ export default function Campaigns() {
           <Bar dataKey="clicked" name="Clicked" fill="#b26a00" isAnimationActive={false} />
           <Bar dataKey="ordered" name="Ordered" fill="#a11a1a" isAnimationActive={false} />
         </BarChart>
-      </figure>
+      </Chart>
     </section>
   );
 }

@@ -1,8 +1,9 @@
 import { type DragEvent, useEffect, useState } from "react";
 import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis } from "recharts";
 import { useMutation, useQuery } from "urql";
+import { Chart, DataTable } from "../charts";
 import { ErrorNote } from "../errors";
-import { money } from "../format";
+import { isoDay, money } from "../format";
 import { graphql } from "../gql";
 import { useCan } from "../permissions";
 
@@ -207,8 +208,6 @@ export default function Pipeline() {
   );
 }
 
-const isoDay = (date: Date) => date.toISOString().slice(0, 10);
-
 /** The weighted pipeline and the won amounts per month, six months back and six ahead, in the
  * currency most of it is in. */
 function Forecast({ moves }: { moves: number }) {
@@ -238,8 +237,7 @@ function Forecast({ moves }: { moves: number }) {
     committed: amount(p.committed),
   }));
   return (
-    <figure aria-labelledby="forecast-chart" className="chart">
-      <figcaption id="forecast-chart">Forecast per month ({currency})</figcaption>
+    <Chart id="forecast-chart" title={`Forecast per month (${currency})`}>
       <BarChart width={720} height={260} data={rows}>
         <CartesianGrid strokeDasharray="3 3" />
         <XAxis dataKey="month" />
@@ -249,24 +247,10 @@ function Forecast({ moves }: { moves: number }) {
         <Bar dataKey="weighted" name="Weighted pipeline" fill="#1a4fb3" isAnimationActive={false} />
         <Bar dataKey="committed" name="Won" fill="#2e7d32" isAnimationActive={false} />
       </BarChart>
-      <table className="chart-data">
-        <thead>
-          <tr>
-            <th scope="col">Month</th>
-            <th scope="col">Weighted pipeline</th>
-            <th scope="col">Won</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((row) => (
-            <tr key={row.month}>
-              <td>{row.month}</td>
-              <td>{row.weighted.toFixed(2)}</td>
-              <td>{row.committed.toFixed(2)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </figure>
+      <DataTable
+        head={["Month", "Weighted pipeline", "Won"]}
+        rows={rows.map((r) => [r.month, r.weighted.toFixed(2), r.committed.toFixed(2)])}
+      />
+    </Chart>
   );
 }

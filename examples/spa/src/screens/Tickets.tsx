@@ -1,8 +1,9 @@
 import { useEffect } from "react";
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
 import { useQuery } from "urql";
+import { Chart, DataTable } from "../charts";
 import { ErrorNote } from "../errors";
-import { when } from "../format";
+import { isoDay, when } from "../format";
 import { graphql } from "../gql";
 import { customerHref } from "../route";
 
@@ -57,7 +58,6 @@ function countdown(minutes: number | null | undefined): string {
   return minutes >= 0 ? `${text} left` : `${text} overdue`;
 }
 
-const isoDay = (date: Date) => date.toISOString().slice(0, 10);
 const score = (value: number | null | undefined) => (value == null ? "—" : value.toFixed(1));
 
 /** The service plugin's open tickets, most urgent first, with their SLA countdowns, and the
@@ -115,8 +115,7 @@ export default function Tickets() {
       )}
       {trendError && <ErrorNote error={trendError} />}
       {trend && (
-        <figure aria-labelledby="trend-chart" className="chart">
-          <figcaption id="trend-chart">CSAT and NPS per month</figcaption>
+        <Chart id="trend-chart" title="CSAT and NPS per month">
           <LineChart width={720} height={260} data={trend.serviceMetrics}>
             <CartesianGrid strokeDasharray="3 3" />
             <XAxis dataKey="start" />
@@ -126,29 +125,17 @@ export default function Tickets() {
             <Line dataKey="csat" name="CSAT %" stroke="#1a4fb3" isAnimationActive={false} />
             <Line dataKey="nps" name="NPS" stroke="#b26a00" isAnimationActive={false} />
           </LineChart>
-          <table className="chart-data">
-            <thead>
-              <tr>
-                <th scope="col">Month</th>
-                <th scope="col">CSAT %</th>
-                <th scope="col">Answers</th>
-                <th scope="col">NPS</th>
-                <th scope="col">Answers</th>
-              </tr>
-            </thead>
-            <tbody>
-              {trend.serviceMetrics.map((period) => (
-                <tr key={period.start}>
-                  <td>{period.start}</td>
-                  <td>{score(period.csat)}</td>
-                  <td>{period.csatResponses}</td>
-                  <td>{score(period.nps)}</td>
-                  <td>{period.npsResponses}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </figure>
+          <DataTable
+            head={["Month", "CSAT %", "CSAT answers", "NPS", "NPS answers"]}
+            rows={trend.serviceMetrics.map((p) => [
+              p.start,
+              score(p.csat),
+              p.csatResponses,
+              score(p.nps),
+              p.npsResponses,
+            ])}
+          />
+        </Chart>
       )}
     </section>
   );
