@@ -358,6 +358,27 @@ async def test_the_nested_page_costs_five_statements_whatever_the_rows(apps: Any
     assert counts == [5, 5]
 
 
+async def test_callers_sharing_a_plan_each_read_their_own_rows(apps: Any) -> None:
+    """A plan and its statements, compiled once, serve every caller with the same grants:
+    each request binds its own caller's owners (lists, nested connections, lookups)."""
+    compiled, fallback = apps
+    query = """query Mine($id: ID!) { customers(first: 50) { totalCount nodes { name
+      orders(first: 2) { totalCount nodes { number } } } } customer(id: $id) { name } }"""
+    mine = {}
+    for user in ("seller-a", "seller-b"):
+        caller = compiled.acting_as("sales", user)
+        made = await ok(caller, "createCustomer", {"name": f"Owned by {user}"})
+        mine[user] = made["customer"]["id"]
+    for user, other in (("seller-a", "seller-b"), ("seller-b", "seller-a")):
+        caller, plain = compiled.acting_as("sales", user), fallback.acting_as("sales", user)
+        body, served = await same_answer(caller, plain, query, {"id": mine[other]}, "sales")
+        assert served == COMPILED
+        assert body["data"]["customers"]["nodes"] == [
+            {"name": f"Owned by {user}", "orders": {"totalCount": 0, "nodes": []}}
+        ]
+        assert body["data"]["customer"] is None  # the other seller's customer is not found
+
+
 async def test_plans_are_reused_and_the_cache_is_bounded(settings: Settings) -> None:
     small = settings.model_copy(update={"plan_cache_size": 2})
     async with app_client(small, plugins=[]) as client:

@@ -19,12 +19,12 @@ from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import bindparam, event, false, select
+from sqlalchemy import event, false, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlmodel import SQLModel
 
 from crm_graph.auth.principal import Principal
-from crm_graph.db.batch_writes import ROW_DEFAULTS, among
+from crm_graph.db.batch_writes import ROW_DEFAULTS, among, among_parameter, bindparam_value
 from crm_graph.db.models import Customer, Interaction, Order
 
 current_principal: ContextVar[Principal | None] = ContextVar("crm_principal", default=None)
@@ -103,13 +103,14 @@ def scoped(model: type) -> bool:
     return model is Customer or model in _customer_linked()
 
 
-def read_predicate(principal: Principal, model: type) -> Any | None:
+def read_predicate(principal: Principal, model: type, dialect: str) -> Any | None:
     """The scope of reading ``model`` as a SQL condition on its rows, for statements that
     bypass the ORM listener (the compiled read path); None when every row is visible.
 
-    The same rule as the listener's criteria, with the owners as a bind parameter (named by
-    the scope, valued by :func:`owner_parameters`), so one statement serves every caller
-    holding the same grants.
+    The same rule as the listener's criteria, with the owners as one bind parameter (named by
+    the scope, valued by :func:`owner_parameters`; an array or a JSON list, not an expanding
+    list, so the SQL text is the same whatever the number of owners): one statement, compiled
+    once, serves every caller holding the same grants.
     """
     if not scoped(model):
         return None
@@ -119,17 +120,23 @@ def read_predicate(principal: Principal, model: type) -> Any | None:
     owned = (
         false()
         if scope is None
-        else Customer.owner_id.in_(bindparam(f"crm_owners_{scope}", expanding=True))
+        else among_parameter(
+            dialect,
+            Customer.owner_id,
+            bindparam_value(dialect, ()),  # a placeholder: each request binds its owners
+            name=f"crm_owners_{scope}",
+        )
     )
     if model is Customer:
         return owned
     return model.customer_id.in_(select(Customer.id).where(owned))  # type: ignore[attr-defined]
 
 
-def owner_parameters(principal: Principal) -> dict[str, list[str]]:
+def owner_parameters(principal: Principal, dialect: str) -> dict[str, Any]:
     """The values of :func:`read_predicate`'s bind parameters for this caller."""
     return {
-        f"crm_owners_{scope}": sorted(principal.owners(scope) or ()) for scope in ("own", "team")
+        f"crm_owners_{scope}": bindparam_value(dialect, sorted(principal.owners(scope) or ()))
+        for scope in ("own", "team")
     }
 
 

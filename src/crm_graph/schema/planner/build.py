@@ -42,6 +42,7 @@ from crm_graph.db.jsonable import global_id, minor_unit
 from crm_graph.db.paging import encode_cursor
 from crm_graph.db.related import RelatedRows
 from crm_graph.schema.planner import bindings
+from crm_graph.schema.planner.generated import inline, record
 from crm_graph.schema.planner.relations import (
     Batch,
     ByKey,
@@ -64,7 +65,7 @@ from crm_graph.schema.planner.run import (
     Writer,
     fetch_tree,
 )
-from crm_graph.schema.planner.values import leaf
+from crm_graph.schema.planner.values import as_is, leaf
 from crm_graph.schema.plugin_fields import CONTRACT, BatchField, TableField
 from crm_graph.schema.query import LISTS, MAX_NODES, NODE_PERMISSIONS
 
@@ -174,8 +175,10 @@ class PlanBuilder:
         operation: OperationDefinitionNode,
         principal: Any,
         conditions: dict[str, Any],
+        dialect: str,
     ) -> None:
         self.schema = schema
+        self.dialect = dialect
         self.graphql = schema._schema
         self.fragments = fragments
         self.operation = operation
@@ -356,7 +359,9 @@ class PlanBuilder:
         name = field.nodes[0].name.value
         if name in LISTS:
             model, build = LISTS[name]
-            relation = RootList(Columns(model), read_predicate(self.principal, model), field, build)
+            relation = RootList(
+                Columns(model), read_predicate(self.principal, model, self.dialect), field, build
+            )
             write = self._connection(field, relation)
             return relation, lambda run: write(run.found[id(relation)], run, (key,))
         if name in bindings.LOOKUPS or name in ("node", "nodes"):
@@ -372,7 +377,7 @@ class PlanBuilder:
                 writers[type_name] = self._boundary(start, shape.write)
                 by_type[type_name] = (
                     shape,
-                    read_predicate(self.principal, model),
+                    read_predicate(self.principal, model, self.dialect),
                     NODE_PERMISSIONS[type_name],
                 )
             keys = {
@@ -537,6 +542,7 @@ class PlanBuilder:
                 write = self._boundary(start, write)
             shape.fields.append((key, write))
         self.depth -= 1
+        shape.seal()
         # Batch functions last: they find the level's related rows already read.
         shape.relations.sort(key=lambda relation: isinstance(relation, Batch))
         return shape
@@ -570,7 +576,12 @@ class PlanBuilder:
             return self._column(columns.index(binding.name), definition.type, field)
         if isinstance(binding, bindings.GlobalId):
             index, type_name = columns.index("id"), binding.type_name or parent.name
-            return lambda row, _run, _path: global_id(type_name, row[index])
+            return inline(
+                lambda row, _run, _path: global_id(type_name, row[index]),
+                f"{{global_id}}({{type_name}}, row[{index}])",
+                global_id=global_id,
+                type_name=type_name,
+            )
         if isinstance(binding, bindings.Money):
             return self._money(columns, binding, definition, nodes)
         if isinstance(binding, bindings.Objects):
@@ -579,7 +590,7 @@ class PlanBuilder:
             target = binding.model
             relation = ChildPages(
                 Columns(target),
-                read_predicate(self.principal, target),
+                read_predicate(self.principal, target, self.dialect),
                 Field(definition, nodes, self.schema),
                 columns.index("id"),
                 binding.key,
@@ -597,7 +608,7 @@ class PlanBuilder:
             parent_index = columns.index("id" if many else binding.key)
             relation = ByKey(
                 Columns(target, bindings.EXTRAS.get(target)),
-                read_predicate(self.principal, target),
+                read_predicate(self.principal, target, self.dialect),
                 shape.key_of("id" if many else binding.key),
                 binding.key if many else "id",
                 order_by=binding.order_by if many else None,
@@ -617,8 +628,7 @@ class PlanBuilder:
 
     def _column(self, index: int, graphql_type: Any, field: Any) -> Any:
         nullable = not is_non_null_type(graphql_type)
-        convert = self._leaf_or_list(graphql_type)
-        convert = self._masked(field, convert)
+        convert = self._masked(field, self._leaf_or_list(graphql_type, native=True))
 
         def column(row: Any, _run: Run, _path: Path) -> Any:
             value = row[index]
@@ -626,7 +636,14 @@ class PlanBuilder:
                 return None if nullable else _required(None)
             return convert(value)
 
-        return column
+        # The same, read inline by the object's writer (see generated.py).
+        if convert is as_is:
+            expression = f"row[{index}]" if nullable else f"{{required}}(row[{index}])"
+        elif nullable:
+            expression = f"(None if (v := row[{index}]) is None else {{convert}}(v))"
+        else:
+            expression = f"{{convert}}({{required}}(row[{index}]))"
+        return inline(column, expression, convert=convert, required=_required)
 
     def _computed(self, field: Any, graphql_type: Any) -> Writer:
         """A field computed from its object alone (see :func:`_pure`): its resolver called
@@ -660,14 +677,15 @@ class PlanBuilder:
 
         return contextual
 
-    def _leaf_or_list(self, graphql_type: Any) -> Callable[[Any], Any]:
+    def _leaf_or_list(self, graphql_type: Any, native: bool = False) -> Callable[[Any], Any]:
+        """A column's conversion to JSON (``native``: see :func:`.values.leaf`)."""
         inner = graphql_type.of_type if isinstance(graphql_type, GraphQLNonNull) else graphql_type
         if isinstance(inner, GraphQLList):
-            item = self._leaf_or_list(inner.of_type)
+            item = self._leaf_or_list(inner.of_type, native)
             return lambda values: [None if v is None else item(v) for v in values]
         if not is_leaf_type(inner):
             raise Unsupported(f"a column of type {inner}")
-        return leaf(inner)
+        return leaf(inner, native)
 
     def _objects(self, index: int, definition: Any, field: Any, nodes: list[FieldNode]) -> Any:
         """The writer of a list of objects stored in one JSON column, masked as a whole as
@@ -707,22 +725,26 @@ class PlanBuilder:
         money_type = get_named_type(definition.type)
         amounts = [columns.index(name) for name in binding.amount]
         currency_index = columns.index(binding.currency)
-        parts = []
-        for key, money_nodes in self.collect(money_type, nodes).items():
-            name = money_nodes[0].name.value
-            parts.append((key, {"amount": "a", "currency": "c", "__typename": "t"}[name]))
+        expressions = {"amount": "amount", "currency": "currency", "__typename": "'Money'"}
+        make = record(
+            [
+                (key, expressions[money_nodes[0].name.value])
+                for key, money_nodes in self.collect(money_type, nodes).items()
+            ],
+            "amount, currency",
+        )
+        first, factors = amounts[0], amounts[1:]
+        units: dict[str, Any] = {}  # each currency's minor unit, looked up once per plan
 
         def money(row: Any, _run: Run, _path: Path) -> dict[str, Any]:
             currency = row[currency_index]
-            amount = row[amounts[0]]
-            for index in amounts[1:]:
+            amount = row[first]
+            for index in factors:
                 amount = amount * row[index]
-            values = {
-                "a": str(_required(amount).quantize(minor_unit(currency))),
-                "c": currency,
-                "t": "Money",
-            }
-            return {key: values[part] for key, part in parts}
+            unit = units.get(currency)
+            if unit is None:
+                unit = units[currency] = minor_unit(currency)
+            return make(str(_required(amount).quantize(unit)), currency)
 
         return money
 
@@ -742,7 +764,7 @@ class PlanBuilder:
         parent_key = shape.key_of(relation.parent_key)
         fetch = ByKey(
             Columns(relation.table),
-            read_predicate(self.principal, relation.table),
+            read_predicate(self.principal, relation.table, self.dialect),
             parent_key,
             relation.key,
             order_by=relation.order_by if many else None,

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import FieldNode, GraphQLError, GraphQLField
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    GraphQLField,
+    ListValueNode,
+    ObjectValueNode,
+    ValueNode,
+    VariableNode,
+)
 from graphql.execution.values import get_argument_values
 from sqlalchemy import func, select
 from strawberry.types.arguments import convert_arguments
@@ -25,6 +33,8 @@ from crm_graph.db.paging import (
 from crm_graph.db.queries import count_select
 from crm_graph.ids import GlobalIdError, from_global_id, pk_of
 from crm_graph.schema.lists import page_window
+from crm_graph.schema.planner.cache import LRU
+from crm_graph.schema.planner.prepared import PARENTS, Prepared
 from crm_graph.schema.planner.run import Columns, Fallback, Level, Run, Shape
 from crm_graph.schema.types.enums import ordering
 
@@ -46,6 +56,19 @@ class Field:
     definition: GraphQLField
     nodes: list[FieldNode]
     schema: Any
+    # Whether a variable gives any argument (else the arguments never change).
+    variable: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        given = any(_has_variable(argument.value) for argument in self.nodes[0].arguments or ())
+        object.__setattr__(self, "variable", given)
+
+    def key(self, run: Run) -> Any:
+        """What the field's statements depend on in this request: its arguments' values
+        (None when the document writes them all)."""
+        if not self.variable:
+            return None
+        return repr(get_argument_values(self.definition, self.nodes[0], run.variables))
 
     def arguments(self, run: Run) -> dict[str, Any]:
         raw = get_argument_values(self.definition, self.nodes[0], run.variables)
@@ -59,6 +82,21 @@ class Field:
             )
         except Exception as exc:  # a coercion strawberry would report its own way
             raise Fallback from exc
+
+
+def _has_variable(node: ValueNode) -> bool:
+    if isinstance(node, VariableNode):
+        return True
+    if isinstance(node, ListValueNode):
+        return any(map(_has_variable, node.values))
+    if isinstance(node, ObjectValueNode):
+        return any(_has_variable(entry.value) for entry in node.fields)
+    return False
+
+
+# Compiled statements kept per relation, one per argument set (pages of a list walked with
+# cursors in variables, each a new set, take the oldest's place).
+STATEMENTS = 32
 
 
 def _window(run: Run, field: Field, kwargs: dict[str, Any], order: Ordering, model: Any) -> Any:
@@ -76,7 +114,10 @@ async def _rows(run: Run, statement: Any) -> list[Any]:
 
 
 class Relation:
-    """Rows of ``columns.model`` read for a level; ``shapes`` write them."""
+    """Rows of ``columns.model`` read for a level; ``shapes`` write them.
+
+    Its statements are compiled at their first use, for each argument set (see
+    :mod:`.prepared`), and reused by every request of the plan."""
 
     def __init__(self, columns: Columns, predicate: Any) -> None:
         self.columns = columns
@@ -84,13 +125,25 @@ class Relation:
         self.shapes: list[Shape] = []
         self.count = False
         self.sort_columns: tuple[str, ...] = ()
+        self.prepared = LRU(STATEMENTS)
 
     def select(self) -> Any:
         statement = select(*self.columns.expressions())
         return statement if self.predicate is None else statement.where(self.predicate)
 
-    def among(self, run: Run, column: Any, keys: list[Any]) -> Any:
-        return among_parameter(run.dialect, column, bindparam_value(run.dialect, keys))
+    def among(self, run: Run, column: Any) -> Any:
+        """``column`` among the parents' keys, which each request binds (:data:`PARENTS`)."""
+        placeholder = bindparam_value(run.dialect, ())
+        return among_parameter(run.dialect, column, placeholder, name=PARENTS)
+
+    def statements(self, run: Run, key: Any, prepare: Any) -> Any:
+        """The compiled statements (and what came with them) for argument set ``key``,
+        ``prepare(run)`` at its first use."""
+        found = self.prepared.get(key)
+        if found is None:
+            found = prepare(run)
+            self.prepared.put(key, found)
+        return found
 
     def pairs(self, rows: list[Any]) -> list[tuple[Shape, list[Any]]]:
         return [(shape, rows) for shape in self.shapes]
@@ -103,7 +156,7 @@ class RootList(Relation):
         super().__init__(columns, predicate)
         self.field, self.build = field, build
 
-    async def fetch(self, run: Run, _parents: Any) -> list[tuple[Shape, list[Any]]]:
+    def _prepare(self, run: Run) -> tuple[Prepared, Prepared | None, Any, Ordering]:
         kwargs = self.field.arguments(run)
         model = self.columns.model
         try:
@@ -116,10 +169,15 @@ class RootList(Relation):
         if self.predicate is not None:
             statement = statement.where(self.predicate)
         page = ordered(statement.with_only_columns(*self.columns.expressions()), model, order, win)
-        rows, has_next, has_previous = bounds(await _rows(run, page.limit(win.size + 1)), win)
+        counting = Prepared(count_select(statement), run.sql) if self.count else None
+        return Prepared(page.limit(win.size + 1), run.sql), counting, win, order
+
+    async def fetch(self, run: Run, _parents: Any) -> list[tuple[Shape, list[Any]]]:
+        page, counting, win, order = self.statements(run, self.field.key(run), self._prepare)
+        rows, has_next, has_previous = bounds(await run.rows(page), win)
         paged = Paged(rows, has_next, has_previous, order)
-        if self.count:
-            paged.count = (await run.conn.execute(count_select(statement), run.params)).scalar_one()
+        if counting is not None:
+            paged.count = (await run.rows(counting))[0][0]
         run.found[id(self)] = paged
         return self.pairs(rows)
 
@@ -134,21 +192,31 @@ class ChildPages(Relation):
         self.field, self.parent, self.key, self.order_by = field, parent, key, order_by
         self.key_index = columns.index(key)
 
-    async def fetch(self, run: Run, parents: list[Any]) -> list[tuple[Shape, list[Any]]]:
+    def _prepare(self, run: Run) -> tuple[Prepared, Prepared | None, Any, Ordering]:
         kwargs = self.field.arguments(run)
         model = self.columns.model
         order = ordering(model, kwargs.get("order_by") or self.order_by())
         win = _window(run, self.field, kwargs, order, model)
-        ids = list(dict.fromkeys(row[self.parent] for row in parents))
         key = getattr(model, self.key)
-        ranked = ranked_children(self.select(), model, key, self.among(run, key, ids), order, win)
+        ranked = ranked_children(self.select(), model, key, self.among(run, key), order, win)
         statement = (
             select(*[ranked.c[name] for name in self.columns.names])
             .where(ranked.c.rank <= win.size + 1)
             .order_by(ranked.c[self.key], ranked.c.rank)
         )
+        counting = None
+        if self.count:
+            counting = select(key, func.count()).where(self.among(run, key)).group_by(key)
+            if self.predicate is not None:
+                counting = counting.where(self.predicate)
+            counting = Prepared(counting, run.sql)
+        return Prepared(statement, run.sql), counting, win, order
+
+    async def fetch(self, run: Run, parents: list[Any]) -> list[tuple[Shape, list[Any]]]:
+        statement, counting, win, order = self.statements(run, self.field.key(run), self._prepare)
+        ids = list(dict.fromkeys(row[self.parent] for row in parents))
         grouped: dict[Any, list[Any]] = {pid: [] for pid in ids}
-        for row in await _rows(run, statement):
+        for row in await run.rows(statement, ids):
             grouped[row[self.key_index]].append(row)
         pages: dict[Any, Paged] = {}
         shown: list[Any] = []
@@ -156,11 +224,8 @@ class ChildPages(Relation):
             page_rows, has_next, has_previous = bounds(rows, win)
             pages[pid] = Paged(page_rows, has_next, has_previous, order, 0)
             shown.extend(page_rows)
-        if self.count:
-            counting = select(key, func.count()).where(self.among(run, key, ids)).group_by(key)
-            if self.predicate is not None:
-                counting = counting.where(self.predicate)
-            for pid, n in (await run.conn.execute(counting, run.params)).all():
+        if counting is not None:
+            for pid, n in await run.rows(counting, ids):
                 pages[pid].count = n
         run.found[id(self)] = pages
         return self.pairs(shown)
@@ -198,20 +263,10 @@ class ByKey(Relation):
 
     async def fetch(self, run: Run, parents: list[Any]) -> list[tuple[Shape, list[Any]]]:
         keys = list(dict.fromkeys(k for k in map(self.parent, parents) if k is not None))
-        model = self.columns.model
         found: dict[Any, Any] = defaultdict(list) if self.many else {}
         rows: list[Any] = []
         if keys:
-            column = getattr(model, self.key)
-            statement = self.select().where(self.among(run, column, keys))
-            extras = self.columns.extras
-            if any(name in extras for name in self.columns.names):
-                statement = statement.join_from(model, extras[next(iter(extras))].class_)
-            if self.limit is not None:
-                statement = self._first_of_each(statement, column)
-            elif self.many:
-                statement = statement.order_by(*self.order)
-            rows = await _rows(run, statement)
+            rows = await run.rows(self.statements(run, None, self._prepare), keys)
             for row in rows:
                 if self.many:
                     found[row[self.key_index]].append(row)
@@ -222,6 +277,19 @@ class ByKey(Relation):
             values = {k: found[k] if self.many else found.get(k) for k in keys}
             run.related.setdefault(self.declared, {}).update(values)
         return self.pairs(rows)
+
+    def _prepare(self, run: Run) -> Prepared:
+        model = self.columns.model
+        column = getattr(model, self.key)
+        statement = self.select().where(self.among(run, column))
+        extras = self.columns.extras
+        if any(name in extras for name in self.columns.names):
+            statement = statement.join_from(model, extras[next(iter(extras))].class_)
+        if self.limit is not None:
+            statement = self._first_of_each(statement, column)
+        elif self.many:
+            statement = statement.order_by(*self.order)
+        return Prepared(statement, run.sql)
 
     def _first_of_each(self, statement: Any, column: Any) -> Any:
         """The first ``limit`` rows of each parent, in order (ranked in one statement)."""
@@ -291,6 +359,7 @@ class Lookup(Relation):
         self.field, self.by_type, self.many, self.limit = field, by_type, many, limit
         self.keys = keys or {}
         self.shapes = [shape for shape, _, _ in by_type.values()]
+        self.prepared = LRU(len(by_type))
 
     def _ids(self, run: Run) -> tuple[list[str], Any]:
         """The global IDs asked for, or the condition and preference of another key."""
@@ -333,19 +402,25 @@ class Lookup(Relation):
         found: dict[tuple[str, int], Any] = {}
         pairs = []
         for type_name, pks in wanted.items():
-            shape, predicate, _ = self.by_type[type_name]
-            model = shape.columns.model
-            statement = select(*shape.columns.expressions()).where(
-                self.among(run, model.id, list(dict.fromkeys(pks)))
-            )
-            if predicate is not None:
-                statement = statement.where(predicate)
-            rows = await _rows(run, statement)
+            shape = self.by_type[type_name][0]
+            statement = self.statements(run, type_name, self._by_id(type_name))
+            rows = await run.rows(statement, list(dict.fromkeys(pks)))
             id_index = shape.columns.index("id")
             found.update({(type_name, row[id_index]): row for row in rows})
             pairs.append((shape, rows))
         run.found[id(self)] = [(key[0], found.get(key)) for key in keys]
         return pairs
+
+    def _by_id(self, type_name: str) -> Callable[[Run], Prepared]:
+        def prepare(run: Run) -> Prepared:
+            shape, predicate, _ = self.by_type[type_name]
+            statement = select(*shape.columns.expressions())
+            statement = statement.where(self.among(run, shape.columns.model.id))
+            if predicate is not None:
+                statement = statement.where(predicate)
+            return Prepared(statement, run.sql)
+
+        return prepare
 
     async def _by_key(self, run: Run, condition: Any, first: Any) -> list[tuple[Shape, list[Any]]]:
         type_name, (shape, predicate, _) = next(iter(self.by_type.items()))

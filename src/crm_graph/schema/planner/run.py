@@ -9,8 +9,11 @@ from typing import Any
 
 from graphql import FieldNode, GraphQLError
 
+from crm_graph.db.batch_writes import bindparam_value
 from crm_graph.schema.context import RequestContext
 from crm_graph.schema.errors import report_errors
+from crm_graph.schema.planner.generated import object_writer
+from crm_graph.schema.planner.prepared import PARENTS, Prepared
 
 
 class Unsupported(Exception):
@@ -42,7 +45,9 @@ class Run:
 
     def __init__(self, conn: Any, principal: Any, variables: Any, params: dict[str, Any]) -> None:
         self.conn = conn
+        self.sql = conn.dialect
         self.dialect = conn.dialect.name
+        self.driver: Any = None
         self.principal = principal
         self.variables = variables
         self.params = params
@@ -61,6 +66,42 @@ class Run:
         self.maximum = 0
         self.app: Any = None
         self.request: Any = None
+
+    async def rows(self, prepared: Prepared, parents: list[Any] | None = None) -> list[Any]:
+        """``prepared``'s rows, run on the driver (``parents``: the keys of the level's
+        parents). The engine's ``before_cursor_execute`` listeners (statement counters) see
+        each statement as they would through SQLAlchemy."""
+        given = self.params
+        if parents is not None:
+            given = {**given, PARENTS: bindparam_value(self.dialect, parents)}
+        arguments = prepared.arguments(given)
+        driver = self.driver or await self._driver()
+        sync = self.conn.sync_connection
+        for listener in sync.dispatch.before_cursor_execute:
+            listener(sync, None, prepared.text, arguments, None, False)
+        if prepared.make is None:
+            prepared.describe(await self._driver_types(driver, prepared))
+        if self.dialect == "postgresql":
+            records = await driver.fetch(prepared.text, *arguments)
+        else:
+            records = await driver.execute_fetchall(prepared.text, arguments)
+        return list(map(prepared.make, records))
+
+    async def _driver_types(self, driver: Any, prepared: Prepared) -> list[Any]:
+        """The type of each column the driver reports (asked once per statement)."""
+        if self.dialect != "postgresql":
+            return [None] * len(prepared.columns)
+        statement = await driver.prepare(prepared.text)
+        return [attribute.type.oid for attribute in statement.get_attributes()]
+
+    async def _driver(self) -> Any:
+        """The driver's connection under the request's. On SQLite the request's one read
+        transaction is begun first (its statements share one snapshot, as through
+        SQLAlchemy); PostgreSQL reads each statement's own snapshot, as before."""
+        if self.dialect == "sqlite" and not self.conn.in_transaction():
+            await self.conn.begin()
+        self.driver = (await self.conn.get_raw_connection()).driver_connection
+        return self.driver
 
     def request_context(self) -> Any:
         """The context resolvers would get (made once), its relation loaders primed with the
@@ -122,9 +163,11 @@ class Shape:
         self.columns = columns
         self.fields: list[tuple[str, Writer]] = []
         self.relations: list[Any] = []
+        self.write: Writer
 
-    def write(self, row: Any, run: Run, path: Path) -> dict[str, Any]:
-        return {key: writer(row, run, path) for key, writer in self.fields}
+    def seal(self) -> None:
+        """Make the writer of the level's objects, once its fields are all planned."""
+        self.write = object_writer(self.fields)
 
     def key_of(self, name: str) -> Callable[[Any], Any]:
         """How a relation reads column ``name`` of a row of this level (now selected)."""

@@ -34,6 +34,7 @@ class Planner:
         self.schema = schema
         self.app = app
         self.maximum = settings.max_page_size
+        self.dialect = app.engine.dialect.name
         self.documents = Documents(schema, extensions, settings.max_query_tokens, size, set(ROOTS))
         self.plans = LRU(size)
         # Subscription answers written from plans (how often the executor was not needed).
@@ -73,7 +74,7 @@ class Planner:
         if plan is None:
             try:
                 builder = PlanBuilder(
-                    self.schema, document.fragments, operation, principal, conditions
+                    self.schema, document.fragments, operation, principal, conditions, self.dialect
                 )
                 plan = builder.plan()
             except Unsupported as exc:
@@ -96,7 +97,9 @@ class Planner:
         plan = self.plans.get(("event", key))
         if plan is None:
             try:
-                builder = PlanBuilder(self.schema, fragments, operation, principal, variables)
+                builder = PlanBuilder(
+                    self.schema, fragments, operation, principal, variables, self.dialect
+                )
                 plan = plan_event(builder, operation)
             except Unsupported as exc:
                 logger.debug("subscription not compiled: %s", exc)
@@ -124,7 +127,8 @@ class Planner:
         plan, variables = planned
         with acting_as(principal):
             async with _connection(self.app.engine, lease) as conn:
-                run = Run(conn, principal, variables, owner_parameters(principal))
+                params = owner_parameters(principal, conn.dialect.name)
+                run = Run(conn, principal, variables, params)
                 run.maximum, run.app, run.request = self.maximum, self.app, http
                 try:
                     data = await plan.execute(run)

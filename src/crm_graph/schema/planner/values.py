@@ -15,16 +15,16 @@ def _iso(value: Any) -> Any:
     return value.isoformat()
 
 
-def _as_is(value: Any) -> Any:
+def as_is(value: Any) -> Any:
     return value
 
 
 SCALARS: dict[str, Callable[[Any], Any]] = {
-    "String": _as_is,
-    "Int": _as_is,
-    "Float": _as_is,
-    "Boolean": _as_is,
-    "JSON": _as_is,
+    "String": as_is,
+    "Int": as_is,
+    "Float": as_is,
+    "Boolean": as_is,
+    "JSON": as_is,
     "ID": str,
     "DateTime": _iso,
     "Date": _iso,
@@ -33,8 +33,14 @@ SCALARS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def leaf(named: GraphQLNamedType) -> Callable[[Any], Any]:
-    """The conversion of a non-null value of scalar or enum type ``named`` to JSON."""
+# Scalars whose Python values orjson writes exactly as strawberry does (``isoformat()``).
+ORJSON_NATIVE = {"DateTime", "Date"}
+
+
+def leaf(named: GraphQLNamedType, native: bool = False) -> Callable[[Any], Any]:
+    """The conversion of a non-null value of scalar or enum type ``named`` to JSON; with
+    ``native``, values the response's orjson writes the same are left to it (read path
+    responses only: a subscription's ``data`` is also handed on as it is)."""
     if isinstance(named, GraphQLEnumType):
         names: dict[Any, str] = {}
         for name, value in named.values.items():
@@ -46,5 +52,5 @@ def leaf(named: GraphQLNamedType) -> Callable[[Any], Any]:
 
         return enum
     if isinstance(named, GraphQLScalarType) and named.name in SCALARS:
-        return SCALARS[named.name]
+        return as_is if native and named.name in ORJSON_NATIVE else SCALARS[named.name]
     raise Unsupported(f"scalar {named.name}")

@@ -1,0 +1,88 @@
+"""A plan's statements compiled once and run on the driver connection.
+
+Through SQLAlchemy, every execution builds the statement, derives its cache key, looks up
+the compiled form, makes an execution context and wraps each row: about a fifth of a nested
+page's CPU (session 8's profile), more than the database. A plan's statements differ from one
+request to the next only in a few bind values (the parents' keys, the caller's owners), so
+each is compiled once per argument set into its dialect's SQL text and parameter order, and
+run on the driver (asyncpg or aiosqlite) with rows back as tuples. What SQLAlchemy would still
+do per value (a type whose Python value differs from the driver's: SQLite's times, decimals
+and booleans, time zone handling) is done by the row maker, so rows hold the same values.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable
+from typing import Any
+
+# The bind parameter holding the keys of a level's parents (see batch_writes.among_parameter).
+PARENTS = "crm_parents"
+# Bind parameters valued per request, the rest being fixed when the statement is built:
+# the parents' keys and the caller's owners (auth.scope.owner_parameters).
+_GIVEN = (PARENTS, "crm_owners_")
+
+_new_tuple = tuple.__new__
+
+
+class Prepared:
+    """One statement's SQL text for ``dialect``, its parameters in order (fixed values, or
+    slots filled per request) and the maker of its rows."""
+
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        expanded = compiled._post_compile_expanded_state
+        processors = {**compiled._bind_processors, **((expanded and expanded.processors) or {})}
+        values = compiled.construct_params()
+        self.text: str = compiled.string
+        self.fixed: list[Any] = []
+        self.slots: list[tuple[int, str, Callable[[Any], Any] | None]] = []
+        for position, name in enumerate(compiled.positiontup or ()):
+            process = processors.get(name)
+            if name.startswith(_GIVEN):
+                self.slots.append((position, name, process))
+                self.fixed.append(None)
+            else:
+                value = values[name]
+                self.fixed.append(value if process is None else process(value))
+        self.dialect = dialect
+        self.columns = compiled._result_columns
+        # Made at the first run (see :meth:`describe`): until then None.
+        self.make: Callable[[Any], tuple[Any, ...]] | None = None
+
+    def describe(self, driver_types: list[Any]) -> None:
+        """Make the row maker from the driver's type of each column (PostgreSQL's OIDs: a
+        numeric column's conversion depends on it), as SQLAlchemy makes it from a cursor's
+        description; SQLite's driver gives no types."""
+        self.make = _row_maker(
+            [column.keyname for column in self.columns],
+            [
+                column.type._cached_result_processor(self.dialect, driver_type)
+                for column, driver_type in zip(self.columns, driver_types, strict=True)
+            ],
+        )
+
+    def arguments(self, given: dict[str, Any]) -> list[Any]:
+        """The statement's parameters in order, with ``given`` values in their slots."""
+        arguments = self.fixed.copy()
+        for position, name, process in self.slots:
+            value = given[name]
+            arguments[position] = value if process is None else process(value)
+        return arguments
+
+
+def _row_maker(names: list[str], processors: list[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """Rows as named tuples (writers index them; batch functions and resolvers read their
+    attributes, as of SQLAlchemy's rows), each value through its type's result processor:
+    one generated expression per statement, ``new(Row, (r[0], p1(r[1]), ...))``."""
+    namespace: dict[str, Any] = {"new": _new_tuple, "Row": namedtuple("Row", names, rename=True)}
+    if not any(processors):
+        return lambda record: _new_tuple(namespace["Row"], record)
+    values = []
+    for i, process in enumerate(processors):
+        if process is None:
+            values.append(f"r[{i}]")
+        else:
+            namespace[f"p{i}"] = process
+            values.append(f"p{i}(r[{i}])")
+    return eval(f"lambda r: new(Row, ({', '.join(values)},))", namespace)
