@@ -278,6 +278,15 @@ async def test_service_metrics_on_a_hand_checked_fixture(
             "npsResponses": 0,
         },
     ]
+    # From the second week on: the tickets resolved before it count nowhere, T3 still does.
+    later = METRICS.replace('from: "2026-11-02"', 'from: "2026-11-09"')
+    assert (await service.data(later))["serviceMetrics"] == weeks[1:]
+    # A team's numbers: its tickets and their CSAT answers only (NPS answers have no ticket).
+    team = await service.data('mutation { createTeam(input: {name: "Desk"}) { team { id } } }')
+    desk = await service.data(METRICS, {"team": team["createTeam"]["team"]["id"]})
+    for week in desk["serviceMetrics"]:
+        assert (week["created"], week["backlog"], week["csatResponses"]) == (0, 0, 0)
+        assert (week["csat"], week["nps"], week["npsResponses"]) == (None, None, 0)
     bad = await service.execute(
         '{ serviceMetrics(from: "2026-11-15", to: "2026-11-02") { created } }'
     )

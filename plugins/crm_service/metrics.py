@@ -21,9 +21,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_service import hours, lifecycle, sla
@@ -123,10 +123,27 @@ class _Ticket:
         return sum(hours.between(self.calendar, a, min(b or moment, moment)) for a, b in intervals)
 
 
-async def _tickets(session: AsyncSession, until: datetime, team_id: int | None) -> list[_Ticket]:
-    statement = select(Ticket).where(Ticket.created_at < until)
-    if team_id is not None:
-        statement = statement.where(Ticket.team_id == team_id)
+def _of_team(statement: Any, team_id: int | None) -> Any:
+    return statement if team_id is None else statement.where(Ticket.team_id == team_id)
+
+
+async def _tickets(
+    session: AsyncSession, since: datetime, until: datetime, team_id: int | None
+) -> list[_Ticket]:
+    """The tickets that can count in ``[since, until)``: unresolved now, or created, answered
+    or moved since ``since``. Any other ticket was resolved or closed before ``since`` and
+    stayed so: in no period's counts, times or backlog (surveys are counted apart)."""
+    moved = select(TicketStatusChange.ticket_id).where(TicketStatusChange.at >= since)
+    statement = select(Ticket).where(
+        Ticket.created_at < until,
+        or_(
+            Ticket.status.in_(lifecycle.UNRESOLVED),
+            Ticket.created_at >= since,
+            Ticket.first_response_at >= since,
+            Ticket.id.in_(moved),
+        ),
+    )
+    statement = _of_team(statement, team_id)
     rows = list(await session.scalars(statement.order_by(Ticket.id)))
     changes: dict[int, list[TicketStatusChange]] = {row.id: [] for row in rows}
     found = await session.scalars(
@@ -156,15 +173,17 @@ async def service_metrics(
     team_id: int | None = None,
 ) -> list[Period]:
     """The metrics of each period of ``[start, end]`` (UTC dates, both included)."""
-    until = _moment(end + timedelta(days=1))
-    tickets = await _tickets(session, until, team_id)
+    since, until = _moment(start), _moment(end + timedelta(days=1))
+    tickets = await _tickets(session, since, until, team_id)
     survey_query = select(Survey).where(
         Survey.responded_at.is_not(None),
-        Survey.responded_at >= _moment(start),
+        Survey.responded_at >= since,
         Survey.responded_at < until,
     )
     if team_id is not None:
-        survey_query = survey_query.where(Survey.ticket_id.in_([t.row.id for t in tickets]))
+        survey_query = survey_query.where(
+            Survey.ticket_id.in_(_of_team(select(Ticket.id), team_id))
+        )
     answers = list(await session.scalars(survey_query))
     result = []
     for first, last in periods(start, end, grouping):
