@@ -16,6 +16,8 @@ from collections import namedtuple
 from collections.abc import Callable
 from typing import Any
 
+from crm_graph.schema.planner.cache import LRU
+
 # The bind parameter holding the keys of a level's parents (see batch_writes.among_parameter).
 PARENTS = "crm_parents"
 # Bind parameters valued per request, the rest being fixed when the statement is built:
@@ -23,6 +25,11 @@ PARENTS = "crm_parents"
 _GIVEN = (PARENTS, "crm_owners_")
 
 _new_tuple = tuple.__new__
+
+# Row makers by dialect, SQL text and column types: an argument set compiled anew (the next page of a list
+# whose cursor is a variable) has the same columns as the last, so its driver types are asked
+# for (a round trip on PostgreSQL) once per text, not once per argument set.
+_MAKERS = LRU(256)
 
 
 class Prepared:
@@ -47,8 +54,9 @@ class Prepared:
                 self.fixed.append(value if process is None else process(value))
         self.dialect = dialect
         self.columns = compiled._result_columns
-        # Made at the first run (see :meth:`describe`): until then None.
-        self.make: Callable[[Any], tuple[Any, ...]] | None = None
+        # Made at the first run of its text (see :meth:`describe`): until then None.
+        self.key = (dialect.name, self.text, *(type(column.type) for column in self.columns))
+        self.make: Callable[[Any], tuple[Any, ...]] | None = _MAKERS.get(self.key)
 
     def describe(self, driver_types: list[Any]) -> None:
         """Make the row maker from the driver's type of each column (PostgreSQL's OIDs: a
@@ -61,6 +69,7 @@ class Prepared:
                 for column, driver_type in zip(self.columns, driver_types, strict=True)
             ],
         )
+        _MAKERS.put(self.key, self.make)
 
     def arguments(self, given: dict[str, Any]) -> list[Any]:
         """The statement's parameters in order, with ``given`` values in their slots."""
