@@ -58,7 +58,7 @@ async def test_app_files_are_served_same_origin_with_a_content_security_policy(
 ) -> None:
     (tmp_path / "assets").mkdir()
     (tmp_path / "index.html").write_text("<!doctype html><title>app</title>")
-    (tmp_path / "assets" / "main.js").write_text("console.log('app')")
+    (tmp_path / "assets" / "main.js").write_text("console.log('app');\n" * 100)
     (tmp_path.parent / "secret.txt").write_text("not for the web")
     built = settings.model_copy(update={"web_app_dir": str(tmp_path)})
     async with app_client(built, plugins=[], role=None) as client:
@@ -72,6 +72,9 @@ async def test_app_files_are_served_same_origin_with_a_content_security_policy(
     assert index.headers["referrer-policy"] == "no-referrer"
     assert "access-control-allow-origin" not in index.headers  # CORS stays closed
     assert script.status_code == 200 and "console.log" in script.text
+    assert script.headers["content-encoding"] == "gzip"  # asked for by httpx, as by browsers
+    assert script.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert index.headers["cache-control"] == "no-cache"  # it names the files: always checked
     assert outside.status_code == 404
     assert api.status_code == 401  # the files are public; the data is not
 

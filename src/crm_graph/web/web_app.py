@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -34,13 +35,21 @@ a built copy.</p></main></body></html>
 """
 
 
+# Vite names the files under assets/ by their content's hash: a changed file is a new name, so
+# browsers may keep these for good; index.html, which names them, is checked on every load.
+FOREVER = b"public, max-age=31536000, immutable"
+CHECK_EACH_TIME = b"no-cache"
+
+
 class _Secured:
-    """Adds the app's security headers to every response of the wrapped static files."""
+    """Adds the app's security and caching headers to every response of the wrapped files."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        caching = FOREVER if "/assets/" in scope.get("path", "") else CHECK_EACH_TIME
+
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [
@@ -48,6 +57,7 @@ class _Secured:
                     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
+                    (b"cache-control", caching),
                 ]
             await send(message)
 
@@ -68,5 +78,6 @@ def web_app_routes(directory: str | None) -> list[BaseRoute]:
             return HTMLResponse(NOT_BUILT, status_code=503)
 
         return [Route("/app", to_slash), Route("/app/{path:path}", not_built)]
-    files = _Secured(StaticFiles(directory=build, html=True))
+    # Compressed for clients that accept it: the main chunk is 281 kB, 84 kB gzipped.
+    files = _Secured(GZipMiddleware(StaticFiles(directory=build, html=True), minimum_size=500))
     return [Route("/app", to_slash), Mount("/app", app=files)]
