@@ -378,7 +378,13 @@ def compare(url: str, args: Any) -> None:
         raise SystemExit("--peer needs wrk (Debian: apt-get install wrk)")
     node = install()
     secret = os.urandom(32).hex()
-    env = {"CRM_DATABASE_URL": url, "CRM_PLUGINS": "", "CRM_RATE_LIMIT_PER_MINUTE": "0"}
+    # Neither server writes a line per request: PostGraphile logs none by default.
+    env = {
+        "CRM_DATABASE_URL": url,
+        "CRM_PLUGINS": "",
+        "CRM_RATE_LIMIT_PER_MINUTE": "0",
+        "CRM_ACCESS_LOG": "false",
+    }
     with (
         server_process(env, timeout=120) as (ours, ours_process),
         postgraphile(node, url, secret) as (peer, peer_pid),

@@ -118,3 +118,18 @@ async def test_an_idle_server_does_not_poll_the_database(database_url: str, tmp_
         assert idle == []
     else:
         assert set(statements) <= {"SELECT"} and len(statements) <= 6, idle
+
+
+async def test_the_access_log_writes_a_line_per_request_unless_turned_off(
+    database_url: str, tmp_path: Path
+) -> None:
+    await _migrated(database_url)
+    for setting, expected in (("true", 1), ("false", 0)):
+        env = {"CRM_DATABASE_URL": database_url, "CRM_PLUGINS": "", "CRM_ACCESS_LOG": setting}
+        log = tmp_path / f"server-{setting}.log"
+        with server_process(env, timeout=120, log=log) as (url, _process):
+            async with httpx.AsyncClient(base_url=url) as http:
+                assert (await http.get("/healthz?from=test")).status_code == 200
+            await asyncio.sleep(0.5)
+            lines = [ln for ln in log.read_text().splitlines() if "GET /healthz?from=test" in ln]
+        assert len(lines) == expected, (setting, lines)

@@ -76,6 +76,7 @@ def serve(
         workers=workers,
         reload=reload,
         log_level="info",
+        access_log=settings.access_log,
         proxy_headers=False,  # X-Forwarded-For only from CRM_TRUSTED_PROXIES (see web/app.py)
         # Compression is per socket: it would redo, for every subscriber, the work that shared
         # event answers do once (crm_graph.schema.fanout), to save little on small messages.

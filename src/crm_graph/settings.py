@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     sql_echo: bool = False
     # The web app's built files, served at /app (None: the checkout's examples/spa/dist).
     web_app_dir: str | None = None
+    # One log line per HTTP request from crm-graph serve (uvicorn's access log).
+    access_log: bool = True
     # The compiled read path (see the README's "Compiled reads").
     compiled_reads: bool = True
     plan_cache_size: int = Field(default=256, ge=1)
