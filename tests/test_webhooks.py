@@ -324,7 +324,7 @@ async def test_answers_that_wait_for_the_write_lock_are_recorded_and_sent_once(
                 await blocker.execute(text("UPDATE webhook_endpoint SET url = url"))
             else:
                 await blocker.execute(text("LOCK TABLE webhook_delivery IN EXCLUSIVE MODE"))
-            await asyncio.sleep(3.5)  # the answers came after 0.5 s and wait for the lock
+            await asyncio.sleep(2.5)  # the answers came after 0.5 s and wait for the lock
             await blocker.rollback()
         deliveries = [d for hook in hooks for d in await settled(client, hook, 6)]
     assert len(http.requests) == 12, sorted(r.headers["webhook-id"] for r in http.requests)
