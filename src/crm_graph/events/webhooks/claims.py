@@ -56,8 +56,10 @@ def lease_length(settings: Settings) -> timedelta:
     """How long a claim holds its delivery: a live worker must always have recorded its outcome
     before then, or another worker would send the delivery again and the first one's outcome
     would be lost. The request may take the whole timeout, and recording it may then queue for
-    SQLite's write lock as long as the busy timeout (a longer wait fails the record, and the
-    attempt is rightly made again); a second to spare."""
+    SQLite's write lock, mostly at the busy handler, as long as the busy timeout (a longer
+    wait there fails the record, and the attempt is rightly made again); a second to spare.
+    (Behind this process's other writers it queues first, unbounded: a heavily loaded
+    process can still outlast the lease, and the delivery is then sent again.)"""
     return timedelta(seconds=settings.webhook_timeout_seconds + SQLITE_BUSY_TIMEOUT_MS / 1000 + 1)
 
 

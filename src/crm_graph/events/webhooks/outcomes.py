@@ -36,10 +36,9 @@ def next_delay(settings: Settings, attempts: int, outcome: Outcome) -> float:
     return delay
 
 
-async def record(
-    engine: AsyncEngine, settings: Settings, owner: str, job: Job, outcome: Outcome
-) -> None:
-    """Log the attempt and move its delivery on, unless ``owner``'s lease on it expired."""
+async def record(engine: AsyncEngine, settings: Settings, job: Job, outcome: Outcome) -> None:
+    """Log the attempt and move its delivery on, unless another claim took the delivery since
+    (its latest attempt is no longer this one)."""
     now = utcnow()
     async with write_session(engine) as session:
         # What really happened replaces a presumption written meanwhile (STOPPED, CUT_SHORT).
@@ -55,13 +54,8 @@ async def record(
             )
         )
         delivery = await session.get(WebhookDelivery, job.delivery_id, with_for_update=True)
-        if (
-            delivery is None
-            or delivery.lease_owner != owner
-            or delivery.attempts != job.number  # a worker of this process took over
-            or delivery.status != "pending"
-        ):
-            return  # our lease expired and another worker took over
+        if delivery is None or delivery.status != "pending" or delivery.attempts != job.number:
+            return  # our lease expired and another worker, of any process, took over
         delivery.lease_owner = delivery.lease_until = None
         delivery.updated_at = now
         code = outcome.status_code

@@ -63,6 +63,6 @@ class Deliverer:
     async def run(self, job: Job) -> None:
         try:
             outcome = await send(self.http, self.settings, job)
-            await record(self.engine, self.settings, self.owner, job, outcome)
+            await record(self.engine, self.settings, job, outcome)
         except Exception:
             logger.exception("webhook delivery %s failed unexpectedly", job.delivery_id)
