@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, TextIO
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import (
@@ -27,8 +26,6 @@ from crm_graph.plugin import (
     FieldError,
     ImportContext,
     Outcome,
-    ValidationFailed,
-    input_id,
     rejected,
     write_records,
 )
@@ -53,17 +50,8 @@ def check_members(items: list[dict[str, Any]], context: ImportContext) -> Checke
         reference: tuple[str, Any] | None = None
         if not customer:
             errors.add("REQUIRED", "must not be empty", "input", "customer")
-        elif "@" in customer:
-            try:
-                email = validate_email(customer, check_deliverability=False).normalized
-                reference = ("email", email.lower())
-            except EmailNotValidError:
-                errors.add("INVALID_EMAIL", "not an e-mail address", "input", "customer")
         else:
-            try:
-                reference = ("id", input_id(customer, "Customer", "input", "customer"))
-            except ValidationFailed as exc:
-                errors.errors.extend(exc.errors)
+            reference = segments.customer_reference(customer, errors, "input", "customer")
         if errors.errors:
             checked.outcomes[index] = rejected(errors.errors)
         else:

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +19,7 @@ from crm_graph.plugin import (
     emit,
     fail,
     input_id,
+    normalise_email,
     to_global_id,
     utcnow,
 )
@@ -313,6 +313,20 @@ async def live_customers_named(
     return found
 
 
+def customer_reference(entry: str, errors: Collector, *at: str) -> tuple[str, Any] | None:
+    """A customer named by e-mail address (``("email", normalised)``) or global ID (``("id",
+    pk)``); None, with the problem in ``errors`` at ``at``, when it is neither."""
+    entry = entry.strip()
+    if "@" in entry:
+        address = normalise_email(entry, errors, *at)
+        return None if address is None else ("email", address)
+    try:
+        return ("id", input_id(entry, "Customer", *at))
+    except ValidationFailed as exc:
+        errors.errors.extend(exc.errors)
+        return None
+
+
 async def _customers_named(
     session: AsyncSession, entries: Sequence[str], errors: Collector, *at: str
 ) -> set[int]:
@@ -320,19 +334,9 @@ async def _customers_named(
     unknown ones are user errors at their index."""
     wanted: dict[tuple[str, Any], int] = {}
     for index, entry in enumerate(entries):
-        entry = entry.strip()
-        if "@" in entry:
-            try:
-                address = validate_email(entry, check_deliverability=False).normalized
-            except EmailNotValidError:
-                errors.add("INVALID_EMAIL", "not an e-mail address", *at, str(index))
-                continue
-            wanted[("email", address.lower())] = index
-            continue
-        try:
-            wanted[("id", input_id(entry, "Customer", *at, str(index)))] = index
-        except ValidationFailed as exc:
-            errors.errors.extend(exc.errors)
+        reference = customer_reference(entry, errors, *at, str(index))
+        if reference is not None:
+            wanted[reference] = index
     found = await live_customers_named(
         session,
         [value for kind, value in wanted if kind == "id"],
