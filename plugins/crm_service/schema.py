@@ -77,6 +77,23 @@ T = TypeVar("T")
 MAX_METRICS_DAYS = 1100
 
 
+def global_id_of(type_name: str) -> Callable[[Any], strawberry.ID]:
+    """A resolver of the row's global ID (of the row alone: the compiled path calls it)."""
+
+    def id(root: Any) -> strawberry.ID:
+        return to_global_id(type_name, root.id)
+
+    return id
+
+
+def _subject(root: Ticket) -> str:
+    return root.subject
+
+
+def _description(root: Ticket) -> str:
+    return root.description
+
+
 @strawberry.enum(name="TicketStatus", description="Where a ticket is in its lifecycle.")
 class TicketStatus(Enum):
     NEW = "NEW"
@@ -161,24 +178,31 @@ class BusinessDayType:
     hours: list[str] = strawberry.field(description="Local intervals, HH:MM-HH:MM.")
 
 
+async def calendar_weeks(
+    calendars: list[BusinessCalendar], context: RequestContext
+) -> list[list[BusinessDayType]]:
+    """Each calendar's opening hours, Monday first (computed from the rows: no statement)."""
+    return [
+        [
+            BusinessDayType(day=day, hours=calendar.hours[day])
+            for day in hours.WEEKDAYS
+            if day in calendar.hours
+        ]
+        for calendar in calendars
+    ]
+
+
 @strawberry.type(
     name="BusinessCalendar",
     description="Business hours: a time zone, weekly hours and holidays.",
 )
 class BusinessCalendarType:
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("BusinessCalendar", self.id)  # type: ignore[attr-defined]
-
     name: str
     time_zone: str = strawberry.field(description="An IANA time zone, e.g. Europe/Berlin.")
-
-    @strawberry.field(name="hours")
-    def weekly(self) -> list[BusinessDayType]:
-        stored: dict[str, list[str]] = self.hours  # type: ignore[attr-defined]
-        return [
-            BusinessDayType(day=day, hours=stored[day]) for day in hours.WEEKDAYS if day in stored
-        ]
+    id: strawberry.ID = strawberry.field(resolver=global_id_of("BusinessCalendar"))
+    weekly: list[BusinessDayType] = batch_field(
+        calendar_weeks, parent_columns=("hours",), name="hours"
+    )
 
     @strawberry.field(name="holidays")
     def closed_on(self) -> list[date]:
@@ -192,30 +216,33 @@ class SlaTargetType:
     resolution_minutes: int | None
 
 
+async def policy_targets(
+    policies: list[SlaPolicy], context: RequestContext
+) -> list[list[SlaTargetType]]:
+    """Each policy's targets, LOW first (computed from the rows: no statement)."""
+    return [
+        [
+            SlaTargetType(
+                priority=TicketPriority[name],
+                first_response_minutes=policy.targets[name].get("firstResponse"),
+                resolution_minutes=policy.targets[name].get("resolution"),
+            )
+            for name in lifecycle.PRIORITIES
+            if name in policy.targets
+        ]
+        for policy in policies
+    ]
+
+
 @strawberry.type(name="SlaPolicy", description="First-response and resolution targets.")
 class SlaPolicyType:
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("SlaPolicy", self.id)  # type: ignore[attr-defined]
-
     name: str
     is_default: bool = strawberry.field(description="New tickets get this policy.")
     calendar: BusinessCalendarType = table_field(
         Related(BusinessCalendar, key="id", parent_key="calendar_id")
     )
-
-    @strawberry.field
-    def targets(self) -> list[SlaTargetType]:
-        stored: dict[str, dict[str, int]] = self.targets  # type: ignore[attr-defined]
-        return [
-            SlaTargetType(
-                priority=TicketPriority[name],
-                first_response_minutes=stored[name].get("firstResponse"),
-                resolution_minutes=stored[name].get("resolution"),
-            )
-            for name in lifecycle.PRIORITIES
-            if name in stored
-        ]
+    id: strawberry.ID = strawberry.field(resolver=global_id_of("SlaPolicy"))
+    targets: list[SlaTargetType] = batch_field(policy_targets, parent_columns=("targets",))
 
 
 @strawberry.enum(name="SlaState", description="Where a ticket's running SLA targets stand.")
@@ -227,9 +254,14 @@ class SlaState(Enum):
     MET = "met"
 
 
+# A ticket's policy: read once per level by the SLA batch and by TicketSla.policy.
+POLICY = Related(SlaPolicy, key="id", parent_key="policy_id")
+
+
 @strawberry.type(name="TicketSla", description="A ticket's SLA targets, in business hours.")
 class TicketSlaType:
-    policy: SlaPolicyType
+    policy_id: strawberry.Private[int]
+    policy: SlaPolicyType = table_field(POLICY)
     first_response_due_at: datetime | None = strawberry.field(
         description="When the first reply is due (as it stood when met); null while paused."
     )
@@ -259,7 +291,7 @@ def sla_view(state: sla.TicketSla, lead: timedelta, now: datetime) -> TicketSlaT
     else:
         shown = SlaState.AT_RISK if due - lead <= now else SlaState.ON_TRACK
     return TicketSlaType(
-        policy=state.policy,  # type: ignore[arg-type]
+        policy_id=state.policy.id,  # type: ignore[arg-type]
         first_response_due_at=first.due_at if first else None,
         resolution_due_at=resolution.due_at if resolution else None,
         first_response_breached=bool(first and first.breached),
@@ -270,7 +302,6 @@ def sla_view(state: sla.TicketSla, lead: timedelta, now: datetime) -> TicketSlaT
     )
 
 
-POLICY = Related(SlaPolicy, key="id")
 CALENDAR = Related(BusinessCalendar, key="id")
 STATUS_CHANGES = RelatedRows(TicketStatusChange, key="ticket_id", order_by=("at", "id"))
 
@@ -303,12 +334,20 @@ class SurveyKind(Enum):
     NPS = "NPS"
 
 
+async def survey_links(rows: list[Survey], context: RequestContext) -> list[str | None]:
+    """Each survey's link while it can be answered (computed from the rows: no statement)."""
+    settings = context.app.plugin_settings(NAME)
+    now = clock.now()
+    return [
+        surveys.link(settings, row.token)
+        if row.token and row.responded_at is None and row.expires_at > now
+        else None
+        for row in rows
+    ]
+
+
 @strawberry.type(name="Survey", description="A CSAT or NPS survey and its answer.")
 class SurveyType:
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Survey", self.id)  # type: ignore[attr-defined]
-
     kind: SurveyKind
     rating: int | None = strawberry.field(description="Null until answered.")
     comment: str | None = strawberry.field(metadata=personal_data("text"))
@@ -316,19 +355,16 @@ class SurveyType:
     expires_at: datetime
     responded_at: datetime | None
 
-    @strawberry.field(
-        description="The link the customer answers through (POST a rating to it); null once "
-        "answered or expired."
-    )
-    def link(self, info: Info) -> str | None:
-        row: Survey = self  # type: ignore[assignment]
-        if not row.token or row.responded_at is not None or row.expires_at <= clock.now():
-            return None
-        return surveys.link(info.context.app.plugin_settings(NAME), row.token)
-
     customer: CustomerType = table_field(
         Related(CustomerRow, key="id", parent_key="customer_id"),
         metadata=requires("customers:read"),
+    )
+    id: strawberry.ID = strawberry.field(resolver=global_id_of("Survey"))
+    link: str | None = batch_field(
+        survey_links,
+        parent_columns=("token", "responded_at", "expires_at"),
+        description="The link the customer answers through (POST a rating to it); null once "
+        "answered or expired.",
     )
 
 
@@ -384,8 +420,10 @@ class TicketType:
     def id(self) -> strawberry.ID:
         return to_global_id("Ticket", self.id)  # type: ignore[attr-defined]
 
-    subject: str = strawberry.field(metadata=personal_data("text"))
-    description: str = strawberry.field(metadata=personal_data("text"))
+    # Resolvers of the row alone, not plain attributes: the compiled path masks personal
+    # data computed so in the objects a batch field returns (Customer.tickets are such).
+    subject: str = strawberry.field(resolver=_subject, metadata=personal_data("text"))
+    description: str = strawberry.field(resolver=_description, metadata=personal_data("text"))
     channel: TicketChannel
     priority: TicketPriority
     status: TicketStatus
