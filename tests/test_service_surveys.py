@@ -162,6 +162,21 @@ METRICS = """query ($team: ID) { serviceMetrics(from: "2026-11-02", to: "2026-11
   csat csatResponses nps npsResponses } }"""
 
 
+async def periods(
+    client: GraphQLClient, start: str, end: str, grouping: str
+) -> list[tuple[Any, ...]]:
+    """serviceMetrics' periods as (start, end, created, resolved, backlog, first-response
+    median, p90 and count, resolution median and p90, SLA attainment and targets)."""
+    found = await client.data(
+        "query ($from: Date!, $to: Date!, $by: MetricsGrouping!) { serviceMetrics(from: $from, "
+        "to: $to, groupBy: $by) { start end created resolved backlog firstResponseMedian "
+        "firstResponseP90 firstResponses resolutionMedian resolutionP90 slaAttainment "
+        "slaTargets } }",
+        {"from": start, "to": end, "by": grouping},
+    )
+    return [tuple(period.values()) for period in found["serviceMetrics"]]
+
+
 async def test_service_metrics_on_a_hand_checked_fixture(
     service: GraphQLClient, clock: Clock
 ) -> None:
@@ -281,6 +296,39 @@ async def test_service_metrics_on_a_hand_checked_fixture(
     # From the second week on: the tickets resolved before it count nowhere, T3 still does.
     later = METRICS.replace('from: "2026-11-02"', 'from: "2026-11-09"')
     assert (await service.data(later))["serviceMetrics"] == weeks[1:]
+    # By day: T2's two resolutions on Tuesday count once, timed at the second (10 h).
+    days = await periods(service, "2026-11-02", "2026-11-04", "DAY")
+    assert days == [
+        ("2026-11-02", "2026-11-02", 2, 1, 1, 2.0, pytest.approx(2.8), 2, 3.0, 3.0, 100.0, 2),
+        ("2026-11-03", "2026-11-03", 0, 1, 0, None, None, 0, 10.0, 10.0, 0.0, 2),
+        ("2026-11-04", "2026-11-04", 1, 0, 1, None, None, 0, None, None, None, 0),
+    ]
+    # A week cut by from (Wednesday) and by to (Tuesday): its days only.
+    cut = await periods(service, "2026-11-04", "2026-11-10", "WEEK")
+    assert cut == [
+        ("2026-11-04", "2026-11-08", 2, 1, 1, 0.5, 0.5, 1, 2.0, 2.0, 100.0, 2),
+        ("2026-11-09", "2026-11-10", 1, 0, 2, 2.0, 2.0, 1, None, None, None, 0),
+    ]
+    # By month, from a month without tickets: first replies 0.5, 1, 2, 3 h; resolutions 2,
+    # 3, 10 h.
+    months = await periods(service, "2026-10-20", "2026-11-30", "MONTH")
+    assert months == [
+        ("2026-10-20", "2026-10-31", 0, 0, 0, None, None, 0, None, None, None, 0),
+        (
+            "2026-11-01",
+            "2026-11-30",
+            5,
+            3,
+            2,
+            1.5,
+            pytest.approx(2.7),
+            4,
+            3.0,
+            pytest.approx(8.6),
+            pytest.approx(100 * 4 / 6),
+            6,
+        ),
+    ]
     # A team's numbers: its tickets and their CSAT answers only (NPS answers have no ticket).
     team = await service.data('mutation { createTeam(input: {name: "Desk"}) { team { id } } }')
     desk = await service.data(METRICS, {"team": team["createTeam"]["team"]["id"]})
