@@ -3,12 +3,14 @@ for every role (the differential test of the plugin's fields), SQLite and Postgr
 
 from __future__ import annotations
 
+from typing import Any
+
 import crm_sales
 from crm_graph.demo import seed_demo
 from crm_graph.settings import Settings
 from crm_graph.testing import app_client
 from tests.sales_support import create_deal, move_deal, new_customer, stages
-from tests.test_compiled_reads import COMPILED, ROLES, same_answer
+from tests.test_compiled_reads import COMPILED, FALLBACK, ROLES, same_answer
 
 QUERY = """query ($first: Int) { customers(first: $first) { nodes { name
   deals { name amount { amount currency } status expectedCloseDate lostReason version
@@ -58,3 +60,78 @@ async def test_customer_sales_fields_answer_alike_compiled_and_not(settings: Set
                         {"first": 10},
                         role,
                     )
+
+
+DEALS = """query ($first: Int, $after: String, $last: Int, $before: String, $filter: DealFilter,
+                 $orderBy: DealOrderBy) {
+  deals(first: $first, after: $after, last: $last, before: $before, filter: $filter,
+        orderBy: $orderBy) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { __typename id name amount { amount currency } status
+      expectedCloseDate lostReason createdAt stageEnteredAt closedAt version
+      stage { id name position probability kind } owner { userId } customer { name email }
+      pipeline { name stages { name } } quotes { id }
+      stageHistory { stage { name } fromStage { name } changedBy } } } } }"""
+
+
+async def test_the_deals_list_answers_alike_compiled_and_not(settings: Settings) -> None:
+    """``deals`` (a list field) is served compiled with its filters, sort orders and cursors,
+    for every role and for two sales reps, each seeing their own deals (the owner scope is a
+    parameter of the one plan both share), as strawberry answers it."""
+    async with app_client(settings, plugins=[crm_sales]) as compiled:
+        sam, kim = compiled.acting_as("sales", "sam"), compiled.acting_as("sales", "kim")
+        stage = await stages(compiled)
+        ada, bob = await new_customer(compiled, "Ada"), await new_customer(sam, "Bob")
+        cyd = await new_customer(kim, "Cyd", email="cyd@example.com")
+        first = (await create_deal(compiled, name="A1", customerId=ada, amount="10"))["deal"]
+        await move_deal(compiled, id=first["id"], stageId=stage["Contract sent"])
+        await create_deal(compiled, name="A2", customerId=ada, amount="7", currency="EUR")
+        lost = (await create_deal(sam, name="B1", customerId=bob, amount="3"))["deal"]
+        await move_deal(sam, id=lost["id"], stageId=stage["Closed lost"], lostReason="Price")
+        await create_deal(
+            sam, name="B2", customerId=bob, amount="4", expectedCloseDate="2027-01-01"
+        )
+        await create_deal(kim, name="C1", customerId=cyd, amount="12.5")
+
+        plain = settings.model_copy(update={"compiled_reads": False})
+        async with app_client(plain, plugins=[crm_sales], migrate=False) as fallback:
+            body, served = await same_answer(compiled, fallback, DEALS, {"first": 2})
+            assert served == COMPILED
+            page = body["data"]["deals"]
+            assert page["totalCount"] == 5 and page["pageInfo"]["hasNextPage"]
+            after = page["pageInfo"]["endCursor"]
+            cases: list[dict[str, Any]] = [
+                {"first": 10},
+                {"first": 2, "after": after},
+                {"last": 2, "before": after},
+                {"first": 10, "orderBy": {"field": "AMOUNT", "direction": "ASC"}},
+                {"last": 3, "orderBy": {"field": "NAME"}},
+                {"first": 10, "filter": {"statuses": ["OPEN"], "search": "a"}},
+                {"first": 10, "filter": {"customerId": bob, "closeAfter": "2026-01-01"}},
+                {"first": 10, "filter": {"ownerIds": ["sam"], "stageIds": [stage["Closed lost"]]}},
+            ]
+            for variables in cases:
+                for role in ROLES:
+                    for user in ("sam", "kim", "test-admin"):
+                        body, served = await same_answer(
+                            compiled.acting_as(role, user),
+                            fallback.acting_as(role, user),
+                            DEALS,
+                            variables,
+                            role,
+                        )
+                        if role in ("admin", "sales"):
+                            assert served == COMPILED, (role, user, variables)
+            for user, names in (("sam", ["B2", "B1"]), ("kim", ["C1"])):
+                body, _ = await same_answer(
+                    compiled.acting_as("sales", user),
+                    fallback.acting_as("sales", user),
+                    DEALS,
+                    {"first": 10},
+                    "sales",
+                )
+                assert [e["node"]["name"] for e in body["data"]["deals"]["edges"]] == names
+            # A bad argument is strawberry's to answer, the same way.
+            for variables in ({"first": 1, "after": "nope"}, {"filter": {"search": "x" * 201}}):
+                body, served = await same_answer(compiled, fallback, DEALS, variables)
+                assert body["errors"] and served == FALLBACK

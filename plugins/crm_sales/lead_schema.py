@@ -59,7 +59,7 @@ from crm_sales.tables import (
     SalesTask,
     SalesWebForm,
 )
-from crm_sales.views import DealType, views_in_session
+from crm_sales.views import DealType
 
 MAX_SEARCH = 200
 
@@ -450,18 +450,13 @@ class LeadMutations:
                 deal=None,
                 errors=[],
             )
-        deal = None
-        if done.deal_id is not None:
-            async with info.context.app.read() as session:
-                row = await session.get(SalesDeal, done.deal_id)
-            deal = (await views_in_session(info, [row]))[0] if row else None
         return ConvertLeadPayload(
             dry_run=False,
             lead=await _row(info, SalesLead, done.lead_id),
             customer=await _row(info, CustomerRow, done.customer_id),
             created_customer=done.created_customer,
             duplicates=duplicates,
-            deal=deal,
+            deal=await _row(info, SalesDeal, done.deal_id),
             errors=[],
         )
 

@@ -38,11 +38,12 @@ from crm_sales.scopes import sight
 from crm_sales.tables import (
     SalesAssignmentRule,
     SalesCompany,
+    SalesDeal,
     SalesLead,
     SalesTask,
     SalesWebForm,
 )
-from crm_sales.views import DealType, deal_views
+from crm_sales.views import DealType
 
 
 def _gid(type_name: str, root: object) -> strawberry.ID:
@@ -78,13 +79,15 @@ class LeadScoreFactorType:
     )
 
 
-async def converted_deals(leads: list[SalesLead], context: RequestContext) -> list[DealType | None]:
+async def converted_deals(
+    leads: list[SalesLead], context: RequestContext
+) -> list[SalesDeal | None]:
     seen = sight(context.principal, DEALS_READ)
     ids = sorted({lead.converted_deal_id for lead in leads if lead.converted_deal_id})
     async with context.app.read() as session:
         rows = await deals.visible_deals(session, ids, seen)
-        views = {v.pk: v for v in await deal_views(session, rows)}
-    return [views.get(lead.converted_deal_id) for lead in leads]  # type: ignore[arg-type]
+    by_id = {row.id: row for row in rows}
+    return [by_id.get(lead.converted_deal_id) for lead in leads]  # type: ignore[arg-type]
 
 
 @strawberry.type(name="Lead", description="Someone who may buy: worked, then converted or not.")
@@ -153,16 +156,17 @@ async def company_contacts(
     return [out[c.id] for c in found]  # type: ignore[index]
 
 
-async def company_deals(found: list[SalesCompany], context: RequestContext) -> list[list[DealType]]:
+async def company_deals(
+    found: list[SalesCompany], context: RequestContext
+) -> list[list[SalesDeal]]:
     """The deals of each company's contacts within the caller's deal scope, newest first."""
     seen = sight(context.principal, DEALS_READ)
     ids = [c.id for c in found]
     async with context.app.read() as session:
         rows = await companies.deals_of(session, ids, seen)  # type: ignore[arg-type]
-        views = {v.pk: v for v in await deal_views(session, [deal for _c, deal in rows])}
-    out: dict[int, list[DealType]] = {pk: [] for pk in ids}  # type: ignore[misc]
+    out: dict[int, list[SalesDeal]] = {pk: [] for pk in ids}  # type: ignore[misc]
     for company_id, deal in rows:
-        out[company_id].append(views[deal.id])
+        out[company_id].append(deal)
     return [out[c.id] for c in found]  # type: ignore[index]
 
 
@@ -242,13 +246,13 @@ async def task_leads(tasks: list[SalesTask], context: RequestContext) -> list[Sa
     return [found.get(t.lead_id) for t in tasks]  # type: ignore[arg-type]
 
 
-async def task_deals(tasks: list[SalesTask], context: RequestContext) -> list[DealType | None]:
+async def task_deals(tasks: list[SalesTask], context: RequestContext) -> list[SalesDeal | None]:
     seen = sight(context.principal, DEALS_READ)
     ids = sorted({t.deal_id for t in tasks if t.deal_id})
     async with context.app.read() as session:
         rows = await deals.visible_deals(session, ids, seen)  # type: ignore[arg-type]
-        views = {v.pk: v for v in await deal_views(session, rows)}
-    return [views.get(t.deal_id) for t in tasks]  # type: ignore[arg-type]
+    by_id = {row.id: row for row in rows}
+    return [by_id.get(t.deal_id) for t in tasks]  # type: ignore[arg-type]
 
 
 @strawberry.type(name="SalesTask", description="A follow-up with a due time.")

@@ -11,7 +11,7 @@ from crm_sales import deals, pipelines, quotes
 from crm_sales.config import DEALS_READ, LEADS_MANAGE, LEADS_READ, QUOTES_READ, TASKS_READ
 from crm_sales.scopes import EVERYTHING, Sight, sight
 from crm_sales.tables import SalesAssignmentRule, SalesCompany, SalesLead, SalesTask, SalesWebForm
-from crm_sales.views import deal_views, pipeline_view, stage_view
+from crm_sales.views import pipeline_view
 
 
 def _in_order(found: dict[int, Any], pks: list[int]) -> list[Any]:
@@ -21,8 +21,7 @@ def _in_order(found: dict[int, Any], pks: list[int]) -> list[Any]:
 async def _deals(context: RequestContext, pks: list[int]) -> list[Any]:
     async with context.app.read() as session:
         rows = await deals.visible_deals(session, pks, sight(context.principal, DEALS_READ))
-        views = await deal_views(session, rows)
-    return _in_order({view.pk: view for view in views}, pks)
+    return _in_order({row.id: row for row in rows}, pks)
 
 
 async def _pipelines(context: RequestContext, pks: list[int]) -> list[Any]:
@@ -36,7 +35,7 @@ async def _stages(context: RequestContext, pks: list[int]) -> list[Any]:
     """Removed stages too: a deal's stage history names them."""
     async with context.app.read() as session:
         rows = await pipelines.stages_by_id(session, set(pks))
-    return _in_order({pk: stage_view(row) for pk, row in rows.items()}, pks)
+    return _in_order(rows, pks)
 
 
 async def _quotes(context: RequestContext, pks: list[int]) -> list[Any]:

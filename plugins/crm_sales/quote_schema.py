@@ -36,7 +36,7 @@ from crm_sales import deals, quotes
 from crm_sales.config import QUOTES_READ, QUOTES_WRITE
 from crm_sales.scopes import EVERYTHING, sight
 from crm_sales.tables import SalesQuote
-from crm_sales.views import DealType, deal_views
+from crm_sales.views import DealType
 
 
 @strawberry.enum(name="QuoteStatus")
@@ -88,8 +88,8 @@ async def quote_deals(found: list[SalesQuote], context: RequestContext) -> list[
     """Each quote's deal (the quote is seen when its deal is within the quotes:read scope)."""
     async with context.app.read() as session:
         rows = await deals.visible_deals(session, sorted({q.deal_id for q in found}), EVERYTHING)
-        views = {v.pk: v for v in await deal_views(session, rows)}
-    return [views.get(q.deal_id) for q in found]
+    by_id = {row.id: row for row in rows}
+    return [by_id.get(q.deal_id) for q in found]  # type: ignore[misc]
 
 
 @strawberry.type(name="Quote", description="Products priced for a deal, in its currency.")

@@ -25,7 +25,7 @@ from crm_graph.plugin import (
     batch_field,
     id_arg,
     input_id,
-    list_connection,
+    list_field,
     money,
     perform,
     query_error,
@@ -35,17 +35,14 @@ from crm_sales import deals as rules
 from crm_sales import forecast as forecasting
 from crm_sales import pipelines
 from crm_sales.config import DEALS_MANAGE, DEALS_READ, DEALS_WRITE
-from crm_sales.scopes import Sight, sight
+from crm_sales.scopes import EVERYTHING, Sight, sight
 from crm_sales.tables import SalesDeal
 from crm_sales.views import (
     DealStatus,
     DealType,
     SalesPipelineType,
     StageKind,
-    deal_view,
-    deal_views,
     pipeline_view,
-    views_in_session,
 )
 
 
@@ -62,14 +59,12 @@ def _actor(info: Info) -> str | None:
 
 async def customer_deals(
     customers: list[CustomerRow], context: RequestContext
-) -> list[list[DealType]]:
+) -> list[list[SalesDeal]]:
     """Each customer's deals the caller sees, newest first: one statement for all customers."""
     seen = sight(context.principal, DEALS_READ)
     async with context.app.read() as session:
         found = await rules.deals_of(session, [c.id for c in customers], seen)
-        views = await deal_views(session, [d for ds in found.values() for d in ds])
-    by_id = {v.pk: v for v in views}
-    return [[by_id[d.id] for d in found[c.id]] for c in customers]
+    return [found[c.id] for c in customers]
 
 
 async def open_deal_values(
@@ -136,7 +131,7 @@ class DealFilter:
 
 
 def deal_statement(filter: DealFilter | None, seen: Sight) -> Any:
-    """The deals a filter selects, within the caller's scope."""
+    """The deals a filter selects, within the caller's scope (``seen``)."""
     f = filter or DealFilter()
     if f.search and len(f.search) > 200:
         raise query_error("INVALID_ARGUMENT", "at most 200 characters", "filter.search")
@@ -160,52 +155,41 @@ def _arg(value: strawberry.ID | None, type_name: str, argument: str) -> int | No
     return None if value is None else id_arg(value, type_name, argument)
 
 
+async def _sales_pipelines(info: Info) -> list[SalesPipelineType]:
+    async with info.context.app.read() as session:
+        rows = await pipelines.pipelines(session)
+        stages = await pipelines.stages_of(session, [p.id for p in rows])  # type: ignore[misc]
+    return [pipeline_view(p, stages[p.id]) for p in rows]  # type: ignore[index]
+
+
+async def _deal(info: Info, id: strawberry.ID) -> DealType | None:
+    pk = id_arg(id, "Deal")
+    async with info.context.app.read() as session:
+        found = await rules.visible_deals(session, [pk], _sight(info, DEALS_READ))
+    return found[0] if found else None  # type: ignore[return-value]
+
+
 @strawberry.type
 class DealQueries:
-    @strawberry.field(
-        description="Every pipeline with its stages, in order.", metadata=requires(DEALS_READ)
-    )
-    async def sales_pipelines(self, info: Info) -> list[SalesPipelineType]:
-        async with info.context.app.read() as session:
-            rows = await pipelines.pipelines(session)
-            stages = await pipelines.stages_of(session, [p.id for p in rows])  # type: ignore[misc]
-        return [pipeline_view(p, stages[p.id]) for p in rows]  # type: ignore[index]
-
-    @strawberry.field(
-        description="One deal, if it is within your scope.", metadata=requires(DEALS_READ)
-    )
-    async def deal(self, info: Info, id: strawberry.ID) -> DealType | None:
-        pk = id_arg(id, "Deal")
-        async with info.context.app.read() as session:
-            found = await rules.visible_deals(session, [pk], _sight(info, DEALS_READ))
-            return (await deal_views(session, found))[0] if found else None
-
-    @strawberry.field(
-        description="Deals within your scope, filtered and sorted, a page at a time.",
+    sales_pipelines: list[SalesPipelineType] = strawberry.field(
+        resolver=_sales_pipelines,
+        description="Every pipeline with its stages, in order.",
         metadata=requires(DEALS_READ),
     )
-    async def deals(
-        self,
-        info: Info,
-        filter: DealFilter | None = None,
-        order_by: DealOrderBy | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[DealType]:
-        statement = deal_statement(filter, _sight(info, DEALS_READ))
-        return await list_connection(
-            info,
-            statement,
-            SalesDeal,
-            order_by or DealOrderBy(),
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-            nodes=lambda rows: views_in_session(info, rows),
-        )
+    deal: DealType | None = strawberry.field(
+        resolver=_deal,
+        description="One deal, if it is within your scope.",
+        metadata=requires(DEALS_READ),
+    )
+    deals: Connection[DealType] = list_field(
+        SalesDeal,
+        lambda _principal, filter: deal_statement(filter, EVERYTHING),
+        DealFilter,
+        DealOrderBy,
+        permission=DEALS_READ,
+        owner="owner_id",
+        description="Deals within your scope, filtered and sorted, a page at a time.",
+    )
 
 
 # The forecast -------------------------------------------------------------------------------
@@ -443,7 +427,7 @@ async def _deal_payload(
         return DealPayload(deal=None, errors=errors)
     async with info.context.app.read() as session:
         fresh = await session.get(SalesDeal, result.id)
-        return DealPayload(deal=(await deal_views(session, [fresh]))[0], errors=[])  # type: ignore[list-item]
+    return DealPayload(deal=fresh, errors=[])  # type: ignore[arg-type]
 
 
 def _optional(value: strawberry.ID | None, type_name: str, *path: str) -> int | None:
@@ -556,4 +540,4 @@ class DealMutations:
         return await _deal_payload(info, *await perform(info, work))
 
 
-__all__ = ["CustomerSales", "DealMutations", "DealQueries", "ForecastQueries", "deal_view"]
+__all__ = ["CustomerSales", "DealMutations", "DealQueries", "ForecastQueries"]

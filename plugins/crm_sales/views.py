@@ -1,20 +1,19 @@
-"""GraphQL types of pipelines and deals, built from rows.
+"""GraphQL types of pipelines and deals.
 
-A deal's plain fields (amount, stage...) are attributes filled from its row and its stage, so
-a batch field returning deals (``Customer.deals``) is written by the compiled read path
-without any resolver; the fields reaching further (customer, owner, history) are declared
-with the field contract or resolve on demand.
+A deal and a stage are their rows (the root value): plain fields are columns, a few are
+functions of the row alone (the global ID, the amount as money, the status), and fields
+reaching other rows (stage, customer, owner, history) use the field contract, so the compiled
+read path writes them wherever they appear (the ``deals`` list, batch fields returning deals).
+A pipeline is a view built with its stages.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.types import Info
 
 from crm_graph.plugin import (
     CustomerRow,
@@ -56,23 +55,23 @@ class StageKind(Enum):
 
 @strawberry.type(name="SalesStage", description="A step of a pipeline.")
 class SalesStageType(Node):
-    id: strawberry.ID
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        return isinstance(obj, SalesStage)
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("SalesStage", self.id))  # type: ignore[attr-defined]
+
     name: str
     position: int = strawberry.field(description="0 for the pipeline's first stage.")
     probability: int = strawberry.field(
         description="Win probability of a deal in this stage, in percent (100 won, 0 lost)."
     )
-    kind: StageKind
 
-
-def stage_view(stage: SalesStage) -> SalesStageType:
-    return SalesStageType(
-        id=strawberry.ID(to_global_id("SalesStage", stage.id)),  # type: ignore[arg-type]
-        name=stage.name,
-        position=stage.position,
-        probability=stage.probability,
-        kind=StageKind(stage.kind),
-    )
+    @strawberry.field
+    def kind(self) -> StageKind:
+        return StageKind(self.kind)  # type: ignore[arg-type]
 
 
 @strawberry.type(name="SalesPipeline", description="A sales process: its stages, in order.")
@@ -90,7 +89,7 @@ def pipeline_view(pipeline: SalesPipeline, stages: list[SalesStage]) -> SalesPip
         name=pipeline.name,
         position=pipeline.position,
         version=pipeline.version,
-        stages=[stage_view(s) for s in stages],
+        stages=stages,  # type: ignore[arg-type]
     )
 
 
@@ -116,16 +115,16 @@ class DealStageChangeType:
 
 
 async def stage_histories(
-    deals: list[DealType], context: RequestContext
+    deals: list[SalesDeal], context: RequestContext
 ) -> list[list[DealStageChangeType]]:
     """Every deal's stage changes, oldest first, with the time spent in each stage."""
     now = utcnow()
     async with context.app.read() as session:
-        changes = await deal_rules.stage_history(session, [d.pk for d in deals])
+        changes = await deal_rules.stage_history(session, [d.id for d in deals])
         stage_ids = {c.to_stage_id for cs in changes.values() for c in cs}
         stage_ids |= {c.from_stage_id for cs in changes.values() for c in cs if c.from_stage_id}
         stages = await pipelines.stages_by_id(session, stage_ids)
-    return [_history(changes[d.pk], stages, now) for d in deals]
+    return [_history(changes[d.id], stages, now) for d in deals]
 
 
 def _history(
@@ -136,10 +135,10 @@ def _history(
         left = changes[index + 1].changed_at if index + 1 < len(changes) else None
         out.append(
             DealStageChangeType(
-                from_stage=stage_view(stages[change.from_stage_id])
+                from_stage=stages[change.from_stage_id]  # type: ignore[arg-type]
                 if change.from_stage_id
                 else None,
-                stage=stage_view(stages[change.to_stage_id]),
+                stage=stages[change.to_stage_id],  # type: ignore[arg-type]
                 entered_at=change.changed_at,
                 left_at=left,
                 seconds_in_stage=int(((left or now) - change.changed_at).total_seconds()),
@@ -149,7 +148,9 @@ def _history(
     return out
 
 
-async def deal_pipelines(deals: list[DealType], context: RequestContext) -> list[SalesPipelineType]:
+async def deal_pipelines(
+    deals: list[SalesDeal], context: RequestContext
+) -> list[SalesPipelineType]:
     async with context.app.read() as session:
         ids = sorted({d.pipeline_id for d in deals})
         rows = {p.id: p for p in await pipelines.pipelines(session) if p.id in ids}
@@ -157,31 +158,44 @@ async def deal_pipelines(deals: list[DealType], context: RequestContext) -> list
     return [pipeline_view(rows[d.pipeline_id], stages[d.pipeline_id]) for d in deals]
 
 
-async def deal_quotes(deals: list[DealType], context: RequestContext) -> list[list[SalesQuote]]:
+async def deal_quotes(deals: list[SalesDeal], context: RequestContext) -> list[list[SalesQuote]]:
     """Each deal's quotes (one statement for all deals of a level)."""
     async with context.app.read() as session:
-        found = await quotes.quotes_of(session, [d.pk for d in deals])
-    return [found[d.pk] for d in deals]
+        found = await quotes.quotes_of(session, [d.id for d in deals])
+    return [found[d.id] for d in deals]
+
+
+def _deal_amount(root: SalesDeal) -> MoneyType:
+    return money(root.amount, root.currency)
+
+
+def _deal_status(root: SalesDeal) -> DealStatus:
+    return DealStatus(root.status)
 
 
 @strawberry.type(name="Deal", description="An opportunity to sell to a customer.")
 class DealType(Node):
-    id: strawberry.ID
+    """Over a :class:`SalesDeal` row (the root value)."""
+
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        return isinstance(obj, SalesDeal)
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Deal", self.id))  # type: ignore[attr-defined]
+
     name: str
-    amount: MoneyType
+    amount: MoneyType = strawberry.field(resolver=_deal_amount)
     expected_close_date: date | None
-    status: DealStatus
-    stage: SalesStageType
+    status: DealStatus = strawberry.field(resolver=_deal_status)
+    stage: SalesStageType = table_field(Related(SalesStage, key="id", parent_key="stage_id"))
     lost_reason: str | None
     created_at: datetime
     updated_at: datetime
     stage_entered_at: datetime = strawberry.field(description="When the deal entered its stage.")
     closed_at: datetime | None = strawberry.field(description="When it was won or lost.")
     version: int = strawberry.field(description="Give it as expectedVersion when changing it.")
-    pk: strawberry.Private[int]
-    customer_id: strawberry.Private[int]
-    owner_id: strawberry.Private[str | None]
-    pipeline_id: strawberry.Private[int]
 
     customer: CustomerType | None = table_field(
         Related(CustomerRow, key="id", parent_key="customer_id"),
@@ -204,35 +218,3 @@ class DealType(Node):
         description="Every stage the deal entered, oldest first: time in stage, cycle time.",
         metadata=requires(DEALS_READ),
     )
-
-
-def deal_view(deal: SalesDeal, stage: SalesStage) -> DealType:
-    return DealType(
-        id=strawberry.ID(to_global_id("Deal", deal.id)),  # type: ignore[arg-type]
-        name=deal.name,
-        amount=money(deal.amount, deal.currency),
-        expected_close_date=deal.expected_close_date,
-        status=DealStatus(deal.status),
-        stage=stage_view(stage),
-        lost_reason=deal.lost_reason,
-        created_at=deal.created_at,
-        updated_at=deal.updated_at,
-        stage_entered_at=deal.stage_entered_at,
-        closed_at=deal.closed_at,
-        version=deal.version,
-        pk=deal.id,  # type: ignore[arg-type]
-        customer_id=deal.customer_id,
-        owner_id=deal.owner_id,
-        pipeline_id=deal.pipeline_id,
-    )
-
-
-async def deal_views(session: AsyncSession, deals: list[SalesDeal]) -> list[DealType]:
-    """Views of ``deals`` with their stages (one statement for the stages)."""
-    stages = await pipelines.stages_by_id(session, {d.stage_id for d in deals})
-    return [deal_view(d, stages[d.stage_id]) for d in deals]
-
-
-async def views_in_session(info: Info, deals: list[SalesDeal]) -> list[DealType]:
-    async with info.context.app.read() as session:
-        return await deal_views(session, deals)

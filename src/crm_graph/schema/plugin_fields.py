@@ -10,6 +10,12 @@ A field a plugin adds (onto Customer, Order, Interaction, Product or its own typ
   request context and the field's arguments, returning a value or an exception (made with
   ``query_error``) per parent, in the parents' order. Called once per level and argument set.
 
+A list on Query (the core's ``customers`` as a plugin's ``deals``) is a **list field**
+(:func:`list_field`): a connection over a table's rows, declared as the table, the filtered
+statement a ``filter`` argument selects, the ``orderBy`` input and the permission (whose scope
+narrows the rows to their owners' where the table has an owner column). Its nodes are the rows;
+their type's fields are columns, table-backed or batch fields, or functions of the row alone.
+
 Both become ordinary strawberry fields whose metadata carries the declaration (under
 :data:`CONTRACT`), so permissions and masks apply as to any field, and a query planner can read
 the declarations from the schema and run them without calling the resolvers built here. A
@@ -24,12 +30,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
+from sqlalchemy import Select, false
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.types import Info
 
+from crm_graph.auth.declare import requires
+from crm_graph.auth.guard import principal_of
+from crm_graph.db.batch_writes import among_parameter, bindparam_value
 from crm_graph.db.engine import read_session
+from crm_graph.db.paging import Ordering, PageArgs
 from crm_graph.db.related import RelatedRows, Relation, fetch
 from crm_graph.schema.dataloader import Loader
+from crm_graph.schema.lists import connection
+from crm_graph.schema.types.enums import ordering
 
 CONTRACT = "field_contract"
 
@@ -53,6 +66,51 @@ class BatchField:
 
     function: BatchFunction
     parent_columns: tuple[str, ...] = ("id",)
+
+
+@dataclass(frozen=True)
+class ListField:
+    """A Query connection over ``model`` rows: ``select(principal, filter)`` is the statement
+    the ``filter`` argument selects (``select(model)`` with its conditions; a bad argument is a
+    ``query_error``), ``order_by`` the input sorting it (a ``field`` enum whose values are
+    ``model``'s column names and a ``direction``; its default instance is the default order).
+
+    The caller sees the rows ``permission``'s scope allows: those whose ``owner`` column (when
+    given) holds an owner within the scope, and, for rows of a customer, the core's customer
+    scope, as on every read. Both paths apply these; ``select`` never does."""
+
+    model: type
+    select: Callable[[Any, Any], Select[Any]]
+    order_by: type
+    permission: str
+    owner: str | None = None
+
+    def ordering(self, order_by: Any) -> Ordering:
+        return ordering(self.model, order_by or self.order_by())
+
+    def owned(self, principal: Any, dialect: str | None = None) -> Any:
+        """The owner scope as a condition on the rows (None: every row). With ``dialect``,
+        the owners are one bind parameter valued per request (the compiled read path's
+        statements are built once for every caller holding the same grants)."""
+        if self.owner is None:
+            return None
+        scope = principal.scope(self.permission)
+        if scope == "all":
+            return None
+        if scope is None:
+            return false()
+        column = getattr(self.model, self.owner)
+        if dialect is not None:
+            placeholder = bindparam_value(dialect, ())  # each request binds its owners
+            return among_parameter(dialect, column, placeholder, name=f"crm_owners_{scope}")
+        owners = principal.owners(scope)
+        return column.in_(sorted(owners)) if owners else false()
+
+    def statement(self, principal: Any, filter: Any) -> Select[Any]:
+        """What the list reads for ``principal`` (the owners written into the statement)."""
+        statement = self.select(principal, filter)
+        owned = self.owned(principal)
+        return statement if owned is None else statement.where(owned)
 
 
 class FieldLoaders:
@@ -192,3 +250,56 @@ def batch_field(
     resolve.__module__ = function.__module__
     resolve.__name__ = resolve.__qualname__ = function.__name__
     return _field(resolve, declaration, description, metadata, name)
+
+
+_PAGE_ARGUMENTS = (("first", int), ("after", str), ("last", int), ("before", str))
+
+
+def list_field(
+    model: type,
+    select: Callable[[Any, Any], Select[Any]],
+    filter: type,
+    order_by: type,
+    *,
+    permission: str,
+    owner: str | None = None,
+    description: str | None = None,
+    name: str | None = None,
+) -> Any:
+    """A Query field listing ``model`` rows as a Relay connection (its GraphQL type is the class
+    attribute's annotation, ``Connection[TheType]``), with the arguments ``filter`` (an input
+    of type ``filter``), ``orderBy`` (an input of type ``order_by``), ``first``, ``after``,
+    ``last`` and ``before``; paging, cursors, the page size limit and ``totalCount`` behave as
+    on the core's lists.
+
+    ``select(principal, filter)`` returns the ``select(model)`` the filter chooses (``filter``
+    may be None). Reading the field needs ``permission``; its scope selects the rows whose
+    ``owner`` column names an owner within it (see :class:`ListField`).
+    """
+    declaration = ListField(model, select, order_by, permission, owner)
+
+    async def resolve(root: Any, info: Info, **arguments: Any):  # typed by the annotation
+        statement = declaration.statement(principal_of(info), arguments.get("filter"))
+        page = PageArgs(*(arguments.get(argument) for argument, _ in _PAGE_ARGUMENTS))
+        sort = declaration.ordering(arguments.get("order_by"))
+        return await connection(info, statement, model, sort, page)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
+            inspect.Parameter("filter", keyword, annotation=filter | None, default=None),
+            inspect.Parameter("order_by", keyword, annotation=order_by | None, default=None),
+            *(
+                inspect.Parameter(argument, keyword, annotation=kind | None, default=None)
+                for argument, kind in _PAGE_ARGUMENTS
+            ),
+        ]
+    )
+    return strawberry.field(
+        resolver=resolve,
+        name=name,
+        description=description,
+        metadata={**requires(permission), CONTRACT: declaration},
+    )

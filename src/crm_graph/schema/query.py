@@ -10,24 +10,22 @@ from sqlalchemy import Select
 from strawberry.types import Info
 
 from crm_graph.auth.declare import AUTHENTICATED, requires
-from crm_graph.auth.guard import principal_of, require
+from crm_graph.auth.guard import require
 from crm_graph.auth.personal import PII_PERMISSION
 from crm_graph.auth.principal import Principal
 from crm_graph.db import models, queries
-from crm_graph.db.paging import Ordering
 from crm_graph.domain.errors import Collector
 from crm_graph.domain.merge import find_by_external_id
 from crm_graph.domain.values import normalise_country, normalise_language, normalise_time_zone
 from crm_graph.ids import GlobalIdError, from_global_id
-from crm_graph.schema.lists import connection
-from crm_graph.schema.types.common import Connection, Node, id_arg, page_args, query_error
+from crm_graph.schema.plugin_fields import list_field
+from crm_graph.schema.types.common import Connection, Node, id_arg, query_error
 from crm_graph.schema.types.customer import Customer, CustomerFilter
 from crm_graph.schema.types.enums import (
     CustomerOrderBy,
     InteractionOrderBy,
     OrderOrderBy,
     ProductOrderBy,
-    ordering,
 )
 from crm_graph.schema.types.interaction import Interaction, InteractionFilter
 from crm_graph.schema.types.order import Order, OrderFilter
@@ -67,14 +65,11 @@ def _optional_id(value: str | None, expected: str, argument: str) -> int | None:
     return None if value is None else id_arg(value, expected, argument)
 
 
-# The lists of Query: the filtered statement and the ordering, from the field's arguments (one
-# place, read by the resolvers below and by the compiled read path).
-ListStatement = tuple[Select[Any], Ordering]
+# The lists of Query: the statement each filter selects (declared with list_field, read by
+# strawberry's resolver and by the compiled read path alike).
 
 
-def customer_list(
-    principal: Principal, filter: CustomerFilter | None, order_by: CustomerOrderBy | None
-) -> ListStatement:
+def customer_list(principal: Principal, filter: CustomerFilter | None) -> Select[Any]:
     f = filter or CustomerFilter()
     clear = principal.has(PII_PERMISSION)
     for name, value in (("bornAfter", f.born_after), ("bornBefore", f.born_before)):
@@ -98,7 +93,7 @@ def customer_list(
         born_after=f.born_after,
         born_before=f.born_before,
     )
-    return stmt, ordering(models.Customer, order_by or CustomerOrderBy())
+    return stmt
 
 
 def _normalised(values: list[str] | None, normalise: Any, argument: str) -> list[str] | None:
@@ -114,157 +109,106 @@ def _normalised(values: list[str] | None, normalise: Any, argument: str) -> list
     return [value for value in found if value is not None]
 
 
-def order_list(
-    _principal: Principal, filter: OrderFilter | None, order_by: OrderOrderBy | None
-) -> ListStatement:
+def order_list(_principal: Principal, filter: OrderFilter | None) -> Select[Any]:
     f = filter or OrderFilter()
-    stmt = queries.order_select(
+    return queries.order_select(
         customer_id=_optional_id(f.customer_id, "Customer", "filter.customerId"),
         statuses=_enum_values(f.statuses),
         currency=f.currency,
         placed_after=f.placed_after,
         placed_before=f.placed_before,
     )
-    return stmt, ordering(models.Order, order_by or OrderOrderBy())
 
 
-def interaction_list(
-    _principal: Principal, filter: InteractionFilter | None, order_by: InteractionOrderBy | None
-) -> ListStatement:
+def interaction_list(_principal: Principal, filter: InteractionFilter | None) -> Select[Any]:
     f = filter or InteractionFilter()
-    stmt = queries.interaction_select(
+    return queries.interaction_select(
         customer_id=_optional_id(f.customer_id, "Customer", "filter.customerId"),
         channels=_enum_values(f.channels),
         occurred_after=f.occurred_after,
         occurred_before=f.occurred_before,
     )
-    return stmt, ordering(models.Interaction, order_by or InteractionOrderBy())
 
 
-def product_list(
-    _principal: Principal, filter: ProductFilter | None, order_by: ProductOrderBy | None
-) -> ListStatement:
+def product_list(_principal: Principal, filter: ProductFilter | None) -> Select[Any]:
     f = filter or ProductFilter()
-    stmt = queries.product_select(search=f.search, category=f.category)
-    return stmt, ordering(models.Product, order_by or ProductOrderBy())
+    return queries.product_select(search=f.search, category=f.category)
 
 
-# Query list field -> (row model, statement builder), for the compiled read path.
-LISTS: dict[str, tuple[type, Any]] = {
-    "customers": (models.Customer, customer_list),
-    "orders": (models.Order, order_list),
-    "interactions": (models.Interaction, interaction_list),
-    "products": (models.Product, product_list),
-}
+async def _one_node(info: Info, id: strawberry.ID) -> Node | None:
+    return await _node(info, id)
 
 
+async def _many_nodes(info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+    if len(ids) > MAX_NODES:
+        raise query_error("TOO_MANY", f"at most {MAX_NODES} ids", "ids")
+    return list(await asyncio.gather(*(_node(info, i) for i in ids)))
+
+
+async def _customer(
+    info: Info, id: strawberry.ID | None = None, external_id: str | None = None
+) -> Customer | None:
+    if (id is None) == (external_id is None):
+        raise query_error("INVALID_ARGUMENT", "give exactly one of id and externalId", "id")
+    if id is not None:
+        return await info.context.loaders.customer.load(id_arg(id, "Customer"))
+    async with info.context.app.read() as session:
+        return await find_by_external_id(session, external_id)
+
+
+async def _order(info: Info, id: strawberry.ID) -> Order | None:
+    return await info.context.loaders.order.load(id_arg(id, "Order"))
+
+
+async def _product(
+    info: Info, id: strawberry.ID | None = None, sku: str | None = None
+) -> Product | None:
+    if (id is None) == (sku is None):
+        raise query_error("INVALID_ARGUMENT", "give exactly one of id and sku", "id")
+    if id is not None:
+        return await info.context.loaders.product.load(id_arg(id, "Product"))
+    async with info.context.app.read() as session:
+        return await queries.product_by_sku(session, sku)
+
+
+# Fields declared as attributes (resolvers above, lists with list_field), in schema order.
 @strawberry.type
 class Query:
-    @strawberry.field(description="Any object by its global ID.", metadata=requires(AUTHENTICATED))
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        return await _node(info, id)
-
-    @strawberry.field(
+    node: Node | None = strawberry.field(
+        resolver=_one_node,
+        description="Any object by its global ID.",
+        metadata=requires(AUTHENTICATED),
+    )
+    nodes: list[Node | None] = strawberry.field(
+        resolver=_many_nodes,
         description=f"Objects by global IDs (at most {MAX_NODES}), in the same order.",
         metadata=requires(AUTHENTICATED),
     )
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
-        if len(ids) > MAX_NODES:
-            raise query_error("TOO_MANY", f"at most {MAX_NODES} ids", "ids")
-        return list(await asyncio.gather(*(_node(info, i) for i in ids)))
-
-    @strawberry.field(
+    customer: Customer | None = strawberry.field(
+        resolver=_customer,
         description="One customer by global ID or by external id (deleted ones too; the external "
         "id of a customer merged into another finds the survivor).",
         metadata=requires("customers:read"),
     )
-    async def customer(
-        self, info: Info, id: strawberry.ID | None = None, external_id: str | None = None
-    ) -> Customer | None:
-        if (id is None) == (external_id is None):
-            raise query_error("INVALID_ARGUMENT", "give exactly one of id and externalId", "id")
-        if id is not None:
-            return await info.context.loaders.customer.load(id_arg(id, "Customer"))
-        async with info.context.app.read() as session:
-            return await find_by_external_id(session, external_id)
-
-    @strawberry.field(metadata=requires("customers:read"))
-    async def customers(
-        self,
-        info: Info,
-        filter: CustomerFilter | None = None,
-        order_by: CustomerOrderBy | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Customer]:
-        stmt, sort = customer_list(principal_of(info), filter, order_by)
-        return await connection(
-            info, stmt, models.Customer, sort, page_args(first, after, last, before)
-        )
-
-    @strawberry.field(metadata=requires("orders:read"))
-    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
-        return await info.context.loaders.order.load(id_arg(id, "Order"))
-
-    @strawberry.field(metadata=requires("orders:read"))
-    async def orders(
-        self,
-        info: Info,
-        filter: OrderFilter | None = None,
-        order_by: OrderOrderBy | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Order]:
-        stmt, sort = order_list(principal_of(info), filter, order_by)
-        return await connection(
-            info, stmt, models.Order, sort, page_args(first, after, last, before)
-        )
-
-    @strawberry.field(metadata=requires("interactions:read"))
-    async def interactions(
-        self,
-        info: Info,
-        filter: InteractionFilter | None = None,
-        order_by: InteractionOrderBy | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Interaction]:
-        stmt, sort = interaction_list(principal_of(info), filter, order_by)
-        return await connection(
-            info, stmt, models.Interaction, sort, page_args(first, after, last, before)
-        )
-
-    @strawberry.field(
-        description="One product by global ID or by SKU.", metadata=requires("products:read")
+    customers: Connection[Customer] = list_field(
+        models.Customer, customer_list, CustomerFilter, CustomerOrderBy, permission="customers:read"
     )
-    async def product(
-        self, info: Info, id: strawberry.ID | None = None, sku: str | None = None
-    ) -> Product | None:
-        if (id is None) == (sku is None):
-            raise query_error("INVALID_ARGUMENT", "give exactly one of id and sku", "id")
-        if id is not None:
-            return await info.context.loaders.product.load(id_arg(id, "Product"))
-        async with info.context.app.read() as session:
-            return await queries.product_by_sku(session, sku)
-
-    @strawberry.field(metadata=requires("products:read"))
-    async def products(
-        self,
-        info: Info,
-        filter: ProductFilter | None = None,
-        order_by: ProductOrderBy | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Product]:
-        stmt, sort = product_list(principal_of(info), filter, order_by)
-        return await connection(
-            info, stmt, models.Product, sort, page_args(first, after, last, before)
-        )
+    order: Order | None = strawberry.field(resolver=_order, metadata=requires("orders:read"))
+    orders: Connection[Order] = list_field(
+        models.Order, order_list, OrderFilter, OrderOrderBy, permission="orders:read"
+    )
+    interactions: Connection[Interaction] = list_field(
+        models.Interaction,
+        interaction_list,
+        InteractionFilter,
+        InteractionOrderBy,
+        permission="interactions:read",
+    )
+    product: Product | None = strawberry.field(
+        resolver=_product,
+        description="One product by global ID or by SKU.",
+        metadata=requires("products:read"),
+    )
+    products: Connection[Product] = list_field(
+        models.Product, product_list, ProductFilter, ProductOrderBy, permission="products:read"
+    )

@@ -16,12 +16,7 @@ from sqlalchemy import case, or_, select
 from crm_graph.auth.models import CustomerConsent, User
 from crm_graph.db import models
 from crm_graph.schema.events import event_cursor, event_payload
-from crm_graph.schema.types.enums import (
-    CustomerOrderBy,
-    InteractionOrderBy,
-    OrderOrderBy,
-    ProductOrderBy,
-)
+from crm_graph.schema.types.enums import InteractionOrderBy, OrderOrderBy
 
 MODELS: dict[str, type] = {
     "Customer": models.Customer,
@@ -145,12 +140,4 @@ def _by_external_id(value: str) -> tuple[Any, Any]:
 KEYS: dict[tuple[str, str], Callable[[Any], tuple[Any, Any]]] = {
     ("customer", "external_id"): _by_external_id,
     ("product", "sku"): lambda value: (models.Product.sku == value, models.Product.id),
-}
-
-# The default ordering of each Query list (its cursors hold these columns).
-LIST_ORDER: dict[type, type] = {
-    models.Customer: CustomerOrderBy,
-    models.Order: OrderOrderBy,
-    models.Interaction: InteractionOrderBy,
-    models.Product: ProductOrderBy,
 }

@@ -32,6 +32,7 @@ from graphql import (
     is_leaf_type,
     is_non_null_type,
 )
+from sqlalchemy import and_
 
 from crm_graph.auth.declare import PERMISSION, PII_FIELD
 from crm_graph.auth.guard import forbidden
@@ -66,13 +67,26 @@ from crm_graph.schema.planner.run import (
     fetch_tree,
 )
 from crm_graph.schema.planner.values import as_is, leaf
-from crm_graph.schema.plugin_fields import CONTRACT, BatchField, TableField
-from crm_graph.schema.query import LISTS, MAX_NODES, NODE_PERMISSIONS
+from crm_graph.schema.plugin_fields import CONTRACT, BatchField, ListField, TableField
+from crm_graph.schema.query import MAX_NODES, NODE_PERMISSIONS
 
 RootWriter = Callable[[Run], Any]
 
-# The Query fields a plan starts from.
-ROOTS = (*LISTS, *bindings.LOOKUPS, "node", "nodes")
+
+def _contract(definition: GraphQLField) -> Any:
+    field = definition.extensions.get("strawberry-definition")
+    return (field.metadata or {}).get(CONTRACT) if field is not None else None
+
+
+def roots(graphql: Any) -> set[str]:
+    """The Query fields a plan starts from: the lists declared with ``list_field`` (the core's
+    and plugins'), lookups by ID and ``node``/``nodes``."""
+    lists = {
+        name
+        for name, definition in graphql.query_type.fields.items()
+        if isinstance(_contract(definition), ListField)
+    }
+    return {*lists, *bindings.LOOKUPS, "node", "nodes"}
 
 
 class Plan:
@@ -357,11 +371,19 @@ class PlanBuilder:
 
     def _root(self, key: str, field: Field) -> tuple[Relation, RootWriter]:
         name = field.nodes[0].name.value
-        if name in LISTS:
-            model, build = LISTS[name]
-            relation = RootList(
-                Columns(model), read_predicate(self.principal, model, self.dialect), field, build
-            )
+        declared = _contract(field.definition)
+        if isinstance(declared, ListField):
+            model = declared.model
+            scopes = [
+                scope
+                for scope in (
+                    read_predicate(self.principal, model, self.dialect),
+                    declared.owned(self.principal, self.dialect),
+                )
+                if scope is not None
+            ]
+            predicate = and_(*scopes) if scopes else None
+            relation = RootList(Columns(model), predicate, field, declared)
             write = self._connection(field, relation)
             return relation, lambda run: write(run.found[id(relation)], run, (key,))
         if name in bindings.LOOKUPS or name in ("node", "nodes"):
@@ -452,8 +474,7 @@ class PlanBuilder:
             else:
                 raise Unsupported(f"{connection.name}.{name}")
         if cursors:
-            order_by = getattr(relation, "order_by", None) or bindings.LIST_ORDER[model]
-            for column in _sort_columns(order_by):
+            for column in _sort_columns(relation.order_by):
                 relation.columns.index(column)
 
         def write(page: Paged, run: Run, path: Path) -> dict[str, Any]:
@@ -571,7 +592,7 @@ class PlanBuilder:
             # Whole rows: the resolver may read any column (rows answer attributes by name).
             for column in columns.model.__table__.c:
                 columns.index(column.key)
-            return self._computed(field, definition.type)
+            return self._computed(field, definition.type, nodes, key)
         if isinstance(binding, bindings.Column):
             return self._column(columns.index(binding.name), definition.type, field)
         if isinstance(binding, bindings.GlobalId):
@@ -645,10 +666,24 @@ class PlanBuilder:
             expression = f"{{convert}}({{required}}(row[{index}]))"
         return inline(column, expression, convert=convert, required=_required)
 
-    def _computed(self, field: Any, graphql_type: Any) -> Writer:
+    def _computed(self, field: Any, graphql_type: Any, nodes: list[FieldNode], key: str) -> Writer:
         """A field computed from its object alone (see :func:`_pure`): its resolver called
-        with the row or value; an error it raises is strawberry's to report."""
+        with the row or value; an error it raises is strawberry's to report. A value of an
+        object type (``Money``...) is written as a batch function's values are."""
         resolve = _pure(field)
+        if not is_leaf_type(get_named_type(graphql_type)):
+            if (field.metadata or {}).get(PII_FIELD) and not self.clear:
+                raise Unsupported("personal data in a computed object")
+            write = self.value(graphql_type, nodes)
+
+            def computed_object(obj: Any, run: Run, path: Path) -> Any:
+                try:
+                    value = resolve(obj)
+                except Exception as exc:
+                    raise Fallback from exc
+                return write(value, run, (*path, key))
+
+            return computed_object
         nullable = not is_non_null_type(graphql_type)
         convert = self._masked(field, self._leaf_or_list(graphql_type))
 
@@ -895,7 +930,7 @@ class PlanBuilder:
             if field is not None and field.base_resolver is None:
                 parts.append((key, field.python_name, self.value(definition.type, field_nodes)))
             elif field is not None and _pure(field) is not None:
-                parts.append((key, None, self._computed(field, definition.type)))
+                parts.append((key, None, self._computed(field, definition.type, field_nodes, key)))
             else:
                 raise Unsupported(f"{inner.name}.{field_nodes[0].name.value} has a resolver")
 

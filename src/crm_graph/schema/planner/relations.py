@@ -150,19 +150,20 @@ class Relation:
 
 
 class RootList(Relation):
-    """A Query list: the resolver's filtered statement, one page of it, its count if asked."""
+    """A Query list (a :class:`~crm_graph.schema.plugin_fields.ListField`): the statement its
+    filter selects, one page of it, its count if asked. ``predicate``: the caller's scopes."""
 
-    def __init__(self, columns: Columns, predicate: Any, field: Field, build: Any) -> None:
+    def __init__(self, columns: Columns, predicate: Any, field: Field, declared: Any) -> None:
         super().__init__(columns, predicate)
-        self.field, self.build = field, build
+        self.field, self.declared = field, declared
+        self.order_by = declared.order_by
 
     def _prepare(self, run: Run) -> tuple[Prepared, Prepared | None, Any, Ordering]:
         kwargs = self.field.arguments(run)
         model = self.columns.model
         try:
-            statement, order = self.build(
-                run.principal, kwargs.get("filter"), kwargs.get("order_by")
-            )
+            statement = self.declared.select(run.principal, kwargs.get("filter"))
+            order = self.declared.ordering(kwargs.get("order_by"))
         except GraphQLError as exc:
             raise Fallback from exc
         win = _window(run, self.field, kwargs, order, model)

@@ -13,7 +13,7 @@ from graphql.execution.values import get_variable_values
 
 from crm_graph.auth.scope import acting_as, owner_parameters
 from crm_graph.db.storable import problem_of
-from crm_graph.schema.planner.build import ROOTS, Plan, PlanBuilder
+from crm_graph.schema.planner.build import Plan, PlanBuilder, roots
 from crm_graph.schema.planner.cache import LRU
 from crm_graph.schema.planner.document import Documents
 from crm_graph.schema.planner.run import Fallback, Run, Unsupported
@@ -35,7 +35,9 @@ class Planner:
         self.app = app
         self.maximum = settings.max_page_size
         self.dialect = app.engine.dialect.name
-        self.documents = Documents(schema, extensions, settings.max_query_tokens, size, set(ROOTS))
+        self.documents = Documents(
+            schema, extensions, settings.max_query_tokens, size, roots(schema._schema)
+        )
         self.plans = LRU(size)
         # Subscription answers written from plans (how often the executor was not needed).
         self.events_written = 0
