@@ -438,6 +438,8 @@ async def test_plugin_fields_compile_with_their_errors_and_permissions(settings:
                 )
 
 
+# The roles holding tickets:read and pii:read (see test_generated_queries_answer_alike...).
+TICKET_READERS = ("admin", "sales", "service")
 # `make test` runs a fixed-seed sample; `make test-deep` the full corpus (see the Makefile).
 GENERATED = int(os.environ.get("CRM_DIFFERENTIAL_QUERIES", "25"))
 SEED = int(os.environ.get("CRM_DIFFERENTIAL_SEED", "17"))
@@ -446,9 +448,13 @@ SEED = int(os.environ.get("CRM_DIFFERENTIAL_SEED", "17"))
 async def test_generated_queries_answer_alike_for_every_role(apps: Any) -> None:
     """The differential corpus: both paths answer alike, and the compiled path serves at least
     95% of the queries executed (not those refused before, e.g. over the cost limit) for
-    every role, of those it is meant to serve: the service plugin's tickets are classic
-    resolvers (the field contract has no root lists or object lists yet), which strawberry
-    answers."""
+    every role, of those it is meant to serve. Not the service plugin's root list tickets, a
+    classic resolver strawberry answers (the field contract has no root lists yet); ticket
+    fields reached from customers count for the roles reading tickets and personal data
+    (TICKET_READERS). For the others a query reaching tickets may still fall back: the
+    planner refuses personal data of a core type in a batch value (Ticket.interactions
+    { subject body } without pii:read) and a denied non-null field (Customer.tickets without
+    tickets:read) beside other errors of its level."""
     compiled, fallback = apps
     sample = await compiled.data(
         "{ customers(first: 3) { nodes { id } } orders(first: 2) { nodes { id } } "
@@ -463,7 +469,11 @@ async def test_generated_queries_answer_alike_for_every_role(apps: Any) -> None:
             body, how = await same_answer(
                 compiled.acting_as(role), fallback.acting_as(role), query, variables, role
             )
-            if not refused(body) and "Ticket" not in generator.reached:
+            roots = {r.name.value for r in parse(query).definitions[0].selection_set.selections}
+            counted = "tickets" not in roots and (
+                role in TICKET_READERS or "Ticket" not in generator.reached
+            )
+            if not refused(body) and counted:
                 served[role].append(how == COMPILED)
         if number % 250 == 0:  # a deep run's progress (pytest -s)
             print(f"{number} of {GENERATED} queries answered alike by every role", flush=True)
