@@ -12,14 +12,14 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_graph.auth.keys import find_active, is_active, looks_like_key
 from crm_graph.auth.permissions import Policy
 from crm_graph.auth.principal import AuthError, Principal
 from crm_graph.auth.ratelimit import RateLimiter
 from crm_graph.auth.tokens import looks_like_jwt, verify_token
-from crm_graph.auth.users import Standing, sighted, standing
+from crm_graph.auth.users import Standing, request_standing, sighted
 from crm_graph.auth.users import is_active as user_is_active
 from crm_graph.db.engine import RequestConnection
 from crm_graph.db.models import utcnow
@@ -81,13 +81,18 @@ class Authenticator:
         return await self.from_credential(credential.strip(), lease)
 
     @asynccontextmanager
-    async def _connection(self, lease: RequestConnection | None) -> AsyncIterator[AsyncConnection]:
+    async def _connection(
+        self, lease: RequestConnection | None
+    ) -> AsyncIterator[RequestConnection]:
         """The request's connection (kept for the rest of the request), or one of its own."""
         if lease is not None:
-            yield await lease.get()
+            yield lease
             return
-        async with self.engine.connect() as connection:
-            yield connection
+        own = RequestConnection(self.engine)
+        try:
+            yield own
+        finally:
+            await own.close()
 
     async def from_credential(
         self, credential: str, lease: RequestConnection | None = None
@@ -152,7 +157,7 @@ class Authenticator:
         with_team = self.policy.uses_teams(role)
         if found is UNREAD:
             async with self._connection(lease) as connection:
-                found = await standing(connection, user_id, with_team)
+                found = await request_standing(connection, user_id, with_team)
         known = cast(Standing | None, found)
         if known is not None and not with_team:  # a key's look-up read teammates for any role
             known = Standing(known.active, known.last_seen_at, frozenset({user_id}))

@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_graph.auth.models import ApiKey, User
 from crm_graph.auth.users import Standing, standing_of, with_standing
-from crm_graph.db.engine import read_session, write_session
+from crm_graph.db.engine import DriverStatement, RequestConnection, read_session, write_session
 from crm_graph.db.models import utcnow
 
 KEY_PREFIX = "crm_"
@@ -62,17 +61,19 @@ async def list_keys(session: AsyncSession, include_revoked: bool = False) -> lis
     return list(await session.scalars(statement))
 
 
-def _key_lookup(with_team: bool) -> Any:
-    """The look-up of an active key by hash, with its user's standing: built once, so that
-    SQLAlchemy's compiled form (and its cache key, memoised on the statement) is reused."""
+def _key_lookup(with_team: bool) -> DriverStatement:
+    """The look-up of an active key by hash, with its user's standing: compiled once per
+    dialect and run on the driver (see :class:`~crm_graph.db.engine.DriverStatement`)."""
     statement = select(
         ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.user_id, ApiKey.expires_at, ApiKey.last_used_at
     ).select_from(ApiKey.__table__.outerjoin(User, User.user_id == ApiKey.user_id))
     now = bindparam("now", type_=ApiKey.__table__.c.expires_at.type)
-    return with_standing(statement, with_team).where(
-        ApiKey.key_hash == bindparam("key_hash"),
-        ApiKey.revoked_at.is_(None),
-        or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
+    return DriverStatement(
+        with_standing(statement, with_team).where(
+            ApiKey.key_hash == bindparam("key_hash"),
+            ApiKey.revoked_at.is_(None),
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
+        )
     )
 
 
@@ -92,14 +93,13 @@ class FoundKey:
 
 
 async def find_active(
-    engine: AsyncEngine, connection: AsyncConnection, secret: str, with_team: bool
+    engine: AsyncEngine, lease: RequestConnection, secret: str, with_team: bool
 ) -> FoundKey | None:
     """The unrevoked, unexpired key with this secret and its user's standing, read in one
-    indexed statement on ``connection``; its use is noted (in a unit of work of its own) at
-    most once a minute. None when there is no such key."""
+    indexed statement on ``lease`` (the request's connection); its use is noted (in a unit
+    of work of its own) at most once a minute. None when there is no such key."""
     now = utcnow()
-    statement = _KEY_LOOKUP[with_team]
-    rows = (await connection.execute(statement, {"key_hash": hash_key(secret), "now": now})).all()
+    rows = await lease.fetch(_KEY_LOOKUP[with_team], {"key_hash": hash_key(secret), "now": now})
     if not rows:
         return None
     key = rows[0]

@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 
 from crm_graph.auth.models import Team, TeamMember, User
 from crm_graph.auth.principal import AuthError
-from crm_graph.db.engine import read_session, write_session
+from crm_graph.db.engine import DriverStatement, RequestConnection, read_session, write_session
 from crm_graph.db.models import utcnow
 from crm_graph.db.related import Related
 
@@ -95,10 +95,21 @@ _STANDING = {
 }
 
 
+_REQUEST_STANDING = {with_team: DriverStatement(_STANDING[with_team]) for with_team in _STANDING}
+
+
 async def standing(executor: Any, user_id: str, with_team: bool) -> Standing | None:
     """The user's standing (teammates only ``with_team``, else just itself), None when it is
     unknown: one indexed statement, on a session or a connection."""
     rows = (await executor.execute(_STANDING[with_team], {"user_id": user_id})).all()
+    return standing_of(rows, user_id, with_team)
+
+
+async def request_standing(
+    lease: RequestConnection, user_id: str, with_team: bool
+) -> Standing | None:
+    """:func:`standing` on a request's connection, run on the driver."""
+    rows = await lease.fetch(_REQUEST_STANDING[with_team], {"user_id": user_id})
     return standing_of(rows, user_id, with_team)
 
 

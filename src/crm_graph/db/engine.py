@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections import namedtuple
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -150,29 +151,123 @@ async def read_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+class DriverStatement:
+    """A fixed statement (its values all bind parameters) run on the driver connection:
+    compiled once per dialect into SQL text and parameter order, its rows made with the result
+    processors SQLAlchemy would apply, as named tuples (``row.name`` reads as on
+    SQLAlchemy's rows).
+
+    For statements every request runs (the credential check): through SQLAlchemy each
+    execution derives the statement's cache key, makes an execution context, starts a
+    greenlet and wraps the rows, several times the driver's own cost for a one-row look-up.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def compiled(self, dialect: Any) -> _Compiled:
+        compiled = self._by_dialect.get(dialect.name)
+        if compiled is None:
+            compiled = self._by_dialect[dialect.name] = _Compiled(self.statement, dialect)
+        return compiled
+
+
+class _Compiled:
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        processors = compiled._bind_processors
+        self.text: str = compiled.string
+        self.parameters = [(name, processors.get(name)) for name in (compiled.positiontup or ())]
+        self.dialect = dialect
+        self.columns = compiled._result_columns
+        self.make: Callable[[Any], Any] | None = None
+
+    def arguments(self, values: dict[str, Any]) -> list[Any]:
+        return [
+            values[name] if process is None else process(values[name])
+            for name, process in self.parameters
+        ]
+
+    def describe(self, driver_types: list[Any]) -> None:
+        """The row maker, from the driver's type of each column (SQLite's driver gives none;
+        a PostgreSQL column's conversion may depend on it)."""
+        row = namedtuple("Row", [column.keyname for column in self.columns], rename=True)  # type: ignore[misc]
+        processors = [
+            column.type._cached_result_processor(self.dialect, driver_type)
+            for column, driver_type in zip(self.columns, driver_types, strict=True)
+        ]
+        if not any(processors):
+            self.make = row._make
+            return
+        pairs = list(enumerate(processors))
+
+        def make(record: Any) -> Any:
+            return row._make(
+                [record[i] if process is None else process(record[i]) for i, process in pairs]
+            )
+
+        self.make = make
+
+
 class RequestConnection:
     """The one pooled connection of one request: opened at first use, shared by the
     credential check and the compiled read, given back by :meth:`close`.
 
-    Reads only. On PostgreSQL it runs in autocommit: at READ COMMITTED every statement sees
-    its own snapshot whether or not a transaction wraps it, so ``BEGIN`` and ``ROLLBACK``
-    would be two round trips that buy nothing. On SQLite the first statement begins one
-    read transaction (a WAL snapshot), rolled back by :meth:`close`.
+    Reads only, and no transaction on PostgreSQL: the credential check and the compiled
+    read run their statements on the driver connection (:meth:`fetch`), which SQLAlchemy
+    does not wrap in ``BEGIN ... ROLLBACK``; at READ COMMITTED every statement sees its own
+    snapshot whether or not a transaction wraps it. (A statement run through SQLAlchemy on
+    :meth:`get`'s connection begins its own transaction, rolled back by :meth:`close`.) On
+    SQLite the first statement begins one read transaction (a WAL snapshot), rolled back by
+    :meth:`close`.
     """
+
+    __slots__ = ("_connection", "_driver", "engine")
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._connection: AsyncConnection | None = None
+        self._driver: Any = None
 
     async def get(self) -> AsyncConnection:
         if self._connection is None:
-            connection = await self.engine.connect()
-            if connection.dialect.name == "postgresql":
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
-            self._connection = connection
+            self._connection = await self.engine.connect()
         return self._connection
 
+    async def fetch(self, statement: DriverStatement, values: dict[str, Any]) -> list[Any]:
+        """``statement``'s rows for ``values``, run on the driver (asyncpg ``fetch``,
+        aiosqlite ``execute_fetchall``). The engine's ``before_cursor_execute`` listeners
+        (statement counters, echo) see it as they would through SQLAlchemy."""
+        connection = self._connection or await self.get()
+        compiled = statement.compiled(connection.dialect)
+        arguments = compiled.arguments(values)
+        driver = self._driver or await self._driver_connection(connection)
+        sync = connection.sync_connection
+        for listener in sync.dispatch.before_cursor_execute:
+            listener(sync, None, compiled.text, arguments, None, False)
+        postgresql = compiled.dialect.name == "postgresql"
+        if compiled.make is None:
+            if postgresql:
+                prepared = await driver.prepare(compiled.text)
+                compiled.describe([a.type.oid for a in prepared.get_attributes()])
+            else:
+                compiled.describe([None] * len(compiled.columns))
+        if postgresql:
+            records = await driver.fetch(compiled.text, *arguments)
+        else:
+            records = await driver.execute_fetchall(compiled.text, arguments)
+        return list(map(compiled.make, records))  # type: ignore[arg-type]
+
+    async def _driver_connection(self, connection: AsyncConnection) -> Any:
+        """The driver's connection; on SQLite the request's read transaction is begun first
+        (the request's statements share one snapshot)."""
+        if connection.dialect.name == "sqlite" and not connection.in_transaction():
+            await connection.begin()
+        self._driver = (await connection.get_raw_connection()).driver_connection
+        return self._driver
+
     async def close(self) -> None:
-        connection, self._connection = self._connection, None
+        connection, self._connection, self._driver = self._connection, None, None
         if connection is not None:
             await connection.close()
