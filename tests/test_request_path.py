@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import orjson
 
 from crm_graph.db.migrate import upgrade
 from crm_graph.demo import seed_demo
@@ -133,3 +134,53 @@ async def test_the_access_log_writes_a_line_per_request_unless_turned_off(
             await asyncio.sleep(0.5)
             lines = [ln for ln in log.read_text().splitlines() if "GET /healthz?from=test" in ln]
         assert len(lines) == expected, (setting, lines)
+
+
+async def _response(
+    reader: asyncio.StreamReader, head_only: bool = False
+) -> tuple[str, dict, bytes]:
+    """One HTTP/1.1 response off the connection: status line, headers, body."""
+    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)).decode("latin-1")
+    status, *lines = head.split("\r\n")[:-2]
+    headers = dict(line.lower().split(": ", 1) for line in lines)
+    length = 0 if head_only else int(headers["content-length"])
+    return status, headers, await asyncio.wait_for(reader.readexactly(length), 30)
+
+
+async def test_responses_are_whole_on_kept_alive_pipelined_and_closing_connections(
+    database_url: str,
+) -> None:
+    """crm-graph serve sends a response's head with its body (one write): pipelined requests
+    on one connection each get their whole answer in order, a head without a body (HEAD)
+    still leaves at once, and a closing connection gets its whole answer before the close."""
+    await _migrated(database_url)
+    env = {"CRM_DATABASE_URL": database_url, "CRM_PLUGINS": "", "CRM_ENV": "test"}
+    with server_process(env, timeout=120) as (url, _process):
+        host, port = url.removeprefix("http://").split(":")
+        body = orjson.dumps({"query": SMALL_PAGE})
+        authorization = auth_headers()["Authorization"]
+        page = (
+            f"POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: {authorization}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        health = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(page + health + b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + page)
+        answers = [
+            await _response(reader),
+            await _response(reader),
+            await _response(reader, head_only=True),
+            await _response(reader),
+        ]
+        writer.write(health.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        closing = await _response(reader)
+        assert await asyncio.wait_for(reader.read(), 30) == b""  # and then the server closed
+        writer.close()
+    for status, headers, answer in (answers[0], answers[3]):
+        assert status == "HTTP/1.1 200 OK", (status, answer)
+        assert headers["server-timing"] == 'plan;desc="compiled"'
+        assert len(orjson.loads(answer)["data"]["customers"]["nodes"]) == 0
+    for status, _headers, answer in (answers[1], closing):
+        assert status == "HTTP/1.1 200 OK" and orjson.loads(answer)["status"] == "ok"
+    assert answers[2][0] == "HTTP/1.1 200 OK" and answers[2][2] == b""
+    assert closing[1]["connection"] == "close"

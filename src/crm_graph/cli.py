@@ -24,6 +24,7 @@ from crm_graph.plugins_manager import PluginError, PluginSet, create_plugin_mana
 from crm_graph.runtime import open_app
 from crm_graph.schema.build import build_schema
 from crm_graph.settings import Settings
+from crm_graph.web.http_protocol import PROTOCOL as HTTP_PROTOCOL
 from crm_graph.web.websocket_protocol import PROTOCOL
 
 app = typer.Typer(help="crm-graph: a CRM backend served as a GraphQL API.", no_args_is_help=True)
@@ -82,6 +83,7 @@ def serve(
         # event answers do once (crm_graph.schema.fanout), to save little on small messages.
         ws_per_message_deflate=False,
         ws=PROTOCOL,  # lets the event hub write shared answers to idle sockets at once
+        http=HTTP_PROTOCOL,  # a response's head and body in one write
     )
 
 

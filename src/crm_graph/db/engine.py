@@ -264,7 +264,15 @@ class RequestConnection:
         (the request's statements share one snapshot)."""
         if connection.dialect.name == "sqlite" and not connection.in_transaction():
             await connection.begin()
-        self._driver = (await connection.get_raw_connection()).driver_connection
+        sync = connection.sync_connection
+        # A connection just checked out holds its driver connection: read it without the
+        # greenlet hop of get_raw_connection(), which is there for reconnecting (I/O).
+        pooled = (
+            sync.connection
+            if sync is not None and not sync.invalidated and not sync.closed
+            else await connection.get_raw_connection()
+        )
+        self._driver = pooled.driver_connection
         return self._driver
 
     async def close(self) -> None:

@@ -39,7 +39,7 @@ from crm_graph.settings import Settings
 from crm_graph.web.compiled import CompiledReads
 from crm_graph.web.http_auth import Authenticated
 from crm_graph.web.idempotency import Idempotent
-from crm_graph.web.middleware import BodySizeLimit
+from crm_graph.web.middleware import BodySizeLimit, Direct
 from crm_graph.web.plugin_routes import plugin_routes
 from crm_graph.web.web_app import web_app_routes
 from crm_graph.web.ws_auth import ThrottledTransportWS, authenticate_socket
@@ -154,16 +154,13 @@ def create_app(
     async def plugins_endpoint(_request: Request) -> Response:
         return JSONResponse({"core": __version__, "plugins": plugin_set.describe()})
 
+    graphql_http = door(
+        Idempotent(CompiledReads(graphql, planner), engine, settings.max_query_tokens),
+        keep_connection=True,
+    )
     app = Starlette(
         routes=[
-            Route(
-                "/graphql",
-                door(
-                    Idempotent(CompiledReads(graphql, planner), engine, settings.max_query_tokens),
-                    keep_connection=True,
-                ),
-                methods=["GET", "POST"],
-            ),
+            Route("/graphql", graphql_http, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/plugins", door(request_response(plugins_endpoint))),
@@ -193,6 +190,7 @@ def create_app(
                 if settings.cors_origins
                 else []
             ),
+            Middleware(Direct, path="/graphql", endpoint=graphql_http),
         ],
         lifespan=lifespan,
     )

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from crm_graph.schema.planner.serve import Planner
 from crm_graph.web.http_auth import release_connection
 from crm_graph.web.idempotency import read_body, replaying
+from crm_graph.web.middleware import header
 
 COMPILED = (b"server-timing", b'plan;desc="compiled"')
 FALLBACK = (b"server-timing", b'plan;desc="fallback"')
@@ -53,8 +54,12 @@ class CompiledReads:
     async def _answer(self, scope: Scope, body: bytes) -> bytes | None:
         state = scope.get("state") or {}
         principal = state.get("principal")
-        content_type = dict(scope["headers"]).get(b"content-type", b"")
-        if principal is None or not content_type.startswith(b"application/json"):
+        content_type = header(scope, b"content-type")
+        if (
+            principal is None
+            or not content_type
+            or not content_type.startswith(b"application/json")
+        ):
             return None
         try:
             request = orjson.loads(body)

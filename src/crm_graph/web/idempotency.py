@@ -26,6 +26,7 @@ from crm_graph.domain.idempotency import (
     valid_key,
 )
 from crm_graph.web.http_auth import release_connection, send_error
+from crm_graph.web.middleware import header
 
 REFUSALS = {
     "in_progress": (
@@ -95,10 +96,11 @@ class Idempotent:
         self.max_tokens = max_tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        key = Headers(scope=scope).get("idempotency-key")
-        if scope["type"] != "http" or scope["method"] != "POST" or key is None:
+        raw_key = header(scope, b"idempotency-key") if scope["type"] == "http" else None
+        if raw_key is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        key = raw_key.decode("latin-1")
         body = await read_body(receive)
         if body is None:
             return
