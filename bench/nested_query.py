@@ -23,7 +23,9 @@ the nested page and a small page (``customers(first: 20) { nodes { id name email
 then ``wrk`` drives each in turn, one process each, authentication on (crm-graph: an API
 key; PostGraphile: a JWT it verifies and hands to PostgreSQL as settings), at 4 and 16
 connections, several rounds alternated. Requests/s and the CPU per request of each server
-process and of the PostgreSQL backends serving it are printed as a Markdown table.
+process and of the PostgreSQL backends serving it are printed as a Markdown table, with the
+load average. ``--baseline REVISION`` adds crm-graph at another git revision to the
+alternation (before and after a change, measured in the same run).
 
 Run from the repository root: ``.venv/bin/python bench/nested_query.py`` (see --help).
 Only 127.0.0.1 is contacted (and the npm registry, by npm, for ``--peer``).
@@ -162,6 +164,16 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="--peer: the wrk connection counts, comma separated.",
     )
     parser.add_argument("--rounds", type=int, default=2, help="--peer: alternated rounds.")
+    parser.add_argument(
+        "--pages", default="nested,small", help="--peer: the pages measured, comma separated."
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REVISION",
+        help="--peer: also serve crm-graph's code of this git revision (its src exported into "
+        ".bench/baseline, run with this tree's environment), alternated with the other two: "
+        "before and after a change in the same run.",
+    )
     parser.add_argument("--load-url", help=argparse.SUPPRESS)  # internal: be the load process
     return parser.parse_args(argv)
 

@@ -373,6 +373,30 @@ def measure(
     )
 
 
+def baseline_source(revision: str) -> Path:
+    """crm-graph's ``src`` at ``revision``, exported once into ``.bench/baseline``."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    target = ROOT / ".bench" / "baseline" / commit[:12]
+    if not (target / "src" / "crm_graph").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", commit, "src"], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
+
+
+def create_key(base: str, name: str) -> str:
+    query = CREATE_KEY.replace('"bench"', json.dumps(name))
+    return post(base, query, admin_token())["createApiKey"]["key"]
+
+
 def compare(url: str, args: Any) -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("--peer needs wrk (Debian: apt-get install wrk)")
@@ -385,55 +409,67 @@ def compare(url: str, args: Any) -> None:
         "CRM_RATE_LIMIT_PER_MINUTE": "0",
         "CRM_ACCESS_LOG": "false",
     }
-    with (
-        server_process(env, timeout=120) as (ours, ours_process),
-        postgraphile(node, url, secret) as (peer, peer_pid),
-    ):
-        made = post(ours, CREATE_KEY, admin_token())
-        key = made["createApiKey"]["key"]
+    ours_names = ["crm-graph"]
+    with contextlib.ExitStack() as stack:
+        ours, ours_process = stack.enter_context(server_process(env, timeout=120))
+        servers = [("crm-graph", ours, ours_process.pid, create_key(ours, "bench"))]
+        if args.baseline:
+            source = baseline_source(args.baseline)
+            before_env = {**env, "PYTHONPATH": str(source)}
+            before, before_process = stack.enter_context(server_process(before_env, timeout=120))
+            name = f"crm-graph@{args.baseline}"
+            ours_names.append(name)
+            servers.append((name, before, before_process.pid, create_key(before, "bench-before")))
+        peer, peer_pid = stack.enter_context(postgraphile(node, url, secret))
         token = jwt.encode(
             {"sub": "bench", "aud": "postgraphile", "exp": int(time.time()) + 86400},
             secret,
             algorithm="HS256",
         )
-        print(check_same_rows(ours, key, peer, token), flush=True)
-        pages = {"nested": (QUERY, PEER_NESTED), "small": (SMALL, PEER_SMALL)}
+        servers.append(("PostGraphile", peer, peer_pid, token))
+        for _name, base, _pid, key in servers[:-1]:
+            print(check_same_rows(base, key, peer, token), flush=True)
+        every_page = {"nested": (QUERY, PEER_NESTED), "small": (SMALL, PEER_SMALL)}
+        pages = {page: every_page[page] for page in args.pages.split(",")}
         results: dict[tuple[str, int, str], list[Run]] = {}
+        loads: list[float] = []
         for round_ in range(args.rounds):
             for connections in [int(c) for c in args.connections.split(",")]:
                 for page, (our_query, peer_query) in pages.items():
-                    for name, base, pid, query, credential in (
-                        ("crm-graph", ours, ours_process.pid, our_query, key),
-                        ("PostGraphile", peer, peer_pid, peer_query, token),
-                    ):
+                    for name, base, pid, credential in servers:
+                        query = peer_query if name == "PostGraphile" else our_query
                         run = measure(url, base, pid, query, credential, connections, args.duration)
                         results.setdefault((page, connections, name), []).append(run)
+                        loads.append(os.getloadavg()[0])
                         print(
                             f"round {round_ + 1} {page} c={connections} {name}: "
                             f"{run.rps:.0f} req/s, server {run.server_ms:.2f} ms, "
                             f"PostgreSQL {run.database_ms:.2f} ms CPU per request, "
-                            f"{run.errors} errors; load {os.getloadavg()[0]:.1f}",
+                            f"{run.errors} errors; load {loads[-1]:.1f}",
                             flush=True,
                         )
     print(
-        "\n| page | connections | crm-graph req/s | PostGraphile req/s | ratio "
-        "| crm-graph CPU ms/req | PostGraphile CPU ms/req "
-        "| PostgreSQL CPU ms/req (crm-graph / PostGraphile) |"
+        "\n| page | connections | server | req/s | ratio to PostGraphile (per-round range) "
+        "| server CPU ms/req | PostgreSQL CPU ms/req |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
+
+    def mean(runs: list[Run], field: str) -> float:
+        return sum(getattr(r, field) for r in runs) / len(runs)
+
     for page in pages:
         for connections in [int(c) for c in args.connections.split(",")]:
-            ours_runs = results[(page, connections, "crm-graph")]
             peer_runs = results[(page, connections, "PostGraphile")]
-
-            def mean(runs: list[Run], field: str) -> float:
-                return sum(getattr(r, field) for r in runs) / len(runs)
-
-            ratios = [o.rps / p.rps for o, p in zip(ours_runs, peer_runs, strict=True)]
-            print(
-                f"| {page} | {connections} | {mean(ours_runs, 'rps'):.0f} "
-                f"| {mean(peer_runs, 'rps'):.0f} "
-                f"| {sum(ratios) / len(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}) "
-                f"| {mean(ours_runs, 'server_ms'):.2f} | {mean(peer_runs, 'server_ms'):.2f} "
-                f"| {mean(ours_runs, 'database_ms'):.2f} / {mean(peer_runs, 'database_ms'):.2f} |"
-            )
+            for name in [*ours_names, "PostGraphile"]:
+                runs = results[(page, connections, name)]
+                ratios = [o.rps / p.rps for o, p in zip(runs, peer_runs, strict=True)]
+                ratio = (
+                    f"{sum(ratios) / len(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+                    if name != "PostGraphile"
+                    else ""
+                )
+                print(
+                    f"| {page} | {connections} | {name} | {mean(runs, 'rps'):.0f} | {ratio} "
+                    f"| {mean(runs, 'server_ms'):.3f} | {mean(runs, 'database_ms'):.3f} |"
+                )
+    print(f"\nload average (1 min) during the runs: {min(loads):.1f}-{max(loads):.1f}")
