@@ -13,6 +13,7 @@ import crm_analytics
 from crm_graph.demo import seed_demo
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client
+from tests import helpers
 from tests.test_analytics_api import AS_OF, _train
 
 MODELS = ("cosine", "knn", "ease", "rp3beta")
@@ -106,3 +107,23 @@ async def test_customers_and_products_without_purchases_get_answers_that_say_why
     assert similar[0]["product"]["category"] == "Coffee & Tea"
     assert "Espresso Beans" in similar[0]["product"]["name"]
     assert [s["score"] for s in similar] == sorted((s["score"] for s in similar), reverse=True)
+
+
+async def test_a_shop_where_everyone_bought_everything_trains_and_recommends_nothing_new(
+    settings: Settings,
+) -> None:
+    """Found by the deep fuzz run: no customer has an item left to recommend, and training
+    failed with an IndexError instead of storing empty recommendations."""
+    async with app_client(settings, plugins=[crm_analytics]) as shop:
+        products = [(await helpers.product(shop, f"SKU-{i}"))["id"] for i in range(2)]
+        for i in range(3):
+            buyer = (await helpers.customer(shop, f"Buyer {i}"))["id"]
+            lines = [helpers.line(p) for p in products]
+            await helpers.order(shop, buyer, lines, placedAt=f"2026-10-0{i + 1}T10:00:00Z")
+        job = await _train(shop)
+        assert job["status"] == "SUCCEEDED", job
+        data = await shop.data(
+            "{ customers(first: 3) { nodes { recommendations(first: 5) { product { id } reason } orders(first: 5) { nodes { placedAt status lines { product { id } } } } } } }"
+        )
+    for node in data["customers"]["nodes"]:
+        assert node["recommendations"] == [], node

@@ -98,6 +98,8 @@ def _explain(
     bought: sparse.csr_matrix, similar: sparse.csr_matrix, rows: np.ndarray, items: np.ndarray
 ) -> np.ndarray:
     """For each (row, item), the bought item most similar to it."""
+    if not len(rows):  # nobody in this chunk has an unbought item worth recommending
+        return np.zeros(0, dtype=bought.indices.dtype)
     per_row = np.diff(bought.indptr)[rows]
     pair = np.repeat(np.arange(len(rows)), per_row)
     offsets = np.arange(len(pair)) - np.repeat(np.cumsum(per_row) - per_row, per_row)

@@ -511,14 +511,17 @@ async def customer_recommendations(
         for p, s in zip(model.params["popular"], model.params["popularScore"], strict=True)
     ][:first]
     found = await load_related(context, RECOMMENDATIONS, [c.id for c in customers])
+    # Popularity is the cold start: a customer who had bought when training ran and has no
+    # rows has bought everything worth recommending, popular products included.
+    scored = await _scores(context, customers)
     return [
         [
             Recommendation(product_id=r.product_id, score=r.score, reason=r.reason)
             for r in rows[:first]
         ]
         if rows
-        else popular
-        for rows in found
+        else (popular if score is None else [])
+        for rows, score in zip(found, scored, strict=True)
     ]
 
 
