@@ -196,11 +196,31 @@ async def test_calendars_and_policies_refuse_what_cannot_be_measured(
     )
     assert bad["errors"] == [
         {
-            "code": "INVALID_VALUE",
-            "message": "unknown time zone 'Mars/Olympus'",
+            "code": "INVALID_TIME_ZONE",
+            "message": "'Mars/Olympus' is not an IANA time zone",
             "field": ["input", "timeZone"],
         }
     ]
+    # Found by the deep fuzz run: a name no file system takes was an INTERNAL_ERROR.
+    for zone in ("a" * 5000, "../../etc/passwd", "localtime", "Europe"):
+        refused = await mutate(
+            service,
+            "createBusinessCalendar",
+            {"name": "x", "timeZone": zone, "hours": []},
+            "calendar { id }",
+        )
+        assert [e["code"] for e in refused["errors"]] == ["INVALID_TIME_ZONE"], zone
+    spelled = await mutate(
+        service,
+        "createBusinessCalendar",
+        {
+            "name": "Lower",
+            "timeZone": "europe/berlin",
+            "hours": [{"day": "MONDAY", "hours": ["09:00-17:00"]}],
+        },
+        "calendar { timeZone }",
+    )
+    assert spelled["calendar"] == {"timeZone": "Europe/Berlin"}
     overlap = await mutate(
         service,
         "createBusinessCalendar",
@@ -228,7 +248,8 @@ async def test_calendars_and_policies_refuse_what_cannot_be_measured(
         "{ slaPolicies { name } businessCalendars { name timeZone hours { day hours } } }"
     )
     assert data["slaPolicies"] == []
-    assert data["businessCalendars"][0]["hours"][0] == {"day": "MONDAY", "hours": ["09:00-17:00"]}
+    stored = {c["name"]: c for c in data["businessCalendars"]}
+    assert stored["Office"]["hours"][0] == {"day": "MONDAY", "hours": ["09:00-17:00"]}
 
 
 async def test_the_scheduler_warns_and_reports_a_breach_once_across_processes(

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_graph.plugin import Collector, fail
+from crm_graph.plugin import Collector, fail, normalise_time_zone
 from crm_service import hours, lifecycle
 from crm_service.models import BusinessCalendar, SlaPolicy
 from crm_service.values import clean
@@ -27,18 +27,23 @@ async def create_calendar(
 ) -> BusinessCalendar:
     errors = Collector()
     name = clean(name, errors, (*at, "name"), 100, True)
-    try:
-        calendar = hours.parse(time_zone, weekly, holidays)
-    except hours.CalendarError as exc:
-        errors.add("INVALID_VALUE", str(exc), *at, exc.field)
-        calendar = None
+    # The registered IANA names only: an arbitrary name would reach the file system.
+    zone = normalise_time_zone(time_zone, errors, *at, "timeZone")
+    calendar = None
+    if zone is None and not (time_zone or "").strip():
+        errors.add("REQUIRED", "must not be empty", *at, "timeZone")
+    elif zone is not None:
+        try:
+            calendar = hours.parse(zone, weekly, holidays)
+        except hours.CalendarError as exc:
+            errors.add("INVALID_VALUE", str(exc), *at, exc.field)
     errors.check()
     assert calendar is not None
     if await session.scalar(select(BusinessCalendar.id).where(BusinessCalendar.name == name)):
         raise fail("DUPLICATE", f"a calendar is already named {name!r}", *at, "name")
     row = BusinessCalendar(
         name=name,
-        time_zone=time_zone,
+        time_zone=zone,
         hours=hours.weekly(calendar),
         holidays=sorted(d.isoformat() for d in calendar.holidays),
     )

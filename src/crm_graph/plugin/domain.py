@@ -23,6 +23,7 @@ from crm_graph.domain.values import (
     normalise_currency,
     normalise_email,
     normalise_phone,
+    normalise_time_zone,
 )
 from crm_graph.schema.mutations.base import perform
 
@@ -43,6 +44,7 @@ __all__ = [
     "normalise_currency",
     "normalise_email",
     "normalise_phone",
+    "normalise_time_zone",
     "perform",
     "place_order",
     "record_consent",
