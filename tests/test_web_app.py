@@ -10,16 +10,30 @@ to screenshots/web-app/<database>/ (gitignored) for review.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
+import json
 import os
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Route,
+    WebSocketRoute,
+    async_playwright,
+    expect,
+)
 
 from crm_graph.settings import Settings
 from crm_graph.testing import app_client, run_cli, running_server, temporary_database
@@ -77,6 +91,32 @@ async def test_app_files_are_served_same_origin_with_a_content_security_policy(
     assert index.headers["cache-control"] == "no-cache"  # it names the files: always checked
     assert outside.status_code == 404
     assert api.status_code == 401  # the files are public; the data is not
+
+
+async def test_graphiql_page_and_its_pinned_files_come_from_this_package(
+    settings: Settings,
+) -> None:
+    async with app_client(settings, plugins=[], role=None) as client:
+        page = await client.http.get("/graphql", headers={"Accept": "text/html"})
+        pinned = re.findall(
+            r'(?:src|href)="(/graphiql/[^"]+)" integrity="sha384-([^"]+)"', page.text
+        )
+        files = {path: await client.http.get(path) for path, _ in pinned}
+    assert page.status_code == 200 and "<title>crm-graph: GraphiQL</title>" in page.text
+    assert "unpkg" not in page.text and "https://" not in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    # GraphiQL, its explorer plugin, React and ReactDOM: each file is the release's, by hash.
+    assert len(pinned) == 6
+    for path, digest in pinned:
+        served = files[path]
+        assert served.status_code == 200, path
+        assert base64.b64encode(hashlib.sha384(served.content).digest()).decode() == digest
+        assert "default-src 'self'" in served.headers["content-security-policy"]
+
+    production = settings.model_copy(update={"env": "production"})
+    async with app_client(production, plugins=[], role=None) as client:
+        hidden = await client.http.get("/graphiql/graphiql.min.js")
+    assert hidden.status_code == 404  # no GraphiQL where the schema is not exposed
 
 
 # -- the app in Chromium -------------------------------------------------------------------
@@ -144,10 +184,15 @@ class Served:
         )
         assert violations == [], f"{screen}: {violations}"
 
-    async def signed_in(self, role: str) -> Page:
-        """A new browser context signed in with ``role``'s key, on the customers list."""
+    async def signed_in(
+        self, role: str, prepare: Callable[[BrowserContext], Awaitable[None]] | None = None
+    ) -> Page:
+        """A new browser context (given to ``prepare`` first) signed in with ``role``'s key, on
+        the customers list."""
         context = await self.browser.new_context(viewport={"width": 1280, "height": 900})
         context.set_default_timeout(WAIT_MS)
+        if prepare is not None:
+            await prepare(context)
         page = await context.new_page()
         page.on("pageerror", lambda error: self.crashes.append(str(error)))
         await page.goto(f"{self.url}/app/")
@@ -759,3 +804,232 @@ async def test_campaigns_with_their_funnel_and_returns(app: Served) -> None:
     # Integration reads no campaigns: no link.
     page = await app.signed_in("integration")
     await expect(page.get_by_role("link", name="Campaigns", exact=True)).to_have_count(0)
+
+
+CONSENTS = """query ($id: ID!) { customer(id: $id) { consents { channel granted source } } }"""
+RECORD_CONSENT = """mutation ($input: RecordConsentInput!) { recordConsent(input: $input) {
+  errors { code message field } } }"""
+
+
+async def test_customer_360_shows_consents_in_force_and_records_one(app: Served) -> None:
+    chosen = _listed(app, filter={"search": "a"})["nodes"][3]
+    for channel, granted, source in [
+        ("EMAIL", True, "signup form"),
+        ("SMS", True, None),
+        ("SMS", False, "unsubscribe link"),
+    ]:
+        recorded = app.api(
+            "admin",
+            RECORD_CONSENT,
+            {
+                "input": {
+                    "customerId": chosen["id"],
+                    "channel": channel,
+                    "granted": granted,
+                    "source": source,
+                }
+            },
+        )
+        assert recorded["recordConsent"]["errors"] == []
+    too_long = {"customerId": chosen["id"], "channel": "EMAIL", "granted": False}
+    [bad_source] = app.api("admin", RECORD_CONSENT, {"input": {**too_long, "source": "x" * 201}})[
+        "recordConsent"
+    ]["errors"]
+    assert bad_source["field"] == ["input", "source"]
+
+    page = await app.signed_in("admin")
+    await page.goto(f"{app.url}/app/#/customers/{chosen['id']}")
+    await expect(page.locator("#consents-title")).to_have_text("Consents (3)")
+
+    def cells(channel: str) -> Any:
+        return page.locator(f"tr[data-channel={channel}] td")
+
+    await expect(cells("EMAIL").nth(0)).to_have_text("Granted")
+    await expect(cells("EMAIL").nth(1)).to_have_text("signup form")
+    await expect(cells("SMS").nth(0)).to_have_text("Withdrawn")  # the newest record counts
+    await expect(cells("SMS").nth(1)).to_have_text("unsubscribe link")
+    await expect(cells("PHONE").nth(0)).to_have_text("Never asked")
+    await app.accessible(page, "16-customer-360-consents")
+
+    # Recorded on the screen: the API's user error at its field, then the decision in force.
+    form = page.get_by_role("form", name="Record consent")
+    await form.get_by_label("Channel").select_option("EMAIL")
+    await form.get_by_label("Withdrawn").check()
+    await form.get_by_label("Source").fill("x" * 201)
+    await form.get_by_role("button", name="Record consent").click()
+    await expect(page.locator("#consent-source-error")).to_have_text(bad_source["message"])
+    await expect(form.get_by_label("Source")).to_have_attribute("aria-invalid", "true")
+    await app.accessible(page, "17-customer-360-consent-error")
+    await form.get_by_label("Source").fill("phone call")
+    await form.get_by_role("button", name="Record consent").click()
+    await expect(cells("EMAIL").nth(0)).to_have_text("Withdrawn")
+    await expect(cells("EMAIL").nth(1)).to_have_text("phone call")
+    await expect(page.locator("#consents-title")).to_have_text("Consents (4)")
+    consents = app.api("admin", CONSENTS, {"id": chosen["id"]})["customer"]["consents"]
+    assert consents[0] == {"channel": "EMAIL", "granted": False, "source": "phone call"}
+
+    # readonly reads consents (customers:read) but cannot record one (customers:write).
+    page = await app.signed_in("readonly")
+    await page.goto(f"{app.url}/app/#/customers/{chosen['id']}")
+    await expect(page.locator("tr[data-channel=EMAIL] td").nth(0)).to_have_text("Withdrawn")
+    await expect(page.get_by_role("form", name="Record consent")).to_have_count(0)
+
+
+UPDATE_CUSTOMER = """mutation ($input: UpdateCustomerInput!) { updateCustomer(input: $input) {
+  errors { code } } }"""
+
+
+def _update(app: Served, customer_id: str, **changes: Any) -> None:
+    """A change made by another client: the test's own request over HTTP."""
+    answer = app.api("admin", UPDATE_CUSTOMER, {"input": {"id": customer_id, **changes}})
+    assert answer["updateCustomer"]["errors"] == []
+
+
+async def test_changes_by_another_client_arrive_live_on_open_screens(app: Served) -> None:
+    first = _listed(app)
+    chosen = first["nodes"][2]
+
+    page = await app.signed_in("admin")
+    await expect(page.locator("[data-live]")).to_have_text("Live")
+    _update(app, chosen["id"], name=f"{chosen['name']} Live")
+    await expect(page.locator("tbody tr td:first-child").nth(2)).to_have_text(
+        f"{chosen['name']} Live"
+    )
+    await app.accessible(page, "18-customers-live")
+
+    await page.get_by_role("link", name=f"{chosen['name']} Live", exact=True).click()
+    await expect(page.locator("[data-live]")).to_have_text("Live")
+    _update(app, chosen["id"], company="Changed Elsewhere Ltd")
+    await expect(page.locator("[data-field=company]")).to_have_text("Changed Elsewhere Ltd")
+    version = app.api("admin", "query ($id: ID!) { customer(id: $id) { version } }", chosen)
+    await expect(page.locator("[data-field=version]")).to_have_text(
+        str(version["customer"]["version"])
+    )
+
+    # A key without events:read gets no live updates and no feed.
+    page = await app.signed_in("readonly")
+    await expect(page.get_by_role("heading", name="Customers")).to_be_visible()
+    await expect(page.locator("[data-live]")).to_have_count(0)
+    await expect(page.get_by_role("link", name="Live", exact=True)).to_have_count(0)
+
+
+EVENTS_AFTER = """query ($after: String) { events(after: $after, first: 100) { nodes { id } } }"""
+
+
+@dataclass
+class Relayed:
+    """One WebSocket of the page, relayed by the test to the server: what each side said."""
+
+    sent: list[dict[str, Any]] = field(default_factory=list)  # page -> server
+    received: list[dict[str, Any]] = field(default_factory=list)  # server -> page
+
+    def subscribed_after(self) -> Any:
+        [subscribe] = [m for m in self.sent if m["type"] == "subscribe"]
+        return subscribe["payload"]["variables"]["after"]
+
+    def events(self) -> list[dict[str, Any]]:
+        return [m["payload"]["data"]["events"] for m in self.received if m["type"] == "next"]
+
+
+async def test_live_feed_resumes_after_a_reconnect_without_losing_events(app: Served) -> None:
+    chosen = _listed(app)["nodes"][4]
+    page = await app.signed_in("admin")
+    # The page's WebSocket goes through the test, which relays it (reading both sides), drops
+    # it, and refuses new ones for a while: a network outage as the page sees it.
+    relayed: list[Relayed] = []
+    routes: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+    offline = False
+
+    async def route(socket: WebSocketRoute) -> None:
+        if offline:
+            await socket.close(code=1011, reason="network down")
+            return
+        server = socket.connect_to_server()
+        seen = Relayed()
+
+        def up(message: str | bytes) -> None:
+            seen.sent.append(json.loads(message))
+            server.send(message)
+
+        def down(message: str | bytes) -> None:
+            seen.received.append(json.loads(message))
+            socket.send(message)
+
+        socket.on_message(up)
+        server.on_message(down)
+        relayed.append(seen)
+        routes.append((socket, server))
+
+    await page.route_web_socket(re.compile(r"/graphql$"), route)
+    await page.goto(f"{app.url}/app/#/live")
+    await page.reload()  # the key stays in session storage; the WebSocket is now routed
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Live events")
+    await expect(page.locator("[data-live]")).to_have_text("Live")
+    rows = page.locator("table.feed tbody tr")
+
+    _update(app, chosen["id"], company="Before The Drop")
+    await expect(rows.locator("td").first).to_have_text("customer.updated")
+    await app.accessible(page, "19-live-feed")
+
+    offline = True
+    page_side, server_side = routes[-1]
+    await server_side.close()
+    await page_side.close(code=1011, reason="network down")
+    await expect(page.locator("[data-live]")).to_have_text("Reconnecting…")
+    before_drop = relayed[0].events()
+    _update(app, chosen["id"], company="During The Drop 1")
+    _update(app, chosen["id"], company="During The Drop 2")
+    await app.accessible(page, "20-live-feed-reconnecting")
+
+    offline = False
+    await expect(page.locator("[data-live]")).to_have_text("Live")
+    await expect(page.locator("[data-field=resumes]")).to_have_text("Resumed once.")
+    _update(app, chosen["id"], company="After The Drop")
+
+    # The second socket subscribed after the last event the first one delivered...
+    assert len(relayed) == 2
+    assert relayed[1].subscribed_after() == before_drop[-1]["cursor"]
+    # ...so the feed ends up with every event of the log since it opened, each once (plugins
+    # react to the changes with events of their own, a little later: wait for the log to settle).
+    start = relayed[0].subscribed_after()
+    for _ in range(120):
+        logged = [
+            e["id"] for e in app.api("admin", EVENTS_AFTER, {"after": start})["events"]["nodes"]
+        ]
+        delivered = [e["id"] for r in relayed for e in r.events()]
+        shown = await rows.evaluate_all("(rows) => rows.map((row) => row.dataset.event)")
+        if delivered == logged and sorted(shown) == sorted(logged):
+            break
+        await asyncio.sleep(0.5)
+    assert delivered == logged  # in order, nothing lost, nothing sent twice
+    assert sorted(shown) == sorted(logged)
+    assert len(logged) >= 4
+
+
+async def test_graphiql_loads_from_shipped_files_with_the_network_cut_to_loopback(
+    app: Served,
+) -> None:
+    outside: list[str] = []
+
+    async def refuse(route: Route) -> None:
+        outside.append(route.request.url)
+        await route.abort("internetdisconnected")
+
+    async def cut_to_loopback(context: BrowserContext) -> None:
+        await context.route(
+            lambda url: urlsplit(url).hostname not in {"127.0.0.1", "localhost"}, refuse
+        )
+
+    page = await app.signed_in("admin", prepare=cut_to_loopback)
+    await page.get_by_role("link", name="GraphiQL", exact=True).click()
+    await expect(page).to_have_title("crm-graph: GraphiQL")
+    # The Authorization header is prefilled from the signed-in key: the query runs as admin.
+    await page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+    result = page.locator(".graphiql-response")
+    await expect(result).to_contain_text('"role": "admin"')
+    await expect(result).to_contain_text('"keys:manage@all"')
+    await page.get_by_role("button", name="Show GraphiQL Explorer").click()
+    await expect(page.get_by_role("button", name="Hide GraphiQL Explorer")).to_be_visible()
+    await expect(page.locator(".graphiql-explorer-root")).to_contain_text("customers")
+    await app.accessible(page, "21-graphiql")
+    assert outside == []

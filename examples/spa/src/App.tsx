@@ -1,7 +1,8 @@
-import { Suspense, lazy, useMemo, useState } from "react";
+import { Suspense, lazy, useEffect, useMemo, useState } from "react";
 import { Provider, useQuery } from "urql";
 import { makeClient } from "./client";
 import { ErrorNote } from "./errors";
+import { Socket, SocketContext } from "./live";
 import { type Viewer, ViewerContext, holds } from "./permissions";
 import { type Route, useRoute } from "./route";
 import { SignIn } from "./screens/SignIn";
@@ -17,10 +18,14 @@ const AnalyticsDashboard = lazy(() => import("./screens/AnalyticsDashboard"));
 const Tickets = lazy(() => import("./screens/Tickets"));
 const Pipeline = lazy(() => import("./screens/Pipeline"));
 const Campaigns = lazy(() => import("./screens/Campaigns"));
+const Live = lazy(() => import("./screens/Live"));
 
 export function App() {
   const [key, setKey] = useState(storedKey);
   const client = useMemo(() => (key ? makeClient(key) : null), [key]);
+  // One WebSocket per key, opened when a screen first subscribes, closed on sign-out.
+  const socket = useMemo(() => (key ? new Socket(key) : null), [key]);
+  useEffect(() => () => socket?.dispose(), [socket]);
   const signOut = () => {
     forgetKey();
     setKey(null);
@@ -28,7 +33,9 @@ export function App() {
   if (!client) return <SignIn onSignedIn={setKey} />;
   return (
     <Provider value={client}>
-      <SignedIn onSignOut={signOut} />
+      <SocketContext.Provider value={socket}>
+        <SignedIn onSignOut={signOut} />
+      </SocketContext.Provider>
     </Provider>
   );
 }
@@ -50,6 +57,9 @@ function SignedIn({ onSignOut }: { onSignOut: () => void }) {
             {holds(viewer, "deals:read") && <a href="#/pipeline">Pipeline</a>}
             {holds(viewer, "tickets:read") && <a href="#/tickets">Tickets</a>}
             {holds(viewer, "campaigns:read") && <a href="#/campaigns">Campaigns</a>}
+            {holds(viewer, "events:read") && <a href="#/live">Live</a>}
+            {/* Same tab: GraphiQL reads the key from this tab's session storage. */}
+            <a href="/graphql">GraphiQL</a>
           </nav>
         )}
         {viewer && (
@@ -84,6 +94,7 @@ const NEEDS: Record<Route["screen"], string> = {
   pipeline: "deals:read",
   tickets: "tickets:read",
   campaigns: "campaigns:read",
+  live: "events:read",
 };
 
 /** The screen the route names, or why the key cannot use it (decided by its permissions). */
@@ -105,6 +116,8 @@ function Screen({ route, viewer }: { route: Route; viewer: Viewer }) {
       return <Pipeline />;
     case "campaigns":
       return <Campaigns />;
+    case "live":
+      return <Live />;
     case "new-customer":
       return <NewCustomer />;
     case "edit-customer":

@@ -10,13 +10,15 @@ export type Route =
   | { screen: "analytics" }
   | { screen: "tickets" }
   | { screen: "pipeline" }
-  | { screen: "campaigns" };
+  | { screen: "campaigns" }
+  | { screen: "live" };
 
 export function parseRoute(hash: string): Route {
   if (hash === "#/analytics") return { screen: "analytics" };
   if (hash === "#/tickets") return { screen: "tickets" };
   if (hash === "#/pipeline") return { screen: "pipeline" };
   if (hash === "#/campaigns") return { screen: "campaigns" };
+  if (hash === "#/live") return { screen: "live" };
   if (hash === "#/customers/new") return { screen: "new-customer" };
   const match = /^#\/customers\/([^/]+)(\/edit)?$/.exec(hash);
   if (!match) return { screen: "customers" };

@@ -37,6 +37,7 @@ from crm_graph.schema.limits import limit_extensions
 from crm_graph.schema.planner.serve import Planner
 from crm_graph.settings import Settings
 from crm_graph.web.compiled import CompiledReads
+from crm_graph.web.graphiql import graphiql_page, graphiql_routes
 from crm_graph.web.http_auth import Authenticated
 from crm_graph.web.idempotency import Idempotent
 from crm_graph.web.middleware import BodySizeLimit, Direct
@@ -60,6 +61,10 @@ class GraphQLEndpoint(GraphQL):
         self.authenticator = app.auth
 
     graphql_transport_ws_handler_class = ThrottledTransportWS
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from the files this package ships, not from a CDN."""
+        return graphiql_page()
 
     async def on_ws_connect(self, context: RequestContext) -> UnsetType:
         """A WebSocket authenticates in its connection_init payload, or is closed (4403)."""
@@ -166,6 +171,7 @@ def create_app(
             Route("/plugins", door(request_response(plugins_endpoint))),
             *plugin_routes(context, door),
             *web_app_routes(settings.web_app_dir),
+            *(graphiql_routes() if settings.exposes_schema else []),
         ],
         middleware=[
             # The client address (failed-authentication limits) comes from X-Forwarded-For

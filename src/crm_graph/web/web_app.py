@@ -41,11 +41,13 @@ FOREVER = b"public, max-age=31536000, immutable"
 CHECK_EACH_TIME = b"no-cache"
 
 
-class _Secured:
-    """Adds the app's security and caching headers to every response of the wrapped files."""
+class Secured:
+    """Adds security and caching headers (``policy``: the app's by default) to every response of
+    the wrapped files."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, policy: str = CONTENT_SECURITY_POLICY) -> None:
         self.app = app
+        self.policy = policy.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         caching = FOREVER if "/assets/" in scope.get("path", "") else CHECK_EACH_TIME
@@ -54,7 +56,7 @@ class _Secured:
             if message["type"] == "http.response.start":
                 message["headers"] = [
                     *message.get("headers", []),
-                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                    (b"content-security-policy", self.policy),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
                     (b"cache-control", caching),
@@ -79,5 +81,5 @@ def web_app_routes(directory: str | None) -> list[BaseRoute]:
 
         return [Route("/app", to_slash), Route("/app/{path:path}", not_built)]
     # Compressed for clients that accept it: the main chunk is 281 kB, 84 kB gzipped.
-    files = _Secured(GZipMiddleware(StaticFiles(directory=build, html=True), minimum_size=500))
+    files = Secured(GZipMiddleware(StaticFiles(directory=build, html=True), minimum_size=500))
     return [Route("/app", to_slash), Mount("/app", app=files)]

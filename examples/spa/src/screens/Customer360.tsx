@@ -2,9 +2,11 @@ import { useQuery } from "urql";
 import { ErrorNote } from "../errors";
 import { graphql } from "../gql";
 import { when, money } from "../format";
+import { LiveBadge, useEvents } from "../live";
 import { useCan } from "../permissions";
 import { editCustomerHref } from "../route";
 import { AnalyticsPanel } from "../sections/AnalyticsPanel";
+import { Consents } from "../sections/Consents";
 import { Deals } from "../sections/Deals";
 import { Tasks } from "../sections/Tasks";
 import { Tickets } from "../sections/Tickets";
@@ -22,6 +24,14 @@ const Customer360Query = graphql(`
       createdAt
       updatedAt
       version
+      consents {
+        id
+        channel
+        granted
+        source
+        actor
+        recordedAt
+      }
       orders(first: 10) @include(if: $withOrders) {
         totalCount
         nodes {
@@ -59,6 +69,20 @@ const Customer360Query = graphql(`
   }
 `);
 
+const CustomerChanged = graphql(`
+  subscription CustomerChanged($id: ID!, $after: String) {
+    customerChanged(id: $id, after: $after) {
+      id
+      type
+      entityType
+      entityId
+      actor
+      occurredAt
+      cursor
+    }
+  }
+`);
+
 /** One customer: profile, latest orders and interactions, and the plugins' sections. A section
  * whose permission the key lacks is left out (the API would answer FORBIDDEN); a plugin's
  * permission is granted only where that plugin runs, so its section also says it is there. */
@@ -70,9 +94,13 @@ export default function Customer360({ id }: { id: string }) {
   const withDeals = useCan("deals:read");
   const withTasks = useCan("tasks:read");
   const withTickets = useCan("tickets:read");
-  const [{ data, error }] = useQuery({
+  const [{ data, error }, reload] = useQuery({
     query: Customer360Query,
     variables: { id, withOrders, withInteractions },
+  });
+  // Changed by anyone while open (events:read): read again, so the screen shows it as it is now.
+  const live = useEvents(CustomerChanged, { id }, (event) => {
+    if (event.type !== "heartbeat") reload({ requestPolicy: "network-only" });
   });
   if (error) return <ErrorNote error={error} />;
   if (!data) return <p>Loading…</p>;
@@ -85,6 +113,7 @@ export default function Customer360({ id }: { id: string }) {
       </p>
       <div className="title-row">
         <h1 id="customer-name">{customer.name}</h1>
+        <LiveBadge status={live.status} />
         {canEdit && (
           <a className="button" href={editCustomerHref(customer.id)}>
             Edit
@@ -99,7 +128,7 @@ export default function Customer360({ id }: { id: string }) {
           <dt>Phone</dt>
           <dd data-field="phone">{customer.phone ?? "—"}</dd>
           <dt>Company</dt>
-          <dd>{customer.company ?? "—"}</dd>
+          <dd data-field="company">{customer.company ?? "—"}</dd>
           <dt>Lifecycle stage</dt>
           <dd>{customer.lifecycleStage}</dd>
           <dt>Tags</dt>
@@ -107,9 +136,15 @@ export default function Customer360({ id }: { id: string }) {
           <dt>Customer since</dt>
           <dd>{when(customer.createdAt)}</dd>
           <dt>Version</dt>
-          <dd>{customer.version}</dd>
+          <dd data-field="version">{customer.version}</dd>
         </dl>
       </section>
+      <Consents
+        customerId={customer.id}
+        consents={customer.consents}
+        canRecord={canEdit}
+        onRecorded={() => reload({ requestPolicy: "network-only" })}
+      />
       {withAnalytics && <AnalyticsPanel id={customer.id} />}
       {customer.orders && (
         <section aria-labelledby="orders-title">

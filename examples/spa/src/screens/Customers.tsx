@@ -5,6 +5,7 @@ import { ErrorNote } from "../errors";
 import { graphql } from "../gql";
 import type { CustomerSortField, LifecycleStage, SortDirection } from "../gql/graphql";
 import { LIFECYCLE_STAGES, parseTags } from "../lifecycle";
+import { LiveBadge, useEvents } from "../live";
 import { useCan } from "../permissions";
 import { customerHref } from "../route";
 
@@ -51,6 +52,29 @@ const CustomersQuery = graphql(`
   }
 `);
 
+const CustomerEvents = graphql(`
+  subscription CustomerEvents($types: [String!], $after: String) {
+    events(types: $types, after: $after) {
+      id
+      type
+      entityType
+      entityId
+      actor
+      occurredAt
+      cursor
+    }
+  }
+`);
+
+/** What changes a listed customer, or which customers are listed. */
+const CUSTOMER_EVENTS = [
+  "customer.created",
+  "customer.updated",
+  "customer.deleted",
+  "customer.restored",
+  "customer.merged",
+];
+
 /** The orders a caller can pick, as the API's `orderBy` (field and direction). */
 const SORTS: Record<string, { label: string; field: CustomerSortField; direction: SortDirection }> =
   {
@@ -88,7 +112,11 @@ export default function Customers() {
   const variables = page.before
     ? { ...listed, last: PAGE_SIZE, before: page.before }
     : { ...listed, first: PAGE_SIZE, after: page.after ?? null };
-  const [{ data, error, fetching }] = useQuery({ query: CustomersQuery, variables });
+  const [{ data, error, fetching }, reload] = useQuery({ query: CustomersQuery, variables });
+  // A customer created, changed or removed by anyone (events:read): the page is read again.
+  const live = useEvents(CustomerEvents, { types: CUSTOMER_EVENTS }, (event) => {
+    if (event.type !== "heartbeat") reload({ requestPolicy: "network-only" });
+  });
   const connection = data?.customers;
   const toggleStage = (stage: LifecycleStage, on: boolean) =>
     setStages((now) =>
@@ -101,6 +129,7 @@ export default function Customers() {
     <section aria-labelledby="customers-title">
       <div className="title-row">
         <h1 id="customers-title">Customers</h1>
+        <LiveBadge status={live.status} />
         {canCreate && (
           <a className="button" href="#/customers/new">
             New customer

@@ -1,0 +1,161 @@
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { type Client as SocketClient, createClient } from "graphql-ws";
+import { createContext, useContext, useEffect, useRef, useState } from "react";
+import { stringifyDocument } from "urql";
+import { useCan } from "./permissions";
+
+/** An event of the API's log as the subscriptions deliver it. */
+export interface LiveEvent {
+  id: string;
+  type: string;
+  entityType?: string | null;
+  entityId?: string | null;
+  actor?: string | null;
+  occurredAt: string;
+  cursor: string;
+}
+
+/** `connecting` until the first subscription is acknowledged, `reconnecting` after a drop
+ * until the subscription is resumed from its last cursor. */
+export type LiveStatus = "off" | "connecting" | "live" | "reconnecting";
+
+/** The API's WebSocket (graphql-transport-ws) for `key`, shared by the screens: the key travels
+ * in connection_init (browsers cannot set headers on a WebSocket). It does not retry on its own:
+ * a dropped subscription is started again by {@link useEvents} *after its last cursor*, which a
+ * retry resending the first subscribe message could not do. */
+export class Socket {
+  readonly client: SocketClient;
+  open = false;
+  private waiting = new Set<() => void>();
+
+  constructor(key: string) {
+    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+    this.client = createClient({
+      url: `${scheme}://${window.location.host}/graphql`,
+      connectionParams: { Authorization: `Bearer ${key}` },
+      lazy: true,
+      lazyCloseTimeout: 1000,
+      retryAttempts: 0,
+      keepAlive: 10_000,
+      on: {
+        connected: () => {
+          this.open = true;
+          const waiting = [...this.waiting];
+          this.waiting.clear();
+          for (const call of waiting) call();
+        },
+        closed: () => {
+          this.open = false;
+        },
+      },
+    });
+  }
+
+  /** Calls `call` once the socket is acknowledged (now if it is); returns a cancel. */
+  whenOpen(call: () => void): () => void {
+    if (this.open) {
+      queueMicrotask(call);
+      return () => {};
+    }
+    this.waiting.add(call);
+    return () => this.waiting.delete(call);
+  }
+
+  dispose(): void {
+    void this.client.dispose();
+  }
+}
+
+export const SocketContext = createContext<Socket | null>(null);
+
+const RETRY_MS = [500, 1000, 2000, 4000];
+
+/** Follows the subscription `document` (one root field returning an `Event`, with an `after`
+ * cursor argument) and calls `onEvent` for each event, heartbeats included (they carry the
+ * cursor). When the socket drops it subscribes again after the last cursor seen, so no event is
+ * lost and none is seen twice. Off without events:read, or when `enabled` is false. */
+export function useEvents<V extends { after?: string | null }>(
+  document: TypedDocumentNode<unknown, V>,
+  variables: Omit<V, "after">,
+  onEvent: (event: LiveEvent) => void,
+  options: { enabled?: boolean; after?: string | null } = {},
+): { status: LiveStatus; cursor: string | null; resumes: number } {
+  const socket = useContext(SocketContext);
+  const allowed = useCan("events:read");
+  const enabled = (options.enabled ?? true) && allowed && socket !== null;
+  const [status, setStatus] = useState<LiveStatus>(enabled ? "connecting" : "off");
+  const [resumes, setResumes] = useState(0);
+  const cursor = useRef<string | null>(options.after ?? null);
+  const handler = useRef(onEvent);
+  handler.current = onEvent;
+  const query = stringifyDocument(document);
+  const key = JSON.stringify(variables);
+
+  useEffect(() => {
+    if (!enabled || socket === null) {
+      setStatus("off");
+      return;
+    }
+    let stopped = false;
+    let failures = 0;
+    let unsubscribe: (() => void) | null = null;
+    let cancelOpen: () => void = () => {};
+    let timer: number | undefined;
+    const start = () => {
+      unsubscribe = socket.client.subscribe<Record<string, LiveEvent>>(
+        { query, variables: { ...JSON.parse(key), after: cursor.current } },
+        {
+          next: (message) => {
+            const event = message.data ? Object.values(message.data)[0] : null;
+            if (!event || stopped) return;
+            cursor.current = event.cursor;
+            handler.current(event);
+          },
+          error: () => retry(),
+          complete: () => retry(),
+        },
+      );
+      cancelOpen = socket.whenOpen(() => {
+        if (stopped) return;
+        if (failures > 0) setResumes((n) => n + 1);
+        failures = 0;
+        setStatus("live");
+      });
+    };
+    const retry = () => {
+      if (stopped) return;
+      cancelOpen();
+      setStatus("reconnecting");
+      const wait = RETRY_MS[Math.min(failures, RETRY_MS.length - 1)];
+      failures += 1;
+      timer = window.setTimeout(start, wait);
+    };
+    setStatus("connecting");
+    start();
+    return () => {
+      stopped = true;
+      cancelOpen();
+      window.clearTimeout(timer);
+      unsubscribe?.();
+    };
+  }, [enabled, socket, query, key]);
+
+  return { status, cursor: cursor.current, resumes };
+}
+
+const SAY: Record<LiveStatus, string> = {
+  off: "Live updates off",
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+};
+
+/** The state of a screen's live updates, announced politely to screen readers. */
+export function LiveBadge({ status }: { status: LiveStatus }) {
+  if (status === "off") return null;
+  return (
+    <span className={`live-badge live-${status}`} role="status" data-live={status}>
+      {SAY[status]}
+    </span>
+  );
+}
