@@ -4,6 +4,8 @@ import { Chart } from "../charts";
 import { ErrorNote } from "../errors";
 import { money, percent } from "../format";
 import { graphql } from "../gql";
+import { useCan } from "../permissions";
+import { SegmentBuilder } from "../sections/SegmentBuilder";
 
 const CampaignsQuery = graphql(`
   query Campaigns {
@@ -39,6 +41,7 @@ const CampaignsQuery = graphql(`
 /** The marketing plugin's e-mail campaigns with their funnel (sent, delivered, opened, clicked,
  * ordered) as a chart, and their attributed revenue and ROI. */
 export default function Campaigns() {
+  const canBuild = useCan("segments:write");
   const [{ data, error }] = useQuery({ query: CampaignsQuery });
   if (error) return <ErrorNote error={error} />;
   if (!data) return <p>Loading…</p>;
@@ -102,6 +105,7 @@ export default function Campaigns() {
           <Bar dataKey="ordered" name="Ordered" fill="#a11a1a" isAnimationActive={false} />
         </BarChart>
       </Chart>
+      {canBuild && <SegmentBuilder />}
     </section>
   );
 }

@@ -19,7 +19,18 @@ const PipelineQuery = graphql(`
         probability
       }
     }
-    deals(first: 100) {
+  }
+`);
+
+/** One page of a stage's deals (a stage pages on its own, by cursor). */
+const StageDealsQuery = graphql(`
+  query StageDeals($stageId: ID!, $first: Int!, $after: String) {
+    deals(filter: { stageIds: [$stageId] }, first: $first, after: $after) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
       nodes {
         id
         name
@@ -27,9 +38,6 @@ const PipelineQuery = graphql(`
         amount {
           amount
           currency
-        }
-        pipeline {
-          id
         }
         stage {
           id
@@ -41,6 +49,9 @@ const PipelineQuery = graphql(`
     }
   }
 `);
+
+/** Deals a stage shows at first, and how many more each "Show more" adds. */
+export const STAGE_PAGE = 10;
 
 const MoveDeal = graphql(`
   mutation MoveDeal($input: MoveDealInput!) {
@@ -79,30 +90,34 @@ const ForecastQuery = graphql(`
   }
 `);
 
-type Deal = NonNullable<ReturnType<typeof useBoard>["deals"]>[number];
-
-function useBoard() {
-  const [{ data, error }, reload] = useQuery({ query: PipelineQuery });
-  return { data, error, reload, deals: data?.deals.nodes };
+/** What a move needs of a deal: carried by its card (and by a drag, as JSON). */
+interface Card {
+  id: string;
+  name: string;
+  version: number;
+  stageId: string;
 }
 
-/** The sales plugin's deals by stage. A deal moves by dragging its card to another stage or, from
- * the keyboard, with its "Move to" list; the move carries the version the board showed as
- * expectedVersion, so a deal someone else changed meanwhile is a CONFLICT and the board reloads. */
+/** The sales plugin's deals by stage, each stage paged by cursor ("Show more"). A deal moves by
+ * dragging its card to another stage or, from the keyboard, with its "Move to" list; the move
+ * carries the version the board showed as expectedVersion, so a deal someone else changed
+ * meanwhile is a CONFLICT and the board reloads. */
 export default function Pipeline() {
   const canMove = useCan("deals:write");
-  const { data, error, reload, deals } = useBoard();
+  const [{ data, error }] = useQuery({ query: PipelineQuery });
   const [{ fetching }, move] = useMutation(MoveDeal);
   const [problem, setProblem] = useState<string | null>(null);
   const [pipelineId, setPipelineId] = useState<string | null>(null);
   const [moves, setMoves] = useState(0);
+  // Bumped on a conflict: every stage reads its deals again from their first page.
+  const [generation, setGeneration] = useState(0);
   if (error) return <ErrorNote error={error} />;
-  if (!data || !deals) return <p>Loading…</p>;
+  if (!data) return <p>Loading…</p>;
   const pipeline = data.salesPipelines.find((p) => p.id === pipelineId) ?? data.salesPipelines[0];
   if (!pipeline) return <p>No pipeline yet.</p>;
 
-  async function moveTo(deal: Deal, stageId: string) {
-    if (deal.stage.id === stageId) return;
+  async function moveTo(deal: Card, stageId: string) {
+    if (deal.stageId === stageId) return;
     const stage = pipeline!.stages.find((s) => s.id === stageId);
     const lostReason =
       stage?.kind === "LOST" ? window.prompt(`Why was ${deal.name} lost?`) ?? undefined : undefined;
@@ -113,19 +128,27 @@ export default function Pipeline() {
     const errors = result.data?.moveDeal.errors ?? [];
     if (errors.some((e) => e.code === "CONFLICT")) {
       setProblem(`${deal.name} was changed by someone else: the board shows it as it is now.`);
-      reload({ requestPolicy: "network-only" });
+      setGeneration((n) => n + 1);
       setMoves((n) => n + 1);
     } else {
       setProblem(errors.length ? errors.map((e) => e.message).join(" ") : null);
-      if (result.data?.moveDeal.deal) setMoves((n) => n + 1);
+      if (result.data?.moveDeal.deal) {
+        // Both stages' pages are read again: the deal left one and joined the other.
+        setGeneration((n) => n + 1);
+        setMoves((n) => n + 1);
+      }
     }
   }
 
   function dropOn(stageId: string) {
     return (event: DragEvent) => {
       event.preventDefault();
-      const deal = deals!.find((d) => d.id === event.dataTransfer.getData("text/plain"));
-      if (deal) void moveTo(deal, stageId);
+      try {
+        const card = JSON.parse(event.dataTransfer.getData("application/json")) as Card;
+        void moveTo(card, stageId);
+      } catch {
+        // Not one of our cards.
+      }
     };
   }
 
@@ -156,55 +179,134 @@ export default function Pipeline() {
         </p>
       )}
       <div className="board" aria-busy={fetching}>
-        {pipeline.stages.map((stage) => {
-          const inStage = deals.filter((d) => d.stage.id === stage.id);
-          return (
-            <section
-              key={stage.id}
-              aria-labelledby={`stage-${stage.id}`}
-              className="stage"
-              data-stage={stage.name}
-              onDragOver={(event) => canMove && event.preventDefault()}
-              onDrop={dropOn(stage.id)}
-            >
-              <h2 id={`stage-${stage.id}`}>
-                {stage.name} ({inStage.length})
-              </h2>
-              <p className="hint">{stage.probability}% to win</p>
-              <ul>
-                {inStage.map((deal) => (
-                  <li
-                    key={deal.id}
-                    className="deal"
-                    draggable={canMove}
-                    data-deal={deal.name}
-                    onDragStart={(event) => event.dataTransfer.setData("text/plain", deal.id)}
-                  >
-                    <strong>{deal.name}</strong>
-                    <span>{money(deal.amount)}</span>
-                    <span className="hint">{deal.customer?.name ?? ""}</span>
-                    {canMove && (
-                      <select
-                        aria-label={`Move ${deal.name} to`}
-                        value={stage.id}
-                        onChange={(event) => void moveTo(deal, event.target.value)}
-                      >
-                        {pipeline.stages.map((s) => (
-                          <option key={s.id} value={s.id}>
-                            {s.name}
-                          </option>
-                        ))}
-                      </select>
-                    )}
-                  </li>
-                ))}
-              </ul>
-            </section>
-          );
-        })}
+        {pipeline.stages.map((stage) => (
+          <section
+            key={`${stage.id}-${generation}`}
+            aria-labelledby={`stage-${stage.id}`}
+            className="stage"
+            data-stage={stage.name}
+            onDragOver={(event) => canMove && event.preventDefault()}
+            onDrop={dropOn(stage.id)}
+          >
+            <StageDeals
+              stage={stage}
+              stages={pipeline.stages}
+              canMove={canMove}
+              onMove={moveTo}
+            />
+          </section>
+        ))}
       </div>
       <Forecast moves={moves} />
     </section>
+  );
+}
+
+type Stage = { id: string; name: string; probability: number };
+
+/** A stage's heading (with its deal count) and its deals, page after page by cursor. */
+function StageDeals(props: {
+  stage: Stage;
+  stages: Stage[];
+  canMove: boolean;
+  onMove: (deal: Card, stageId: string) => void;
+}) {
+  const { stage } = props;
+  // The cursor each loaded page starts after (null: the first).
+  const [pages, setPages] = useState<(string | null)[]>([null]);
+  const [ends, setEnds] = useState<Record<number, { more: boolean; cursor: string | null }>>({});
+  const [total, setTotal] = useState<number | null>(null);
+  const last = ends[pages.length - 1];
+  return (
+    <>
+      <h2 id={`stage-${stage.id}`}>
+        {stage.name} ({total ?? "…"})
+      </h2>
+      <p className="hint">{stage.probability}% to win</p>
+      <ul>
+        {pages.map((after, index) => (
+          <StagePage
+            key={after ?? "first"}
+            after={after}
+            {...props}
+            onPage={(info) => {
+              if (index === 0) setTotal(info.total);
+              setEnds((now) =>
+                now[index]?.cursor === info.cursor && now[index]?.more === info.more
+                  ? now
+                  : { ...now, [index]: { more: info.more, cursor: info.cursor } },
+              );
+            }}
+          />
+        ))}
+      </ul>
+      {last?.more && (
+        <button type="button" onClick={() => setPages((now) => [...now, last.cursor])}>
+          Show more in {stage.name}
+        </button>
+      )}
+    </>
+  );
+}
+
+function StagePage(props: {
+  stage: Stage;
+  stages: Stage[];
+  canMove: boolean;
+  after: string | null;
+  onMove: (deal: Card, stageId: string) => void;
+  onPage: (info: { total: number; more: boolean; cursor: string | null }) => void;
+}) {
+  const { stage, canMove } = props;
+  const [{ data, error }] = useQuery({
+    query: StageDealsQuery,
+    variables: { stageId: stage.id, first: STAGE_PAGE, after: props.after },
+  });
+  const page = data?.deals;
+  const report = props.onPage;
+  useEffect(() => {
+    if (page)
+      report({ total: page.totalCount, more: page.pageInfo.hasNextPage, cursor: page.pageInfo.endCursor ?? null });
+  }, [page, report]);
+  if (error)
+    return (
+      <li>
+        <ErrorNote error={error} />
+      </li>
+    );
+  if (!page) return null;
+  return (
+    <>
+      {page.nodes.map((deal) => {
+        const card: Card = { id: deal.id, name: deal.name, version: deal.version, stageId: stage.id };
+        return (
+          <li
+            key={deal.id}
+            className="deal"
+            draggable={canMove}
+            data-deal={deal.name}
+            onDragStart={(event) => event.dataTransfer.setData("application/json", JSON.stringify(card))}
+          >
+            <strong>{deal.name}</strong>
+            <span>{money(deal.amount)}</span>
+            <span className="hint">{deal.customer?.name ?? ""}</span>
+            {canMove && (
+              <select
+                aria-label={`Move ${deal.name} to`}
+                value={stage.id}
+                onChange={(event) => void props.onMove(card, event.target.value)}
+              >
+                {props.stages.map((s) => (
+                  <option key={s.id} value={s.id}>
+                    {s.name}
+                  </option>
+                ))}
+              </select>
+            )}
+          </li>
+        );
+      })}
+    </>
   );
 }
 

@@ -1,4 +1,4 @@
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
 import { useQuery } from "urql";
 import { Chart, DataTable } from "../charts";
@@ -8,13 +8,18 @@ import { graphql } from "../gql";
 import { customerHref } from "../route";
 
 const TicketQueueQuery = graphql(`
-  query TicketQueue {
+  query TicketQueue($first: Int!, $after: String) {
     tickets(
       filter: { statuses: [NEW, OPEN, PENDING] }
       orderBy: { field: PRIORITY, direction: DESC }
-      first: 50
+      first: $first
+      after: $after
     ) {
       totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
       nodes {
         id
         subject
@@ -58,61 +63,124 @@ function countdown(minutes: number | null | undefined): string {
   return minutes >= 0 ? `${text} left` : `${text} overdue`;
 }
 
+/** Tickets the queue shows at first, and how many more each "Show more" adds. */
+export const QUEUE_PAGE = 25;
+
+interface Info {
+  total: number;
+  more: boolean;
+  cursor: string | null;
+}
+
+/** One page of the queue (its own rows), refreshed every minute for its SLA countdowns. */
+function QueuePage(props: { after: string | null; onPage: (info: Info) => void }) {
+  const [{ data, error }, refresh] = useQuery({
+    query: TicketQueueQuery,
+    variables: { first: QUEUE_PAGE, after: props.after },
+  });
+  useEffect(() => {
+    const timer = setInterval(() => refresh({ requestPolicy: "network-only" }), REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [refresh]);
+  const queue = data?.tickets;
+  const report = props.onPage;
+  useEffect(() => {
+    if (queue)
+      report({
+        total: queue.totalCount,
+        more: queue.pageInfo.hasNextPage,
+        cursor: queue.pageInfo.endCursor ?? null,
+      });
+  }, [queue, report]);
+  if (error)
+    return (
+      <tbody>
+        <tr>
+          <td colSpan={6}>
+            <ErrorNote error={error} />
+          </td>
+        </tr>
+      </tbody>
+    );
+  if (!queue) return null;
+  return (
+    <tbody>
+      {queue.nodes.map((ticket) => (
+        <tr key={ticket.id}>
+          <td>{ticket.subject}</td>
+          <td>
+            <a href={customerHref(ticket.customer.id)}>{ticket.customer.name}</a>
+          </td>
+          <td>{ticket.priority}</td>
+          <td>{ticket.status}</td>
+          <td data-sla={ticket.sla?.state ?? "NONE"}>
+            {ticket.sla ? `${ticket.sla.state}: ${countdown(ticket.sla.remaining)}` : "—"}
+          </td>
+          <td>{when(ticket.createdAt)}</td>
+        </tr>
+      ))}
+    </tbody>
+  );
+}
+
 const score = (value: number | null | undefined) => (value == null ? "—" : value.toFixed(1));
 
 /** The service plugin's open tickets, most urgent first, with their SLA countdowns, and the
  * CSAT and NPS trend of the last twelve months. */
 export default function Tickets() {
-  const [{ data, error }, refresh] = useQuery({ query: TicketQueueQuery });
-  useEffect(() => {
-    const timer = setInterval(() => refresh({ requestPolicy: "network-only" }), REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [refresh]);
+  // The cursor each loaded page of the queue starts after (null: the first).
+  const [pages, setPages] = useState<(string | null)[]>([null]);
+  const [ends, setEnds] = useState<Record<number, Info>>({});
   const today = new Date();
   const yearAgo = new Date(today.getTime() - 365 * 86_400_000);
   const [{ data: trend, error: trendError }] = useQuery({
     query: ServiceTrendQuery,
     variables: { from: isoDay(yearAgo), to: isoDay(today) },
   });
-  const queue = data?.tickets;
+  const first = ends[0];
+  const last = ends[pages.length - 1];
 
   return (
     <section aria-labelledby="tickets-title" className="dashboard">
       <h1 id="tickets-title">Tickets</h1>
-      {error && <ErrorNote error={error} />}
-      {queue && (
-        <section aria-labelledby="queue-title">
-          <h2 id="queue-title">Open queue ({queue.totalCount})</h2>
-          <table aria-labelledby="queue-title">
-            <thead>
-              <tr>
-                <th scope="col">Subject</th>
-                <th scope="col">Customer</th>
-                <th scope="col">Priority</th>
-                <th scope="col">Status</th>
-                <th scope="col">SLA</th>
-                <th scope="col">Opened</th>
-              </tr>
-            </thead>
-            <tbody>
-              {queue.nodes.map((ticket) => (
-                <tr key={ticket.id}>
-                  <td>{ticket.subject}</td>
-                  <td>
-                    <a href={customerHref(ticket.customer.id)}>{ticket.customer.name}</a>
-                  </td>
-                  <td>{ticket.priority}</td>
-                  <td>{ticket.status}</td>
-                  <td data-sla={ticket.sla?.state ?? "NONE"}>
-                    {ticket.sla ? `${ticket.sla.state}: ${countdown(ticket.sla.remaining)}` : "—"}
-                  </td>
-                  <td>{when(ticket.createdAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </section>
-      )}
+      <section aria-labelledby="queue-title">
+        <h2 id="queue-title">Open queue ({first ? first.total : "…"})</h2>
+        <table aria-labelledby="queue-title">
+          <thead>
+            <tr>
+              <th scope="col">Subject</th>
+              <th scope="col">Customer</th>
+              <th scope="col">Priority</th>
+              <th scope="col">Status</th>
+              <th scope="col">SLA</th>
+              <th scope="col">Opened</th>
+            </tr>
+          </thead>
+          {pages.map((after, index) => (
+            <QueuePage
+              key={after ?? "first"}
+              after={after}
+              onPage={(info) =>
+                setEnds((now) =>
+                  now[index] &&
+                  now[index].total === info.total &&
+                  now[index].more === info.more &&
+                  now[index].cursor === info.cursor
+                    ? now
+                    : { ...now, [index]: info },
+                )
+              }
+            />
+          ))}
+        </table>
+        {last?.more && (
+          <p>
+            <button type="button" onClick={() => setPages((now) => [...now, last.cursor])}>
+              Show {QUEUE_PAGE} more tickets
+            </button>
+          </p>
+        )}
+      </section>
       {trendError && <ErrorNote error={trendError} />}
       {trend && (
         <Chart id="trend-chart" title="CSAT and NPS per month">
