@@ -26,9 +26,7 @@ async def shop(settings: Settings) -> AsyncIterator[GraphQLClient]:
         yield client
 
 
-async def test_training_picks_the_best_candidate_on_the_latest_purchases(
-    shop: GraphQLClient,
-) -> None:
+async def test_training_picks_the_best_candidate_on_a_holdout(shop: GraphQLClient) -> None:
     job = await _train(shop)
     assert job["status"] == "SUCCEEDED", job
     model = (await shop.data("{ analyticsModels }"))["analyticsModels"]["recommendations"]
@@ -40,12 +38,42 @@ async def test_training_picks_the_best_candidate_on_the_latest_purchases(
         assert 0.0 <= figures["recall@20"] <= 1.0
         assert 0.0 < figures["coverage"] <= 1.0
         assert figures["customers"] == model["holdout"]["customers"] > 0
+    # Without decay every model may be chosen; with it only where it beat the same model
+    # without decay by more than the noise (a higher NDCG@10, at the least).
+    for name in MODELS:
+        assert candidates[name]["eligible"] is True
+        decayed = candidates[f"{name}+decay"]
+        if decayed["eligible"]:
+            assert decayed["ndcg@10"] > candidates[name]["ndcg@10"]
     chosen = candidates[model["chosen"]]
+    assert chosen["eligible"]
     assert chosen["ndcg@10"] == max(
-        c["ndcg@10"] for name, c in candidates.items() if name != "popularity"
+        c["ndcg@10"] for name, c in candidates.items() if name != "popularity" and c["eligible"]
     )
-    assert model["holdout"] == {k: v for k, v in chosen.items() if k not in ("model", "params")}
+    assert model["holdout"] == {
+        k: v for k, v in chosen.items() if k not in ("model", "params", "eligible")
+    }
     assert chosen["ndcg@10"] > candidates["popularity"]["ndcg@10"]
+
+
+@pytest.mark.parametrize("split", ["random", "time", "customer"])
+async def test_the_holdout_split_is_a_setting(
+    settings: Settings, split: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_PLUGIN_ANALYTICS_HOLDOUT_SPLIT", split)
+    monkeypatch.setenv("CRM_PLUGIN_ANALYTICS_HOLDOUT_FOLDS", "3")
+    monkeypatch.setenv("CRM_PLUGIN_ANALYTICS_RECOMMENDER", "cosine")
+    async with app_client(settings, plugins=[crm_analytics]) as shop:
+        await seed_demo(shop.app.state.crm.engine, customers=80, seed=4)
+        assert (await _train(shop))["status"] == "SUCCEEDED"
+        model = (await shop.data("{ analyticsModels }"))["analyticsModels"]["recommendations"]
+    held = model["holdout"]["customers"]
+    buyers = model["customers"]
+    if split == "time":  # one cut in time: only customers buying after it are evaluated
+        assert 0 < held < buyers
+    else:  # every customer with two products is evaluated, once per fold (3 folds when random)
+        folds = 3 if split == "random" else 1
+        assert held % folds == 0 and buyers * folds * 0.5 < held <= buyers * folds
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -126,7 +126,8 @@ def recommendation_backtest(data: Dataset, config: Config) -> RecommendationBack
         half_life_days=s.half_life_days,
         neighbours=s.neighbours,
         only=None if s.recommender == "auto" else s.recommender,
-        per_customer=s.holdout_split == "customer",
+        split=s.holdout_split,
+        folds=s.holdout_folds,
         seed=s.seed,
     )
     bought = selection.matrix(lines.where(~held), data.product_id, data.now, choice.half_life_days)

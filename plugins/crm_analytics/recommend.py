@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-CHUNK = 50_000
+CHUNK = 50_000  # customers scored at once, at most
+SCORES_PER_CHUNK = 20_000_000  # (customer, item) scores a chunk may hold, about
 NO_ITEM = -1
 CONTENT = -2  # ``because`` of a content-based similar product
 
@@ -114,18 +115,28 @@ def _explain(
     return candidate[hits[first]]
 
 
-def collaborative(data: Purchases, similar: sparse.csr_matrix, n: int) -> Ranked:
+def collaborative(
+    data: Purchases, similar: sparse.csr_matrix, n: int, explain: bool = True
+) -> Ranked:
     """Top ``n`` unbought items per customer by summed weights, with their explanation (only
-    positive scores: a negative EASE weight argues against an item)."""
+    positive scores: a negative EASE weight argues against an item). ``explain`` False leaves
+    ``because`` at NO_ITEM (the holdout measures rankings, it needs no reasons)."""
     parts = []
-    for start in range(0, data.matrix.shape[0], CHUNK):
-        bought = data.matrix[start : start + CHUNK]
+    # Customers per chunk: bounded by the (customer, item) scores a chunk may hold.
+    per_row = min(
+        similar.shape[1],
+        max(data.matrix.nnz / max(data.matrix.shape[0], 1), 1.0)
+        * max(similar.nnz / max(similar.shape[0], 1), 1.0),
+    )
+    chunk = int(min(CHUNK, max(1000, SCORES_PER_CHUNK / per_row)))
+    for start in range(0, data.matrix.shape[0], chunk):
+        bought = data.matrix[start : start + chunk]
         scores = (bought @ similar).tocsr()
         scores = scores - scores.multiply(bought > 0)
         scores.data[scores.data < 0] = 0.0
         scores.eliminate_zeros()
         rows, items, values = _top_per_row(scores, n)
-        because = _explain(bought, similar, rows, items)
+        because = _explain(bought, similar, rows, items) if explain else np.full(len(rows), NO_ITEM)
         parts.append((rows + start, items, values, because))
     rows, items, values, because = (np.concatenate(p) for p in zip(*parts, strict=True))
     return Ranked(rows, items, values, because, np.full(len(rows), NO_ITEM))
@@ -201,8 +212,10 @@ def similar_items(
     similar: sparse.csr_matrix, n: int, category: np.ndarray, popular: np.ndarray
 ) -> Ranked:
     """For each sold item its ``n`` most similar items, padded with popular items of its
-    category (items nobody bought yet are left to ``by_content``)."""
-    rows, items, scores = _top_per_row(similar, n)
+    category (items nobody bought yet are left to ``by_content``). Only positive weights
+    count as similar (EASE's negative ones say the opposite)."""
+    positive = similar.multiply(similar > 0).tocsr()
+    rows, items, scores = _top_per_row(positive, n)
     base = Ranked(rows, items, scores, rows, np.full(len(rows), NO_ITEM))
     counts = np.bincount(base.row, minlength=similar.shape[0])
     by_popularity = most_popular(popular)

@@ -4,7 +4,8 @@ Every model here is *item-based*: it learns ``W`` (items x items) and scores a c
 unbought item j as ``sum_i x_i W[i, j]`` over the items i they bought (``x_i`` 1, or less for an
 older purchase when time decay is on). The score is a sum of contributions of bought items, so
 "bought with X" (the largest contribution) is an honest reason whatever the model. Each row of
-``W`` keeps its ``k`` largest positive weights: what is stored and served is what was measured.
+``W`` keeps its ``k`` largest positive weights (EASE: largest in magnitude, see below): what is
+stored and served is what was measured.
 
 - ``cosine``: the first model, cosine between item columns.
 - ``knn``: item-kNN with similarity shrinkage (``co / (sqrt(n_i n_j) + shrink)``, so that pairs
@@ -12,7 +13,10 @@ older purchase when time decay is on). The score is a sum of contributions of bo
   ``n_j ** damping``, so that bestsellers stop crowding every list).
 - ``ease``: EASE (Steck 2019), a closed-form linear item-item model: ``P = (G + lambda I)^-1``,
   ``B = -P / diag(P)`` with a zero diagonal. One dense solve, so it runs over the
-  ``max_items`` most bought items only (the others get no EASE score).
+  ``EASE_MAX_ITEMS`` most bought items only (the others get no EASE score). Its negative
+  weights are kept (each row keeps its ``k`` largest in magnitude): an item bought with X
+  counts against another that X's buyers avoid (ml-100k random split, l2 200: 0.433 NDCG@10
+  against 0.409 with its 200 largest positive weights alone).
 - ``rp3beta``: RP3beta (Paudel et al. 2017), three-step random walk item -> customer -> item
   with transition probabilities raised to ``alpha``, divided by the target's popularity to the
   ``beta``.
@@ -44,18 +48,21 @@ class Gram:
         return cls(matrix, co, np.asarray(matrix.sum(axis=0)).ravel().astype(np.float64))
 
 
-def top_k(weights: sparse.spmatrix, k: int) -> sparse.csr_matrix:
-    """Each row cut to its ``k`` largest positive entries (argpartition per row)."""
+def top_k(weights: sparse.spmatrix, k: int, signed: bool = False) -> sparse.csr_matrix:
+    """Each row cut to its ``k`` largest positive entries (argpartition per row); ``signed``
+    keeps the ``k`` largest in magnitude instead, negative ones included."""
     w = sparse.csr_matrix(weights, dtype=np.float64)
     w.setdiag(0.0)
-    w.data[w.data < 0] = 0.0
+    if not signed:
+        w.data[w.data < 0] = 0.0
     w.eliminate_zeros()
     w.sort_indices()
     lengths = np.diff(w.indptr)
     keep = np.ones(w.nnz, dtype=bool)
+    size = np.abs(w.data) if signed else w.data
     for row in np.flatnonzero(lengths > k):
         start, end = w.indptr[row], w.indptr[row + 1]
-        drop = np.argpartition(-w.data[start:end], k)[k:]
+        drop = np.argpartition(-size[start:end], k)[k:]
         keep[start + drop] = False
     rows = np.repeat(np.arange(w.shape[0]), lengths)[keep]
     return sparse.csr_matrix((w.data[keep], (rows, w.indices[keep])), shape=w.shape)
@@ -94,7 +101,7 @@ def knn(gram: Gram, k: int = 100, shrink: float = 10.0, damping: float = 0.0) ->
     return top_k(similarity, k)
 
 
-def ease(gram: Gram, k: int = 200, l2: float = 200.0) -> sparse.csr_matrix:
+def ease(gram: Gram, k: int = 500, l2: float = 200.0) -> sparse.csr_matrix:
     n = gram.co.shape[0]
     chosen = np.sort(np.argsort(-gram.counts, kind="stable")[: min(EASE_MAX_ITEMS, n)])
     chosen = chosen[gram.counts[chosen] > 0]
@@ -106,7 +113,7 @@ def ease(gram: Gram, k: int = 200, l2: float = 200.0) -> sparse.csr_matrix:
     local = sparse.csr_matrix(b)
     out = local.tocoo()
     full = sparse.csr_matrix((out.data, (chosen[out.row], chosen[out.col])), shape=(n, n))
-    return top_k(full, k)
+    return top_k(full, k, signed=True)
 
 
 def rp3beta(gram: Gram, k: int = 100, alpha: float = 1.0, beta: float = 0.5) -> sparse.csr_matrix:
@@ -139,8 +146,10 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
         for shrink in (10.0, 100.0)
         for damping in (0.0, 0.3)
     ],
-    "ease": [{"l2": l2} for l2 in (50.0, 200.0, 800.0)],
-    "rp3beta": [{"alpha": alpha, "beta": beta} for alpha in (0.6, 1.0) for beta in (0.2, 0.4, 0.6)],
+    "ease": [{"l2": l2} for l2 in (200.0, 50.0, 100.0, 400.0, 800.0, 1600.0)],
+    "rp3beta": [
+        {"alpha": alpha, "beta": beta} for alpha in (0.6, 0.8, 1.0) for beta in (0.2, 0.4, 0.6, 0.8)
+    ],
 }
 
 

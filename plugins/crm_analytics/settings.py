@@ -24,12 +24,20 @@ class AnalyticsSettings(BaseModel):
         description="Recommendation model: auto (chosen by the holdout) or one by name.",
     )
     holdout_fraction: float = Field(
-        0.1, gt=0, lt=0.5, description="Latest share of purchases held out to choose the model."
+        0.2,
+        gt=0,
+        lt=0.5,
+        description="Share held out to choose the model (of each customer's products, or of "
+        "the lines for the time split).",
     )
     holdout_split: str = Field(
-        "time",
-        pattern="^(customer|time)$",
-        description="customer: each customer's latest purchases held out; time: one cut in time.",
+        "random",
+        pattern="^(random|customer|time)$",
+        description="random: a random share of each customer's products held out; customer: "
+        "each customer's latest products; time: one cut in time.",
+    )
+    holdout_folds: int = Field(
+        2, ge=1, le=10, description="Random holdouts drawn (split random), figures pooled."
     )
     half_life_days: float | None = Field(
         180.0, gt=0, description="Time decay tried on the holdout (none: never decay)."

@@ -373,7 +373,8 @@ def fit_recommendations(data: Dataset, config: Config, trained: Trained) -> None
         half_life_days=s.half_life_days,
         neighbours=s.neighbours,
         only=None if s.recommender == "auto" else s.recommender,
-        per_customer=s.holdout_split == "customer",
+        split=s.holdout_split,
+        folds=s.holdout_folds,
         seed=s.seed,
     )
     bought = selection.matrix(
