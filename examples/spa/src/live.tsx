@@ -1,5 +1,5 @@
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
-import { type Client as SocketClient, createClient } from "graphql-ws";
+import type { Client as SocketClient } from "graphql-ws";
 import { createContext, useContext, useEffect, useRef, useState } from "react";
 import { stringifyDocument } from "urql";
 import { useCan } from "./permissions";
@@ -24,31 +24,37 @@ export type LiveStatus = "off" | "connecting" | "live" | "reconnecting";
  * a dropped subscription is started again by {@link useEvents} *after its last cursor*, which a
  * retry resending the first subscribe message could not do. */
 export class Socket {
-  readonly client: SocketClient;
   open = false;
+  private client: Promise<SocketClient> | null = null;
   private waiting = new Set<() => void>();
 
-  constructor(key: string) {
-    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-    this.client = createClient({
-      url: `${scheme}://${window.location.host}/graphql`,
-      connectionParams: { Authorization: `Bearer ${key}` },
-      lazy: true,
-      lazyCloseTimeout: 1000,
-      retryAttempts: 0,
-      keepAlive: 10_000,
-      on: {
-        connected: () => {
-          this.open = true;
-          const waiting = [...this.waiting];
-          this.waiting.clear();
-          for (const call of waiting) call();
+  constructor(private readonly key: string) {}
+
+  /** The graphql-ws client, loaded (its own chunk) when a screen first subscribes. */
+  connect(): Promise<SocketClient> {
+    this.client ??= import("graphql-ws").then(({ createClient }) => {
+      const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+      return createClient({
+        url: `${scheme}://${window.location.host}/graphql`,
+        connectionParams: { Authorization: `Bearer ${this.key}` },
+        lazy: true,
+        lazyCloseTimeout: 1000,
+        retryAttempts: 0,
+        keepAlive: 10_000,
+        on: {
+          connected: () => {
+            this.open = true;
+            const waiting = [...this.waiting];
+            this.waiting.clear();
+            for (const call of waiting) call();
+          },
+          closed: () => {
+            this.open = false;
+          },
         },
-        closed: () => {
-          this.open = false;
-        },
-      },
+      });
     });
+    return this.client;
   }
 
   /** Calls `call` once the socket is acknowledged (now if it is); returns a cancel. */
@@ -62,7 +68,7 @@ export class Socket {
   }
 
   dispose(): void {
-    void this.client.dispose();
+    void this.client?.then((client) => client.dispose());
   }
 }
 
@@ -102,24 +108,27 @@ export function useEvents<V extends { after?: string | null }>(
     let cancelOpen: () => void = () => {};
     let timer: number | undefined;
     const start = () => {
-      unsubscribe = socket.client.subscribe<Record<string, LiveEvent>>(
-        { query, variables: { ...JSON.parse(key), after: cursor.current } },
-        {
-          next: (message) => {
-            const event = message.data ? Object.values(message.data)[0] : null;
-            if (!event || stopped) return;
-            cursor.current = event.cursor;
-            handler.current(event);
-          },
-          error: () => retry(),
-          complete: () => retry(),
-        },
-      );
-      cancelOpen = socket.whenOpen(() => {
+      void socket.connect().then((client) => {
         if (stopped) return;
-        if (failures > 0) setResumes((n) => n + 1);
-        failures = 0;
-        setStatus("live");
+        unsubscribe = client.subscribe<Record<string, LiveEvent>>(
+          { query, variables: { ...JSON.parse(key), after: cursor.current } },
+          {
+            next: (message) => {
+              const event = message.data ? Object.values(message.data)[0] : null;
+              if (!event || stopped) return;
+              cursor.current = event.cursor;
+              handler.current(event);
+            },
+            error: () => retry(),
+            complete: () => retry(),
+          },
+        );
+        cancelOpen = socket.whenOpen(() => {
+          if (stopped) return;
+          if (failures > 0) setResumes((n) => n + 1);
+          failures = 0;
+          setStatus("live");
+        });
       });
     };
     const retry = () => {
