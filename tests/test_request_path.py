@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+import asyncpg
 import httpx
 import orjson
 
@@ -184,3 +185,38 @@ async def test_responses_are_whole_on_kept_alive_pipelined_and_closing_connectio
         assert status == "HTTP/1.1 200 OK" and orjson.loads(answer)["status"] == "ok"
     assert answers[2][0] == "HTTP/1.1 200 OK" and answers[2][2] == b""
     assert closing[1]["connection"] == "close"
+
+
+async def test_a_connection_the_database_dropped_fails_one_request_and_is_replaced(
+    settings: Settings,
+) -> None:
+    """The credential is checked on the driver connection, past SQLAlchemy: a pooled
+    connection the server has dropped (a restart, an administrator) still fails one request
+    only, and is replaced with every connection as old as it, as SQLAlchemy does."""
+    async with app_client(settings, plugins=[]) as client:
+        headers = bearer(await _key(client, "reader"))
+
+        async def status() -> int | str:
+            try:
+                response = await client.http.post(
+                    "/graphql", json={"query": SMALL_PAGE}, headers=headers
+                )
+            except Exception as exc:  # the in-process transport raises the app's error
+                return type(exc).__name__
+            return response.status_code
+
+        assert [await status() for _ in range(3)] == [200, 200, 200]
+        if "postgresql" in settings.database_url:
+            admin = await asyncpg.connect(
+                settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+            )
+            try:
+                dropped = await admin.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            finally:
+                await admin.close()
+            assert dropped >= 1
+        after = [await status() for _ in range(4)]
+    assert after[1:] == [200, 200, 200], after

@@ -253,11 +253,33 @@ class RequestConnection:
                 compiled.describe([a.type.oid for a in prepared.get_attributes()])
             else:
                 compiled.describe([None] * len(compiled.columns))
-        if postgresql:
-            records = await driver.fetch(compiled.text, *arguments)
-        else:
-            records = await driver.execute_fetchall(compiled.text, arguments)
+        try:
+            if postgresql:
+                records = await driver.fetch(compiled.text, *arguments)
+            else:
+                records = await driver.execute_fetchall(compiled.text, arguments)
+        except BaseException as exc:
+            await self._failed(connection, driver, exc)
+            raise
         return list(map(compiled.make, records))  # type: ignore[arg-type]
+
+    async def _failed(self, connection: AsyncConnection, driver: Any, exc: BaseException) -> None:
+        """What SQLAlchemy does when a statement fails, for a statement run on the driver: a
+        connection lost (the server restarted or dropped it) is thrown away, and so is every
+        pooled connection as old as it (each is replaced at its next checkout instead of
+        failing a request of its own); so is one interrupted mid-statement (a cancelled
+        task), whose state is unknown. An ordinary SQL error leaves the connection usable."""
+        self._driver = None
+        is_closed = getattr(driver, "is_closed", None)
+        lost = is_closed is not None and is_closed()
+        if not lost and isinstance(exc, Exception):
+            return
+        sync = connection.sync_connection
+        if sync is None or sync.invalidated or sync.closed:
+            return
+        if lost:
+            sync.engine.pool._invalidate(sync.connection, exc, _checkin=False)
+        await asyncio.shield(connection.invalidate(exc))
 
     async def _driver_connection(self, connection: AsyncConnection) -> Any:
         """The driver's connection; on SQLite the request's read transaction is begun first
