@@ -4,8 +4,8 @@ The holdout (``holdout``): by default (``random``) a random ``holdout_fraction``
 customer's distinct products (at least one, customers with two or more), drawn ``folds`` times
 with different seeds; or each customer's latest products (``customer``); or one cut in time,
 the latest ``holdout_fraction`` of all lines (``time``). Every candidate (each model of
-``recommenders.py`` over its parameter grid, with and without time decay) is fitted on the
-rest and scored on the customers who then bought something new to them: NDCG@10 and recall@20
+``recommenders.py`` over its parameter grid, then with time decay at each model's best
+parameters) is fitted on the rest and scored on the customers who then bought something new to them: NDCG@10 and recall@20
 against what was held out, and coverage (the share of the catalogue appearing in some top 10),
 pooled over the folds. The best NDCG@10 wins, except that a decayed candidate is eligible only
 where it beats the same model without decay by more than the noise (two standard errors of the
@@ -209,13 +209,13 @@ def holdout(lines: Lines, fraction: float, split: str = "random", seed: int = 0)
     return ~test[pair_of.ravel()]
 
 
-def _configurations(neighbours: int, half_life: float | None):
-    for name, grid in recommenders.GRIDS.items():
-        for params in grid:
-            if name == "cosine":
-                params = {"k": neighbours}
-            for decay in (None, half_life) if half_life else (None,):
-                yield name, params, decay
+def _grid(neighbours: int, only: str | None) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, {"k": neighbours} if name == "cosine" else params)
+        for name, grid in recommenders.GRIDS.items()
+        if only is None or name == only
+        for params in grid
+    ]
 
 
 def _pooled(folds: list[Figures]) -> Figures:
@@ -264,48 +264,56 @@ def choose(
     """
     clock = time.perf_counter()
     seconds: dict[str, float] = {}
-    measured: dict[tuple[str, str], list[Figures]] = {}
-    settings: dict[tuple[str, str], tuple[str, dict[str, Any], float | None]] = {}
+    rounds = folds if split == "random" else 1
     popularity_folds: list[Figures] = []
-    for fold in range(folds if split == "random" else 1):
-        before = holdout(lines, holdout_fraction, split, seed + fold)
-        if not (before.any() and (~before).any()):
-            break
-        cut = float(lines.time[before].max())
-        grams: dict[float | None, tuple[recommend.Purchases, recommenders.Gram]] = {}
-        pairs: tuple[np.ndarray, np.ndarray] | None = None
-        for name, params, decay in _configurations(neighbours, half_life_days):
-            if only is not None and name != only:
-                continue
-            if decay not in grams:
-                bought = matrix(lines.where(before), items, cut, decay)
-                grams[decay] = (bought, recommenders.Gram.of(bought.matrix))
-            bought, gram = grams[decay]
-            if pairs is None:
-                pairs = sample(truth(bought, lines.where(~before)), seed)
-                if not len(pairs[0]):
-                    break
-                popularity_folds.append(evaluate(bought, None, pairs, category))
-            started = time.perf_counter()
-            weights = recommenders.fit(name, gram, params)
-            key = label(name, decay)
-            config = (key, repr(sorted(params.items())))
-            measured.setdefault(config, []).append(evaluate(bought, weights, pairs, category))
-            settings[config] = (name, params, decay)
-            seconds[f"holdout {key}"] = seconds.get(f"holdout {key}", 0.0) + (
-                time.perf_counter() - started
-            )
-        if pairs is None or not len(pairs[0]):
-            break
+
+    def measure(configurations) -> dict[str, tuple[Figures, dict[str, Any], float | None]]:
+        """Each model's best configuration, its figures pooled over the folds."""
+        measured: dict[tuple[str, str], list[Figures]] = {}
+        settings: dict[tuple[str, str], tuple[dict[str, Any], float | None]] = {}
+        record_popularity = not popularity_folds
+        for fold in range(rounds):
+            before = holdout(lines, holdout_fraction, split, seed + fold)
+            if not (before.any() and (~before).any()):
+                return {}
+            cut = float(lines.time[before].max())
+            grams: dict[float | None, tuple[recommend.Purchases, recommenders.Gram]] = {}
+            pairs: tuple[np.ndarray, np.ndarray] | None = None
+            for name, params, decay in configurations:
+                if decay not in grams:
+                    bought = matrix(lines.where(before), items, cut, decay)
+                    grams[decay] = (bought, recommenders.Gram.of(bought.matrix))
+                bought, gram = grams[decay]
+                if pairs is None:
+                    pairs = sample(truth(bought, lines.where(~before)), seed)
+                    if not len(pairs[0]):
+                        return {}
+                    if record_popularity:
+                        popularity_folds.append(evaluate(bought, None, pairs, category))
+                started = time.perf_counter()
+                weights = recommenders.fit(name, gram, params)
+                key = label(name, decay)
+                config = (key, repr(sorted(params.items())))
+                measured.setdefault(config, []).append(evaluate(bought, weights, pairs, category))
+                settings[config] = (params, decay)
+                seconds[f"holdout {key}"] = seconds.get(f"holdout {key}", 0.0) + (
+                    time.perf_counter() - started
+                )
+        best: dict[str, tuple[Figures, dict[str, Any], float | None]] = {}
+        for config, folds_measured in measured.items():
+            figures = _pooled(folds_measured)
+            if config[0] not in best or figures.ndcg > best[config[0]][0].ndcg:
+                best[config[0]] = (figures, *settings[config])
+        return best
+
+    # Every model over its grid without decay; then with decay, each model's best parameters
+    # only (decay is kept only where it beats them by more than the noise).
+    best = measure([(name, params, None) for name, params in _grid(neighbours, only)])
+    if best and half_life_days:
+        best |= measure(
+            [(key, params, half_life_days) for key, (_f, params, _d) in list(best.items())]
+        )
     seconds["holdout"] = time.perf_counter() - clock
-    best: dict[str, tuple[Figures, dict[str, Any], float | None]] = {}
-    for config, folds_measured in measured.items():
-        if len(folds_measured) != len(popularity_folds):
-            continue
-        figures = _pooled(folds_measured)
-        key = config[0]
-        if key not in best or figures.ndcg > best[key][0].ndcg:
-            best[key] = (figures, settings[config][1], settings[config][2])
     eligible = [
         key
         for key in best
