@@ -495,9 +495,9 @@ def readme_queries() -> list[str]:
 
 
 async def test_the_readme_and_benchmark_queries_are_served_compiled(settings: Settings) -> None:
-    """With every installed plugin. A query from a plugin's own Query field (a classic
-    resolver, e.g. the sales plugin's ``deals``) is answered by strawberry: the field contract
-    has no root lists yet."""
+    """With every installed plugin. Every query starting from fields a plan starts from (lists
+    declared with ``list_field`` or ``rows_field``, the core's and plugins', lookups by ID) is
+    served compiled; a plugin's Query field that is a classic resolver is strawberry's."""
     queries = [*readme_queries(), BENCH_QUERY, SMALL_PAGE]
     assert len(queries) >= 4
     installed = [entry.load() for entry in entry_points(group="crm_graph.plugins")]

@@ -3,12 +3,14 @@ for every role (the differential test of the plugin's fields), SQLite and Postgr
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import crm_sales
 from crm_graph.demo import seed_demo
 from crm_graph.settings import Settings
-from crm_graph.testing import app_client
+from crm_graph.testing import app_client, count_statements
+from tests.helpers import beyond_authentication
 from tests.sales_support import create_deal, move_deal, new_customer, stages
 from tests.test_compiled_reads import COMPILED, FALLBACK, ROLES, same_answer
 
@@ -131,7 +133,106 @@ async def test_the_deals_list_answers_alike_compiled_and_not(settings: Settings)
                     "sales",
                 )
                 assert [e["node"]["name"] for e in body["data"]["deals"]["edges"]] == names
+            # The statements are as many for one deal as for five (one per level and batch).
+            counts = []
+            for first in (1, 5):
+                with count_statements(compiled.app) as statements:
+                    response = await compiled.http.post(
+                        "/graphql",
+                        json={"query": DEALS, "variables": {"first": first}},
+                        headers=compiled.headers,
+                    )
+                assert response.headers["server-timing"] == COMPILED
+                counts.append(len(beyond_authentication(statements)))
+            assert counts[0] == counts[1], counts
             # A bad argument is strawberry's to answer, the same way.
             for variables in ({"first": 1, "after": "nope"}, {"filter": {"search": "x" * 201}}):
                 body, served = await same_answer(compiled, fallback, DEALS, variables)
                 assert body["errors"] and served == FALLBACK
+
+
+LISTS = """query ($first: Int, $after: String, $lead: LeadFilter, $task: SalesTaskFilter,
+                 $company: CompanyFilter) {
+  leads(first: $first, after: $after, filter: $lead) { totalCount
+    pageInfo { hasNextPage endCursor }
+    nodes { __typename id name company email phone source status disqualifiedReason score
+      scoreFactors { feature effect } attributes convertedAt createdAt version owner { userId }
+      convertedCustomer { name } convertedDeal { name amount { amount } } } }
+  companies(first: $first, filter: $company, orderBy: {field: NAME, direction: DESC}) {
+    totalCount edges { cursor node { id name domain industry size attributes owner { userId }
+      contacts { name email } deals { name status } } } }
+  salesTasks(first: $first, filter: $task) { totalCount
+    nodes { id title notes dueAt status overdue doneAt owner { userId }
+      lead { name email } deal { name stage { name } } customer { name } } } }"""
+
+
+async def test_leads_companies_and_tasks_lists_answer_alike_compiled_and_not(
+    settings: Settings,
+) -> None:
+    """``leads`` (personal data masked without pii:read), ``companies`` and ``salesTasks``
+    (the overdue and due-soon filters read the request's time) are list fields: served
+    compiled, as strawberry answers them, for every role and two reps."""
+    async with app_client(settings, plugins=[crm_sales]) as compiled:
+        sam, kim = compiled.acting_as("sales", "sam"), compiled.acting_as("sales", "kim")
+        ada = await new_customer(compiled, "Ada", email="ada@acme.example")
+        bob = await new_customer(sam, "Bob")
+        lead = "mutation ($input: CreateLeadInput!) { createLead(input: $input) { lead { id } errors { code } } }"
+        for client, name, extra in (
+            (compiled, "Lee", {"email": "lee@x.example", "source": "WEB"}),
+            (sam, "Sue", {"company": "Sue Inc", "phone": "+14155550123", "attributes": {"a": 1}}),
+            (kim, "Kat", {"source": "REFERRAL"}),
+        ):
+            made = await client.data(lead, {"input": {"name": name, **extra}})
+            assert made["createLead"]["errors"] == [], made
+        company = await compiled.data(
+            'mutation { createCompany(input: {name: "Acme", domain: "acme.example", size: 9, '
+            'industry: "Tools"}) { company { id } } }'
+        )
+        await sam.data('mutation { createCompany(input: {name: "Bobco"}) { company { id } } }')
+        await compiled.data(
+            "mutation ($c: ID!, $u: ID!) { linkCompanyContact(input: {companyId: $c, "
+            "customerId: $u}) { errors { code } } }",
+            {"c": company["createCompany"]["company"]["id"], "u": ada},
+        )
+        deal = (await create_deal(compiled, name="A1", customerId=ada, amount="10"))["deal"]
+        task = """mutation ($input: CreateSalesTaskInput!) { createSalesTask(input: $input) {
+          task { id } errors { code } } }"""
+        now = datetime.now(UTC)
+        for client, title, hours, about in (
+            (compiled, "Late", -2, {"dealId": deal["id"]}),
+            (compiled, "Soon", 3, {"customerId": ada}),
+            (sam, "Later", 48, {"customerId": bob, "notes": "call Bob"}),
+            (kim, "Kim's", 1, {}),
+        ):
+            due = (now + timedelta(hours=hours)).isoformat()
+            made = await client.data(task, {"input": {"title": title, "dueAt": due, **about}})
+            assert made["createSalesTask"]["errors"] == [], made
+
+        plain = settings.model_copy(update={"compiled_reads": False})
+        async with app_client(plain, plugins=[crm_sales], migrate=False) as fallback:
+            body, served = await same_answer(compiled, fallback, LISTS, {"first": 2})
+            assert served == COMPILED
+            assert body["data"]["leads"]["totalCount"] == 3
+            after = body["data"]["leads"]["pageInfo"]["endCursor"]
+            cases: list[dict[str, Any]] = [
+                {"first": 10},
+                {"first": 2, "after": after},
+                {"first": 10, "task": {"overdue": True}, "lead": {"sources": ["WEB", "OTHER"]}},
+                {"first": 10, "task": {"dueWithinHours": 4}, "company": {"search": "acme"}},
+                {"first": 10, "task": {"overdue": False, "statuses": ["OPEN"]}},
+                {"first": 10, "lead": {"search": "su"}, "company": {"industry": "Tools"}},
+            ]
+            for variables in cases:
+                for role in ROLES:
+                    for user in ("sam", "kim", "test-admin"):
+                        _, served = await same_answer(
+                            compiled.acting_as(role, user),
+                            fallback.acting_as(role, user),
+                            LISTS,
+                            variables,
+                            role,
+                        )
+                        if role in ("admin", "sales") and "search" not in variables.get("lead", {}):
+                            assert served == COMPILED, (role, user, variables)
+            soon = await compiled.data(LISTS, {"first": 10, "task": {"dueWithinHours": 4}})
+            assert sorted(t["title"] for t in soon["salesTasks"]["nodes"]) == ["Kim's", "Soon"]

@@ -27,6 +27,7 @@ from crm_graph.plugin import (
     perform,
     query_error,
     requires,
+    rows_field,
     table_field,
 )
 from crm_marketing import campaigns, hygiene, ids, stats
@@ -383,12 +384,13 @@ async def _save(info: Info, campaign_id: str | None, input: Any) -> EmailCampaig
 
 @strawberry.type
 class CampaignQueries:
-    @strawberry.field(
-        description="E-mail campaigns, newest first.", metadata=requires(CAMPAIGNS_READ)
+    email_campaigns: list[EmailCampaignType] = rows_field(
+        MarketingCampaign,
+        campaigns.every,
+        ("-id",),
+        permission=CAMPAIGNS_READ,
+        description="E-mail campaigns, newest first.",
     )
-    async def email_campaigns(self, info: Info) -> list[EmailCampaignType]:
-        async with info.context.app.read() as session:
-            return await campaigns.every(session)  # type: ignore[return-value]
 
     @strawberry.field(description="One e-mail campaign.", metadata=requires(CAMPAIGNS_READ))
     async def email_campaign(self, info: Info, id: strawberry.ID) -> EmailCampaignType | None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import (
@@ -93,11 +94,9 @@ async def get(session: AsyncSession, campaign_id: int, *at: str) -> MarketingCam
     return campaign
 
 
-async def every(session: AsyncSession) -> list[MarketingCampaign]:
-    """Every campaign, newest first."""
-    return list(
-        await session.scalars(select(MarketingCampaign).order_by(MarketingCampaign.id.desc()))
-    )
+def every(_principal: Any, _filter: None) -> Select[Any]:
+    """Every campaign (the ``emailCampaigns`` list shows the newest first)."""
+    return select(MarketingCampaign)
 
 
 async def sends(

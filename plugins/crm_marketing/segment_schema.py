@@ -22,6 +22,7 @@ from crm_graph.plugin import (
     perform,
     query_error,
     requires,
+    rows_field,
 )
 from crm_marketing import ids, segments
 from crm_marketing.settings import SEGMENTS_READ, SEGMENTS_WRITE
@@ -207,12 +208,13 @@ def _pk(value: str, *path: str) -> int:
 
 @strawberry.type
 class SegmentQueries:
-    @strawberry.field(
-        description="Audience segments and static lists, by name.", metadata=requires(SEGMENTS_READ)
+    audience_segments: list[AudienceSegmentType] = rows_field(
+        MarketingSegment,
+        segments.every,
+        ("name",),
+        permission=SEGMENTS_READ,
+        description="Audience segments and static lists, by name.",
     )
-    async def audience_segments(self, info: Info) -> list[AudienceSegmentType]:
-        async with info.context.app.read() as session:
-            return await segments.every(session)  # type: ignore[return-value]
 
     @strawberry.field(description="One audience segment.", metadata=requires(SEGMENTS_READ))
     async def audience_segment(self, info: Info, id: strawberry.ID) -> AudienceSegmentType | None:

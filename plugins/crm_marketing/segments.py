@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import Select, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import (
@@ -123,9 +123,9 @@ async def create(
     return segment
 
 
-async def every(session: AsyncSession) -> list[MarketingSegment]:
-    """Every segment and static list, by name."""
-    return list(await session.scalars(select(MarketingSegment).order_by(MarketingSegment.name)))
+def every(_principal: Any, _filter: None) -> Select[Any]:
+    """Every segment and static list (the ``audienceSegments`` list sorts them by name)."""
+    return select(MarketingSegment)
 
 
 async def get(session: AsyncSession, segment_id: int, *at: str) -> MarketingSegment:

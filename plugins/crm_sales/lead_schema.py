@@ -24,11 +24,10 @@ from crm_graph.plugin import (
     fail,
     id_arg,
     input_id,
-    list_connection,
+    list_field,
     perform,
     query_error,
     requires,
-    utcnow,
 )
 from crm_sales import assignment, companies, forms, leads, scoring, tasks
 from crm_sales.config import (
@@ -50,7 +49,7 @@ from crm_sales.lead_views import (
     SalesWebFormType,
     TaskStatus,
 )
-from crm_sales.scopes import Sight, sight
+from crm_sales.scopes import EVERYTHING, Sight, sight
 from crm_sales.tables import (
     SalesAssignmentRule,
     SalesCompany,
@@ -72,13 +71,13 @@ def _region(info: Info) -> str:
     return info.context.app.settings.default_phone_region
 
 
-def _search(info: Info, text: str | None) -> str | None:
+def _search(principal: Any, text: str | None) -> str | None:
     """A search over personal data: only for callers who may read it."""
     if not text:
         return None
     if len(text) > MAX_SEARCH:
         raise query_error("INVALID_ARGUMENT", f"at most {MAX_SEARCH} characters", "filter.search")
-    if not info.context.principal.has("pii:read"):
+    if not principal.has("pii:read"):
         raise query_error("FORBIDDEN", "searching personal data needs pii:read", "filter.search")
     return text
 
@@ -115,16 +114,17 @@ class LeadFilter:
     )
 
 
-def lead_statement(info: Info, filter: LeadFilter | None) -> Any:
+def lead_statement(principal: Any, filter: LeadFilter | None) -> Any:
+    """The leads a filter selects (the list adds the caller's scope)."""
     f = filter or LeadFilter()
     return leads.lead_select(
-        _sight(info, LEADS_READ),
+        EVERYTHING,
         statuses=_enum_values(f.statuses),
         sources=_enum_values(f.sources),
         owner_ids=f.owner_ids,
         created_after=f.created_after,
         created_before=f.created_before,
-        search=_search(info, f.search),
+        search=_search(principal, f.search),
     )
 
 
@@ -259,29 +259,15 @@ LEAD_FIELDS = ("name", "company", "email", "phone", "source", "owner_id", "attri
 
 @strawberry.type
 class LeadQueries:
-    @strawberry.field(
-        description="Leads within your scope, filtered and sorted.", metadata=requires(LEADS_READ)
+    leads: Connection[LeadType] = list_field(
+        SalesLead,
+        lead_statement,
+        LeadFilter,
+        LeadOrderBy,
+        permission=LEADS_READ,
+        owner="owner_id",
+        description="Leads within your scope, filtered and sorted.",
     )
-    async def leads(
-        self,
-        info: Info,
-        filter: LeadFilter | None = None,
-        order_by: LeadOrderBy | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[LeadType]:
-        return await list_connection(
-            info,
-            lead_statement(info, filter),
-            SalesLead,
-            order_by or LeadOrderBy(),
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
 
     @strawberry.field(description="One lead within your scope.", metadata=requires(LEADS_READ))
     async def lead(self, info: Info, id: strawberry.ID) -> LeadType | None:
@@ -594,11 +580,12 @@ class CompanyOrderBy:
     direction: SortDirection = SortDirection.ASC
 
 
-def company_statement(info: Info, filter: CompanyFilter | None) -> Any:
+def company_statement(_principal: Any, filter: CompanyFilter | None) -> Any:
+    """The companies a filter selects (the list adds the caller's scope)."""
     f = filter or CompanyFilter()
     if f.search and len(f.search) > MAX_SEARCH:
         raise query_error("INVALID_ARGUMENT", f"at most {MAX_SEARCH} characters", "filter.search")
-    return companies.company_select(_sight(info, DEALS_READ), f.owner_ids, f.industry, f.search)
+    return companies.company_select(EVERYTHING, f.owner_ids, f.industry, f.search)
 
 
 @strawberry.input
@@ -647,27 +634,15 @@ COMPANY_FIELDS = ("name", "domain", "industry", "size", "owner_id", "attributes"
 
 @strawberry.type
 class CompanyQueries:
-    @strawberry.field(description="Companies within your scope.", metadata=requires(DEALS_READ))
-    async def companies(
-        self,
-        info: Info,
-        filter: CompanyFilter | None = None,
-        order_by: CompanyOrderBy | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[CompanyType]:
-        return await list_connection(
-            info,
-            company_statement(info, filter),
-            SalesCompany,
-            order_by or CompanyOrderBy(),
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
+    companies: Connection[CompanyType] = list_field(
+        SalesCompany,
+        company_statement,
+        CompanyFilter,
+        CompanyOrderBy,
+        permission=DEALS_READ,
+        owner="owner_id",
+        description="Companies within your scope.",
+    )
 
     @strawberry.field(description="One company within your scope.", metadata=requires(DEALS_READ))
     async def company(self, info: Info, id: strawberry.ID) -> CompanyType | None:
@@ -770,7 +745,8 @@ class SalesTaskOrderBy:
     direction: SortDirection = SortDirection.ASC
 
 
-def task_statement(info: Info, filter: SalesTaskFilter | None) -> Any:
+def task_statement(_principal: Any, filter: SalesTaskFilter | None) -> Any:
+    """The tasks a filter selects (the list adds the caller's scope)."""
     f = filter or SalesTaskFilter()
     due_within = None
     if f.due_within_hours is not None:
@@ -782,8 +758,7 @@ def task_statement(info: Info, filter: SalesTaskFilter | None) -> Any:
         return None if value is None else id_arg(value, type_name, argument)
 
     return tasks.task_select(
-        _sight(info, TASKS_READ),
-        utcnow(),
+        EVERYTHING,
         owner_ids=f.owner_ids,
         statuses=_enum_values(f.statuses),
         overdue=f.overdue,
@@ -823,30 +798,15 @@ class SalesTaskPayload:
 
 @strawberry.type
 class TaskQueries:
-    @strawberry.field(
+    sales_tasks: Connection[SalesTaskType] = list_field(
+        SalesTask,
+        task_statement,
+        SalesTaskFilter,
+        SalesTaskOrderBy,
+        permission=TASKS_READ,
+        owner="owner_id",
         description="Tasks within your scope: overdue and due-soon lists through the filter.",
-        metadata=requires(TASKS_READ),
     )
-    async def sales_tasks(
-        self,
-        info: Info,
-        filter: SalesTaskFilter | None = None,
-        order_by: SalesTaskOrderBy | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[SalesTaskType]:
-        return await list_connection(
-            info,
-            task_statement(info, filter),
-            SalesTask,
-            order_by or SalesTaskOrderBy(),
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
 
 
 def _task_sights(info: Info) -> dict[str, Sight]:

@@ -130,13 +130,13 @@ class DealFilter:
     search: str | None = strawberry.field(default=None, description="Part of the deal's name.")
 
 
-def deal_statement(filter: DealFilter | None, seen: Sight) -> Any:
-    """The deals a filter selects, within the caller's scope (``seen``)."""
+def deal_statement(_principal: Any, filter: DealFilter | None) -> Any:
+    """The deals a filter selects (the list adds the caller's scope)."""
     f = filter or DealFilter()
     if f.search and len(f.search) > 200:
         raise query_error("INVALID_ARGUMENT", "at most 200 characters", "filter.search")
     return rules.deal_select(
-        seen,
+        EVERYTHING,
         pipeline_id=_arg(f.pipeline_id, "SalesPipeline", "filter.pipelineId"),
         stage_ids=None
         if f.stage_ids is None
@@ -183,7 +183,7 @@ class DealQueries:
     )
     deals: Connection[DealType] = list_field(
         SalesDeal,
-        lambda _principal, filter: deal_statement(filter, EVERYTHING),
+        deal_statement,
         DealFilter,
         DealOrderBy,
         permission=DEALS_READ,

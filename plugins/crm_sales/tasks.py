@@ -17,6 +17,7 @@ from crm_graph.plugin import (
     check_version,
     clean_text,
     emit,
+    request_time,
     to_global_id,
     utcnow,
 )
@@ -210,7 +211,6 @@ async def emit_due(session: AsyncSession, now: datetime) -> int:
 
 def task_select(
     sight: Sight,
-    now: datetime,
     *,
     owner_ids: list[str] | None = None,
     statuses: list[str] | None = None,
@@ -222,7 +222,9 @@ def task_select(
 ) -> Any:
     """The tasks the caller sees, narrowed by each criterion given: ``overdue`` (open and
     past due; ``False``: the others), ``due_within`` (open, due from ``now`` to then), or what
-    they are about."""
+    they are about. Now is the request's time (``request_time``: the statement may be kept
+    and run again later)."""
+    now = request_time(SalesTask.due_at)
     statement = select(SalesTask).where(sight.where(SalesTask.owner_id))
     if owner_ids is not None:
         statement = statement.where(SalesTask.owner_id.in_(owner_ids))
@@ -232,8 +234,9 @@ def task_select(
         late = (SalesTask.status == OPEN) & (SalesTask.due_at < now)
         statement = statement.where(late if overdue else ~late)
     if due_within is not None:
+        until = request_time(SalesTask.due_at, due_within)
         statement = statement.where(
-            SalesTask.status == OPEN, SalesTask.due_at >= now, SalesTask.due_at <= now + due_within
+            SalesTask.status == OPEN, SalesTask.due_at >= now, SalesTask.due_at <= until
         )
     for value, column in (
         (lead_id, SalesTask.lead_id),

@@ -5,12 +5,30 @@ A field is table-backed (``table_field`` over a ``Related`` row or ``RelatedRows
 data) or a batch field (``batch_field``: one function for all parents of a level); a batch
 function reads relations with ``load_related``. A list on Query is a ``list_field``: a
 connection over a table's rows, declared as the table, the statement its filter selects, its
-``orderBy`` input and the permission whose scope narrows the rows to their owners'.
+``orderBy`` input and the permission whose scope narrows the rows to their owners'; a statement
+comparing with the time of the request reads it as ``request_time(column)``. A short list of
+every row, without paging, is a ``rows_field``.
 """
 
 from __future__ import annotations
 
 from crm_graph.db.related import Related, RelatedRows
-from crm_graph.schema.plugin_fields import batch_field, list_field, load_related, table_field
+from crm_graph.schema.plugin_fields import (
+    batch_field,
+    list_field,
+    load_related,
+    request_time,
+    rows_field,
+    table_field,
+)
 
-__all__ = ["Related", "RelatedRows", "batch_field", "list_field", "load_related", "table_field"]
+__all__ = [
+    "Related",
+    "RelatedRows",
+    "batch_field",
+    "list_field",
+    "load_related",
+    "request_time",
+    "rows_field",
+    "table_field",
+]

@@ -27,10 +27,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import strawberry
-from sqlalchemy import Select, false
+from sqlalchemy import Select, bindparam, false
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.types import Info
 
@@ -38,6 +39,7 @@ from crm_graph.auth.declare import requires
 from crm_graph.auth.guard import principal_of
 from crm_graph.db.batch_writes import among_parameter, bindparam_value
 from crm_graph.db.engine import read_session
+from crm_graph.db.models import utcnow
 from crm_graph.db.paging import Ordering, PageArgs
 from crm_graph.db.related import RelatedRows, Relation, fetch
 from crm_graph.schema.dataloader import Loader
@@ -70,7 +72,8 @@ class BatchField:
 
 @dataclass(frozen=True)
 class ListField:
-    """A Query connection over ``model`` rows: ``select(principal, filter)`` is the statement
+    """A Query list of ``model`` rows (:func:`list_field`: a connection; :func:`rows_field`:
+    every row, a plain list): ``select(principal, filter)`` is the statement
     the ``filter`` argument selects (``select(model)`` with its conditions; a bad argument is a
     ``query_error``), ``order_by`` the input sorting it (a ``field`` enum whose values are
     ``model``'s column names and a ``direction``; its default instance is the default order).
@@ -81,12 +84,32 @@ class ListField:
 
     model: type
     select: Callable[[Any, Any], Select[Any]]
-    order_by: type
+    order_by: type | None
     permission: str
     owner: str | None = None
+    # Without ``order_by`` (:func:`rows_field`): every row, no paging, sorted by these columns.
+    sort: tuple[str, ...] = ()
+
+    @property
+    def paged(self) -> bool:
+        return self.order_by is not None
 
     def ordering(self, order_by: Any) -> Ordering:
-        return ordering(self.model, order_by or self.order_by())
+        if self.order_by is not None:
+            return ordering(self.model, order_by or self.order_by())
+        descending = {name.startswith("-") for name in self.sort} == {True}
+        names = [name.lstrip("-") for name in self.sort]
+        return Ordering(
+            name=f"{self.model.__tablename__}.{'.'.join(names)}",
+            columns=tuple(getattr(self.model, name) for name in names if name != "id"),
+            descending=descending,
+        )
+
+    def every(self, statement: Select[Any]) -> Select[Any]:
+        """``statement`` in the declared order (an unpaged list's)."""
+        order = self.ordering(None)
+        keys = order.keys(self.model)
+        return statement.order_by(*[key.desc() if order.descending else key.asc() for key in keys])
 
     def owned(self, principal: Any, dialect: str | None = None) -> Any:
         """The owner scope as a condition on the rows (None: every row). With ``dialect``,
@@ -252,6 +275,19 @@ def batch_field(
     return _field(resolve, declaration, description, metadata, name)
 
 
+def request_time(column: Any, after: timedelta = timedelta(0)) -> Any:
+    """The time of the request, ``after`` it (whole seconds), as a value compared with
+    ``column`` in a list's statement (``SalesTask.due_at < request_time(SalesTask.due_at)``):
+    a bind parameter valued when the statement runs, so a statement built once (the compiled
+    read path keeps them) still reads each request's time."""
+    seconds = int(after.total_seconds())
+    return bindparam(
+        f"crm_now_{seconds}",
+        type_=column.type,
+        callable_=lambda: utcnow() + timedelta(seconds=seconds),
+    )
+
+
 _PAGE_ARGUMENTS = (("first", int), ("after", str), ("last", int), ("before", str))
 
 
@@ -296,6 +332,42 @@ def list_field(
                 for argument, kind in _PAGE_ARGUMENTS
             ),
         ]
+    )
+    return strawberry.field(
+        resolver=resolve,
+        name=name,
+        description=description,
+        metadata={**requires(permission), CONTRACT: declaration},
+    )
+
+
+def rows_field(
+    model: type,
+    select: Callable[[Any, Any], Select[Any]],
+    sort: tuple[str, ...] = ("id",),
+    *,
+    permission: str,
+    owner: str | None = None,
+    description: str | None = None,
+    name: str | None = None,
+) -> Any:
+    """A Query field listing every ``model`` row ``select(principal, None)`` chooses, in
+    ``sort`` (column names, all ascending or all with a leading ``-``; ``id`` breaks ties), as
+    a plain list (the annotation, ``list[TheType]``): for short lists such as a plugin's
+    settings or segments. Scopes as :func:`list_field`."""
+    if len({item.startswith("-") for item in sort}) != 1:
+        raise ValueError("rows_field sorts every column in one direction")
+    declaration = ListField(model, select, None, permission, owner, sort)
+
+    async def resolve(info: Info) -> Any:  # typed by the annotation
+        statement = declaration.every(declaration.statement(principal_of(info), None))
+        async with info.context.app.read() as session:
+            rows = list(await session.scalars(statement))
+        info.context.loaders.prime(rows)
+        return rows
+
+    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info)]
     )
     return strawberry.field(
         resolver=resolve,

@@ -384,6 +384,12 @@ class PlanBuilder:
             ]
             predicate = and_(*scopes) if scopes else None
             relation = RootList(Columns(model), predicate, field, declared)
+            if not declared.paged:  # a plain list of the rows
+                node_type = get_named_type(field.definition.type)
+                shape = self.shape(node_type, field.nodes, relation.columns)
+                relation.shapes.append(shape)
+                rows = _rows_writer(shape, key)
+                return relation, lambda run: rows(run.found[id(relation)], run, ())
             write = self._connection(field, relation)
             return relation, lambda run: write(run.found[id(relation)], run, (key,))
         if name in bindings.LOOKUPS or name in ("node", "nodes"):
@@ -869,6 +875,18 @@ class PlanBuilder:
 
         return batch_value
 
+    def _masked_value(self, field: Any, graphql_type: Any) -> Writer:
+        """An attribute holding personal data, masked as a column is (see :meth:`_column`)."""
+        nullable = not is_non_null_type(graphql_type)
+        convert = self._masked(field, self._leaf_or_list(graphql_type))
+
+        def masked(value: Any, _run: Run, _path: Path) -> Any:
+            if value is None:
+                return None if nullable else _required(None)
+            return convert(value)
+
+        return masked
+
     def value(
         self, graphql_type: Any, nodes: list[FieldNode], level: Level | None = None
     ) -> Callable[[Any, Run, Path], Any]:
@@ -926,8 +944,8 @@ class PlanBuilder:
                 and (field.metadata or {}).get(PII_FIELD)
                 and not self.clear
             ):
-                raise Unsupported("personal data in a batch value")
-            if field is not None and field.base_resolver is None:
+                parts.append((key, field.python_name, self._masked_value(field, definition.type)))
+            elif field is not None and field.base_resolver is None:
                 parts.append((key, field.python_name, self.value(definition.type, field_nodes)))
             elif field is not None and _pure(field) is not None:
                 parts.append((key, None, self._computed(field, definition.type, field_nodes, key)))

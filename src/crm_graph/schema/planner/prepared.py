@@ -14,15 +14,19 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from crm_graph.schema.planner.cache import LRU
 
 # The bind parameter holding the keys of a level's parents (see batch_writes.among_parameter).
 PARENTS = "crm_parents"
+# The request's time, given per request; a statement reads it (or a time after it) through
+# plugin_fields.request_time's parameters.
+NOW = "crm_now"
 # Bind parameters valued per request, the rest being fixed when the statement is built:
-# the parents' keys and the caller's owners (auth.scope.owner_parameters).
-_GIVEN = (PARENTS, "crm_owners_")
+# the parents' keys, the caller's owners (auth.scope.owner_parameters) and the time.
+_GIVEN = (PARENTS, "crm_owners_", f"{NOW}_")
 
 _new_tuple = tuple.__new__
 
@@ -75,7 +79,9 @@ class Prepared:
         """The statement's parameters in order, with ``given`` values in their slots."""
         arguments = self.fixed.copy()
         for position, name, process in self.slots:
-            value = given[name]
+            value = given.get(name)
+            if value is None and name.startswith(NOW):  # crm_now_<seconds after it>
+                value = given[NOW] + timedelta(seconds=int(name[len(NOW) + 1 :]))
             arguments[position] = value if process is None else process(value)
         return arguments
 

@@ -166,15 +166,22 @@ class RootList(Relation):
             order = self.declared.ordering(kwargs.get("order_by"))
         except GraphQLError as exc:
             raise Fallback from exc
-        win = _window(run, self.field, kwargs, order, model)
         if self.predicate is not None:
             statement = statement.where(self.predicate)
+        if not self.declared.paged:  # every row
+            every = self.declared.every(statement.with_only_columns(*self.columns.expressions()))
+            return Prepared(every, run.sql), None, None, order
+        win = _window(run, self.field, kwargs, order, model)
         page = ordered(statement.with_only_columns(*self.columns.expressions()), model, order, win)
         counting = Prepared(count_select(statement), run.sql) if self.count else None
         return Prepared(page.limit(win.size + 1), run.sql), counting, win, order
 
     async def fetch(self, run: Run, _parents: Any) -> list[tuple[Shape, list[Any]]]:
         page, counting, win, order = self.statements(run, self.field.key(run), self._prepare)
+        if win is None:  # an unpaged list: its rows
+            rows = await run.rows(page)
+            run.found[id(self)] = Paged(rows, False, False, order)
+            return self.pairs(rows)
         rows, has_next, has_previous = bounds(await run.rows(page), win)
         paged = Paged(rows, has_next, has_previous, order)
         if counting is not None:

@@ -12,10 +12,12 @@ from graphql import GraphQLError
 from graphql.execution.values import get_variable_values
 
 from crm_graph.auth.scope import acting_as, owner_parameters
+from crm_graph.db.models import utcnow
 from crm_graph.db.storable import problem_of
 from crm_graph.schema.planner.build import Plan, PlanBuilder, roots
 from crm_graph.schema.planner.cache import LRU
 from crm_graph.schema.planner.document import Documents
+from crm_graph.schema.planner.prepared import NOW
 from crm_graph.schema.planner.run import Fallback, Run, Unsupported
 from crm_graph.schema.planner.subscription import EventPlan, plan_event
 
@@ -130,6 +132,7 @@ class Planner:
         with acting_as(principal):
             async with _connection(self.app.engine, lease) as conn:
                 params = owner_parameters(principal, conn.dialect.name)
+                params[NOW] = utcnow()
                 run = Run(conn, principal, variables, params)
                 run.maximum, run.app, run.request = self.maximum, self.app, http
                 try:
