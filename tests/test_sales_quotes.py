@@ -283,3 +283,23 @@ async def test_a_draft_quote_is_edited_line_by_line_and_a_sent_one_no_more(
         (3, "4.00"),
         (2, "7.50"),
     ]
+
+
+async def test_a_quote_shows_its_deal_only_to_who_may_read_deals(settings: Settings) -> None:
+    """A role granted quotes but not deals sees the quote and a FORBIDDEN on its deal."""
+    quoter = settings.model_copy(update={"roles": {"quoter": ["quotes:read", "customers:read"]}})
+    async with app_client(quoter, plugins=[crm_sales]) as sales:
+        ada = await new_customer(sales, "Ada")
+        widget = await _product(sales, "W-1", "10", "USD")
+        deal = await create_deal(sales, name="W", customerId=ada, amount="10", currency="USD")
+        lines = [{"productId": widget, "quantity": 1}]
+        made = await sales.data(QUOTE, {"input": {"dealId": deal["deal"]["id"], "lines": lines}})
+        quote = made["createQuote"]["quote"]["id"]
+        read = "query ($id: ID!) { quote(id: $id) { id deal { id } } }"
+        admin = await sales.data(read, {"id": quote})
+        assert admin["quote"]["deal"] == {"id": deal["deal"]["id"]}
+        seen = await sales.acting_as("quoter").execute(read, {"id": quote})
+    assert seen["data"]["quote"] == {"id": quote, "deal": None}
+    assert [(e["path"], e["extensions"]["permission"]) for e in seen["errors"]] == [
+        (["quote", "deal"], "deals:read")
+    ]

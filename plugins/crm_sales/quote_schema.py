@@ -33,7 +33,7 @@ from crm_graph.plugin import (
     to_global_id,
 )
 from crm_sales import deals, quotes
-from crm_sales.config import QUOTES_READ, QUOTES_WRITE
+from crm_sales.config import DEALS_READ, QUOTES_READ, QUOTES_WRITE
 from crm_sales.scopes import EVERYTHING, sight
 from crm_sales.tables import SalesQuote
 from crm_sales.views import DealType
@@ -85,7 +85,8 @@ async def quote_lines(
 
 
 async def quote_deals(found: list[SalesQuote], context: RequestContext) -> list[DealType | None]:
-    """Each quote's deal (the quote is seen when its deal is within the quotes:read scope)."""
+    """Each quote's deal, for callers who may read deals (the quote is seen when its deal is
+    within the quotes:read scope)."""
     async with context.app.read() as session:
         rows = await deals.visible_deals(session, sorted({q.deal_id for q in found}), EVERYTHING)
     by_id = {row.id: row for row in rows}
@@ -130,7 +131,7 @@ class QuoteType(Node):
 
     lines: list[QuoteLineType] = batch_field(quote_lines, metadata=requires(QUOTES_READ))
     deal: DealType | None = batch_field(
-        quote_deals, parent_columns=("deal_id",), metadata=requires(QUOTES_READ)
+        quote_deals, parent_columns=("deal_id",), metadata=requires(DEALS_READ)
     )
     order: OrderType | None = table_field(
         Related(OrderRow, key="id", parent_key="order_id"),
