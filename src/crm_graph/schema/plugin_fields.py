@@ -78,17 +78,28 @@ class ListField:
     ``query_error``), ``order_by`` the input sorting it (a ``field`` enum whose values are
     ``model``'s column names and a ``direction``; its default instance is the default order).
 
-    The caller sees the rows ``permission``'s scope allows: those whose ``owner`` column (when
-    given) holds an owner within the scope, and, for rows of a customer, the core's customer
-    scope, as on every read. Both paths apply these; ``select`` never does."""
+    The caller sees the rows ``permission``'s scope allows: those whose ``owner`` (when given:
+    a column name of ``model``, or a SQL expression of the row such as a correlated scalar
+    subquery reading the owner of a row it points at) holds an owner within the scope, and, for
+    rows of a customer, the core's customer scope, as on every read. Both paths apply these;
+    ``select`` never does. A ``select`` taking a third parameter is given the app (its
+    settings: :meth:`~crm_graph.runtime.AppContext.plugin_settings`), fixed for the app's life,
+    so the statement it returns may depend on them."""
 
     model: type
-    select: Callable[[Any, Any], Select[Any]]
+    select: Callable[..., Select[Any]]
     order_by: type | None
     permission: str
-    owner: str | None = None
+    owner: Any = None
     # Without ``order_by`` (:func:`rows_field`): every row, no paging, sorted by these columns.
     sort: tuple[str, ...] = ()
+    with_app: bool = False
+
+    def selected(self, principal: Any, filter: Any, app: Any) -> Select[Any]:
+        """``select``'s statement (given the app when it asks for it)."""
+        if self.with_app:
+            return self.select(principal, filter, app)
+        return self.select(principal, filter)
 
     @property
     def paged(self) -> bool:
@@ -122,16 +133,16 @@ class ListField:
             return None
         if scope is None:
             return false()
-        column = getattr(self.model, self.owner)
+        column = getattr(self.model, self.owner) if isinstance(self.owner, str) else self.owner
         if dialect is not None:
             placeholder = bindparam_value(dialect, ())  # each request binds its owners
             return among_parameter(dialect, column, placeholder, name=f"crm_owners_{scope}")
         owners = principal.owners(scope)
         return column.in_(sorted(owners)) if owners else false()
 
-    def statement(self, principal: Any, filter: Any) -> Select[Any]:
+    def statement(self, principal: Any, filter: Any, app: Any) -> Select[Any]:
         """What the list reads for ``principal`` (the owners written into the statement)."""
-        statement = self.select(principal, filter)
+        statement = self.selected(principal, filter, app)
         owned = self.owned(principal)
         return statement if owned is None else statement.where(owned)
 
@@ -275,17 +286,37 @@ def batch_field(
     return _field(resolve, declaration, description, metadata, name)
 
 
-def request_time(column: Any, after: timedelta = timedelta(0)) -> Any:
+def request_time(
+    column: Any, after: timedelta = timedelta(0), clock: Callable[[], Any] | None = None
+) -> Any:
     """The time of the request, ``after`` it (whole seconds), as a value compared with
     ``column`` in a list's statement (``SalesTask.due_at < request_time(SalesTask.due_at)``):
     a bind parameter valued when the statement runs, so a statement built once (the compiled
-    read path keeps them) still reads each request's time."""
+    read path keeps them) still reads each request's time.
+
+    ``clock``: a plugin's own reading of the time (an aware datetime), called when the
+    statement runs on either path, instead of the core's one time per request."""
     seconds = int(after.total_seconds())
+    if clock is not None:
+        return bindparam(
+            f"crm_now_{seconds}_{CLOCK}",
+            type_=column.type,
+            unique=True,
+            callable_=lambda: clock() + timedelta(seconds=seconds),
+        )
     return bindparam(
         f"crm_now_{seconds}",
         type_=column.type,
         callable_=lambda: utcnow() + timedelta(seconds=seconds),
     )
+
+
+# In the name of a request_time parameter valued by its own clock (see planner.prepared).
+CLOCK = "by_clock"
+
+
+def _asks_app(select: Callable[..., Any]) -> bool:
+    return len(inspect.signature(select).parameters) > 2
 
 
 _PAGE_ARGUMENTS = (("first", int), ("after", str), ("last", int), ("before", str))
@@ -298,7 +329,7 @@ def list_field(
     order_by: type,
     *,
     permission: str,
-    owner: str | None = None,
+    owner: Any = None,
     description: str | None = None,
     name: str | None = None,
 ) -> Any:
@@ -312,10 +343,11 @@ def list_field(
     may be None). Reading the field needs ``permission``; its scope selects the rows whose
     ``owner`` column names an owner within it (see :class:`ListField`).
     """
-    declaration = ListField(model, select, order_by, permission, owner)
+    declaration = ListField(model, select, order_by, permission, owner, with_app=_asks_app(select))
 
     async def resolve(root: Any, info: Info, **arguments: Any):  # typed by the annotation
-        statement = declaration.statement(principal_of(info), arguments.get("filter"))
+        filter = arguments.get("filter")
+        statement = declaration.statement(principal_of(info), filter, info.context.app)
         page = PageArgs(*(arguments.get(argument) for argument, _ in _PAGE_ARGUMENTS))
         sort = declaration.ordering(arguments.get("order_by"))
         return await connection(info, statement, model, sort, page)
@@ -347,7 +379,7 @@ def rows_field(
     sort: tuple[str, ...] = ("id",),
     *,
     permission: str,
-    owner: str | None = None,
+    owner: Any = None,
     description: str | None = None,
     name: str | None = None,
 ) -> Any:
@@ -357,10 +389,13 @@ def rows_field(
     settings or segments. Scopes as :func:`list_field`."""
     if len({item.startswith("-") for item in sort}) != 1:
         raise ValueError("rows_field sorts every column in one direction")
-    declaration = ListField(model, select, None, permission, owner, sort)
+    declaration = ListField(
+        model, select, None, permission, owner, sort, with_app=_asks_app(select)
+    )
 
     async def resolve(info: Info) -> Any:  # typed by the annotation
-        statement = declaration.every(declaration.statement(principal_of(info), None))
+        found = declaration.statement(principal_of(info), None, info.context.app)
+        statement = declaration.every(found)
         async with info.context.app.read() as session:
             rows = list(await session.scalars(statement))
         info.context.loaders.prime(rows)

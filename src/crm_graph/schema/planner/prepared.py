@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from crm_graph.schema.planner.cache import LRU
+from crm_graph.schema.plugin_fields import CLOCK
 
 # The bind parameter holding the keys of a level's parents (see batch_writes.among_parameter).
 PARENTS = "crm_parents"
@@ -48,10 +49,14 @@ class Prepared:
         self.text: str = compiled.string
         self.fixed: list[Any] = []
         self.slots: list[tuple[int, str, Callable[[Any], Any] | None]] = []
+        # request_time parameters with a clock of their own: valued by it at each run.
+        self.clocks: dict[str, Callable[[], Any]] = {}
         for position, name in enumerate(compiled.positiontup or ()):
             process = processors.get(name)
             if name.startswith(_GIVEN):
                 self.slots.append((position, name, process))
+                if name.startswith(NOW) and CLOCK in name:
+                    self.clocks[name] = compiled.binds[name].callable
                 self.fixed.append(None)
             else:
                 value = values[name]
@@ -80,7 +85,9 @@ class Prepared:
         arguments = self.fixed.copy()
         for position, name, process in self.slots:
             value = given.get(name)
-            if value is None and name.startswith(NOW):  # crm_now_<seconds after it>
+            if value is None and name in self.clocks:
+                value = self.clocks[name]()
+            elif value is None and name.startswith(NOW):  # crm_now_<seconds after it>
                 value = given[NOW] + timedelta(seconds=int(name[len(NOW) + 1 :]))
             arguments[position] = value if process is None else process(value)
         return arguments

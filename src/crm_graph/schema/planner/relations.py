@@ -162,7 +162,7 @@ class RootList(Relation):
         kwargs = self.field.arguments(run)
         model = self.columns.model
         try:
-            statement = self.declared.select(run.principal, kwargs.get("filter"))
+            statement = self.declared.selected(run.principal, kwargs.get("filter"), run.app)
             order = self.declared.ordering(kwargs.get("order_by"))
         except GraphQLError as exc:
             raise Fallback from exc
