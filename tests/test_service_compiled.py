@@ -197,3 +197,73 @@ async def test_ticket_fields_are_served_compiled_alike_for_every_role(desks: Any
         "Slow, but kind (5)",
     }
     assert any(s["link"] for s in surveys) and any(not s["link"] for s in surveys)
+
+
+LIST = """totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  nodes { id subject status priority customer { id name } sla { state } }"""
+
+TICKET_LISTS = [
+    (
+        f"""{{ tickets(first: 5, filter: {{statuses: [NEW, OPEN, PENDING]}},
+             orderBy: {{field: PRIORITY, direction: DESC}}) {{ {LIST} }} }}""",
+        {},
+    ),
+    (
+        f"""query ($p: [TicketPriority!]) {{ tickets(filter: {{priorities: $p}},
+             orderBy: {{field: CREATED_AT, direction: ASC}}) {{ {LIST} }} }}""",
+        {"p": ["URGENT", "NORMAL"]},
+    ),
+    (
+        f"""query ($s: [TicketStatus!], $p: [TicketPriority!]) {{ tickets(last: 3,
+             filter: {{statuses: $s, priorities: $p}}) {{ {LIST} }} }}""",
+        {"s": ["OPEN", "RESOLVED"], "p": ["LOW", "NORMAL", "URGENT"]},
+    ),
+    *(
+        (
+            f"""query ($s: SlaState) {{ tickets(filter: {{slaState: $s}},
+                 orderBy: {{field: UPDATED_AT, direction: DESC}}) {{ {LIST} }} }}""",
+            {"s": state},
+        )
+        for state in ("BREACHED", "AT_RISK", "ON_TRACK", "MET")
+    ),
+]
+
+
+async def test_the_tickets_list_is_served_compiled_alike_for_every_role(
+    desks: Any, clock: Clock
+) -> None:
+    """tickets(filter:, orderBy:) with status, priority and SLA state filters: the same answer
+    on both paths, compiled, for every role; the sales role sees its customers' tickets only;
+    the SLA states move with the plugin's clock through one compiled statement."""
+    compiled, fallback = desks
+    seen: dict[Any, Any] = {}
+    for moment in (NOW.replace(hour=16), NOW.replace(day=27, hour=9), NOW.replace(day=30)):
+        clock.moment = moment
+        for role in ROLES:
+            for index, (query, variables) in enumerate(TICKET_LISTS):
+                body, served = await _post(compiled.acting_as(role), query, variables)
+                expected, other = await _post(fallback.acting_as(role), query, variables)
+                assert other == FALLBACK
+                assert _normal(body) == _normal(expected), (role, query, variables)
+                assert served == COMPILED, (role, query, variables)
+                seen[moment.day, role, index] = body
+    admin = seen[25, "admin", 1]["data"]["tickets"]
+    assert admin["totalCount"] == 6
+    assert {n["priority"] for n in admin["nodes"]} == {"URGENT", "NORMAL"}
+    opened = seen[25, "service", 0]["data"]["tickets"]
+    assert opened["pageInfo"]["hasNextPage"] is (opened["totalCount"] > 5)
+    assert [n["priority"] for n in opened["nodes"]] == sorted(
+        (n["priority"] for n in opened["nodes"]), key=("LOW", "NORMAL", "HIGH", "URGENT").index
+    )[::-1]
+    own = seen[25, "sales", 1]["data"]["tickets"]["nodes"]
+    assert sorted(n["subject"] for n in own) == ["Parcel 0 lost", "Parcel 1 lost"]
+    assert seen[25, "marketing", 0]["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert {n["subject"] for n in seen[25, "analyst", 1]["data"]["tickets"]["nodes"]} == {"***"}
+    # The same compiled statements read each request's time from the plugin's clock: the
+    # three tickets with a running target are on track, then one is within the warning lead
+    # time, then all are breached (MET matches no ticket here).
+    counts = {
+        day: [len(seen[day, "admin", 3 + i]["data"]["tickets"]["nodes"]) for i in range(4)]
+        for day in (25, 27, 30)
+    }
+    assert counts == {25: [0, 0, 3, 0], 27: [0, 1, 2, 0], 30: [3, 0, 0, 0]}

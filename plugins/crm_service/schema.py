@@ -32,11 +32,12 @@ from crm_graph.plugin import (
     batch_field,
     id_arg,
     input_id,
-    list_connection,
+    list_field,
     load_related,
     perform,
     personal_data,
     query_error,
+    request_time,
     requires,
     table_field,
     team_of,
@@ -576,24 +577,33 @@ class TicketOrderBy:
     direction: SortDirection = SortDirection.DESC
 
 
-def _sla_condition(state: SlaState, now: datetime, lead: timedelta) -> Any:
-    """The stored SLA state (:func:`sla.settle`) as a condition: a deadline passed since the
-    last settling counts as breached already."""
+def _sla_condition(state: SlaState, now: Any, soon: Any) -> Any:
+    """The stored SLA state (:func:`sla.settle`) as a condition (``soon``: the warning lead
+    after ``now``): a deadline passed since the last settling counts as breached already."""
     due = Ticket.sla_due_at
     if state == SlaState.BREACHED:
         return or_(Ticket.sla_breached, due < now)
     if state == SlaState.AT_RISK:
-        return and_(~Ticket.sla_breached, due >= now, due <= now + lead)
+        return and_(~Ticket.sla_breached, due >= now, due <= soon)
     if state == SlaState.ON_TRACK:
-        return and_(~Ticket.sla_breached, due > now + lead)
+        return and_(~Ticket.sla_breached, due > soon)
     return Ticket.id.is_(None)
 
 
-def ticket_list(filter: TicketFilter | None, reach: tickets.Viewer, lead: timedelta) -> Any:
-    """The SELECT of the tickets a filter asks for, within the caller's reach."""
+def _now() -> datetime:
+    return clock.now()  # read at each call: tests set the plugin's clock
+
+
+# A ticket's owner is its customer's (the tickets:read scope selects tickets by it).
+TICKET_OWNER = (
+    select(CustomerRow.owner_id).where(CustomerRow.id == Ticket.customer_id).scalar_subquery()
+)
+
+
+def ticket_list(principal: Any, filter: TicketFilter | None, app: Any) -> Any:
+    """The SELECT of the tickets a filter asks for (the list applies the caller's reach); the
+    SLA states compare with the plugin's clock at each run, ``app``'s warning lead after it."""
     statement = select(Ticket)
-    if (visible := reach.predicate()) is not None:
-        statement = statement.where(visible)
     if filter is None:
         return statement
     if filter.customer_id is not None:
@@ -616,7 +626,10 @@ def ticket_list(filter: TicketFilter | None, reach: tickets.Viewer, lead: timede
             Ticket.team_id == id_arg(filter.team_id, "Team", "filter.teamId")
         )
     if filter.sla_state is not None:
-        statement = statement.where(_sla_condition(filter.sla_state, clock.now(), lead))
+        lead = app.plugin_settings(NAME).sla_warning_lead
+        now = request_time(Ticket.sla_due_at, clock=_now)
+        soon = request_time(Ticket.sla_due_at, after=lead, clock=_now)
+        statement = statement.where(_sla_condition(filter.sla_state, now, soon))
     if filter.tag is not None:
         tag = filter.tag.strip().lower()
         statement = statement.where(Ticket.id.in_(_tagged(tag)))
@@ -635,47 +648,34 @@ def _tagged(tag: str) -> Any:
     return select(Ticket.id).where(cast(Ticket.tags, String).contains(f'"{tag}"'))
 
 
+async def _ticket(info: Info, id: strawberry.ID) -> TicketType | None:
+    pk = id_arg(id, "Ticket")
+    reach = tickets.viewer(info.context.principal, TICKETS_READ)
+    async with info.context.app.read() as session:
+        statement = select(Ticket).where(Ticket.id == pk)
+        if (visible := reach.predicate()) is not None:
+            statement = statement.where(visible)
+        return await session.scalar(statement)  # type: ignore[return-value]
+
+
 @strawberry.type
 class ServiceQueries:
-    @strawberry.field(
-        description="One ticket by ID, if the caller may see it.", metadata=requires(TICKETS_READ)
-    )
-    async def ticket(self, info: Info, id: strawberry.ID) -> TicketType | None:
-        pk = id_arg(id, "Ticket")
-        reach = tickets.viewer(info.context.principal, TICKETS_READ)
-        async with info.context.app.read() as session:
-            statement = select(Ticket).where(Ticket.id == pk)
-            if (visible := reach.predicate()) is not None:
-                statement = statement.where(visible)
-            return await session.scalar(statement)  # type: ignore[return-value]
-
-    @strawberry.field(
-        description="Tickets by status, priority, assignee, team, tag and dates.",
+    # Attributes, not methods: strawberry lists method fields after attribute fields, and the
+    # schema keeps its order.
+    ticket: TicketType | None = strawberry.field(
+        resolver=_ticket,
+        description="One ticket by ID, if the caller may see it.",
         metadata=requires(TICKETS_READ),
     )
-    async def tickets(
-        self,
-        info: Info,
-        filter: TicketFilter | None = None,
-        order_by: TicketOrderBy | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[TicketType]:
-        lead = info.context.app.plugin_settings(NAME).sla_warning_lead
-        reach = tickets.viewer(info.context.principal, TICKETS_READ)
-        statement = ticket_list(filter, reach, lead)
-        return await list_connection(
-            info,
-            statement,
-            Ticket,
-            order_by or TicketOrderBy(),
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
+    tickets: Connection[TicketType] = list_field(
+        Ticket,
+        ticket_list,
+        TicketFilter,
+        TicketOrderBy,
+        permission=TICKETS_READ,
+        owner=TICKET_OWNER,
+        description="Tickets by status, priority, assignee, team, tag and dates.",
+    )
 
     @strawberry.field(
         description="Service numbers per day, ISO week or month of [from, to] (UTC dates, both "
