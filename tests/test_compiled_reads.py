@@ -145,6 +145,12 @@ async def same_answer(
     except (Exception, asyncio.CancelledError) as exc:  # name the case whatever ended it
         raise AssertionError(f"{role} {query} {variables}: {exc!r}") from exc
     assert other == FALLBACK
+    if served == FALLBACK and body.get("data") is None and expected.get("data") is None:
+        # Both answers are strawberry's, and a null reached data: which errors of other root
+        # fields it reports depends on the order the database answered (graphql-core does not
+        # wait for sibling fields once one fails), so two runs of one query differ there.
+        assert body.get("errors") and expected.get("errors"), (role, query, variables)
+        return body, served
     assert _normal(body) == _normal(expected), (role, query, variables, served)
     return body, served
 

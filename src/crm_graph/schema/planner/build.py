@@ -349,16 +349,22 @@ class PlanBuilder:
 
     def _data_first(self, owned: list[list[Event]]) -> float | None:
         """When a non-null root field may fail: how many reads down (see :meth:`_boundary`;
-        here every root is written, so the errors of other roots before it stay)."""
+        here every root is written, so the errors of other roots before it stay).
+
+        Reads down order the events of one root field; those of different root fields run
+        concurrently, and which of their reads the database answers first decides what
+        strawberry reports. So a plan is made only when one root field may fail and the
+        others can report errors only before their first read (the guards)."""
         sites = [event for events in owned for event in events if event.site]
         if not sites:
             return None
+        if sum(any(event.site for event in events) for events in owned) > 1:
+            raise Unsupported("which error a propagating null reports depends on timing")
         first = min(event.depth for event in sites)
         for events in owned:
             own = {(id(event.scope), event.depth) for event in events if event.site}
             if len(own) > 1 or any(
-                not event.site
-                and (event.depth <= first if own else event.depth == first and first > 0)
+                not event.site and (event.depth <= first if own else event.depth > 0)
                 for event in events
             ):
                 raise Unsupported("which error a propagating null reports depends on timing")
