@@ -322,11 +322,13 @@ class Batch(Relation):
 
     async def fetch(self, run: Run, parents: list[Any]) -> list[tuple[Any, list[Any]]]:
         kwargs = self.field.arguments(run)
-        # One call per level and argument set, however many aliases ask for the field.
+        # One call per level and argument set, however many aliases ask for the field. The
+        # entry keeps the level's parents alive: a freed list's id may be another level's.
         key = (id(parents), self.declaration, repr(sorted(kwargs.items())))
-        found = run.batches.get(key)
-        if found is None:
-            found = run.batches[key] = await self._call(run, parents, kwargs)
+        entry = run.batches.get(key)
+        if entry is None:
+            entry = run.batches[key] = (parents, await self._call(run, parents, kwargs))
+        found = entry[1]
         run.found[id(self)] = found
         if not self.level.relations:
             return []

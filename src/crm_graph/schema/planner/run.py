@@ -60,7 +60,7 @@ class Run:
         # the same relation (``load_related``) find them in their loader, with no statement.
         self.related: dict[Any, dict[Any, Any]] = {}
         # Batch function results by (level, declaration, arguments).
-        self.batches: dict[Any, dict[int, Any]] = {}
+        self.batches: dict[Any, tuple[list[Any], dict[int, Any]]] = {}
         # Set by the planner: the page size limit, the app and the HTTP request (batch fields
         # get a request context made from them, as resolvers do).
         self.maximum = 0
