@@ -10,7 +10,7 @@ from enum import Enum
 from typing import Annotated, Any, TypeVar
 
 import strawberry
-from sqlalchemy import String, and_, cast, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
@@ -577,29 +577,6 @@ class TicketOrderBy:
     direction: SortDirection = SortDirection.DESC
 
 
-def _sla_condition(state: SlaState, now: Any, soon: Any) -> Any:
-    """The stored SLA state (:func:`sla.settle`) as a condition (``soon``: the warning lead
-    after ``now``): a deadline passed since the last settling counts as breached already."""
-    due = Ticket.sla_due_at
-    if state == SlaState.BREACHED:
-        return or_(Ticket.sla_breached, due < now)
-    if state == SlaState.AT_RISK:
-        return and_(~Ticket.sla_breached, due >= now, due <= soon)
-    if state == SlaState.ON_TRACK:
-        return and_(~Ticket.sla_breached, due > soon)
-    return Ticket.id.is_(None)
-
-
-def _now() -> datetime:
-    return clock.now()  # read at each call: tests set the plugin's clock
-
-
-# A ticket's owner is its customer's (the tickets:read scope selects tickets by it).
-TICKET_OWNER = (
-    select(CustomerRow.owner_id).where(CustomerRow.id == Ticket.customer_id).scalar_subquery()
-)
-
-
 def ticket_list(principal: Any, filter: TicketFilter | None, app: Any) -> Any:
     """The SELECT of the tickets a filter asks for (the list applies the caller's reach); the
     SLA states compare with the plugin's clock at each run, ``app``'s warning lead after it."""
@@ -627,12 +604,12 @@ def ticket_list(principal: Any, filter: TicketFilter | None, app: Any) -> Any:
         )
     if filter.sla_state is not None:
         lead = app.plugin_settings(NAME).sla_warning_lead
-        now = request_time(Ticket.sla_due_at, clock=_now)
-        soon = request_time(Ticket.sla_due_at, after=lead, clock=_now)
-        statement = statement.where(_sla_condition(filter.sla_state, now, soon))
+        now = request_time(Ticket.sla_due_at, clock=tickets.sla_clock)
+        soon = request_time(Ticket.sla_due_at, after=lead, clock=tickets.sla_clock)
+        statement = statement.where(tickets.sla_condition(filter.sla_state.value, now, soon))
     if filter.tag is not None:
         tag = filter.tag.strip().lower()
-        statement = statement.where(Ticket.id.in_(_tagged(tag)))
+        statement = statement.where(Ticket.id.in_(tickets.tagged(tag)))
     for column, bound, newer in (
         (Ticket.created_at, filter.created_after, True),
         (Ticket.created_at, filter.created_before, False),
@@ -643,19 +620,11 @@ def ticket_list(principal: Any, filter: TicketFilter | None, app: Any) -> Any:
     return statement
 
 
-def _tagged(tag: str) -> Any:
-    """Ids of tickets holding ``tag`` (tags are a JSON list; matched on its text, quoted)."""
-    return select(Ticket.id).where(cast(Ticket.tags, String).contains(f'"{tag}"'))
-
-
 async def _ticket(info: Info, id: strawberry.ID) -> TicketType | None:
     pk = id_arg(id, "Ticket")
     reach = tickets.viewer(info.context.principal, TICKETS_READ)
     async with info.context.app.read() as session:
-        statement = select(Ticket).where(Ticket.id == pk)
-        if (visible := reach.predicate()) is not None:
-            statement = statement.where(visible)
-        return await session.scalar(statement)  # type: ignore[return-value]
+        return await tickets.visible(session, reach, pk)  # type: ignore[return-value]
 
 
 @strawberry.type
@@ -673,7 +642,7 @@ class ServiceQueries:
         TicketFilter,
         TicketOrderBy,
         permission=TICKETS_READ,
-        owner=TICKET_OWNER,
+        owner=tickets.OWNER,
         description="Tickets by status, priority, assignee, team, tag and dates.",
     )
 

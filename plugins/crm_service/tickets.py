@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, select, update
+from sqlalchemy import String, and_, cast, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import (
@@ -353,6 +353,42 @@ def viewer(principal: Any, permission: str) -> Viewer:
     if scope is None:
         return Viewer(False)
     return Viewer(False, frozenset(principal.owners(scope) or ()))
+
+
+# A ticket's owner is its customer's (the tickets:read scope selects tickets by it).
+OWNER = select(CustomerRow.owner_id).where(CustomerRow.id == Ticket.customer_id).scalar_subquery()
+
+
+def sla_clock() -> datetime:
+    """The plugin's clock, read at each call (tests set it): what SLA filters compare with."""
+    return clock.now()
+
+
+def sla_condition(state: str, now: Any, soon: Any) -> Any:
+    """The stored SLA state (:func:`sla.settle`: ``breached``, ``at_risk``, ``on_track``) as a
+    condition (``soon``: the warning lead after ``now``): a deadline passed since the last
+    settling counts as breached already; any other state matches nothing."""
+    due = Ticket.sla_due_at
+    if state == "breached":
+        return or_(Ticket.sla_breached, due < now)
+    if state == "at_risk":
+        return and_(~Ticket.sla_breached, due >= now, due <= soon)
+    if state == "on_track":
+        return and_(~Ticket.sla_breached, due > soon)
+    return Ticket.id.is_(None)
+
+
+def tagged(tag: str) -> Any:
+    """Ids of tickets holding ``tag`` (tags are a JSON list; matched on its text, quoted)."""
+    return select(Ticket.id).where(cast(Ticket.tags, String).contains(f'"{tag}"'))
+
+
+async def visible(session: AsyncSession, reach: Viewer, ticket_id: int) -> Ticket | None:
+    """The ticket, if ``reach`` sees it."""
+    statement = select(Ticket).where(Ticket.id == ticket_id)
+    if (predicate := reach.predicate()) is not None:
+        statement = statement.where(predicate)
+    return await session.scalar(statement)
 
 
 # Merge and erasure --------------------------------------------------------------------------
