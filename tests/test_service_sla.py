@@ -1,6 +1,7 @@
 """SLAs in business hours over GraphQL, on SQLite and PostgreSQL: the issue's hand-computed
 deadlines (a weekend, a holiday, a daylight-saving change, a pause in PENDING), breach flags,
-the SLA filter, and the scheduler's warnings and breaches, each emitted once.
+the SLA filter, and the scheduler's warnings and breaches, each emitted once, the warning
+``CRM_PLUGIN_SERVICE_SLA_WARNING_LEAD`` ahead of its deadline.
 
 The plugin reads the time through ``crm_service.clock.now``; the tests set it to the exact
 moments the cases are computed for (Europe/Berlin, Monday-Friday 09:00-17:00).
@@ -277,3 +278,44 @@ async def test_the_scheduler_warns_and_reports_a_breach_once_across_processes(
         assert event["payload"]["target"] == "FIRST_RESPONSE"
         assert event["payload"]["dueAt"] == utc("2026-11-30T13:00:00+01:00")
         assert event["payload"]["policy"] == "Standard"
+
+
+SLA_CHECK_RUNS = """{ scheduledJobs(plugin: "service") { nodes { name runs } } }"""
+AT_RISK = """{ tickets(filter: {slaState: AT_RISK}, first: 10) { nodes { id } } }"""
+
+
+async def sla_checks_done(client: GraphQLClient) -> int:
+    jobs = (await client.data(SLA_CHECK_RUNS))["scheduledJobs"]["nodes"]
+    return next(job["runs"] for job in jobs if job["name"] == "sla_check")
+
+
+async def test_a_shorter_warning_lead_warns_later(
+    settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_PLUGIN_SERVICE_SLA_WARNING_LEAD", "PT30M")
+    monkeypatch.setenv("CRM_PLUGIN_SERVICE_SLA_CHECK_EVERY", "0.2")
+    settings = settings.model_copy(update={"rate_limit_per_minute": 0})
+    async with app_client(settings, plugins=[crm_service]) as client:
+        office = await calendar(client, "Berlin office")
+        await policy(client, "Standard", office, True, firstResponseMinutes=240)
+        clock.at("2026-11-27T17:30:00+01:00")
+        late = await ticket(client)
+        # Due at 13:00: 45 minutes ahead is inside the default hour, outside these 30 minutes.
+        clock.at("2026-11-30T12:15:00+01:00")
+        runs = await sla_checks_done(client)
+        for _ in range(300):
+            if await sla_checks_done(client) >= runs + 2:  # a whole check saw 12:15
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the SLA check did not run")
+        assert await events_of(client, "ticket.sla_warning", count=0) == []
+        assert (await sla_of(client, late))["state"] == "ON_TRACK"
+        assert (await client.data(AT_RISK))["tickets"]["nodes"] == []
+
+        clock.at("2026-11-30T12:31:00+01:00")
+        [warned] = await events_of(client, "ticket.sla_warning", count=1)
+        assert (await sla_of(client, late))["state"] == "AT_RISK"
+        assert (await client.data(AT_RISK))["tickets"]["nodes"] == [{"id": late}]
+    assert warned["entityId"] == late
+    assert warned["payload"]["dueAt"] == utc("2026-11-30T13:00:00+01:00")
