@@ -349,6 +349,76 @@ async def test_permissions_and_personal_data_in_filters(marketing: GraphQLClient
     assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
+FILTER_PREVIEW = """query ($filter: AudienceFilterInput!, $first: Int!) {
+  audienceFilterPreview(filter: $filter, first: $first) {
+    size preview { name email } errors { code message field } } }"""
+SAVED_PREVIEW = """query ($id: ID!, $first: Int!) {
+  audienceSegment(id: $id) { size preview(first: $first) { name email } } }"""
+
+
+async def test_an_unsaved_filter_shows_what_saving_it_would_hold_or_its_errors(
+    marketing: GraphQLClient,
+) -> None:
+    await shop(marketing)
+    marketer = marketing.acting_as("marketer")  # segments:*, without pii:read
+    tree = {
+        "or": [
+            condition("tags", "contains", "vip"),
+            {"and": [condition("email", "exists"), condition("orders.count", "eq", 0)]},
+        ]
+    }
+    before = await snapshot(marketing)
+    trials = {
+        who: (await client.data(FILTER_PREVIEW, {"filter": tree, "first": 2}))[
+            "audienceFilterPreview"
+        ]
+        for who, client in (("admin", marketing), ("marketer", marketer))
+    }
+    assert await snapshot(marketing) == before  # evaluated, not saved
+    saved = (await create_segment(marketing, name="Tried", kind="DYNAMIC", filter=tree))["segment"]
+    for who, client in (("admin", marketing), ("marketer", marketer)):
+        segment = (await client.data(SAVED_PREVIEW, {"id": saved["id"], "first": 2}))[
+            "audienceSegment"
+        ]
+        # Ada and Di (vip), Bob (an address, no purchase): the same size and first members,
+        # masked alike for a caller without pii:read.
+        assert trials[who] == {**segment, "errors": []}, who
+        assert trials[who]["size"] == 3
+    assert [c["name"] for c in trials["admin"]["preview"]] == ["Ada", "Bob"]
+    assert trials["admin"]["preview"][0]["email"] == "ada@example.com"
+    assert trials["marketer"]["preview"][0]["email"] != "ada@example.com"
+
+    # A filter saving would refuse: the same user errors, at their path under `filter`.
+    bad = {
+        "and": [
+            condition("shoeSize", "eq", "42"),
+            {"not": condition("orders.count", "gt", "lots")},
+            condition("email", "endsWith", "@example.com"),
+        ]
+    }
+    refused = (await create_segment(marketer, name="Bad", kind="DYNAMIC", filter=bad))["errors"]
+    tried = (await marketer.data(FILTER_PREVIEW, {"filter": bad, "first": 5}))[
+        "audienceFilterPreview"
+    ]
+    assert tried == {
+        "size": None,
+        "preview": [],
+        "errors": [{**e, "field": e["field"][1:]} for e in refused],
+    }
+    assert [(e["code"], ".".join(e["field"])) for e in tried["errors"]] == [
+        ("UNKNOWN_FIELD", "filter.and.0.condition.field"),
+        ("INVALID_VALUE", "filter.and.1.not.condition.value"),
+        ("FORBIDDEN", "filter.and.2.condition.field"),  # personal data without pii:read
+    ]
+
+    too_many = await marketing.execute(FILTER_PREVIEW, {"filter": tree, "first": 101})
+    assert too_many["errors"][0]["extensions"]["code"] == "INVALID_ARGUMENT"
+    outsider = await marketing.acting_as("outsider").execute(
+        FILTER_PREVIEW, {"filter": tree, "first": 5}
+    )
+    assert outsider["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
 async def test_the_marketing_migrations_match_its_tables(database_url: str) -> None:
     engine = create_engine(database_url)
     try:

@@ -16,6 +16,7 @@ from crm_graph.plugin import (
     CustomerType,
     RequestContext,
     UserError,
+    ValidationFailed,
     batch_field,
     id_arg,
     input_id,
@@ -35,6 +36,11 @@ class AudienceSegmentKind(Enum):
     DYNAMIC = DYNAMIC
 
 
+def _check_first(first: int) -> None:
+    if not 1 <= first <= segments.MAX_PREVIEW:
+        raise query_error("INVALID_ARGUMENT", f"first must be 1 to {segments.MAX_PREVIEW}", "first")
+
+
 async def segment_sizes(parents: list[Any], context: RequestContext) -> list[int]:
     """Members of each segment (materialised membership), one statement for all."""
     async with context.app.read() as session:
@@ -46,8 +52,7 @@ async def segment_previews(
     parents: list[Any], context: RequestContext, first: int = 10
 ) -> list[Any]:
     """Who each segment holds now (a dynamic one's filter evaluated live)."""
-    if not 1 <= first <= segments.MAX_PREVIEW:
-        raise query_error("INVALID_ARGUMENT", f"first must be 1 to {segments.MAX_PREVIEW}", "first")
+    _check_first(first)
     pii = context.principal.has("pii:read")
     found = []
     async with context.app.read() as session:
@@ -155,6 +160,23 @@ def filter_tree(node: AudienceFilterInput) -> dict[str, Any]:
     return tree
 
 
+@strawberry.type(
+    name="AudienceFilterPreview",
+    description="An unsaved filter tree evaluated now: what a dynamic segment with it would hold.",
+)
+class AudienceFilterPreview:
+    size: int | None = strawberry.field(
+        description="How many customers the filter matches (null when it has errors)."
+    )
+    preview: list[CustomerType] = strawberry.field(
+        description="The first customers (by id) it matches, masked as a segment's preview is."
+    )
+    errors: list[UserError] = strawberry.field(
+        description="The filter's problems, as saving it would report them, at their path "
+        "under the `filter` argument (`filter.and.1.condition.value`)."
+    )
+
+
 @strawberry.input
 class CreateAudienceSegmentInput:
     name: str
@@ -221,6 +243,27 @@ class SegmentQueries:
         pk = id_arg(id, "AudienceSegment")
         async with info.context.app.read() as session:
             return await session.get(MarketingSegment, pk)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="Evaluate a filter tree without saving it: the size and first customers a "
+        "dynamic segment with it would have now, or its user errors (for a segment builder's "
+        "live preview).",
+        metadata=requires(SEGMENTS_READ),
+    )
+    async def audience_filter_preview(
+        self, info: Info, filter: AudienceFilterInput, first: int = 10
+    ) -> AudienceFilterPreview:
+        _check_first(first)
+        try:
+            async with info.context.app.read() as session:
+                size, preview = await segments.evaluate(
+                    session, filter_tree(filter), _context(info), first, "filter"
+                )
+        except ValidationFailed as exc:
+            return AudienceFilterPreview(
+                size=None, preview=[], errors=[UserError.from_domain(e) for e in exc.errors]
+            )
+        return AudienceFilterPreview(size=size, preview=preview, errors=[])  # type: ignore[arg-type]
 
 
 @strawberry.type

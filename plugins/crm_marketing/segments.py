@@ -444,6 +444,16 @@ async def sizes(session: AsyncSession, segment_ids: Sequence[int]) -> dict[int, 
     return dict(rows.all())  # type: ignore[arg-type]
 
 
+async def _first_customers(session: AsyncSession, ids: Any, first: int) -> list[CustomerRow]:
+    statement = (
+        select(CustomerRow)
+        .where(CustomerRow.id.in_(ids), CustomerRow.deleted_at.is_(None))
+        .order_by(CustomerRow.id)
+        .limit(first)
+    )
+    return list(await session.scalars(statement))
+
+
 async def preview(
     session: AsyncSession, segment: MarketingSegment, context: FilterContext, first: int
 ) -> list[CustomerRow]:
@@ -455,10 +465,16 @@ async def preview(
         ids = select(MarketingSegmentMember.customer_id).where(
             MarketingSegmentMember.segment_id == segment.id
         )
-    statement = (
-        select(CustomerRow)
-        .where(CustomerRow.id.in_(ids), CustomerRow.deleted_at.is_(None))
-        .order_by(CustomerRow.id)
-        .limit(first)
-    )
-    return list(await session.scalars(statement))
+    return await _first_customers(session, ids, first)
+
+
+async def evaluate(
+    session: AsyncSession, tree: Any, context: FilterContext, first: int, *at: str
+) -> tuple[int, list[CustomerRow]]:
+    """An unsaved filter tree, as saving a dynamic segment with it would make it: its size and
+    first customers (by id), so a builder can show them while the tree is edited. Its problems
+    are the ones saving reports, at ``at`` (``ValidationFailed``)."""
+    checked = check(tree, context, *at)
+    ids = matching(checked, context)
+    size = await session.scalar(select(func.count()).select_from(ids.subquery()))
+    return size or 0, await _first_customers(session, ids, first)
