@@ -636,28 +636,41 @@ class PlanBuilder:
                 run.found[id(relation)][row[index]], run, (*path, key)
             )
         if isinstance(binding, bindings.Reference | bindings.Children):
-            many = isinstance(binding, bindings.Children)
-            target = binding.model
-            parent_index = columns.index("id" if many else binding.key)
-            relation = ByKey(
-                Columns(target, bindings.EXTRAS.get(target)),
-                read_predicate(self.principal, target, self.dialect),
-                shape.key_of("id" if many else binding.key),
-                binding.key if many else "id",
-                order_by=binding.order_by if many else None,
-            )
-            child = self.shape(get_named_type(definition.type), nodes, relation.columns)
-            relation.shapes.append(child)
-            shape.relations.append(relation)
-            if many:
-                return lambda row, run, path: [
-                    child.write(item, run, (*path, key, i))
-                    for i, item in enumerate(run.found[id(relation)].get(row[parent_index], ()))
-                ]
-            return lambda row, run, path: child.write(
-                _required(run.found[id(relation)].get(row[parent_index])), run, (*path, key)
-            )
+            return self._reference(shape, binding, definition, nodes, key)
         raise Unsupported(f"{parent.name}.{nodes[0].name.value} has a resolver only")
+
+    def _reference(
+        self,
+        shape: Shape | Level,
+        binding: bindings.Reference | bindings.Children,
+        definition: Any,
+        nodes: list[FieldNode],
+        key: str,
+    ) -> Writer:
+        """A core reference (the row a key points at) or children (the rows pointing at the
+        parent), read for every parent of the level, rows or a batch function's objects, in
+        one statement."""
+        many = isinstance(binding, bindings.Children)
+        target = binding.model
+        parent_key = shape.key_of("id" if many else binding.key)
+        relation = ByKey(
+            Columns(target, bindings.EXTRAS.get(target)),
+            read_predicate(self.principal, target, self.dialect),
+            parent_key,
+            binding.key if many else "id",
+            order_by=binding.order_by if many else None,
+        )
+        child = self.shape(get_named_type(definition.type), nodes, relation.columns)
+        relation.shapes.append(child)
+        shape.relations.append(relation)
+        if many:
+            return lambda row, run, path: [
+                child.write(item, run, (*path, key, i))
+                for i, item in enumerate(run.found[id(relation)].get(parent_key(row), ()))
+            ]
+        return lambda row, run, path: child.write(
+            _required(run.found[id(relation)].get(parent_key(row))), run, (*path, key)
+        )
 
     def _column(self, index: int, graphql_type: Any, field: Any) -> Any:
         nullable = not is_non_null_type(graphql_type)
@@ -937,6 +950,10 @@ class PlanBuilder:
                 )
                 continue
             binding = bindings.FIELDS.get((inner.name, field_nodes[0].name.value))
+            if level is not None and isinstance(binding, bindings.Reference | bindings.Children):
+                writer = self._reference(level, binding, definition, field_nodes, key)
+                parts.append((key, None, writer))
+                continue
             if isinstance(binding, bindings.GlobalId):  # a row's id as its global ID
                 type_name = binding.type_name or inner.name
                 parts.append((key, "id", lambda pk, _run, _path, t=type_name: global_id(t, pk)))
