@@ -4,11 +4,16 @@ request; owners that are users."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from security_support import anonymous, bearer, token_of
+from sqlalchemy import update
 
+from crm_graph.auth.models import User
 from crm_graph.auth.tokens import issue_token
+from crm_graph.db.engine import write_session
+from crm_graph.db.models import utcnow
 from crm_graph.settings import Settings
 from crm_graph.testing import GraphQLClient, app_client, count_statements
 
@@ -260,3 +265,22 @@ async def test_an_assigned_owner_is_a_user(client: GraphQLClient) -> None:
         "ownerId": "grace",
         "owner": {"userId": "grace", "name": "grace", "active": True},
     }
+
+
+async def test_the_request_that_notes_its_user_reads_that_note(client: GraphQLClient) -> None:
+    """A request noting its user's sighting (at most once a minute) reads after that write,
+    served compiled as strawberry would (on SQLite the credential check's read snapshot ends
+    with the write)."""
+    fay = client.acting_as("sales", "fay")
+    await fay.data('mutation { createCustomer(input: {name: "Owned"}) { customer { id } } }')
+    engine = client.app.state.crm.engine
+    before = utcnow() - timedelta(minutes=5)
+    async with write_session(engine) as session:
+        await session.execute(update(User).where(User.user_id == "fay").values(last_seen_at=before))
+    query = "{ customers(first: 1) { nodes { owner { userId lastSeenAt } } } }"
+    response = await fay.http.post("/graphql", json={"query": query}, headers=fay.headers)
+    [node] = response.json()["data"]["customers"]["nodes"]
+    assert response.headers["server-timing"] == 'plan;desc="compiled"'
+    assert node["owner"]["userId"] == "fay"
+    seen = datetime.fromisoformat(node["owner"]["lastSeenAt"])
+    assert utcnow() - seen < timedelta(minutes=1), (seen, before)

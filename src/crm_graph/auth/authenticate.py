@@ -106,7 +106,9 @@ class Authenticator:
                 key = await find_active(self.engine, connection, credential, self.any_team)
             if key is None:
                 raise AuthError("the API key is unknown, revoked or expired")
-            teammates = await self._sighted(key.role, key.user_id, key.name, key.standing)
+            teammates = await self._sighted(
+                key.role, key.user_id, key.name, key.standing, lease=lease
+            )
             return Principal.for_role(
                 self.policy,
                 "key",
@@ -162,7 +164,7 @@ class Authenticator:
         if known is not None and not with_team:  # a key's look-up read teammates for any role
             known = Standing(known.active, known.last_seen_at, frozenset({user_id}))
         return await sighted(
-            self.engine, user_id, known, name[:200] if name else None, _email(email)
+            self.engine, user_id, known, name[:200] if name else None, _email(email), lease
         )
 
     async def still_valid(self, principal: Principal) -> bool:

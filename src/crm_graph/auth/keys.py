@@ -108,6 +108,7 @@ async def find_active(
             await session.execute(
                 update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now)
             )
+        await lease.wrote()
     return FoundKey(
         key.id,
         key.name,

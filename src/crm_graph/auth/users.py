@@ -119,21 +119,27 @@ async def sighted(
     found: Standing | None,
     name: str | None = None,
     email: str | None = None,
+    lease: RequestConnection | None = None,
 ) -> frozenset[str]:
-    """Note a request of ``user_id``, whose standing the request read (``found``): its user
-    is created if new (a write, once), refused if deactivated, and its ``last_seen_at``
-    written at most once a minute. Returns its teammates (itself included)."""
+    """Note a request of ``user_id``, whose standing the request read (``found``, on
+    ``lease``, told when this writes): its user is created if new (a write, once), refused
+    if deactivated, and its ``last_seen_at`` written at most once a minute. Returns its
+    teammates (itself included)."""
     now = utcnow()
     if found is None:
         async with write_session(engine) as session:
             await add_missing_users(session, {user_id: {"name": name, "email": email}})
             await _seen(session, user_id, now)
+        if lease is not None:
+            await lease.wrote()
         return frozenset({user_id})
     if not found.active:
         raise AuthError(f"the user {user_id!r} is deactivated")
     if found.last_seen_at is None or now - found.last_seen_at >= LAST_SEEN_RESOLUTION:
         async with write_session(engine) as session:
             await _seen(session, user_id, now)
+        if lease is not None:
+            await lease.wrote()
     return found.teammates
 
 

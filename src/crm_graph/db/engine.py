@@ -297,6 +297,16 @@ class RequestConnection:
         self._driver = pooled.driver_connection
         return self._driver
 
+    async def wrote(self) -> None:
+        """The request has just written in a unit of work of its own (its credential's
+        once-a-minute note of use, its user's first sight): on SQLite the read transaction
+        begun before it ends, so the request's next statements read after that write, as
+        strawberry's and every later request's do (PostgreSQL's statements see it already)."""
+        connection = self._connection
+        if connection is not None and connection.in_transaction():
+            self._driver = None  # the next statement begins a new read transaction
+            await connection.rollback()
+
     async def close(self) -> None:
         connection, self._connection, self._driver = self._connection, None, None
         if connection is not None:
