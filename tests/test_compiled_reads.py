@@ -151,7 +151,11 @@ async def same_answer(
         # wait for sibling fields once one fails), so two runs of one query differ there.
         assert body.get("errors") and expected.get("errors"), (role, query, variables)
         return body, served
-    assert _normal(body) == _normal(expected), (role, query, variables, served)
+    assert _normal(body) == _normal(expected), (
+        f"{role} {served}\n{query}\n{json.dumps(variables)}\n"
+        f"compiled: {json.dumps(_normal(body), sort_keys=True)}\n"
+        f"strawberry: {json.dumps(_normal(expected), sort_keys=True)}"
+    )
     return body, served
 
 
