@@ -123,6 +123,11 @@ class Event:
     site: bool
 
 
+class _Timing(Exception):
+    """Which error a null reaching ``data`` reports depends on the order the database
+    answers the root fields' reads."""
+
+
 def _caught(writer: Any, first: float) -> Any:
     """``writer`` of a field that may be null, where a null from a non-null field below stops:
     the field is null and reports that field's error, alone (the executor cancels the
@@ -141,10 +146,28 @@ def _caught(writer: Any, first: float) -> Any:
     return caught
 
 
-def _data(writers: list[tuple[str, Any]], first: float) -> Any:
+def _falls_back(writer: Any) -> Any:
+    """``writer`` where which error a propagating null reports depends on timing: a null
+    arriving here hands the request to strawberry; without one every error is reported
+    (the executor waits for every field), so the plan answers as strawberry would."""
+
+    def falls_back(*args: Any) -> Any:
+        try:
+            return writer(*args)
+        except Null as null:
+            raise Fallback from null
+
+    return falls_back
+
+
+def _data(writers: list[tuple[str, Any]], first: float | None) -> Any:
     """The writer of ``data`` when a non-null root field may fail: every root is written (the
     errors of other roots before the failure stay), and on a failure ``data`` is null with
-    the errors that came before it and the first failure's."""
+    the errors that came before it and the first failure's.
+
+    ``first`` None: several root fields may fail, and which fails first depends on the order
+    the database answers their reads (:class:`_Timing`). A failure before any read (a guard,
+    a ``nodes`` ID check) still comes first; a later one falls back."""
 
     def write(run: Run) -> dict[str, Any] | None:
         data, null = {}, None
@@ -156,10 +179,15 @@ def _data(writers: list[tuple[str, Any]], first: float) -> Any:
                     null = failed
         if null is None:
             return data
+        depth = first
+        if depth is None:
+            if null.depth >= 1:
+                raise Fallback from null
+            depth = null.depth
         # Root fields all take their first step before any fails: errors there stay too.
-        kept = [(e, d) for e, d in zip(run.errors, run.depths, strict=True) if d < first or d == 0]
+        kept = [(e, d) for e, d in zip(run.errors, run.depths, strict=True) if d < depth or d == 0]
         run.errors, run.depths = [e for e, _ in kept], [d for _, d in kept]
-        run.report(null.error, first)
+        run.report(null.error, depth)
         return None
 
     return write
@@ -290,7 +318,8 @@ class PlanBuilder:
         The executor reports the error of the field that fails first: the fewest reads
         down, the first asked for among fields of one object. Other errors below come later
         (they are cancelled) or sooner (they stay): when the order is not that clear (fields
-        failing on objects of different levels or lists), the operation is not compiled."""
+        failing on objects of different levels or lists), a null arriving here falls back
+        (see :func:`_falls_back`)."""
         events = self.events[start:]
         sites = [event for event in events if event.site]
         if not sites:
@@ -299,7 +328,9 @@ class PlanBuilder:
         if len({(id(event.scope), event.depth) for event in sites}) > 1 or any(
             not event.site and event.depth <= first for event in events
         ):
-            raise Unsupported("which error a propagating null reports depends on timing")
+            # A null never leaves this field: above it, only the errors reported below.
+            self.events[start:] = [event for event in events if not event.site]
+            return _falls_back(writer)
         del self.events[start:]
         self.events.append(Event(first, None, False))
         return _caught(writer, first)
@@ -342,9 +373,13 @@ class PlanBuilder:
             owned.append(self.events[start:])
             roots.append((key, relation, write))
         plan = Plan(roots)
-        first = self._data_first(owned)
-        if first is not None:
-            plan.write = _data([(key, write) for key, _, write in roots], first)
+        try:
+            first = self._data_first(owned)
+        except _Timing:
+            plan.write = _data([(key, write) for key, _, write in roots], None)
+        else:
+            if first is not None:
+                plan.write = _data([(key, write) for key, _, write in roots], first)
         return plan
 
     def _data_first(self, owned: list[list[Event]]) -> float | None:
@@ -353,13 +388,14 @@ class PlanBuilder:
 
         Reads down order the events of one root field; those of different root fields run
         concurrently, and which of their reads the database answers first decides what
-        strawberry reports. So a plan is made only when one root field may fail and the
-        others can report errors only before their first read (the guards)."""
+        strawberry reports. So ``data`` is written from the plan only when one root field may
+        fail and the others can report errors only before their first read (the guards);
+        otherwise a null reaching it falls back (:class:`_Timing`)."""
         sites = [event for events in owned for event in events if event.site]
         if not sites:
             return None
         if sum(any(event.site for event in events) for events in owned) > 1:
-            raise Unsupported("which error a propagating null reports depends on timing")
+            raise _Timing
         first = min(event.depth for event in sites)
         for events in owned:
             own = {(id(event.scope), event.depth) for event in events if event.site}
@@ -367,12 +403,12 @@ class PlanBuilder:
                 not event.site and (event.depth <= first if own else event.depth > 0)
                 for event in events
             ):
-                raise Unsupported("which error a propagating null reports depends on timing")
+                raise _Timing
         if (
             sum(event.depth == first for event in sites) > 1
             and len({id(event.scope) for event in sites if event.depth == first}) > 1
         ):
-            raise Unsupported("which error a propagating null reports depends on timing")
+            raise _Timing
         return first
 
     def _root(self, key: str, field: Field) -> tuple[Relation, RootWriter]:
