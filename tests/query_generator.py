@@ -45,11 +45,9 @@ class QueryGenerator:
         self.declared: list[str] = []
         self.aliases = 0
         self.lists = [name for name in LISTS if name in schema.query_type.fields]
-        self.reached: set[str] = set()
 
     def query(self) -> tuple[str, dict[str, Any]]:
         self.fragments, self.variables, self.declared, self.aliases = [], {}, [], 0
-        self.reached = set()
         count = self.random.choice((1, 1, 2))
         # Two root fields of one name would conflict (different arguments): aliased apart.
         roots = [self._root() if count == 1 else f"r{i}: {self._root()}" for i in range(count)]
@@ -121,7 +119,6 @@ class QueryGenerator:
     def _connection(self, connection_type: Any, depth: int) -> str:
         connection = get_named_type(connection_type)
         node_type = get_named_type(connection.fields["nodes"].type)
-        self.reached.add(node_type.name)
         parts = []
         if self.random.random() < 0.3:
             parts.append("totalCount")
@@ -137,7 +134,6 @@ class QueryGenerator:
         return " ".join(parts)
 
     def _selection(self, object_type: GraphQLObjectType, depth: int) -> str:
-        self.reached.add(object_type.name)
         parts = ["id"] if "id" in object_type.fields else []
         for name, field in object_type.fields.items():
             if self.random.random() > 0.35 or name == "id":

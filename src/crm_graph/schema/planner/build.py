@@ -123,11 +123,6 @@ class Event:
     site: bool
 
 
-class _Timing(Exception):
-    """Which error a null reaching ``data`` reports depends on the order the database
-    answers the root fields' reads."""
-
-
 def _caught(writer: Any, first: float) -> Any:
     """``writer`` of a field that may be null, where a null from a non-null field below stops:
     the field is null and reports that field's error, alone (the executor cancels the
@@ -160,30 +155,36 @@ def _falls_back(writer: Any) -> Any:
     return falls_back
 
 
-def _data(writers: list[tuple[str, Any]], first: float | None) -> Any:
+def _data(writers: list[tuple[str, Any]], clear: list[bool]) -> Any:
     """The writer of ``data`` when a non-null root field may fail: every root is written (the
     errors of other roots before the failure stay), and on a failure ``data`` is null with
     the errors that came before it and the first failure's.
 
-    ``first`` None: several root fields may fail, and which fails first depends on the order
-    the database answers their reads (:class:`_Timing`). A failure before any read (a guard,
-    a ``nodes`` ID check) still comes first; a later one falls back."""
+    Reads down order the errors of one root field (``clear``: whether its own order is
+    plain, see :meth:`PlanBuilder._clear`); those of different root fields run concurrently,
+    and which of their reads the database answers first decides what strawberry reports. So
+    a failure before any read (a guard, a ``nodes`` ID check) comes first; a later one is
+    answered here only when it is its plain root's, alone, and the other roots reported
+    errors only before their first read: otherwise the request falls back."""
 
     def write(run: Run) -> dict[str, Any] | None:
-        data, null = {}, None
-        for key, writer in writers:
+        data, nulls, others = {}, [], []
+        for index, (key, writer) in enumerate(writers):
+            mark = len(run.errors)
             try:
                 data[key] = writer(run)
-            except Null as failed:  # the first to fail: the fewest reads down
-                if null is None or failed.depth < null.depth:
-                    null = failed
-        if null is None:
+            except Null as failed:
+                nulls.append((failed.depth, index, failed))
+            others.append(range(mark, len(run.errors)))
+        if not nulls:
             return data
-        depth = first
-        if depth is None:
-            if null.depth >= 1:
-                raise Fallback from null
-            depth = null.depth
+        depth, index, null = min(nulls, key=lambda found: found[:2])  # the fewest reads down
+        if depth >= 1 and (
+            len(nulls) > 1
+            or not clear[index]
+            or any(run.depths[e] >= 1 for k, span in enumerate(others) if k != index for e in span)
+        ):
+            raise Fallback from null
         # Root fields all take their first step before any fails: errors there stay too.
         kept = [(e, d) for e, d in zip(run.errors, run.depths, strict=True) if d < depth or d == 0]
         run.errors, run.depths = [e for e, _ in kept], [d for _, d in kept]
@@ -373,43 +374,21 @@ class PlanBuilder:
             owned.append(self.events[start:])
             roots.append((key, relation, write))
         plan = Plan(roots)
-        try:
-            first = self._data_first(owned)
-        except _Timing:
-            plan.write = _data([(key, write) for key, _, write in roots], None)
-        else:
-            if first is not None:
-                plan.write = _data([(key, write) for key, _, write in roots], first)
+        if any(event.site for events in owned for event in events):
+            clear = [self._clear(events) for events in owned]
+            plan.write = _data([(key, write) for key, _, write in roots], clear)
         return plan
 
-    def _data_first(self, owned: list[list[Event]]) -> float | None:
-        """When a non-null root field may fail: how many reads down (see :meth:`_boundary`;
-        here every root is written, so the errors of other roots before it stay).
-
-        Reads down order the events of one root field; those of different root fields run
-        concurrently, and which of their reads the database answers first decides what
-        strawberry reports. So ``data`` is written from the plan only when one root field may
-        fail and the others can report errors only before their first read (the guards);
-        otherwise a null reaching it falls back (:class:`_Timing`)."""
-        sites = [event for events in owned for event in events if event.site]
-        if not sites:
-            return None
-        if sum(any(event.site for event in events) for events in owned) > 1:
-            raise _Timing
-        first = min(event.depth for event in sites)
-        for events in owned:
-            own = {(id(event.scope), event.depth) for event in events if event.site}
-            if len(own) > 1 or any(
-                not event.site and (event.depth <= first if own else event.depth > 0)
-                for event in events
-            ):
-                raise _Timing
-        if (
-            sum(event.depth == first for event in sites) > 1
-            and len({id(event.scope) for event in sites if event.depth == first}) > 1
-        ):
-            raise _Timing
-        return first
+    @staticmethod
+    def _clear(events: list[Event]) -> bool:
+        """Whether a root field's own errors come in a plain order (see :meth:`_boundary`):
+        its nulls start on objects of one level, and no error of its own is reported at that
+        level or before it but its guards'."""
+        own = {(id(event.scope), event.depth) for event in events if event.site}
+        if len(own) != 1:
+            return False
+        [(_, first)] = own
+        return not any(not event.site and event.depth <= first for event in events)
 
     def _root(self, key: str, field: Field) -> tuple[Relation, RootWriter]:
         name = field.nodes[0].name.value
