@@ -19,10 +19,11 @@ from crm_graph.plugin import (
     MoneyType,
     Related,
     RequestContext,
+    RowLookup,
     UserError,
     batch_field,
-    id_arg,
     input_id,
+    lookup_field,
     money,
     perform,
     query_error,
@@ -391,12 +392,9 @@ class CampaignQueries:
         permission=CAMPAIGNS_READ,
         description="E-mail campaigns, newest first.",
     )
-
-    @strawberry.field(description="One e-mail campaign.", metadata=requires(CAMPAIGNS_READ))
-    async def email_campaign(self, info: Info, id: strawberry.ID) -> EmailCampaignType | None:
-        pk = id_arg(id, "EmailCampaign")
-        async with info.context.app.read() as session:
-            return await session.get(MarketingCampaign, pk)  # type: ignore[return-value]
+    email_campaign: EmailCampaignType | None = lookup_field(
+        RowLookup(MarketingCampaign, CAMPAIGNS_READ), description="One e-mail campaign."
+    )
 
 
 @strawberry.type

@@ -15,11 +15,12 @@ from strawberry.types import Info
 from crm_graph.plugin import (
     CustomerType,
     RequestContext,
+    RowLookup,
     UserError,
     ValidationFailed,
     batch_field,
-    id_arg,
     input_id,
+    lookup_field,
     perform,
     query_error,
     requires,
@@ -237,12 +238,9 @@ class SegmentQueries:
         permission=SEGMENTS_READ,
         description="Audience segments and static lists, by name.",
     )
-
-    @strawberry.field(description="One audience segment.", metadata=requires(SEGMENTS_READ))
-    async def audience_segment(self, info: Info, id: strawberry.ID) -> AudienceSegmentType | None:
-        pk = id_arg(id, "AudienceSegment")
-        async with info.context.app.read() as session:
-            return await session.get(MarketingSegment, pk)  # type: ignore[return-value]
+    audience_segment: AudienceSegmentType | None = lookup_field(
+        RowLookup(MarketingSegment, SEGMENTS_READ), description="One audience segment."
+    )
 
     @strawberry.field(
         description="Evaluate a filter tree without saving it: the size and first customers a "

@@ -25,6 +25,7 @@ from crm_graph.plugin import (
     id_arg,
     input_id,
     list_field,
+    lookup_field,
     perform,
     query_error,
     requires,
@@ -49,6 +50,7 @@ from crm_sales.lead_views import (
     SalesWebFormType,
     TaskStatus,
 )
+from crm_sales.nodes import COMPANY, LEAD
 from crm_sales.scopes import EVERYTHING, Sight, sight
 from crm_sales.tables import (
     SalesAssignmentRule,
@@ -268,12 +270,7 @@ class LeadQueries:
         owner="owner_id",
         description="Leads within your scope, filtered and sorted.",
     )
-
-    @strawberry.field(description="One lead within your scope.", metadata=requires(LEADS_READ))
-    async def lead(self, info: Info, id: strawberry.ID) -> LeadType | None:
-        pk = id_arg(id, "Lead")
-        async with info.context.app.read() as session:
-            return (await _sight(info, LEADS_READ).rows(session, SalesLead, [pk])).get(pk)
+    lead: LeadType | None = lookup_field(LEAD, description="One lead within your scope.")
 
     @strawberry.field(
         description="The lead scoring model in force (null before the first training).",
@@ -643,12 +640,9 @@ class CompanyQueries:
         owner="owner_id",
         description="Companies within your scope.",
     )
-
-    @strawberry.field(description="One company within your scope.", metadata=requires(DEALS_READ))
-    async def company(self, info: Info, id: strawberry.ID) -> CompanyType | None:
-        pk = id_arg(id, "Company")
-        async with info.context.app.read() as session:
-            return (await _sight(info, DEALS_READ).rows(session, SalesCompany, [pk])).get(pk)
+    company: CompanyType | None = lookup_field(
+        COMPANY, description="One company within your scope."
+    )
 
 
 @strawberry.type

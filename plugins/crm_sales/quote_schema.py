@@ -23,8 +23,8 @@ from crm_graph.plugin import (
     UserError,
     ValidationFailed,
     batch_field,
-    id_arg,
     input_id,
+    lookup_field,
     money,
     perform,
     personal_data,
@@ -34,6 +34,7 @@ from crm_graph.plugin import (
 )
 from crm_sales import deals, quotes
 from crm_sales.config import DEALS_READ, QUOTES_READ, QUOTES_WRITE
+from crm_sales.nodes import QUOTE
 from crm_sales.scopes import EVERYTHING, sight
 from crm_sales.tables import SalesQuote
 from crm_sales.views import DealType
@@ -232,15 +233,9 @@ def _action(name: str, description: str) -> Any:
 
 @strawberry.type
 class QuoteQueries:
-    @strawberry.field(
-        description="One quote, if its deal is within your scope.", metadata=requires(QUOTES_READ)
+    quote: QuoteType | None = lookup_field(
+        QUOTE, description="One quote, if its deal is within your scope."
     )
-    async def quote(self, info: Info, id: strawberry.ID) -> QuoteType | None:
-        pk = id_arg(id, "Quote")
-        seen = sight(info.context.principal, QUOTES_READ)
-        async with info.context.app.read() as session:
-            found = await quotes.visible_quotes(session, [pk], seen)
-        return found[0] if found else None  # type: ignore[return-value]
 
 
 @strawberry.type

@@ -242,17 +242,6 @@ async def visible_quote(
     return found[0], found[1]
 
 
-async def visible_quotes(session: AsyncSession, ids: list[int], sight: Sight) -> list[SalesQuote]:
-    """The quotes among ``ids`` whose deal is within ``sight``."""
-    return list(
-        await session.scalars(
-            select(SalesQuote)
-            .join(SalesDeal, SalesDeal.id == SalesQuote.deal_id)
-            .where(SalesQuote.id.in_(ids), sight.where(SalesDeal.owner_id))
-        )
-    )
-
-
 async def lines_of(session: AsyncSession, quote_ids: list[int]) -> dict[int, list[SalesQuoteLine]]:
     """Each quote's lines in order (one statement)."""
     found: dict[int, list[SalesQuoteLine]] = {pk: [] for pk in quote_ids}

@@ -26,6 +26,7 @@ from crm_graph.plugin import (
     id_arg,
     input_id,
     list_field,
+    lookup_field,
     money,
     perform,
     query_error,
@@ -35,6 +36,7 @@ from crm_sales import deals as rules
 from crm_sales import forecast as forecasting
 from crm_sales import pipelines
 from crm_sales.config import DEALS_MANAGE, DEALS_READ, DEALS_WRITE
+from crm_sales.nodes import DEAL
 from crm_sales.scopes import EVERYTHING, Sight, sight
 from crm_sales.tables import SalesDeal
 from crm_sales.views import (
@@ -162,13 +164,6 @@ async def _sales_pipelines(info: Info) -> list[SalesPipelineType]:
     return [pipeline_view(p, stages[p.id]) for p in rows]  # type: ignore[index]
 
 
-async def _deal(info: Info, id: strawberry.ID) -> DealType | None:
-    pk = id_arg(id, "Deal")
-    async with info.context.app.read() as session:
-        found = await rules.visible_deals(session, [pk], _sight(info, DEALS_READ))
-    return found[0] if found else None  # type: ignore[return-value]
-
-
 @strawberry.type
 class DealQueries:
     sales_pipelines: list[SalesPipelineType] = strawberry.field(
@@ -176,11 +171,7 @@ class DealQueries:
         description="Every pipeline with its stages, in order.",
         metadata=requires(DEALS_READ),
     )
-    deal: DealType | None = strawberry.field(
-        resolver=_deal,
-        description="One deal, if it is within your scope.",
-        metadata=requires(DEALS_READ),
-    )
+    deal: DealType | None = lookup_field(DEAL, description="One deal, if it is within your scope.")
     deals: Connection[DealType] = list_field(
         SalesDeal,
         deal_statement,

@@ -24,6 +24,7 @@ from crm_graph.plugin import (
     Related,
     RelatedRows,
     RequestContext,
+    RowLookup,
     SortDirection,
     TeamType,
     UserError,
@@ -34,6 +35,7 @@ from crm_graph.plugin import (
     input_id,
     list_field,
     load_related,
+    lookup_field,
     perform,
     personal_data,
     query_error,
@@ -620,21 +622,13 @@ def ticket_list(principal: Any, filter: TicketFilter | None, app: Any) -> Any:
     return statement
 
 
-async def _ticket(info: Info, id: strawberry.ID) -> TicketType | None:
-    pk = id_arg(id, "Ticket")
-    reach = tickets.viewer(info.context.principal, TICKETS_READ)
-    async with info.context.app.read() as session:
-        return await tickets.visible(session, reach, pk)  # type: ignore[return-value]
-
-
 @strawberry.type
 class ServiceQueries:
     # Attributes, not methods: strawberry lists method fields after attribute fields, and the
     # schema keeps its order.
-    ticket: TicketType | None = strawberry.field(
-        resolver=_ticket,
+    ticket: TicketType | None = lookup_field(
+        RowLookup(Ticket, TICKETS_READ, owner=tickets.OWNER),
         description="One ticket by ID, if the caller may see it.",
-        metadata=requires(TICKETS_READ),
     )
     tickets: Connection[TicketType] = list_field(
         Ticket,

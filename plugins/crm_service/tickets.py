@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, false, or_, select, update
+from sqlalchemy import String, and_, cast, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_graph.plugin import (
@@ -333,15 +333,6 @@ class Viewer:
     def sees(self, customer_owner: str | None) -> bool:
         return self.everything or customer_owner in self.owners
 
-    def predicate(self) -> Any:
-        """The same rule as a SQL condition on ``service_ticket`` (None: every ticket)."""
-        if self.everything:
-            return None
-        if not self.owners:
-            return false()
-        owned = select(CustomerRow.id).where(CustomerRow.owner_id.in_(sorted(self.owners)))
-        return Ticket.customer_id.in_(owned)
-
 
 def viewer(principal: Any, permission: str) -> Viewer:
     """``own``: tickets of the caller's customers; ``team``: of its teams' customers; ``all``."""
@@ -381,14 +372,6 @@ def sla_condition(state: str, now: Any, soon: Any) -> Any:
 def tagged(tag: str) -> Any:
     """Ids of tickets holding ``tag`` (tags are a JSON list; matched on its text, quoted)."""
     return select(Ticket.id).where(cast(Ticket.tags, String).contains(f'"{tag}"'))
-
-
-async def visible(session: AsyncSession, reach: Viewer, ticket_id: int) -> Ticket | None:
-    """The ticket, if ``reach`` sees it."""
-    statement = select(Ticket).where(Ticket.id == ticket_id)
-    if (predicate := reach.predicate()) is not None:
-        statement = statement.where(predicate)
-    return await session.scalar(statement)
 
 
 # Merge and erasure --------------------------------------------------------------------------

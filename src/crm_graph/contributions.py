@@ -12,6 +12,7 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from crm_graph.auth.principal import Principal
     from crm_graph.runtime import AppContext
+    from crm_graph.schema.plugin_fields import RowLookup
 
 EXTENDABLE_TYPES = (
     "Customer",
@@ -46,7 +47,9 @@ class Storage:
 @dataclass(frozen=True)
 class NodeLookup:
     """How ``node(id:)`` and ``nodes(ids:)`` find the objects of a plugin's GraphQL type (see
-    ``SchemaContribution.nodes``).
+    ``SchemaContribution.nodes``) when they are not one table's rows (a view built of several):
+    strawberry serves these. A type over a table's rows declares a ``RowLookup`` instead,
+    which both read paths run.
 
     ``permission`` is needed to look any up, as for the type's own queries. ``load`` is
     ``async (context: RequestContext, pks: list[int]) -> list[object | None]``: for each
@@ -63,12 +66,12 @@ class NodeLookup:
 @dataclass(frozen=True)
 class SchemaContribution:
     """GraphQL types, fields to merge onto existing types, and how ``node(id:)`` finds the
-    plugin's own types (``nodes``: GraphQL type name -> :class:`NodeLookup`; see
-    ``crm_schema``)."""
+    plugin's own types (``nodes``: GraphQL type name -> a ``RowLookup`` of the type's table,
+    or a :class:`NodeLookup`; see ``crm_schema``)."""
 
     types: list[type] = field(default_factory=list)
     extend: dict[str, list[type]] = field(default_factory=dict)
-    nodes: Mapping[str, NodeLookup] = field(default_factory=dict)
+    nodes: Mapping[str, NodeLookup | RowLookup] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ def crm_schema() -> SchemaContribution:
     ``extend`` maps a type name (``Customer``, ``Order``, ``Interaction``, ``Product``,
     ``Query``, ``Mutation``, ``Subscription``) to strawberry classes whose fields are merged
     onto that type. A field whose GraphQL name is already taken stops startup, naming both
-    contributors. ``nodes`` maps the plugin's own ``Node`` types to a ``NodeLookup``: how
+    contributors. ``nodes`` maps the plugin's own ``Node`` types to a ``RowLookup`` (rows of a
+    table; also what a ``lookup_field`` declares) or a ``NodeLookup`` (anything else): how
     ``node(id:)`` and ``nodes(ids:)`` find them, within the caller's scope.
     """
 

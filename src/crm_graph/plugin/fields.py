@@ -7,16 +7,20 @@ function reads relations with ``load_related``. A list on Query is a ``list_fiel
 connection over a table's rows, declared as the table, the statement its filter selects, its
 ``orderBy`` input and the permission whose scope narrows the rows to their owners'; a statement
 comparing with the time of the request reads it as ``request_time(column)``. A short list of
-every row, without paging, is a ``rows_field``.
+every row, without paging, is a ``rows_field``. One row by global ID is a ``lookup_field``
+over a ``RowLookup`` (the table, the permission whose scope narrows the rows, optionally the
+statement to read from), which also tells ``node(id:)`` how to find the type.
 """
 
 from __future__ import annotations
 
 from crm_graph.db.related import Related, RelatedRows
 from crm_graph.schema.plugin_fields import (
+    RowLookup,
     batch_field,
     list_field,
     load_related,
+    lookup_field,
     request_time,
     rows_field,
     table_field,
@@ -25,9 +29,11 @@ from crm_graph.schema.plugin_fields import (
 __all__ = [
     "Related",
     "RelatedRows",
+    "RowLookup",
     "batch_field",
     "list_field",
     "load_related",
+    "lookup_field",
     "request_time",
     "rows_field",
     "table_field",

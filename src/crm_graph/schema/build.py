@@ -34,6 +34,7 @@ from crm_graph.schema.mutations.imports import BulkMutations
 from crm_graph.schema.mutations.interactions import InteractionMutations
 from crm_graph.schema.mutations.orders import OrderMutations
 from crm_graph.schema.outbound_email import OutboundEmailMutations, OutboundEmailQueries
+from crm_graph.schema.plugin_fields import RowLookup
 from crm_graph.schema.query import Query as CoreQuery
 from crm_graph.schema.scheduler import SchedulerQueries
 from crm_graph.schema.security import CustomerSecurityFields, SecurityMutations, SecurityQueries
@@ -104,7 +105,7 @@ class ComposedSchema(strawberry.Schema):
         self,
         *,
         extra_fields: dict[str, list[StrawberryField]],
-        node_lookups: dict[str, NodeLookup],
+        node_lookups: dict[str, NodeLookup | RowLookup],
         **kwargs: Any,
     ) -> None:
         self.extra_fields = extra_fields
@@ -190,7 +191,7 @@ def build_schema(
 
     extra: dict[str, list[StrawberryField]] = {}
     extra_types: list[type] = []
-    lookups: dict[str, NodeLookup] = {}
+    lookups: dict[str, NodeLookup | RowLookup] = {}
     for plugin, contribution in [(CORE, CORE_CONTRIBUTION), *plugins.each(plugins.hook.crm_schema)]:
         if not isinstance(contribution, SchemaContribution):
             raise PluginError(f"plugin {plugin!r}: crm_schema must return SchemaContribution")
@@ -236,13 +237,15 @@ def build_schema(
 def _claim_lookup(
     plugin: str,
     type_name: str,
-    lookup: NodeLookup,
+    lookup: NodeLookup | RowLookup,
     type_owner: dict[str, tuple[str, type]],
-    lookups: dict[str, NodeLookup],
+    lookups: dict[str, NodeLookup | RowLookup],
 ) -> None:
     """A plugin tells ``node(id:)`` how to find its own types only (so each type once)."""
-    if not isinstance(lookup, NodeLookup):
-        raise PluginError(f"plugin {plugin!r}: nodes[{type_name!r}] must be a NodeLookup")
+    if not isinstance(lookup, NodeLookup | RowLookup):
+        raise PluginError(
+            f"plugin {plugin!r}: nodes[{type_name!r}] must be a RowLookup or a NodeLookup"
+        )
     owner = type_owner.get(type_name)
     if owner is None or owner[0] != plugin:
         whose = "no type" if owner is None else f"a type of {owner[0]!r}"

@@ -31,7 +31,8 @@ from datetime import timedelta
 from typing import Any
 
 import strawberry
-from sqlalchemy import Select, bindparam, false
+from graphql import get_named_type
+from sqlalchemy import Select, bindparam, false, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.types import Info
 
@@ -44,6 +45,7 @@ from crm_graph.db.paging import Ordering, PageArgs
 from crm_graph.db.related import RelatedRows, Relation, fetch
 from crm_graph.schema.dataloader import Loader
 from crm_graph.schema.lists import connection
+from crm_graph.schema.types.common import id_arg
 from crm_graph.schema.types.enums import ordering
 
 CONTRACT = "field_contract"
@@ -123,28 +125,70 @@ class ListField:
         return statement.order_by(*[key.desc() if order.descending else key.asc() for key in keys])
 
     def owned(self, principal: Any, dialect: str | None = None) -> Any:
-        """The owner scope as a condition on the rows (None: every row). With ``dialect``,
-        the owners are one bind parameter valued per request (the compiled read path's
-        statements are built once for every caller holding the same grants)."""
-        if self.owner is None:
-            return None
-        scope = principal.scope(self.permission)
-        if scope == "all":
-            return None
-        if scope is None:
-            return false()
-        column = getattr(self.model, self.owner) if isinstance(self.owner, str) else self.owner
-        if dialect is not None:
-            placeholder = bindparam_value(dialect, ())  # each request binds its owners
-            return among_parameter(dialect, column, placeholder, name=f"crm_owners_{scope}")
-        owners = principal.owners(scope)
-        return column.in_(sorted(owners)) if owners else false()
+        """The owner scope as a condition on the rows (see :func:`_owned`)."""
+        return _owned(self.model, self.owner, self.permission, principal, dialect)
 
     def statement(self, principal: Any, filter: Any, app: Any) -> Select[Any]:
         """What the list reads for ``principal`` (the owners written into the statement)."""
         statement = self.selected(principal, filter, app)
         owned = self.owned(principal)
         return statement if owned is None else statement.where(owned)
+
+
+def _owned(model: type, owner: Any, permission: str, principal: Any, dialect: str | None) -> Any:
+    """``permission``'s owner scope as a condition on ``model`` rows whose ``owner`` (a column
+    name or a SQL expression; None: not owner-scoped) holds their owner (None: every row).
+    With ``dialect``, the owners are one bind parameter valued per request (the compiled read
+    path's statements are built once for every caller holding the same grants)."""
+    if owner is None:
+        return None
+    scope = principal.scope(permission)
+    if scope == "all":
+        return None
+    if scope is None:
+        return false()
+    column = getattr(model, owner) if isinstance(owner, str) else owner
+    if dialect is not None:
+        placeholder = bindparam_value(dialect, ())  # each request binds its owners
+        return among_parameter(dialect, column, placeholder, name=f"crm_owners_{scope}")
+    owners = principal.owners(scope)
+    return column.in_(sorted(owners)) if owners else false()
+
+
+@dataclass(frozen=True)
+class RowLookup:
+    """``model`` rows by primary key, as a lookup field (:func:`lookup_field`) and
+    ``node(id:)``/``nodes(ids:)`` (a ``SchemaContribution.nodes`` value) find them.
+
+    Reading them needs ``permission``; its scope narrows them as :class:`ListField`'s does
+    (``owner``: a column name of ``model`` or a SQL expression of the row), and, for rows of
+    a customer, the core's customer scope applies, so a row outside the caller's scope is
+    answered as one that does not exist (null). ``select``: the ``select(model)`` to read
+    from when seeing a row takes more than its own columns (joined to the row its ``owner``
+    expression reads; the customer scope applies to every table it reads); never filtered by
+    scope itself. Both read paths run this one declaration."""
+
+    model: type
+    permission: str
+    owner: Any = None
+    select: Select[Any] | None = None
+
+    def owned(self, principal: Any, dialect: str | None = None) -> Any:
+        return _owned(self.model, self.owner, self.permission, principal, dialect)
+
+    def base(self) -> Select[Any]:
+        return select(self.model) if self.select is None else self.select
+
+    async def load(self, context: Any, pks: list[int]) -> list[Any]:
+        """For each of ``pks``, in order, its row within the caller's scope or None (the
+        strawberry path; the session's scope listener adds the customer scopes)."""
+        statement = self.base().where(self.model.id.in_(pks))
+        owned = self.owned(context.principal)
+        if owned is not None:
+            statement = statement.where(owned)
+        async with context.app.read() as session:
+            found = {row.id: row for row in await session.scalars(statement)}
+        return [found.get(pk) for pk in pks]
 
 
 class FieldLoaders:
@@ -409,4 +453,25 @@ def rows_field(
         name=name,
         description=description,
         metadata={**requires(permission), CONTRACT: declaration},
+    )
+
+
+def lookup_field(
+    lookup: RowLookup, *, description: str | None = None, name: str | None = None
+) -> Any:
+    """A Query field reading one ``lookup.model`` row by global ID (the argument ``id: ID!``),
+    null when there is none or the caller's scope does not see it; its GraphQL type is the
+    class attribute's annotation (``TheType | None``), whose name the ID must carry (another
+    type's ID, or no ID, is a coded error naming ``id``). The same :class:`RowLookup` serves
+    ``node(id:)`` for the type (``SchemaContribution(nodes={"TheType": lookup})``)."""
+
+    async def resolve(info: Info, id: strawberry.ID):  # typed by the annotation
+        pk = id_arg(id, get_named_type(info._raw_info.return_type).name)
+        return (await lookup.load(info.context, [pk]))[0]
+
+    return strawberry.field(
+        resolver=resolve,
+        name=name,
+        description=description,
+        metadata={**requires(lookup.permission), CONTRACT: lookup},
     )

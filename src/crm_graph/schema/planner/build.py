@@ -17,7 +17,6 @@ from graphql import (
     BooleanValueNode,
     FieldNode,
     FragmentSpreadNode,
-    GraphQLError,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -44,12 +43,12 @@ from crm_graph.db.paging import encode_cursor
 from crm_graph.db.related import RelatedRows
 from crm_graph.schema.planner import bindings
 from crm_graph.schema.planner.generated import inline, record
+from crm_graph.schema.planner.lookups import NODES_DENIED, lookup_root, node_types
 from crm_graph.schema.planner.relations import (
     Batch,
     ByKey,
     ChildPages,
     Field,
-    Lookup,
     Paged,
     Relation,
     RootList,
@@ -67,8 +66,7 @@ from crm_graph.schema.planner.run import (
     fetch_tree,
 )
 from crm_graph.schema.planner.values import as_is, leaf
-from crm_graph.schema.plugin_fields import CONTRACT, BatchField, ListField, TableField
-from crm_graph.schema.query import MAX_NODES, NODE_PERMISSIONS
+from crm_graph.schema.plugin_fields import CONTRACT, BatchField, ListField, RowLookup, TableField
 
 RootWriter = Callable[[Run], Any]
 
@@ -80,13 +78,14 @@ def _contract(definition: GraphQLField) -> Any:
 
 def roots(graphql: Any) -> set[str]:
     """The Query fields a plan starts from: the lists declared with ``list_field`` (the core's
-    and plugins'), lookups by ID and ``node``/``nodes``."""
-    lists = {
+    and plugins'), lookups by ID (the core's and plugins' ``lookup_field``) and
+    ``node``/``nodes``."""
+    declared = {
         name
         for name, definition in graphql.query_type.fields.items()
-        if isinstance(_contract(definition), ListField)
+        if isinstance(_contract(definition), ListField | RowLookup)
     }
-    return {*lists, *bindings.LOOKUPS, "node", "nodes"}
+    return {*declared, *bindings.LOOKUPS, "node", "nodes"}
 
 
 class Plan:
@@ -195,9 +194,6 @@ def _data(writers: list[tuple[str, Any]], clear: list[bool]) -> Any:
 
 
 _TYPENAME = GraphQLField(GraphQLNonNull(GraphQLString))
-# nodes(ids:) checks each ID in a task of its own: after the guards of root fields, before
-# any read.
-NODES_DENIED = 0.5
 
 
 def _required(value: Any) -> Any:
@@ -413,56 +409,17 @@ class PlanBuilder:
                 return relation, lambda run: rows(run.found[id(relation)], run, ())
             write = self._connection(field, relation)
             return relation, lambda run: write(run.found[id(relation)], run, (key,))
-        if name in bindings.LOOKUPS or name in ("node", "nodes"):
-            types = [bindings.LOOKUPS[name]] if name in bindings.LOOKUPS else list(NODE_PERMISSIONS)
-            by_type = {}
-            writers = {}
-            for type_name in types:
-                model = bindings.MODELS[type_name]
-                runtime = self.graphql.get_type(type_name)
-                start = len(self.events)
-                shape = self.shape(runtime, field.nodes, Columns(model))
-                # Each object may be null; objects of different types never share one.
-                writers[type_name] = self._boundary(start, shape.write)
-                by_type[type_name] = (
-                    shape,
-                    read_predicate(self.principal, model, self.dialect),
-                    NODE_PERMISSIONS[type_name],
-                )
-            keys = {
-                argument: read for (root, argument), read in bindings.KEYS.items() if root == name
-            }
-            relation = Lookup(field, by_type, name == "nodes", MAX_NODES, keys)
-            nodes = field.nodes
-
-            def write_one(found: tuple[str, Any], run: Run, path: Path) -> Any:
-                type_name, row = found
-                return None if row is None else writers[type_name](row, run, path)
-
-            if name == "nodes":
-
-                def write_many(run: Run) -> Any:
-                    found = run.found[id(relation)]
-                    if isinstance(found, GraphQLError):  # an ID of a type the caller may not read
-                        raise Null(run.located(found, nodes, (key,)), NODES_DENIED)
-                    return [write_one(item, run, (key, i)) for i, item in enumerate(found)]
-
-                return relation, write_many
-
-            def write_single(run: Run) -> Any:
-                found = run.found[id(relation)]
-                if isinstance(found, GraphQLError):
-                    run.error(found, nodes, (key,), 0)
-                    return None
-                return write_one(found[0], run, (key,))
-
-            return relation, write_single
+        if isinstance(declared, RowLookup) or name in (*bindings.LOOKUPS, "node", "nodes"):
+            return lookup_root(
+                self, key, field, declared if isinstance(declared, RowLookup) else None
+            )
         raise Unsupported(f"Query.{name}")
 
     def _may_deny(self, name: str) -> Event | None:
         """The error ``node``/``nodes`` report, at run time, for an ID of a type the caller
         may not read (``nodes``' null propagates); None when the caller reads every type."""
-        if name not in ("node", "nodes") or all(map(self.principal.has, NODE_PERMISSIONS.values())):
+        permissions = [permission for _, permission, _ in node_types(self.schema).values()]
+        if name not in ("node", "nodes") or all(map(self.principal.has, permissions)):
             return None
         if name == "node":  # in the root field's own step, as the guards of root fields
             return Event(0, self.graphql.query_type, False)

@@ -361,14 +361,15 @@ class Lookup(Relation):
     def __init__(
         self,
         field: Field,
-        by_type: dict[str, tuple[Shape, Any, str]],
+        by_type: dict[str, Any],
         many: bool,
         limit: int,
         keys: dict[str, Any] | None = None,
     ) -> None:
+        # Type name -> what is read for it (a lookups.Target).
         self.field, self.by_type, self.many, self.limit = field, by_type, many, limit
         self.keys = keys or {}
-        self.shapes = [shape for shape, _, _ in by_type.values()]
+        self.shapes = [target.shape for target in by_type.values() if target.shape is not None]
         self.prepared = LRU(len(by_type))
 
     def _ids(self, run: Run) -> tuple[list[str], Any]:
@@ -403,7 +404,7 @@ class Lookup(Relation):
             entry = self.by_type.get(type_name)
             if entry is None:
                 raise Fallback
-            denied = forbidden(run.principal, self.field.nodes[0].name.value, entry[2])
+            denied = forbidden(run.principal, self.field.nodes[0].name.value, entry.permission)
             if denied is not None:
                 run.found[id(self)] = denied
                 return []
@@ -412,7 +413,7 @@ class Lookup(Relation):
         found: dict[tuple[str, int], Any] = {}
         pairs = []
         for type_name, pks in wanted.items():
-            shape = self.by_type[type_name][0]
+            shape = self.by_type[type_name].shape
             statement = self.statements(run, type_name, self._by_id(type_name))
             rows = await run.rows(statement, list(dict.fromkeys(pks)))
             id_index = shape.columns.index("id")
@@ -423,20 +424,21 @@ class Lookup(Relation):
 
     def _by_id(self, type_name: str) -> Callable[[Run], Prepared]:
         def prepare(run: Run) -> Prepared:
-            shape, predicate, _ = self.by_type[type_name]
-            statement = select(*shape.columns.expressions())
-            statement = statement.where(self.among(run, shape.columns.model.id))
-            if predicate is not None:
-                statement = statement.where(predicate)
+            target = self.by_type[type_name]
+            statement = target.base.with_only_columns(*target.shape.columns.expressions())
+            statement = statement.where(self.among(run, target.shape.columns.model.id))
+            if target.predicate is not None:
+                statement = statement.where(target.predicate)
             return Prepared(statement, run.sql)
 
         return prepare
 
     async def _by_key(self, run: Run, condition: Any, first: Any) -> list[tuple[Shape, list[Any]]]:
-        type_name, (shape, predicate, _) = next(iter(self.by_type.items()))
+        type_name, target = next(iter(self.by_type.items()))
+        shape = target.shape
         statement = select(*shape.columns.expressions()).where(condition)
-        if predicate is not None:
-            statement = statement.where(predicate)
+        if target.predicate is not None:
+            statement = statement.where(target.predicate)
         rows = await _rows(run, statement.order_by(first).limit(1))
         run.found[id(self)] = [(type_name, rows[0] if rows else None)]
         return [(shape, rows)]
