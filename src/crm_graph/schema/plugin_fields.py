@@ -15,6 +15,9 @@ A list on Query (the core's ``customers`` as a plugin's ``deals``) is a **list f
 statement a ``filter`` argument selects, the ``orderBy`` input and the permission (whose scope
 narrows the rows to their owners' where the table has an owner column). Its nodes are the rows;
 their type's fields are columns, table-backed or batch fields, or functions of the row alone.
+One row by global ID is a **lookup field** (:func:`lookup_field`) over a :class:`RowLookup`
+(the table, the permission scoping the rows as a list's does, optionally the statement to read
+from), which ``node(id:)`` takes for the type too.
 
 Both become ordinary strawberry fields whose metadata carries the declaration (under
 :data:`CONTRACT`), so permissions and masks apply as to any field, and a query planner can read
