@@ -1,7 +1,8 @@
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import type { Client as SocketClient } from "graphql-ws";
-import { createContext, useContext, useEffect, useRef, useState } from "react";
+import { createContext, useCallback, useContext, useEffect, useRef, useState } from "react";
 import { stringifyDocument } from "urql";
+import { graphql } from "./gql";
 import { useCan } from "./permissions";
 
 /** An event of the API's log as the subscriptions deliver it. */
@@ -150,6 +151,84 @@ export function useEvents<V extends { after?: string | null }>(
   }, [enabled, socket, query, key]);
 
   return { status, cursor: cursor.current, resumes };
+}
+
+/** `refresh` as a screen calls it on every change it hears of, coalesced: at most one re-read
+ * in flight and one waiting, so a burst of events (a bulk import) costs two re-reads, not one
+ * per event, and the last one starts after the last event. `refresh` resolves when its re-read
+ * has arrived. */
+export function useCoalesced(refresh: () => Promise<unknown>): () => void {
+  const latest = useRef(refresh);
+  latest.current = refresh;
+  const state = useRef({ running: false, waiting: false, stopped: false });
+  useEffect(() => {
+    const now = state.current;
+    now.stopped = false;
+    return () => {
+      now.stopped = true;
+    };
+  }, []);
+  const run = useCallback((): void => {
+    const now = state.current;
+    if (now.stopped) return;
+    if (now.running) {
+      now.waiting = true;
+      return;
+    }
+    now.running = true;
+    void latest
+      .current()
+      .catch(() => undefined) // the screen's own query shows its error
+      .finally(() => {
+        now.running = false;
+        if (now.waiting) {
+          now.waiting = false;
+          run();
+        }
+      });
+  }, []);
+  return run;
+}
+
+/** A screen's live re-reads: the subscription's state, and `refresh` coalesced (for the
+ * screen's own writes too). */
+export interface LiveRefresh {
+  status: LiveStatus;
+  refresh: () => void;
+}
+
+/** Re-reads a screen (`refresh`, coalesced by {@link useCoalesced}) on each event of the
+ * subscription `document`; heartbeats only carry the cursor. */
+export function useLiveRefresh<V extends { after?: string | null }>(
+  document: TypedDocumentNode<unknown, V>,
+  variables: Omit<V, "after">,
+  refresh: () => Promise<unknown>,
+): LiveRefresh {
+  const coalesced = useCoalesced(refresh);
+  const { status } = useEvents(document, variables, (event) => {
+    if (event.type !== "heartbeat") coalesced();
+  });
+  return { status, refresh: coalesced };
+}
+
+const EventsOfTypes = graphql(`
+  subscription EventsOfTypes($types: [String!], $after: String) {
+    events(types: $types, after: $after) {
+      id
+      type
+      entityType
+      entityId
+      actor
+      occurredAt
+      cursor
+    }
+  }
+`);
+
+/** Re-reads a screen on each event of these `types` (a list's records created, changed or
+ * removed by anyone), coalesced. */
+export function useRecordsRefresh(types: string[], refresh: () => Promise<unknown>): LiveRefresh {
+  return useLiveRefresh(EventsOfTypes, { types }, refresh);
 }
 
 const SAY: Record<LiveStatus, string> = {

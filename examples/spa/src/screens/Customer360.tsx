@@ -1,8 +1,8 @@
-import { useQuery } from "urql";
+import { useClient, useQuery } from "urql";
 import { ErrorNote } from "../errors";
 import { graphql } from "../gql";
 import { when, money } from "../format";
-import { LiveBadge, useEvents } from "../live";
+import { LiveBadge, useLiveRefresh } from "../live";
 import { useCan } from "../permissions";
 import { editCustomerHref } from "../route";
 import { AnalyticsPanel } from "../sections/AnalyticsPanel";
@@ -94,14 +94,13 @@ export default function Customer360({ id }: { id: string }) {
   const withDeals = useCan("deals:read");
   const withTasks = useCan("tasks:read");
   const withTickets = useCan("tickets:read");
-  const [{ data, error }, reload] = useQuery({
-    query: Customer360Query,
-    variables: { id, withOrders, withInteractions },
-  });
+  const variables = { id, withOrders, withInteractions };
+  const [{ data, error }] = useQuery({ query: Customer360Query, variables });
   // Changed by anyone while open (events:read): read again, so the screen shows it as it is now.
-  const live = useEvents(CustomerChanged, { id }, (event) => {
-    if (event.type !== "heartbeat") reload({ requestPolicy: "network-only" });
-  });
+  const client = useClient();
+  const live = useLiveRefresh(CustomerChanged, { id }, () =>
+    client.query(Customer360Query, variables, { requestPolicy: "network-only" }).toPromise(),
+  );
   if (error) return <ErrorNote error={error} />;
   if (!data) return <p>Loading…</p>;
   const customer = data.customer;
@@ -143,7 +142,7 @@ export default function Customer360({ id }: { id: string }) {
         customerId={customer.id}
         consents={customer.consents}
         canRecord={canEdit}
-        onRecorded={() => reload({ requestPolicy: "network-only" })}
+        onRecorded={live.refresh}
       />
       {withAnalytics && <AnalyticsPanel id={customer.id} />}
       {customer.orders && (

@@ -1,11 +1,11 @@
 import { useState } from "react";
-import { useQuery } from "urql";
+import { useClient, useQuery } from "urql";
 import { useDebounced } from "../debounce";
 import { ErrorNote } from "../errors";
 import { graphql } from "../gql";
 import type { CustomerSortField, LifecycleStage, SortDirection } from "../gql/graphql";
 import { LIFECYCLE_STAGES, parseTags } from "../lifecycle";
-import { LiveBadge, useEvents } from "../live";
+import { LiveBadge, useRecordsRefresh } from "../live";
 import { useCan } from "../permissions";
 import { customerHref } from "../route";
 
@@ -48,20 +48,6 @@ const CustomersQuery = graphql(`
           tags
         }
       }
-    }
-  }
-`);
-
-const CustomerEvents = graphql(`
-  subscription CustomerEvents($types: [String!], $after: String) {
-    events(types: $types, after: $after) {
-      id
-      type
-      entityType
-      entityId
-      actor
-      occurredAt
-      cursor
     }
   }
 `);
@@ -112,11 +98,12 @@ export default function Customers() {
   const variables = page.before
     ? { ...listed, last: PAGE_SIZE, before: page.before }
     : { ...listed, first: PAGE_SIZE, after: page.after ?? null };
-  const [{ data, error, fetching }, reload] = useQuery({ query: CustomersQuery, variables });
+  const [{ data, error, fetching }] = useQuery({ query: CustomersQuery, variables });
   // A customer created, changed or removed by anyone (events:read): the page is read again.
-  const live = useEvents(CustomerEvents, { types: CUSTOMER_EVENTS }, (event) => {
-    if (event.type !== "heartbeat") reload({ requestPolicy: "network-only" });
-  });
+  const client = useClient();
+  const live = useRecordsRefresh(CUSTOMER_EVENTS, () =>
+    client.query(CustomersQuery, variables, { requestPolicy: "network-only" }).toPromise(),
+  );
   const connection = data?.customers;
   const toggleStage = (stage: LifecycleStage, on: boolean) =>
     setStages((now) =>

@@ -1,10 +1,11 @@
 import { type DragEvent, useEffect, useState } from "react";
 import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis } from "recharts";
-import { useMutation, useQuery } from "urql";
+import { useClient, useMutation, useQuery } from "urql";
 import { Chart, DataTable } from "../charts";
 import { ErrorNote } from "../errors";
 import { isoDay, money } from "../format";
 import { graphql } from "../gql";
+import { LiveBadge, useRecordsRefresh } from "../live";
 import { useCan } from "../permissions";
 
 const PipelineQuery = graphql(`
@@ -49,6 +50,9 @@ const StageDealsQuery = graphql(`
     }
   }
 `);
+
+/** What moves a deal on the board, adds one or changes its card. */
+const DEAL_EVENTS = ["deal.created", "deal.updated", "deal.stage_changed", "deal.won", "deal.lost"];
 
 /** Deals a stage shows at first, and how many more each "Show more" adds. */
 export const STAGE_PAGE = 10;
@@ -101,19 +105,39 @@ interface Card {
 /** The sales plugin's deals by stage, each stage paged by cursor ("Show more"). A deal moves by
  * dragging its card to another stage or, from the keyboard, with its "Move to" list; the move
  * carries the version the board showed as expectedVersion, so a deal someone else changed
- * meanwhile is a CONFLICT and the board reloads. */
+ * meanwhile is a CONFLICT and the board reloads. Deals changed by anyone (events:read) are
+ * read again live. */
 export default function Pipeline() {
   const canMove = useCan("deals:write");
   const [{ data, error }] = useQuery({ query: PipelineQuery });
   const [{ fetching }, move] = useMutation(MoveDeal);
   const [problem, setProblem] = useState<string | null>(null);
   const [pipelineId, setPipelineId] = useState<string | null>(null);
-  const [moves, setMoves] = useState(0);
-  // Bumped on a conflict: every stage reads its deals again from their first page.
-  const [generation, setGeneration] = useState(0);
+  // The cursor each loaded page of a stage starts after (null: the first), by stage id.
+  const [pages, setPages] = useState<Record<string, (string | null)[]>>({});
+  // Bumped whenever the board is read again: the forecast, which names no deal, follows.
+  const [changes, setChanges] = useState(0);
+  const pipeline = data?.salesPipelines.find((p) => p.id === pipelineId) ?? data?.salesPipelines[0];
+  const client = useClient();
+  // Every loaded page of every stage, read again: a deal may have left one and joined another.
+  const live = useRecordsRefresh(DEAL_EVENTS, () => {
+    setChanges((n) => n + 1);
+    return Promise.all(
+      (pipeline?.stages ?? []).flatMap((stage) =>
+        (pages[stage.id] ?? [null]).map((after) =>
+          client
+            .query(
+              StageDealsQuery,
+              { stageId: stage.id, first: STAGE_PAGE, after },
+              { requestPolicy: "network-only" },
+            )
+            .toPromise(),
+        ),
+      ),
+    );
+  });
   if (error) return <ErrorNote error={error} />;
   if (!data) return <p>Loading…</p>;
-  const pipeline = data.salesPipelines.find((p) => p.id === pipelineId) ?? data.salesPipelines[0];
   if (!pipeline) return <p>No pipeline yet.</p>;
 
   async function moveTo(deal: Card, stageId: string) {
@@ -128,15 +152,11 @@ export default function Pipeline() {
     const errors = result.data?.moveDeal.errors ?? [];
     if (errors.some((e) => e.code === "CONFLICT")) {
       setProblem(`${deal.name} was changed by someone else: the board shows it as it is now.`);
-      setGeneration((n) => n + 1);
-      setMoves((n) => n + 1);
+      live.refresh();
     } else {
       setProblem(errors.length ? errors.map((e) => e.message).join(" ") : null);
-      if (result.data?.moveDeal.deal) {
-        // Both stages' pages are read again: the deal left one and joined the other.
-        setGeneration((n) => n + 1);
-        setMoves((n) => n + 1);
-      }
+      // Both stages' pages are read again: the deal left one and joined the other.
+      if (result.data?.moveDeal.deal) live.refresh();
     }
   }
 
@@ -156,6 +176,7 @@ export default function Pipeline() {
     <section aria-labelledby="pipeline-title">
       <div className="title-row">
         <h1 id="pipeline-title">Pipeline</h1>
+        <LiveBadge status={live.status} />
         {data.salesPipelines.length > 1 && (
           <p>
             <label htmlFor="pipeline-choice">Pipeline</label>
@@ -181,7 +202,7 @@ export default function Pipeline() {
       <div className="board" aria-busy={fetching}>
         {pipeline.stages.map((stage) => (
           <section
-            key={`${stage.id}-${generation}`}
+            key={stage.id}
             aria-labelledby={`stage-${stage.id}`}
             className="stage"
             data-stage={stage.name}
@@ -193,11 +214,15 @@ export default function Pipeline() {
               stages={pipeline.stages}
               canMove={canMove}
               onMove={moveTo}
+              pages={pages[stage.id] ?? [null]}
+              onMore={(cursor) =>
+                setPages((now) => ({ ...now, [stage.id]: [...(now[stage.id] ?? [null]), cursor] }))
+              }
             />
           </section>
         ))}
       </div>
-      <Forecast moves={moves} />
+      <Forecast changes={changes} />
     </section>
   );
 }
@@ -210,10 +235,10 @@ function StageDeals(props: {
   stages: Stage[];
   canMove: boolean;
   onMove: (deal: Card, stageId: string) => void;
+  pages: (string | null)[];
+  onMore: (cursor: string | null) => void;
 }) {
-  const { stage } = props;
-  // The cursor each loaded page starts after (null: the first).
-  const [pages, setPages] = useState<(string | null)[]>([null]);
+  const { stage, pages, onMore, ...card } = props;
   const [ends, setEnds] = useState<Record<number, { more: boolean; cursor: string | null }>>({});
   const [total, setTotal] = useState<number | null>(null);
   const last = ends[pages.length - 1];
@@ -228,7 +253,8 @@ function StageDeals(props: {
           <StagePage
             key={after ?? "first"}
             after={after}
-            {...props}
+            stage={stage}
+            {...card}
             onPage={(info) => {
               if (index === 0) setTotal(info.total);
               setEnds((now) =>
@@ -241,7 +267,7 @@ function StageDeals(props: {
         ))}
       </ul>
       {last?.more && (
-        <button type="button" onClick={() => setPages((now) => [...now, last.cursor])}>
+        <button type="button" onClick={() => onMore(last.cursor)}>
           Show more in {stage.name}
         </button>
       )}
@@ -312,7 +338,7 @@ function StagePage(props: {
 
 /** The weighted pipeline and the won amounts per month, six months back and six ahead, in the
  * currency most of it is in. */
-function Forecast({ moves }: { moves: number }) {
+function Forecast({ changes }: { changes: number }) {
   const now = Date.now();
   const [{ data, error }, refetch] = useQuery({
     query: ForecastQuery,
@@ -321,11 +347,11 @@ function Forecast({ moves }: { moves: number }) {
       to: isoDay(new Date(now + 183 * 86_400_000)),
     },
   });
-  // A move (ours, or someone else's a conflict revealed) changes the forecast, whose result
-  // names no deal for the cache to notice.
+  // A change of the board (a move of ours, or anyone's heard of live or revealed by a
+  // conflict) changes the forecast, whose result names no deal for the cache to notice.
   useEffect(() => {
-    if (moves > 0) refetch({ requestPolicy: "network-only" });
-  }, [moves, refetch]);
+    if (changes > 0) refetch({ requestPolicy: "network-only" });
+  }, [changes, refetch]);
   if (error) return <ErrorNote error={error} />;
   if (!data) return null;
   const periods = data.salesForecast.periods;

@@ -1,10 +1,11 @@
 import { useEffect, useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
-import { useQuery } from "urql";
+import { useClient, useQuery } from "urql";
 import { Chart, DataTable } from "../charts";
 import { ErrorNote } from "../errors";
 import { isoDay, when } from "../format";
 import { graphql } from "../gql";
+import { LiveBadge, useRecordsRefresh } from "../live";
 import { customerHref } from "../route";
 
 const TicketQueueQuery = graphql(`
@@ -62,6 +63,16 @@ function countdown(minutes: number | null | undefined): string {
   const text = size >= 60 ? `${Math.floor(size / 60)} h ${size % 60} min` : `${size} min`;
   return minutes >= 0 ? `${text} left` : `${text} overdue`;
 }
+
+/** What changes a queued ticket, or which tickets are queued. */
+const TICKET_EVENTS = [
+  "ticket.created",
+  "ticket.status_changed",
+  "ticket.assigned",
+  "ticket.resolved",
+  "ticket.sla_warning",
+  "ticket.sla_breached",
+];
 
 /** Tickets the queue shows at first, and how many more each "Show more" adds. */
 export const QUEUE_PAGE = 25;
@@ -125,8 +136,8 @@ function QueuePage(props: { after: string | null; onPage: (info: Info) => void }
 
 const score = (value: number | null | undefined) => (value == null ? "—" : value.toFixed(1));
 
-/** The service plugin's open tickets, most urgent first, with their SLA countdowns, and the
- * CSAT and NPS trend of the last twelve months. */
+/** The service plugin's open tickets, most urgent first, with their SLA countdowns (kept up to
+ * date live), and the CSAT and NPS trend of the last twelve months. */
 export default function Tickets() {
   // The cursor each loaded page of the queue starts after (null: the first).
   const [pages, setPages] = useState<(string | null)[]>([null]);
@@ -139,10 +150,24 @@ export default function Tickets() {
   });
   const first = ends[0];
   const last = ends[pages.length - 1];
+  // A ticket opened, changed or settled by anyone (events:read): every loaded page is read again.
+  const client = useClient();
+  const live = useRecordsRefresh(TICKET_EVENTS, () =>
+    Promise.all(
+      pages.map((after) =>
+        client
+          .query(TicketQueueQuery, { first: QUEUE_PAGE, after }, { requestPolicy: "network-only" })
+          .toPromise(),
+      ),
+    ),
+  );
 
   return (
     <section aria-labelledby="tickets-title" className="dashboard">
-      <h1 id="tickets-title">Tickets</h1>
+      <div className="title-row">
+        <h1 id="tickets-title">Tickets</h1>
+        <LiveBadge status={live.status} />
+      </div>
       <section aria-labelledby="queue-title">
         <h2 id="queue-title">Open queue ({first ? first.total : "…"})</h2>
         <table aria-labelledby="queue-title">
