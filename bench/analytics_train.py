@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCORES = ("analytics_customer_score", "analytics_recommendation", "analytics_similar_product")
+SCORES = ("analytics_customer_score", "analytics_item_weights", "analytics_similar_product")
 
 
 def _import_bench():

@@ -12,6 +12,7 @@ replaced by its typical (median) value. Positive impact means the feature raises
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.base import clone
@@ -95,15 +96,20 @@ def fit(values: np.ndarray, labels: np.ndarray, seed: int = 0) -> ChurnModel:
     )
 
 
-def band(probability: float) -> str:
-    return next(name for limit, name in BANDS if probability < limit)
+def band(probability: Any) -> Any:
+    """The band of a probability, or of each of an array of them."""
+    limits = np.array([limit for limit, _name in BANDS])
+    return np.array([name for _limit, name in BANDS])[
+        np.searchsorted(limits, probability, side="right")
+    ]
 
 
 @threadpool_limits.wrap(limits=1)
 def factors(
     model: ChurnModel, values: np.ndarray, names: list[str], top: int = TOP_FACTORS
-) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
-    """Probabilities and, per customer, the ``top`` features that move them most."""
+) -> tuple[np.ndarray, list[list[list[Any]]]]:
+    """Probabilities and, per customer, the ``top`` features that move them most, as
+    ``[name, impact]`` pairs (what is stored)."""
     probability = model.probability(values)
     impacts = np.empty_like(values, dtype=float)
     for j in range(values.shape[1]):
@@ -111,7 +117,10 @@ def factors(
         typical[:, j] = model.reference[j]
         impacts[:, j] = probability - model.probability(typical)
     order = np.argsort(-np.abs(impacts), axis=1)[:, :top]
+    named = np.array(names, dtype=object)[order].tolist()
+    sizes = np.round(np.take_along_axis(impacts, order, axis=1), 4).tolist()
     explained = [
-        [(names[j], round(float(impacts[i, j]), 4)) for j in row] for i, row in enumerate(order)
+        [[name, size] for name, size in zip(n, v, strict=True)]
+        for n, v in zip(named, sizes, strict=True)
     ]
     return probability, explained

@@ -73,7 +73,7 @@ async def run(
             _settings(app), app.settings.default_currency, job.as_of, job.time_unit_days
         )
         trained = await training.train(app, config, progress)
-        await progress(0.9, f"saving scores of {len(trained.scores)} customers")
+        await progress(0.9, f"saving scores of {trained.customers} customers")
         await store.save(app, trained, job.id, trigger, _settings(app).reject_margin)
     except BaseException as exc:
         # An unexpected error's text may hold internals: the job shows its id, the log the rest.

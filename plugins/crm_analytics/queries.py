@@ -11,12 +11,18 @@ import itertools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Integer, String, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_analytics.definitions import NOT_COUNTED
-from crm_analytics.tables import AnalyticsCustomerScore, AnalyticsModel, AnalyticsSegment
-from crm_graph.plugin import CustomerRow, OrderRow
+from crm_analytics.tables import (
+    AnalyticsCustomerScore,
+    AnalyticsItemWeights,
+    AnalyticsModel,
+    AnalyticsPopularInCategory,
+    AnalyticsSegment,
+)
+from crm_graph.plugin import CustomerRow, OrderLineRow, OrderRow, ProductRow
 
 
 async def segment_totals(session: AsyncSession) -> dict[str, tuple[int, float]]:
@@ -97,3 +103,67 @@ async def model_metrics(session: AsyncSession) -> dict[str, dict[str, Any]]:
         }
         for row in rows
     }
+
+
+Bought = tuple[int, int, datetime, str | None, bytes | None, bytes | None, str]
+
+
+async def purchases_with_model(
+    session: AsyncSession, customer_ids: list[int], as_of: datetime, currency: str
+) -> tuple[list[Bought], dict[str, tuple[bytes, bytes]]]:
+    """What recommending to these customers reads, in one statement: per (customer, product)
+    they bought up to ``as_of`` as training counted it, the latest purchase, the product's
+    category, its row of the model's weights and its name; and the popular products of those
+    categories.
+
+    Core tables, not the ORM: the ownership scope already chose the customers (their orders
+    are read only to rank products for them, as training did for everyone)."""
+    order, line, product = OrderRow.__table__, OrderLineRow.__table__, ProductRow.__table__
+    weights, pool = AnalyticsItemWeights.__table__, AnalyticsPopularInCategory.__table__
+    bought = (
+        select(
+            order.c.customer_id,
+            line.c.product_id,
+            func.max(order.c.placed_at).label("latest"),
+        )
+        .select_from(line.join(order, order.c.id == line.c.order_id))
+        .where(
+            order.c.customer_id.in_(customer_ids),
+            order.c.status.not_in(NOT_COUNTED),
+            order.c.placed_at <= as_of,
+            order.c.currency == currency,
+        )
+        .group_by(order.c.customer_id, line.c.product_id)
+        .cte("bought")
+    )
+    lines = select(
+        bought.c.customer_id,
+        bought.c.product_id,
+        bought.c.latest,
+        product.c.category,
+        weights.c.neighbours,
+        weights.c.weights,
+        product.c.name,
+    ).select_from(
+        bought.join(product, product.c.id == bought.c.product_id).outerjoin(
+            weights, weights.c.product_id == bought.c.product_id
+        )
+    )
+    bought_categories = select(product.c.category).join(bought, bought.c.product_id == product.c.id)
+    pools = select(
+        literal(None, Integer),
+        literal(None, Integer),
+        literal(None, bought.c.latest.type),
+        pool.c.category,
+        pool.c.products,
+        pool.c.shares,
+        literal(None, String),
+    ).where(pool.c.category.in_(bought_categories))
+    found: list[Bought] = []
+    categories: dict[str, tuple[bytes, bytes]] = {}
+    for row in await session.execute(lines.union_all(pools)):
+        if row[0] is None:
+            categories[row[3]] = (row[4], row[5])
+        else:
+            found.append(tuple(row))  # type: ignore[arg-type]
+    return found, categories

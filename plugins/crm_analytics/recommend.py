@@ -20,6 +20,9 @@ CHUNK = 50_000  # customers scored at once, at most
 SCORES_PER_CHUNK = 20_000_000  # (customer, item) scores a chunk may hold, about
 NO_ITEM = -1
 CONTENT = -2  # ``because`` of a content-based similar product
+# Popular products kept per category, and overall, beyond the recommendations asked for: what
+# fills up a customer who bought that many of them (``serve``).
+POOL_SLACK = 100
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,8 @@ def popularity(matrix: sparse.csr_matrix) -> np.ndarray:
 
 
 def most_popular(popular: np.ndarray) -> np.ndarray:
-    """Item indexes bought at least once, most bought first (ties by index)."""
+    """Item indexes bought at least once, most bought first (ties by index); ``popular``:
+    buyers, or their share, per item."""
     order = np.lexsort((np.arange(len(popular)), -popular))
     return order[popular[order] > 0]
 
@@ -177,19 +181,20 @@ def merge(first: Ranked, then: Ranked) -> Ranked:
 
 
 def fill(
-    data: Purchases, ranked: Ranked, n: int, category: np.ndarray, popular: np.ndarray
+    data: Purchases, ranked: Ranked, n: int, category: np.ndarray, share: np.ndarray
 ) -> Ranked:
     """Add same-category, then overall, popular items for customers with fewer than ``n``.
 
-    ``category`` is a code per item (NO_ITEM when it has none); ``popular`` buyers per item.
+    ``category`` is a code per item (NO_ITEM when it has none), codes in the order of the
+    categories' names; ``share`` the share of customers who bought each item (the score of a
+    popular item; 0 for an item nobody bought, never offered).
     """
     bounds = np.searchsorted(ranked.row, np.arange(data.matrix.shape[0] + 1))
     counts = np.diff(bounds)
-    by_popularity = most_popular(popular)
+    by_popularity = most_popular(share)
     in_category = {
         code: by_popularity[category[by_popularity] == code] for code in np.unique(category)
     }
-    share = popular / max(data.matrix.shape[0], 1)
     extra: list[tuple[int, int, float, int]] = []
     for row in np.flatnonzero(counts < n):
         bought = set(data.matrix.indices[data.matrix.indptr[row] : data.matrix.indptr[row + 1]])
@@ -254,3 +259,131 @@ def by_content(
     return Ranked(
         targets[rows], items, scores, np.full(len(rows), CONTENT), np.full(len(rows), NO_ITEM)
     )
+
+
+def weight_rows(weights: sparse.csr_matrix, items: np.ndarray) -> list[dict[str, object]]:
+    """The model's item x item weights as ``analytics_item_weights`` rows: per item with any,
+    its neighbours' product ids (int64) and the weights (float64) as bytes."""
+    weights.sort_indices()
+    rows = []
+    for row in np.flatnonzero(np.diff(weights.indptr)):
+        start, end = weights.indptr[row], weights.indptr[row + 1]
+        rows.append(
+            {
+                "product_id": int(items[row]),
+                "neighbours": items[weights.indices[start:end]].astype("<i8").tobytes(),
+                "weights": weights.data[start:end].astype("<f8").tobytes(),
+            }
+        )
+    return rows
+
+
+def category_pools(
+    popular: np.ndarray,
+    category: np.ndarray,
+    categories: list[str],
+    items: np.ndarray,
+    buyers: int,
+    size: int,
+) -> list[dict[str, object]]:
+    """Each category's ``size`` most bought products (``analytics_popular_in_category`` rows:
+    product ids and buyer shares as bytes), most bought first."""
+    by_popularity = most_popular(popular)
+    rows = []
+    for code, name in enumerate(categories):
+        pool = by_popularity[category[by_popularity] == code][:size]
+        if len(pool):
+            rows.append(
+                {
+                    "category": name,
+                    "products": items[pool].astype("<i8").tobytes(),
+                    "shares": (popular[pool] / max(buyers, 1)).astype("<f8").tobytes(),
+                }
+            )
+    return rows
+
+
+@dataclass(frozen=True)
+class Served:
+    """One recommendation computed when read: a product, its score, the bought product that
+    explains it (None for a popular one) and the category it is popular in (None: overall)."""
+
+    product_id: int
+    score: float
+    because: int | None
+    category: str | None
+
+
+def serve(
+    bought: list[tuple[int, int, float, str | None, bytes | None, bytes | None, str]],
+    pools: dict[str, tuple[bytes, bytes]],
+    popular: tuple[list[int], list[float]],
+    now: float,
+    half_life_days: float | None,
+    n: int,
+) -> dict[int, list[Served]]:
+    """The top ``n`` recommendations of some customers from the stored model, ranked as
+    training ranks (``collaborative`` then ``fill``) over the products that can matter: what
+    they bought, its neighbours, and the popular products of their categories and overall.
+
+    ``bought``: per (customer, product) bought, (customer id, product id, day of the latest
+    purchase, the product's category, its stored neighbours and weights, its name: not
+    used here); ``pools``: the
+    stored popular products of those categories; ``popular``: the overall ones with shares.
+    Customers without purchases are left out (the caller offers them the popular products).
+    """
+    if not bought:
+        return {}
+    customer = np.array([b[0] for b in bought], dtype=np.int64)
+    product = np.array([b[1] for b in bought], dtype=np.int64)
+    last = np.array([b[2] for b in bought], dtype=np.float64)
+    neighbour_ids = [np.frombuffer(b[4] or b"", dtype="<i8") for b in bought]
+    neighbour_weights = [np.frombuffer(b[5] or b"", dtype="<f8") for b in bought]
+    pool_ids = {name: np.frombuffer(ids, dtype="<i8") for name, (ids, _s) in pools.items()}
+    items = np.unique(
+        np.concatenate([product, *neighbour_ids, *pool_ids.values(), np.array(popular[0])])
+    ).astype(np.int64)
+    names = sorted(pools.keys() | {b[3] for b in bought if b[3] is not None})
+    category = np.full(len(items), NO_ITEM)
+    share = np.zeros(len(items))
+    share[np.searchsorted(items, popular[0])] = popular[1]
+    for name, (_ids, shares) in pools.items():
+        at = np.searchsorted(items, pool_ids[name])
+        category[at] = names.index(name)
+        share[at] = np.frombuffer(shares, dtype="<f8")
+    category[np.searchsorted(items, product)] = [
+        NO_ITEM if b[3] is None else names.index(b[3]) for b in bought
+    ]
+    data = purchases(customer, product, items, now - last, half_life_days)
+    # Each bought product's row of the model (stored once per product, read once per line).
+    first = np.unique(product, return_index=True)[1]
+    lengths = np.array([len(neighbour_ids[i]) for i in first])
+    weights = sparse.csr_matrix(
+        (
+            np.concatenate([neighbour_weights[i] for i in first]),
+            (
+                np.repeat(np.searchsorted(items, product[first]), lengths),
+                np.searchsorted(items, np.concatenate([neighbour_ids[i] for i in first])),
+            ),
+        ),
+        shape=(len(items), len(items)),
+    )
+    ranked = fill(data, collaborative(data, weights, n), n, category, share)
+    served: dict[int, list[Served]] = {int(c): [] for c in data.customers}
+    for row, item, score, because, code in zip(
+        ranked.row.tolist(),
+        ranked.item.tolist(),
+        ranked.score.tolist(),
+        ranked.because.tolist(),
+        ranked.category.tolist(),
+        strict=True,
+    ):
+        served[int(data.customers[row])].append(
+            Served(
+                int(items[item]),
+                score,
+                None if because == NO_ITEM else int(items[because]),
+                None if code == NO_ITEM else names[code],
+            )
+        )
+    return served

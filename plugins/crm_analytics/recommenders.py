@@ -25,11 +25,12 @@ stored and served is what was measured.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.linalg import lapack
 
 EASE_MAX_ITEMS = 3000
 
@@ -41,6 +42,8 @@ class Gram:
     matrix: sparse.csr_matrix  # customers x items, weights in (0, 1]
     co: sparse.csr_matrix  # items x items, X^T X (diagonal kept)
     counts: np.ndarray  # per item, sum of its column (buyers, decayed)
+    # RP3beta's random walk per alpha (its beta only scales the columns): one per grid's alpha
+    walks: dict[float, sparse.csr_matrix] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, matrix: sparse.csr_matrix) -> Gram:
@@ -51,8 +54,8 @@ class Gram:
 def top_k(weights: sparse.spmatrix, k: int, signed: bool = False) -> sparse.csr_matrix:
     """Each row cut to its ``k`` largest positive entries (argpartition per row); ``signed``
     keeps the ``k`` largest in magnitude instead, negative ones included."""
-    w = sparse.csr_matrix(weights, dtype=np.float64)
-    w.setdiag(0.0)
+    w = sparse.csr_matrix(weights, dtype=np.float64, copy=True)
+    w.data[np.repeat(np.arange(w.shape[0]), np.diff(w.indptr)) == w.indices] = 0.0  # diagonal
     if not signed:
         w.data[w.data < 0] = 0.0
     w.eliminate_zeros()
@@ -105,29 +108,51 @@ def ease(gram: Gram, k: int = 500, l2: float = 200.0) -> sparse.csr_matrix:
     n = gram.co.shape[0]
     chosen = np.sort(np.argsort(-gram.counts, kind="stable")[: min(EASE_MAX_ITEMS, n)])
     chosen = chosen[gram.counts[chosen] > 0]
+    if not len(chosen):
+        return sparse.csr_matrix((n, n))
     g = gram.co[chosen][:, chosen].toarray()
     g[np.diag_indices_from(g)] += l2
-    p = np.linalg.inv(g)
+    # G + l2 I is symmetric positive definite: Cholesky and its inverse (potrf, potri) take
+    # half the work of a general inverse; potri fills the upper triangle only.
+    factor, failed = lapack.dpotrf(g, lower=False, overwrite_a=True, clean=True)
+    if failed:
+        raise np.linalg.LinAlgError(f"EASE: G + l2 I is not positive definite ({failed})")
+    p, failed = lapack.dpotri(factor, lower=False, overwrite_c=True)
+    p = np.triu(p) + np.triu(p, 1).T
     b = p / -np.diag(p)
     np.fill_diagonal(b, 0.0)
-    local = sparse.csr_matrix(b)
-    out = local.tocoo()
-    full = sparse.csr_matrix((out.data, (chosen[out.row], chosen[out.col])), shape=(n, n))
-    return top_k(full, k, signed=True)
+    # Each row's k largest weights in magnitude, picked on the dense matrix.
+    keep = min(k, len(chosen) - 1)
+    if keep <= 0:
+        return sparse.csr_matrix((n, n))
+    cols = np.argpartition(-np.abs(b), keep - 1, axis=1)[:, :keep]
+    values = np.take_along_axis(b, cols, axis=1).ravel()
+    rows = np.repeat(chosen, keep)
+    nonzero = values != 0.0
+    return sparse.csr_matrix(
+        (values[nonzero], (rows[nonzero], chosen[cols.ravel()][nonzero])), shape=(n, n)
+    )
+
+
+def _walk(gram: Gram, alpha: float) -> sparse.csr_matrix:
+    """item -> customer (divide by the item's buyers) then customer -> item (by the basket
+    size), each transition raised to alpha: (x_ui / n_i)^a (x_uj / d_u)^a summed over
+    customers u; kept on the Gram for the grid's other betas."""
+    if alpha not in gram.walks:
+        x = gram.matrix
+        degree = np.asarray((x > 0).sum(axis=1)).ravel().astype(np.float64)
+        powered = x.copy()
+        powered.data = powered.data**alpha
+        weighted = _scale(powered, np.maximum(degree, 1.0) ** -alpha, None)
+        walk = (powered.T @ weighted).tocsr()
+        buyers = np.asarray((x > 0).sum(axis=0)).ravel().astype(np.float64)
+        gram.walks[alpha] = _scale(walk, np.maximum(buyers, 1.0) ** -alpha, None)
+    return gram.walks[alpha]
 
 
 def rp3beta(gram: Gram, k: int = 100, alpha: float = 1.0, beta: float = 0.5) -> sparse.csr_matrix:
-    x = gram.matrix
-    degree = np.asarray((x > 0).sum(axis=1)).ravel().astype(np.float64)
-    # item -> customer (divide by the item's buyers) then customer -> item (by the basket size),
-    # each transition raised to alpha: (x_ui / n_i)^a (x_uj / d_u)^a summed over customers u.
-    powered = x.copy()
-    powered.data = powered.data**alpha
-    weighted = _scale(powered, np.maximum(degree, 1.0) ** -alpha, None)
-    walk = (powered.T @ weighted).tocsr()
-    buyers = np.asarray((x > 0).sum(axis=0)).ravel().astype(np.float64)
-    walk = _scale(walk, np.maximum(buyers, 1.0) ** -alpha, np.maximum(buyers, 1.0) ** -beta)
-    return top_k(walk, k)
+    buyers = np.asarray((gram.matrix > 0).sum(axis=0)).ravel().astype(np.float64)
+    return top_k(_scale(_walk(gram, alpha), None, np.maximum(buyers, 1.0) ** -beta), k)
 
 
 MODELS: dict[str, Callable[..., sparse.csr_matrix]] = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 from crm_analytics.tables import (
     AnalyticsCustomerScore,
     AnalyticsModel,
-    AnalyticsRecommendation,
     AnalyticsSegment,
     AnalyticsSimilarProduct,
 )
@@ -18,6 +17,5 @@ from crm_graph.plugin import ProductRow, Related, RelatedRows
 MODEL = Related(AnalyticsModel, key="kind")  # looked up by kind, not by a parent
 SCORE = Related(AnalyticsCustomerScore, key="customer_id")
 SEGMENT = Related(AnalyticsSegment, key="number")
-RECOMMENDATIONS = RelatedRows(AnalyticsRecommendation, key="customer_id", order_by=("rank",))
 SIMILAR = RelatedRows(AnalyticsSimilarProduct, key="product_id", order_by=("rank",))
 PRODUCT = Related(ProductRow, key="id", parent_key="product_id")  # a recommendation's product

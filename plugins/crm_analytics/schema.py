@@ -1,8 +1,9 @@
 """The plugin's GraphQL: fields on Customer, Product, Query and Mutation, and their types.
 
-Every field reads stored scores. The fields on Customer and Product are batch fields (the
-field contract): one function per field scores all parents of a level from one read of each
-relation. A field whose model has never been trained, or could not be at the last run, is null
+Every field reads stored scores, or (recommendations) computes them from the stored model. The
+fields on Customer and Product are batch fields (the field contract): one function per field
+scores all parents of a level from one read of each relation or, for recommendations, one
+statement. A field whose model has never been trained, or could not be at the last run, is null
 with a ``NOT_TRAINED`` error that says why and how to train.
 """
 
@@ -11,20 +12,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from crm_analytics import queries, store
-from crm_analytics.definitions import SEGMENTS
+from crm_analytics.definitions import SEGMENTS, to_days
 from crm_analytics.jobs import ABANDONED, Jobs, abandoned
 from crm_analytics.lazy import models_module
 from crm_analytics.relations import (
     MODEL,
     PRODUCT,
-    RECOMMENDATIONS,
     SCORE,
     SEGMENT,
     SIMILAR,
@@ -504,25 +504,55 @@ async def customer_segments(
 async def customer_recommendations(
     customers: list[CustomerRow], context: RequestContext, first: int = 10
 ) -> list[list[Recommendation] | None]:
+    """Computed from the stored model for all customers of the page at once (one read of
+    their purchases with the model's rows for them); a customer without purchases when the
+    model was trained gets the popular products."""
     _bounded(first, 1, MAX_RECOMMENDATIONS, "first")
     model = await _model(context, "recommendations", "recommendations")
+    params = model.params
+    settings: AnalyticsSettings = context.app.plugin_settings(NAME)
+    n = min(first, settings.recommendations)
     popular = [
-        Recommendation(product_id=p, score=round(s, 6), reason="popular with other customers")
-        for p, s in zip(model.params["popular"], model.params["popularScore"], strict=True)
-    ][:first]
-    found = await load_related(context, RECOMMENDATIONS, [c.id for c in customers])
-    # Popularity is the cold start: a customer who had bought when training ran and has no
-    # rows has bought everything worth recommending, popular products included.
-    scored = await _scores(context, customers)
+        Recommendation(product_id=p, score=round(s, 6), reason=POPULAR)
+        for p, s in zip(params["popular"], params["popularScore"], strict=True)
+    ][:n]
+    async with context.app.read() as session:
+        bought, pools = await queries.purchases_with_model(
+            session, [c.id for c in customers], model.as_of, params["currency"]
+        )
+    recommend = await models_module("recommend")
+    names = {row[1]: row[6] for row in bought}
+    served = recommend.serve(
+        [(*row[:2], to_days(row[2]), *row[3:]) for row in bought],
+        pools,
+        (params["popular"], params["popularScore"]),
+        to_days(model.as_of),
+        params["halfLifeDays"],
+        n,
+    )
     return [
         [
-            Recommendation(product_id=r.product_id, score=r.score, reason=r.reason)
-            for r in rows[:first]
+            Recommendation(
+                product_id=r.product_id, score=round(r.score, 6), reason=_reason(r, names)
+            )
+            for r in served[customer.id]
         ]
-        if rows
-        else (popular if score is None else [])
-        for rows, score in zip(found, scored, strict=True)
+        if customer.id in served
+        else popular
+        for customer in customers
     ]
+
+
+POPULAR = "popular with other customers"
+
+
+def _reason(served: Any, names: dict[int, str]) -> str:
+    """Why a product is recommended: the purchase that contributed most, else popularity."""
+    if served.because is not None:
+        return f"bought with {names[served.because]}"[:400]
+    if served.category is not None:
+        return f"popular in {served.category}"[:400]
+    return POPULAR
 
 
 async def similar_products(

@@ -31,7 +31,7 @@ from crm_analytics import recommend, recommenders
 
 NDCG_AT = 10
 RECALL_AT = 20
-MAX_EVALUATED = 20_000  # customers scored per candidate on the holdout (a seeded sample)
+MAX_EVALUATED = 20_000  # customers scored per candidate on the holdout, all folds together
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,8 @@ def rank(
     popular: np.ndarray,
 ) -> recommend.Ranked:
     """The shipped ranking (model, then category and overall popularity) of some rows;
-    ``weights`` None ranks by popularity alone. Rows of the result are positions in ``rows``."""
+    ``weights`` None ranks by popularity alone. Rows of the result are positions in ``rows``;
+    ``popular`` is the share of customers who bought each item."""
     subset = recommend.Purchases(bought.matrix[rows], bought.customers[rows], bought.items)
     if weights is None:
         empty = np.zeros(0, dtype=np.int64)
@@ -160,16 +161,17 @@ def evaluate(
 ) -> Figures:
     """Holdout figures of a model (or of popularity, ``weights`` None)."""
     rows = np.unique(truth_pairs[0])
-    ranked = rank(bought, weights, rows, RECALL_AT, category, recommend.popularity(bought.matrix))
+    share = recommend.popularity(bought.matrix) / max(len(bought.customers), 1)
+    ranked = rank(bought, weights, rows, RECALL_AT, category, share)
     return score(ranked, rows, len(bought.items), truth_pairs)
 
 
-def sample(truth_pairs, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``MAX_EVALUATED`` customers' held-out pairs (seeded: repeatable)."""
+def sample(truth_pairs, seed: int, limit: int = MAX_EVALUATED) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``limit`` customers' held-out pairs (seeded: repeatable)."""
     rows = np.unique(truth_pairs[0])
-    if len(rows) <= MAX_EVALUATED:
+    if len(rows) <= limit:
         return truth_pairs
-    chosen = np.random.default_rng(seed).choice(rows, MAX_EVALUATED, replace=False)
+    chosen = np.random.default_rng(seed).choice(rows, limit, replace=False)
     keep = np.isin(truth_pairs[0], chosen)
     return truth_pairs[0][keep], truth_pairs[1][keep]
 
@@ -265,6 +267,7 @@ def choose(
     clock = time.perf_counter()
     seconds: dict[str, float] = {}
     rounds = folds if split == "random" else 1
+    per_fold = MAX_EVALUATED // rounds  # the customers scored per candidate, over all folds
     popularity_folds: list[Figures] = []
 
     def measure(configurations) -> dict[str, tuple[Figures, dict[str, Any], float | None]]:
@@ -285,7 +288,7 @@ def choose(
                     grams[decay] = (bought, recommenders.Gram.of(bought.matrix))
                 bought, gram = grams[decay]
                 if pairs is None:
-                    pairs = sample(truth(bought, lines.where(~before)), seed)
+                    pairs = sample(truth(bought, lines.where(~before)), seed, per_fold)
                     if not len(pairs[0]):
                         return {}
                     if record_popularity:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -12,27 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_analytics.tables import (
     AnalyticsCustomerScore,
+    AnalyticsItemWeights,
     AnalyticsJob,
     AnalyticsModel,
     AnalyticsModelVersion,
-    AnalyticsRecommendation,
+    AnalyticsPopularInCategory,
     AnalyticsSegment,
     AnalyticsSimilarProduct,
 )
-from crm_graph.plugin import AppContext, OrderRow, emit, utcnow
+from crm_graph.plugin import AppContext, OrderRow, emit, insert_records, utcnow
 
 if TYPE_CHECKING:
     from crm_analytics.training import Trained
 
-BATCH = 5000
+BATCH = 100_000  # score rows per bulk write
 TRAINED_EVENT = "analytics.trained"
 REJECTED_EVENT = "analytics.model_rejected"
 ACTIVE, RETIRED, REJECTED = "ACTIVE", "RETIRED", "REJECTED"
-
-
-def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), BATCH):
-        yield rows[start : start + BATCH]
 
 
 async def add_job(session: AsyncSession, as_of: datetime, time_unit_days: int) -> AnalyticsJob:
@@ -106,7 +101,7 @@ async def save(
             as_of=trained.as_of,
             data_from=trained.data_from,
             orders=trained.orders,
-            customers=len(trained.scores),
+            customers=trained.customers,
             metrics=metrics,
             timings=trained.timings,
             reason=problem or "",
@@ -142,7 +137,7 @@ async def save(
                 payload
                 | {
                     "models": {m["kind"]: m["trained"] for m in trained.models},
-                    "customers": len(trained.scores),
+                    "customers": trained.customers,
                 },
             )
     return version
@@ -150,7 +145,8 @@ async def save(
 
 async def _replace(session: AsyncSession, trained: Trained) -> None:
     for table in (
-        AnalyticsRecommendation,
+        AnalyticsItemWeights,
+        AnalyticsPopularInCategory,
         AnalyticsSimilarProduct,
         AnalyticsCustomerScore,
         AnalyticsSegment,
@@ -160,12 +156,25 @@ async def _replace(session: AsyncSession, trained: Trained) -> None:
     for table, rows in (
         (AnalyticsModel, trained.models),
         (AnalyticsSegment, trained.segments),
+        (AnalyticsItemWeights, trained.item_weights),
+        (AnalyticsPopularInCategory, trained.popular_in_category),
+    ):
+        if rows:
+            await session.execute(insert(table), rows)
+    # The large ones column by column, in bulk (COPY on PostgreSQL, executemany on SQLite):
+    # derived data, not a change anyone made, so not audited.
+    for table, columns in (
         (AnalyticsCustomerScore, trained.scores),
-        (AnalyticsRecommendation, trained.recommendations),
         (AnalyticsSimilarProduct, trained.similar),
     ):
-        for batch in _batches(rows):
-            await session.execute(insert(table), batch)
+        for start in range(0, len(next(iter(columns.values()), ())), BATCH):
+            await insert_records(
+                session,
+                table.__table__,
+                list(columns),
+                list(zip(*(c[start : start + BATCH] for c in columns.values()), strict=True)),
+                audited=False,
+            )
 
 
 async def versions(session: AsyncSession) -> list[dict[str, Any]]:
@@ -203,15 +212,10 @@ async def latest_job(app: AppContext) -> AnalyticsJob | None:
 
 
 async def forget(session: AsyncSession, customer_ids: list[int]) -> dict[str, int]:
-    """Delete the stored scores and recommendations of these customers (in ``session``)."""
-    counts = {}
-    for table, key in (
-        (AnalyticsRecommendation, "analytics_recommendations"),
-        (AnalyticsCustomerScore, "analytics_scores"),
-    ):
-        result = await session.execute(delete(table).where(table.customer_id.in_(customer_ids)))
-        counts[key] = result.rowcount or 0
-    return counts
+    """Delete the stored scores of these customers (in ``session``)."""
+    score = AnalyticsCustomerScore
+    result = await session.execute(delete(score).where(score.customer_id.in_(customer_ids)))
+    return {"analytics_scores": result.rowcount or 0}
 
 
 async def orders_since(session: AsyncSession, moment: datetime | None) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column
+from sqlalchemy import Column, LargeBinary
 
 from crm_graph.plugin import Field, JsonColumn, SQLModel, UTCDateTimeColumn, utcnow
 
@@ -119,16 +119,27 @@ class AnalyticsSegment(SQLModel, table=True):
     )
 
 
-class AnalyticsRecommendation(SQLModel, table=True):
-    """A product recommended to a customer, best first (``rank`` from 1)."""
+class AnalyticsItemWeights(SQLModel, table=True):
+    """One row of the served recommendation model's item x item weights: what buying
+    ``product_id`` adds to the score of each of its neighbours. Recommendations are computed
+    from these when read (``recommend.serve``), not stored per customer."""
 
-    __tablename__ = "analytics_recommendation"
+    __tablename__ = "analytics_item_weights"
 
-    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
-    rank: int = Field(primary_key=True)
-    product_id: int = Field(foreign_key="product.id")
-    score: float
-    reason: str = Field(max_length=400)
+    product_id: int = Field(foreign_key="product.id", primary_key=True)
+    neighbours: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # int64 ids
+    weights: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # float64, same order
+
+
+class AnalyticsPopularInCategory(SQLModel, table=True):
+    """The most bought products of a category, most bought first: what fills up the
+    recommendations of a customer who buys in it and has too few from the model."""
+
+    __tablename__ = "analytics_popular_in_category"
+
+    category: str = Field(primary_key=True, max_length=120)
+    products: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # int64 ids
+    shares: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # float64 buyer shares
 
 
 class AnalyticsSimilarProduct(SQLModel, table=True):
@@ -146,7 +157,8 @@ class AnalyticsSimilarProduct(SQLModel, table=True):
 SCORE_TABLES = [
     AnalyticsCustomerScore,
     AnalyticsSegment,
-    AnalyticsRecommendation,
+    AnalyticsItemWeights,
+    AnalyticsPopularInCategory,
     AnalyticsSimilarProduct,
 ]
 TABLES = [AnalyticsJob, AnalyticsModelVersion, AnalyticsModel, *SCORE_TABLES]

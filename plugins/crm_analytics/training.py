@@ -45,17 +45,24 @@ class Config:
 
 @dataclass
 class Trained:
-    """What a run stores: model rows, score rows and the rest, as plain column dicts."""
+    """What a run stores: model and segment rows as column dicts; the per-customer scores and
+    similar products column by column (name -> one value per row), written in bulk."""
 
     as_of: datetime | None = None
     data_from: datetime | None = None  # the first order counted
     orders: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     models: list[dict[str, Any]] = field(default_factory=list)
-    scores: list[dict[str, Any]] = field(default_factory=list)
+    scores: dict[str, list[Any]] = field(default_factory=dict)
     segments: list[dict[str, Any]] = field(default_factory=list)
-    recommendations: list[dict[str, Any]] = field(default_factory=list)
-    similar: list[dict[str, Any]] = field(default_factory=list)
+    item_weights: list[dict[str, Any]] = field(default_factory=list)
+    popular_in_category: list[dict[str, Any]] = field(default_factory=list)
+    similar: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def customers(self) -> int:
+        """Customers scored."""
+        return len(self.scores.get("customer_id", ()))
 
     def model(self, kind: str, trained: bool, as_of: datetime, **details: Any) -> None:
         self.models.append(
@@ -118,30 +125,28 @@ def fit_value(
     else:
         trained.model("rfm", False, data.as_of, metrics={"error": "no orders yet"})
     value = _fit_clv(summary, config, trained, data.as_of)
-    for i, customer in enumerate(base.customers.tolist()):
-        row = {
-            "customer_id": customer,
-            "recency_days": float(recency[i]),
-            "orders": int(orders[i]),
-            "revenue": float(revenue[i]),
-            "r": int(scored.r[i]),
-            "f": int(scored.f[i]),
-            "m": int(scored.m[i]),
-            "rfm_segment": scored.segment[i],
-            "frequency": float(summary.frequency[i]),
-            "recency": float(summary.recency[i]),
-            "age": float(summary.age[i]),
-            "repeat_mean": float(summary.monetary[i]),
-            "revenue_periods": periods[i],
+    trained.scores = {
+        "customer_id": base.customers.tolist(),
+        "recency_days": recency.tolist(),
+        "orders": orders.astype(np.int64).tolist(),
+        "revenue": revenue.tolist(),
+        "r": scored.r.tolist(),
+        "f": scored.f.tolist(),
+        "m": scored.m.tolist(),
+        "rfm_segment": list(scored.segment),
+        "frequency": summary.frequency.astype(np.float64).tolist(),
+        "recency": summary.recency.astype(np.float64).tolist(),
+        "age": summary.age.astype(np.float64).tolist(),
+        "repeat_mean": summary.monetary.astype(np.float64).tolist(),
+        "revenue_periods": periods,
+    }
+    if value is not None:
+        trained.scores |= {
+            "expected_purchases": value.expected_purchases.tolist(),
+            "probability_alive": value.probability_alive.tolist(),
+            "expected_spend": value.expected_spend.tolist(),
+            "predicted_value": value.value.tolist(),
         }
-        if value is not None:
-            row |= {
-                "expected_purchases": float(value.expected_purchases[i]),
-                "probability_alive": float(value.probability_alive[i]),
-                "expected_spend": float(value.expected_spend[i]),
-                "predicted_value": float(value.value[i]),
-            }
-        trained.scores.append(row)
     return base, None if value is None else value.value
 
 
@@ -246,14 +251,13 @@ def fit_churn(
         return
     now = customer_features(data, window, extra_now)
     probability, factors = churn.factors(model, now.values, now.names)
-    by_customer = {int(c): i for i, c in enumerate(now.customers)}
-    for row in trained.scores:
-        i = by_customer[row["customer_id"]]
-        row |= {
-            "churn_probability": float(probability[i]),
-            "churn_band": churn.band(float(probability[i])),
-            "churn_factors": [list(f) for f in factors[i]],
-        }
+    at = np.searchsorted(now.customers, trained.scores["customer_id"])
+    probability = probability[at]
+    trained.scores |= {
+        "churn_probability": probability.tolist(),
+        "churn_band": churn.band(probability).tolist(),
+        "churn_factors": [factors[i] for i in at.tolist()],
+    }
     trained.model(
         "churn",
         True,
@@ -293,8 +297,7 @@ def fit_segments(
             metrics={"error": "needs at least 3 customers with orders"},
         )
         return
-    for row, label in zip(trained.scores, found.labels.tolist(), strict=True):
-        row["segment"] = label
+    trained.scores["segment"] = found.labels.tolist()
     trained.segments = [
         {
             "number": s.number,
@@ -325,27 +328,19 @@ def _ranked_rows(
     item_key: str,
     items: np.ndarray,
     reason: Callable[[int, int], str],
-) -> list[dict[str, Any]]:
-    """Table rows (owner, rank from 1, item, score, reason) from a ranking by row index."""
+) -> dict[str, list[Any]]:
+    """Table columns (owner, rank from 1, item, score, reason) from a ranking by row index."""
     rank = np.arange(len(ranked.row)) - np.searchsorted(ranked.row, ranked.row) + 1
-    return [
-        {
-            owner_key: int(owners[row]),
-            "rank": position,
-            item_key: int(items[item]),
-            "score": round(score, 6),
-            "reason": reason(because, code),
-        }
-        for row, item, score, because, code, position in zip(
-            ranked.row.tolist(),
-            ranked.item.tolist(),
-            ranked.score.tolist(),
-            ranked.because.tolist(),
-            ranked.category.tolist(),
-            rank.tolist(),
-            strict=True,
-        )
-    ]
+    return {
+        owner_key: owners[ranked.row].tolist(),
+        "rank": rank.tolist(),
+        item_key: items[ranked.item].tolist(),
+        "score": np.round(ranked.score, 6).tolist(),
+        "reason": [
+            reason(because, code)
+            for because, code in zip(ranked.because.tolist(), ranked.category.tolist(), strict=True)
+        ],
+    }
 
 
 def category_codes(data: Dataset) -> tuple[list[str], np.ndarray]:
@@ -358,14 +353,18 @@ def category_codes(data: Dataset) -> tuple[list[str], np.ndarray]:
 
 
 def fit_recommendations(data: Dataset, config: Config, trained: Trained) -> None:
+    """Choose and fit the recommendation model; store its item weights (recommendations are
+    computed from them when read), each category's most bought products, and the similar
+    products of every product."""
     if len(data.line_customer) == 0:
         trained.model("recommendations", False, data.as_of, metrics={"error": "no orders yet"})
         return
     s = config.settings
     names = data.product_name
     categories, category = category_codes(data)
+    lines = selection.Lines(data.line_customer, data.line_product, data.line_time)
     choice = selection.choose(
-        selection.Lines(data.line_customer, data.line_product, data.line_time),
+        lines,
         data.product_id,
         category,
         data.now,
@@ -377,13 +376,14 @@ def fit_recommendations(data: Dataset, config: Config, trained: Trained) -> None
         folds=s.holdout_folds,
         seed=s.seed,
     )
-    bought = selection.matrix(
-        selection.Lines(data.line_customer, data.line_product, data.line_time),
-        data.product_id,
-        data.now,
-        choice.half_life_days,
-    )
+    bought = selection.matrix(lines, data.product_id, data.now, choice.half_life_days)
     popular = recommend.popularity(bought.matrix)
+    buyers = len(bought.customers)
+    trained.item_weights = recommend.weight_rows(choice.weights, data.product_id)
+    pool = s.recommendations + recommend.POOL_SLACK
+    trained.popular_in_category = recommend.category_pools(
+        popular, category, categories, data.product_id, buyers, pool
+    )
 
     def reason(because: int, category_code: int) -> str:
         if because == recommend.CONTENT:
@@ -394,16 +394,6 @@ def fit_recommendations(data: Dataset, config: Config, trained: Trained) -> None
             return f"popular in {categories[category_code]}"[:400]
         return "popular with other customers"
 
-    ranked = recommend.fill(
-        bought,
-        recommend.collaborative(bought, choice.weights, s.recommendations),
-        s.recommendations,
-        category,
-        popular,
-    )
-    trained.recommendations = _ranked_rows(
-        ranked, bought.customers, "customer_id", "product_id", data.product_id, reason
-    )
     alike = recommend.similar_items(choice.weights, s.recommendations, category, popular)
     unsold = np.flatnonzero(popular == 0)
     if len(unsold):
@@ -413,7 +403,7 @@ def fit_recommendations(data: Dataset, config: Config, trained: Trained) -> None
     trained.similar = _ranked_rows(
         alike, data.product_id, "product_id", "similar_id", data.product_id, reason
     )
-    top = recommend.most_popular(popular)[: s.recommendations]
+    top = recommend.most_popular(popular)[:pool]
     trained.model(
         "recommendations",
         True,
@@ -422,11 +412,12 @@ def fit_recommendations(data: Dataset, config: Config, trained: Trained) -> None
             "model": choice.model,
             "modelParams": choice.params,
             "halfLifeDays": choice.half_life_days,
+            "currency": config.currency,
             "popular": [int(data.product_id[i]) for i in top],
-            "popularScore": [float(popular[i]) / len(bought.customers) for i in top],
+            "popularScore": [float(popular[i]) / buyers for i in top],
         },
         metrics={
-            "customers": len(bought.customers),
+            "customers": buyers,
             "products": int(np.sum(popular > 0)),
             "neighbours": int(choice.weights.nnz),
             **choice.metrics(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlmodel import Field, SQLModel
 
 from crm_graph.auth.models import CustomerConsent as ConsentRow
+from crm_graph.db.batch_writes import insert_records
 from crm_graph.db.models import Customer as CustomerRow
 from crm_graph.db.models import Interaction as InteractionRow
 from crm_graph.db.models import Order as OrderRow
@@ -33,6 +34,7 @@ __all__ = [
     "ProductRow",
     "SQLModel",
     "UTCDateTimeColumn",
+    "insert_records",
     "json_array_contains",
     "utcnow",
 ]
