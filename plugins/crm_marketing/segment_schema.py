@@ -4,6 +4,8 @@ names), its filter input, queries and mutations."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from enum import Enum
 from typing import Any, Optional
@@ -13,12 +15,14 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from crm_graph.plugin import (
+    AppContext,
     CustomerType,
     RequestContext,
     RowLookup,
     UserError,
     ValidationFailed,
     batch_field,
+    governed_by,
     input_id,
     lookup_field,
     perform,
@@ -37,6 +41,15 @@ class AudienceSegmentKind(Enum):
     DYNAMIC = DYNAMIC
 
 
+@asynccontextmanager
+async def _evaluated(app: AppContext) -> AsyncIterator[Any]:
+    """A read session where segments:read decides which rows a filter sees, as
+    segments:write does where a segment is saved: an ``orders.count`` condition counts a
+    customer's orders whether or not the caller holds orders:read (only customers come out)."""
+    async with app.read() as session:
+        yield governed_by(session, SEGMENTS_READ)
+
+
 def _check_first(first: int) -> None:
     if not 1 <= first <= segments.MAX_PREVIEW:
         raise query_error("INVALID_ARGUMENT", f"first must be 1 to {segments.MAX_PREVIEW}", "first")
@@ -52,11 +65,12 @@ async def segment_sizes(parents: list[Any], context: RequestContext) -> list[int
 async def segment_previews(
     parents: list[Any], context: RequestContext, first: int = 10
 ) -> list[Any]:
-    """Who each segment holds now (a dynamic one's filter evaluated live)."""
+    """Who each segment holds now (a dynamic one's filter evaluated live, over the rows
+    segments:read shows, as its membership is kept: see :func:`_evaluated`)."""
     _check_first(first)
     pii = context.principal.has("pii:read")
     found = []
-    async with context.app.read() as session:
+    async with _evaluated(context.app) as session:
         for parent in parents:
             segment = await session.get(MarketingSegment, parent.id)
             filter_context = segments.filter_context(context.app, pii)
@@ -253,7 +267,7 @@ class SegmentQueries:
     ) -> AudienceFilterPreview:
         _check_first(first)
         try:
-            async with info.context.app.read() as session:
+            async with _evaluated(info.context.app) as session:
                 size, preview = await segments.evaluate(
                     session, filter_tree(filter), _context(info), first, "filter"
                 )

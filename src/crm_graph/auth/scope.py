@@ -32,6 +32,16 @@ current_principal: ContextVar[Principal | None] = ContextVar("crm_principal", de
 # session.info key: the permission whose scope governs a unit of work (set by perform).
 SESSION_PERMISSION = "crm_permission"
 
+
+def governed_by(session: Any, permission: str) -> Any:
+    """Let ``permission``'s scope decide every row ``session`` sees, as a mutation's own
+    permission does in its unit of work: for a read that applies a rule of that permission
+    over rows the caller may not list (a segment filter counting the orders of a caller
+    without ``orders:read``) and answers only what that permission shows. The session."""
+    session.info[SESSION_PERMISSION] = permission
+    return session
+
+
 READ_PERMISSION = {
     Customer: "customers:read",
     Order: "orders:read",

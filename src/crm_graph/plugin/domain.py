@@ -11,6 +11,7 @@ primary key; error paths start with ``at``, where the caller's input holds the v
 
 from __future__ import annotations
 
+from crm_graph.auth.scope import governed_by
 from crm_graph.domain.consent import record_consent
 from crm_graph.domain.customers import check_version, create_customer, update_customer
 from crm_graph.domain.duplicates import DuplicateCandidate, DuplicateReason, find_duplicates
@@ -39,6 +40,7 @@ __all__ = [
     "create_customer",
     "fail",
     "find_duplicates",
+    "governed_by",
     "log_interaction",
     "normalise_amount",
     "normalise_currency",
