@@ -1292,3 +1292,68 @@ async def test_a_burst_of_customer_events_costs_the_list_a_few_re_reads(app: Ser
     await asyncio.sleep(1.0)  # any re-read still to come has started by now
     # At most one re-read in flight and one waiting: not one per event.
     assert 1 <= len(reads) <= 3, len(reads)
+
+
+FILTER_PREVIEW = """query ($filter: AudienceFilterInput!) {
+  audienceFilterPreview(filter: $filter, first: 10) {
+    size preview { name } errors { code message field } } }"""
+SEGMENT_NAMES = "{ audienceSegments { name } }"
+
+
+async def test_segment_builder_previews_the_filter_as_it_is_edited(app: Served) -> None:
+    def preview(*conditions: dict[str, Any]) -> Any:
+        found = app.api("marketing", FILTER_PREVIEW, {"filter": {"and": list(conditions)}})
+        return found["audienceFilterPreview"]
+
+    stages = _condition("lifecycleStage", "in", ["CUSTOMER", "CHURNED"])
+    wide = preview(stages)
+    narrow = preview(stages, _condition("orders.count", "gt", 1))
+    [bad] = preview(stages, _condition("orders.count", "gt", "lots"))["errors"]
+    assert wide["size"] > narrow["size"] > 0, "the demo's customers should differ in orders"
+    assert bad["field"] == ["filter", "and", "1", "condition", "value"]
+
+    saved = app.api("marketing", SEGMENT_NAMES)
+    page = await app.signed_in("marketing")
+    asked: list[str] = []
+
+    def count(request: Any) -> None:
+        sent = f"{request.url} {request.post_data or ''}"
+        if urlsplit(request.url).path == "/graphql" and "SegmentFilterPreview" in sent:
+            asked.append(sent)
+
+    page.on("request", count)
+    await page.get_by_role("link", name="Campaigns", exact=True).click()
+    builder = page.locator("section.segment-builder")
+    status = builder.locator(".segment-live")
+    await expect(status).to_have_text(
+        "Give each condition a value to see who the segment would hold."
+    )
+    first = builder.get_by_role("group", name="Customers matching: condition 1")
+    await first.get_by_label("Field").select_option(label="Lifecycle stage")
+    await first.get_by_label("Operator").select_option("in")
+    typed = "CUSTOMER, CHURNED"
+    await first.get_by_label("Value (comma separated)").press_sequentially(typed)
+    # Not saved, and asked for per pause in typing, not per key.
+    size = builder.locator("[data-field=live-size]")
+    members = builder.locator(".segment-matching li")
+    await expect(size).to_have_text(f"Matches now: {wide['size']} customers")
+    await expect(members).to_have_text([c["name"] for c in wide["preview"]])
+    assert 1 <= len(asked) <= 3 < len(typed), len(asked)
+
+    await builder.get_by_role("button", name="Add condition to Customers matching").click()
+    orders = builder.get_by_role("group", name="Customers matching: condition 2")
+    await orders.get_by_label("Field").select_option(label="Orders: count")
+    await orders.get_by_label("Operator").select_option("gt")
+    await orders.get_by_label("Value").fill("1")
+    await expect(size).to_have_text(f"Matches now: {narrow['size']} customers")
+    await expect(members).to_have_text([c["name"] for c in narrow["preview"]])
+    await app.accessible(page, "27-segment-builder-live")
+
+    # A value the API refuses: its user error at the control, before any save.
+    await orders.get_by_label("Value").fill("lots")
+    await expect(orders.locator("[data-error-at=value]")).to_have_text(bad["message"])
+    await expect(orders.get_by_label("Value")).to_have_attribute("aria-invalid", "true")
+    await expect(status).to_have_text(
+        "Correct the marked conditions to see who the segment would hold."
+    )
+    assert app.api("marketing", SEGMENT_NAMES) == saved  # previewed, never saved

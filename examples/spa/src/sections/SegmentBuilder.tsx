@@ -1,9 +1,11 @@
 import { type FormEvent, useState } from "react";
-import { useMutation } from "urql";
+import { useMutation, useQuery } from "urql";
 import type { UserError } from "../customerForm";
+import { useDebounced } from "../debounce";
 import { ErrorNote } from "../errors";
 import { graphql } from "../gql";
 import type { AudienceFilterInput } from "../gql/graphql";
+import { useCan } from "../permissions";
 import { customerHref } from "../route";
 
 const CreateSegment = graphql(`
@@ -26,6 +28,28 @@ const CreateSegment = graphql(`
     }
   }
 `);
+
+/** What the filter being built holds now, before it is saved (asked again per pause in
+ * editing, not per key). */
+const FilterPreview = graphql(`
+  query SegmentFilterPreview($filter: AudienceFilterInput!) {
+    audienceFilterPreview(filter: $filter, first: 10) {
+      size
+      preview {
+        id
+        name
+      }
+      errors {
+        code
+        message
+        field
+      }
+    }
+  }
+`);
+
+/** How long the tree must stay unchanged before its preview is asked for. */
+const PREVIEW_AFTER_MS = 400;
 
 /** The fields a condition may name (the marketing plugin's filter, crm_marketing/filters.py),
  * by kind: the kind decides the operators. The API checks everything again and answers a user
@@ -143,15 +167,53 @@ function toInput(
   };
 }
 
+/** A condition still being written: its operator needs a value and none is typed yet. */
+function unfinished(node: Node): boolean {
+  if (node.type === "group") return node.children.some(unfinished);
+  return !NO_VALUE.has(node.operator) && node.value.trim() === "";
+}
+
+type Placed = { error: UserError; node: number | null };
+
+/** The API's errors, each at the deepest node whose path starts the error's path (`paths` as
+ * {@link toInput} made them). */
+function place(errors: UserError[], paths: Map<string, number>): Placed[] {
+  return errors.map((e) => {
+    let node: number | null = null;
+    for (let end = e.field.length; end > 0 && node === null; end--) {
+      node = paths.get(e.field.slice(0, end).join(".")) ?? null;
+    }
+    return { error: e, node };
+  });
+}
+
 /** The marketing plugin's dynamic segments, built as a tree: groups joined by AND or OR, each
- * node negatable (NOT), conditions on a field with an operator and a value. Creating one shows
- * the API's user errors at the node they name, or the new segment's size and first members. */
+ * node negatable (NOT), conditions on a field with an operator and a value. While the tree is
+ * edited it shows how many customers it would hold and the first of them, or the API's user
+ * errors at the node they name; creating one shows the new segment's size and first members. */
 export function SegmentBuilder() {
   const [name, setName] = useState("");
   const [root, setRoot] = useState<Group>(() => newGroup("and"));
-  const [errors, setErrors] = useState<{ error: UserError; node: number | null }[]>([]);
+  // The errors of the last "Create", until the tree is edited again.
+  const [saveErrors, setSaveErrors] = useState<Placed[]>([]);
   const [{ fetching, error, data }, create] = useMutation(CreateSegment);
-  const created = errors.length === 0 ? data?.createAudienceSegment.segment : null;
+  const created = saveErrors.length === 0 ? data?.createAudienceSegment.segment : null;
+
+  const settled = useDebounced(root, PREVIEW_AFTER_MS);
+  const previewPaths = new Map<string, number>();
+  const previewFilter = toInput(settled, ["filter"], previewPaths);
+  const canPreview = useCan("segments:read");
+  const waiting = unfinished(settled);
+  const [{ data: previewed, error: previewError, fetching: previewing }] = useQuery({
+    query: FilterPreview,
+    variables: { filter: previewFilter },
+    pause: !canPreview || waiting,
+  });
+  const preview = waiting ? null : previewed?.audienceFilterPreview;
+  // A preview's errors are placed by the paths of the tree it was asked for: not while the
+  // next one is on its way.
+  const liveErrors = preview && !previewing ? place(preview.errors, previewPaths) : [];
+  const errors = saveErrors.length > 0 ? saveErrors : liveErrors;
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -160,16 +222,7 @@ export function SegmentBuilder() {
     const result = await create({ input: { name: name.trim(), kind: "DYNAMIC", filter } });
     const answer = result.data?.createAudienceSegment;
     if (!answer) return;
-    setErrors(
-      answer.errors.map((e) => {
-        // The deepest node whose path starts the error's path.
-        let node: number | null = null;
-        for (let end = e.field.length; end > 0 && node === null; end--) {
-          node = paths.get(e.field.slice(0, end).join(".")) ?? null;
-        }
-        return { error: e, node };
-      }),
-    );
+    setSaveErrors(place(answer.errors, paths));
   };
 
   const update = (id: number, change: (node: Node) => Node) => {
@@ -179,6 +232,7 @@ export function SegmentBuilder() {
       return node;
     };
     setRoot((now) => walk(now) as Group);
+    setSaveErrors([]);
   };
   const errorsAt = (id: number) => errors.filter((e) => e.node === id).map((e) => e.error);
   const nameErrors = errors.filter((e) => e.error.field[1] === "name").map((e) => e.error);
@@ -220,6 +274,34 @@ export function SegmentBuilder() {
           remove={null}
           errorsAt={errorsAt}
         />
+        {canPreview && (
+          <div role="status" className="segment-live" aria-busy={previewing}>
+            {waiting ? (
+              <p>Give each condition a value to see who the segment would hold.</p>
+            ) : previewError ? (
+              <ErrorNote error={previewError} />
+            ) : !preview ? (
+              <p>Counting…</p>
+            ) : preview.size == null ? (
+              <p>Correct the marked conditions to see who the segment would hold.</p>
+            ) : (
+              <>
+                <p data-field="live-size">
+                  Matches now: {preview.size} {preview.size === 1 ? "customer" : "customers"}
+                </p>
+                {preview.preview.length > 0 && (
+                  <ul aria-label="Matching now" className="segment-matching">
+                    {preview.preview.map((c) => (
+                      <li key={c.id}>
+                        <a href={customerHref(c.id)}>{c.name}</a>
+                      </li>
+                    ))}
+                  </ul>
+                )}
+              </>
+            )}
+          </div>
+        )}
         <p>
           <button type="submit" disabled={fetching}>
             Create segment
