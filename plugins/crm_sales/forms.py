@@ -69,10 +69,6 @@ async def create_form(
     return form
 
 
-async def forms(session: AsyncSession) -> list[SalesWebForm]:
-    return list(await session.scalars(select(SalesWebForm).order_by(SalesWebForm.id)))
-
-
 async def set_active(
     session: AsyncSession, form_id: int, active: bool, at: tuple[str, ...] = ("input",)
 ) -> SalesWebForm:

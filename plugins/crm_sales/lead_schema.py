@@ -18,6 +18,7 @@ from crm_graph.plugin import (
     Connection,
     CustomerRow,
     CustomerType,
+    RequestContext,
     SortDirection,
     UserError,
     ValidationFailed,
@@ -28,7 +29,9 @@ from crm_graph.plugin import (
     lookup_field,
     perform,
     query_error,
+    query_field,
     requires,
+    rows_field,
 )
 from crm_sales import assignment, companies, forms, leads, scoring, tasks
 from crm_sales.config import (
@@ -51,7 +54,7 @@ from crm_sales.lead_views import (
     TaskStatus,
 )
 from crm_sales.nodes import COMPANY, LEAD
-from crm_sales.scopes import EVERYTHING, Sight, sight
+from crm_sales.scopes import EVERYTHING, Sight, every_row, sight
 from crm_sales.tables import (
     SalesAssignmentRule,
     SalesCompany,
@@ -259,6 +262,21 @@ def _fields(input: Any, names: tuple[str, ...]) -> dict[str, Any]:
 LEAD_FIELDS = ("name", "company", "email", "phone", "source", "owner_id", "attributes")
 
 
+async def scoring_model(context: RequestContext) -> LeadScoringModelType | None:
+    """The model in force, as the query shows it."""
+    async with context.app.read() as session:
+        model = await scoring.current(session)
+    if model is None:
+        return None
+    return LeadScoringModelType(
+        kind=ScoringKind(model.kind),
+        outcomes=model.outcomes,
+        auc=None if model.auc is None else round(model.auc, 4),
+        trained_at=model.trained_at,
+        features=model.params.get("features", sorted(scoring.RULE_POINTS)),
+    )
+
+
 @strawberry.type
 class LeadQueries:
     leads: Connection[LeadType] = list_field(
@@ -272,34 +290,24 @@ class LeadQueries:
     )
     lead: LeadType | None = lookup_field(LEAD, description="One lead within your scope.")
 
-    @strawberry.field(
+    lead_scoring_model: LeadScoringModelType | None = query_field(
+        scoring_model,
         description="The lead scoring model in force (null before the first training).",
         metadata=requires(LEADS_READ),
     )
-    async def lead_scoring_model(self, info: Info) -> LeadScoringModelType | None:
-        async with info.context.app.read() as session:
-            model = await scoring.current(session)
-        if model is None:
-            return None
-        return LeadScoringModelType(
-            kind=ScoringKind(model.kind),
-            outcomes=model.outcomes,
-            auc=None if model.auc is None else round(model.auc, 4),
-            trained_at=model.trained_at,
-            features=model.params.get("features", sorted(scoring.RULE_POINTS)),
-        )
-
-    @strawberry.field(description="Web-to-lead forms.", metadata=requires(LEADS_MANAGE))
-    async def sales_web_forms(self, info: Info) -> list[SalesWebFormType]:
-        async with info.context.app.read() as session:
-            return await forms.forms(session)  # type: ignore[return-value]
-
-    @strawberry.field(
-        description="Lead assignment rules, in order.", metadata=requires(LEADS_MANAGE)
+    sales_web_forms: list[SalesWebFormType] = rows_field(
+        SalesWebForm,
+        every_row(SalesWebForm),
+        permission=LEADS_MANAGE,
+        description="Web-to-lead forms.",
     )
-    async def lead_assignment_rules(self, info: Info) -> list[LeadAssignmentRuleType]:
-        async with info.context.app.read() as session:
-            return await assignment.rules(session)  # type: ignore[return-value]
+    lead_assignment_rules: list[LeadAssignmentRuleType] = rows_field(
+        SalesAssignmentRule,
+        every_row(SalesAssignmentRule),
+        ("position",),
+        permission=LEADS_MANAGE,
+        description="Lead assignment rules, in order.",
+    )
 
 
 @strawberry.type

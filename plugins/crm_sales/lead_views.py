@@ -12,7 +12,6 @@ from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
-from strawberry.types import Info
 
 from crm_graph.plugin import (
     CustomerRow,
@@ -293,6 +292,11 @@ class SalesTaskType(Node):
     )
 
 
+async def form_paths(forms: list[SalesWebForm], context: RequestContext) -> list[str]:
+    """Where each form posts, with a link token signed when read (it expires)."""
+    return [f"/p/sales/forms/{form_token(context.app, form)}" for form in forms]
+
+
 @strawberry.type(name="SalesWebForm", description="A web-to-lead form.")
 class SalesWebFormType(Node):
     @classmethod
@@ -315,9 +319,7 @@ class SalesWebFormType(Node):
     active: bool
     owner: UserType | None = table_field(user_of("owner_id"), metadata=requires("users:read"))
 
-    @strawberry.field(description="Where the form posts: /p/sales/forms/{token}.")
-    def path(self, info: Info) -> str:
-        return f"/p/sales/forms/{form_token(info.context.app, self)}"  # type: ignore[arg-type]
+    path: str = batch_field(form_paths, description="Where the form posts: /p/sales/forms/{token}.")
 
 
 @strawberry.type(name="LeadAssignmentRule", description="Round robin within a team.")

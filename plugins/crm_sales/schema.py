@@ -30,21 +30,22 @@ from crm_graph.plugin import (
     money,
     perform,
     query_error,
+    query_field,
     requires,
+    rows_field,
 )
 from crm_sales import deals as rules
 from crm_sales import forecast as forecasting
 from crm_sales import pipelines
 from crm_sales.config import DEALS_MANAGE, DEALS_READ, DEALS_WRITE
 from crm_sales.nodes import DEAL
-from crm_sales.scopes import EVERYTHING, Sight, sight
-from crm_sales.tables import SalesDeal
+from crm_sales.scopes import EVERYTHING, Sight, every_row, sight
+from crm_sales.tables import SalesDeal, SalesPipeline
 from crm_sales.views import (
     DealStatus,
     DealType,
     SalesPipelineType,
     StageKind,
-    pipeline_view,
 )
 
 
@@ -157,19 +158,14 @@ def _arg(value: strawberry.ID | None, type_name: str, argument: str) -> int | No
     return None if value is None else id_arg(value, type_name, argument)
 
 
-async def _sales_pipelines(info: Info) -> list[SalesPipelineType]:
-    async with info.context.app.read() as session:
-        rows = await pipelines.pipelines(session)
-        stages = await pipelines.stages_of(session, [p.id for p in rows])  # type: ignore[misc]
-    return [pipeline_view(p, stages[p.id]) for p in rows]  # type: ignore[index]
-
-
 @strawberry.type
 class DealQueries:
-    sales_pipelines: list[SalesPipelineType] = strawberry.field(
-        resolver=_sales_pipelines,
+    sales_pipelines: list[SalesPipelineType] = rows_field(
+        SalesPipeline,
+        every_row(SalesPipeline),
+        ("position",),
+        permission=DEALS_READ,
         description="Every pipeline with its stages, in order.",
-        metadata=requires(DEALS_READ),
     )
     deal: DealType | None = lookup_field(DEAL, description="One deal, if it is within your scope.")
     deals: Connection[DealType] = list_field(
@@ -255,50 +251,59 @@ def _figures(f: forecasting.Figures) -> FiguresType:
     )
 
 
+async def forecast_for(
+    context: RequestContext,
+    period: ForecastPeriodKind,
+    from_: Annotated[date, strawberry.argument(name="from")],
+    to: date,
+    owner: str | None = None,
+    pipeline: strawberry.ID | None = None,
+) -> ForecastType:
+    """The forecast of the deals the caller sees, computed once per request."""
+    if to < from_:
+        raise query_error("INVALID_ARGUMENT", "to is before from", "to")
+    if (to - from_).days > 366 * 10:
+        raise query_error("INVALID_ARGUMENT", "at most ten years", "to")
+    pipeline_id = None if pipeline is None else id_arg(pipeline, "SalesPipeline", "pipeline")
+    async with context.app.read() as session:
+        found = await forecasting.forecast(
+            session,
+            sight(context.principal, DEALS_READ),
+            from_,
+            to,
+            period.value,
+            owner,
+            pipeline_id,
+        )
+    return ForecastType(
+        periods=[
+            ForecastPeriodType(
+                start=p.start,
+                end=p.end,
+                weighted=_monies(p.weighted),
+                pipeline=_monies(p.pipeline),
+                committed=_monies(p.committed),
+                open_deals=p.open_deals,
+                won_deals=p.won_deals,
+            )
+            for p in found.periods
+        ],
+        total=_figures(found.overall),
+        owners=[
+            OwnerFiguresType(owner_id=who, figures=_figures(f))
+            for who, f in sorted(found.owners.items(), key=lambda item: item[0] or "")
+        ],
+    )
+
+
 @strawberry.type
 class ForecastQueries:
-    @strawberry.field(
+    sales_forecast: ForecastType = query_field(
+        forecast_for,
         description="Weighted pipeline by period of expected close, committed (won) amounts, "
         "win rate, average deal size and median cycle time, overall and per owner, per currency.",
         metadata=requires(DEALS_READ),
     )
-    async def sales_forecast(
-        self,
-        info: Info,
-        period: ForecastPeriodKind,
-        from_: Annotated[date, strawberry.argument(name="from")],
-        to: date,
-        owner: str | None = None,
-        pipeline: strawberry.ID | None = None,
-    ) -> ForecastType:
-        if to < from_:
-            raise query_error("INVALID_ARGUMENT", "to is before from", "to")
-        if (to - from_).days > 366 * 10:
-            raise query_error("INVALID_ARGUMENT", "at most ten years", "to")
-        pipeline_id = None if pipeline is None else id_arg(pipeline, "SalesPipeline", "pipeline")
-        async with info.context.app.read() as session:
-            found = await forecasting.forecast(
-                session, _sight(info, DEALS_READ), from_, to, period.value, owner, pipeline_id
-            )
-        return ForecastType(
-            periods=[
-                ForecastPeriodType(
-                    start=p.start,
-                    end=p.end,
-                    weighted=_monies(p.weighted),
-                    pipeline=_monies(p.pipeline),
-                    committed=_monies(p.committed),
-                    open_deals=p.open_deals,
-                    won_deals=p.won_deals,
-                )
-                for p in found.periods
-            ],
-            total=_figures(found.overall),
-            owners=[
-                OwnerFiguresType(owner_id=who, figures=_figures(f))
-                for who, f in sorted(found.owners.items(), key=lambda item: item[0] or "")
-            ],
-        )
 
 
 # Mutations ----------------------------------------------------------------------------------
@@ -346,6 +351,17 @@ class UpdateSalesPipelineInput:
         "out is removed. A stage holding deals is neither removed nor changes kind "
         "(STAGE_HAS_DEALS names the deals: move them first).",
     )
+
+
+async def _pipeline_payload(
+    info: Info, result: SalesPipeline | None, errors: list[UserError]
+) -> CreateSalesPipelinePayload:
+    """The pipeline as committed (its stages are read by the field)."""
+    if result is None:
+        return CreateSalesPipelinePayload(pipeline=None, errors=errors)
+    async with info.context.app.read() as session:
+        fresh = await session.get(SalesPipeline, result.id)
+    return CreateSalesPipelinePayload(pipeline=fresh, errors=[])  # type: ignore[arg-type]
 
 
 def _stage_ids(stages: list[SalesStageEditInput]) -> list[int | None]:
@@ -437,12 +453,9 @@ class DealMutations:
         stages = [pipelines.NewStage(s.name, s.kind.value, s.probability) for s in input.stages]
 
         async def work(session):
-            pipeline = await pipelines.create_pipeline(session, input.name, stages)
-            found = await pipelines.stages_of(session, [pipeline.id])
-            return pipeline_view(pipeline, found[pipeline.id])
+            return await pipelines.create_pipeline(session, input.name, stages)
 
-        result, errors = await perform(info, work)
-        return CreateSalesPipelinePayload(pipeline=result, errors=errors)
+        return await _pipeline_payload(info, *await perform(info, work))
 
     @strawberry.mutation(
         description="Rename a pipeline; add, remove, rename and reorder its stages, change "
@@ -461,14 +474,11 @@ class DealMutations:
                     pipelines.NewStage(s.name, s.kind.value, s.probability, stage_id)
                     for s, stage_id in zip(input.stages, ids, strict=True)
                 ]
-            pipeline = await pipelines.update_pipeline(
+            return await pipelines.update_pipeline(
                 session, pk, input.name, stages, input.expected_version
             )
-            found = await pipelines.stages_of(session, [pipeline.id])
-            return pipeline_view(pipeline, found[pipeline.id])
 
-        result, errors = await perform(info, work)
-        return CreateSalesPipelinePayload(pipeline=result, errors=errors)
+        return await _pipeline_payload(info, *await perform(info, work))
 
     @strawberry.mutation(
         description="A deal with a customer; emits deal.created.", metadata=requires(DEALS_WRITE)

@@ -66,3 +66,13 @@ def sight(principal: Any, permission: str) -> Sight:
     if scope is None:
         return Sight(frozenset())
     return Sight(principal.owners(scope))
+
+
+def every_row(model: type) -> Any:
+    """The statement of a ``rows_field`` listing every ``model`` row: pipelines, web forms
+    and assignment rules have no owner, and whoever may read the list sees them all."""
+
+    def statement(_principal: Any, _filter: None) -> Any:
+        return select(model)
+
+    return statement

@@ -4,7 +4,7 @@ A deal and a stage are their rows (the root value): plain fields are columns, a 
 functions of the row alone (the global ID, the amount as money, the status), and fields
 reaching other rows (stage, customer, owner, history) use the field contract, so the compiled
 read path writes them wherever they appear (the ``deals`` list, batch fields returning deals).
-A pipeline is a view built with its stages.
+A pipeline is its row too, its live stages a batch field.
 """
 
 from __future__ import annotations
@@ -74,23 +74,32 @@ class SalesStageType(Node):
         return StageKind(self.kind)  # type: ignore[arg-type]
 
 
+async def pipeline_stages(
+    rows: list[SalesPipeline], context: RequestContext
+) -> list[list[SalesStage]]:
+    """Each pipeline's live stages, in order (one statement for all pipelines of a level)."""
+    async with context.app.read() as session:
+        found = await pipelines.stages_of(session, [p.id for p in rows])  # type: ignore[misc]
+    return [found[p.id] for p in rows]  # type: ignore[index]
+
+
+def _pipeline_id(root: SalesPipeline) -> strawberry.ID:
+    return strawberry.ID(to_global_id("SalesPipeline", root.id))  # type: ignore[arg-type]
+
+
 @strawberry.type(name="SalesPipeline", description="A sales process: its stages, in order.")
 class SalesPipelineType(Node):
-    id: strawberry.ID
+    """Over a :class:`SalesPipeline` row (the root value)."""
+
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        return isinstance(obj, SalesPipeline)
+
+    id: strawberry.ID = strawberry.field(resolver=_pipeline_id)
     name: str
     position: int
     version: int = strawberry.field(description="Give it as expectedVersion when changing it.")
-    stages: list[SalesStageType]
-
-
-def pipeline_view(pipeline: SalesPipeline, stages: list[SalesStage]) -> SalesPipelineType:
-    return SalesPipelineType(
-        id=strawberry.ID(to_global_id("SalesPipeline", pipeline.id)),  # type: ignore[arg-type]
-        name=pipeline.name,
-        position=pipeline.position,
-        version=pipeline.version,
-        stages=stages,  # type: ignore[arg-type]
-    )
+    stages: list[SalesStageType] = batch_field(pipeline_stages)
 
 
 @strawberry.enum(name="DealStatus")
@@ -148,16 +157,6 @@ def _history(
     return out
 
 
-async def deal_pipelines(
-    deals: list[SalesDeal], context: RequestContext
-) -> list[SalesPipelineType]:
-    async with context.app.read() as session:
-        ids = sorted({d.pipeline_id for d in deals})
-        rows = {p.id: p for p in await pipelines.pipelines(session) if p.id in ids}
-        stages = await pipelines.stages_of(session, ids)
-    return [pipeline_view(rows[d.pipeline_id], stages[d.pipeline_id]) for d in deals]
-
-
 async def deal_quotes(deals: list[SalesDeal], context: RequestContext) -> list[list[SalesQuote]]:
     """Each deal's quotes (one statement for all deals of a level)."""
     async with context.app.read() as session:
@@ -207,8 +206,8 @@ class DealType(Node):
         description="The rep working the deal.",
         metadata=requires("users:read"),
     )
-    pipeline: SalesPipelineType = batch_field(
-        deal_pipelines, parent_columns=("pipeline_id",), metadata=requires(DEALS_READ)
+    pipeline: SalesPipelineType = table_field(
+        Related(SalesPipeline, key="id", parent_key="pipeline_id"), metadata=requires(DEALS_READ)
     )
     quotes: list[Annotated[QuoteType, strawberry.lazy("crm_sales.quote_schema")]] = batch_field(
         deal_quotes, description="The deal's quotes, oldest first.", metadata=requires(QUOTES_READ)

@@ -9,7 +9,9 @@ connection over a table's rows, declared as the table, the statement its filter 
 comparing with the time of the request reads it as ``request_time(column)``. A short list of
 every row, without paging, is a ``rows_field``. One row by global ID is a ``lookup_field``
 over a ``RowLookup`` (the table, the permission whose scope narrows the rows, optionally the
-statement to read from), which also tells ``node(id:)`` how to find the type.
+statement to read from), which also tells ``node(id:)`` how to find the type. A value on
+Query computed on demand (a report) is a ``query_field``: one function called once per
+request with the arguments.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from crm_graph.schema.plugin_fields import (
     list_field,
     load_related,
     lookup_field,
+    query_field,
     request_time,
     rows_field,
     table_field,
@@ -34,6 +37,7 @@ __all__ = [
     "list_field",
     "load_related",
     "lookup_field",
+    "query_field",
     "request_time",
     "rows_field",
     "table_field",

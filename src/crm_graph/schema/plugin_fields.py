@@ -19,7 +19,11 @@ One row by global ID is a **lookup field** (:func:`lookup_field`) over a :class:
 (the table, the permission scoping the rows as a list's does, optionally the statement to read
 from), which ``node(id:)`` takes for the type too.
 
-Both become ordinary strawberry fields whose metadata carries the declaration (under
+A value on Query computed on demand (a report, a model's summary) is a **query field**
+(:func:`query_field`): one function called once per request with the field's arguments, its
+value written as a batch function's values are.
+
+All become ordinary strawberry fields whose metadata carries the declaration (under
 :data:`CONTRACT`), so permissions and masks apply as to any field, and a query planner can read
 the declarations from the schema and run them without calling the resolvers built here. A
 classic strawberry resolver still works for a field that is neither; it is the slow path.
@@ -73,6 +77,14 @@ class BatchField:
 
     function: BatchFunction
     parent_columns: tuple[str, ...] = ("id",)
+
+
+@dataclass(frozen=True)
+class QueryField:
+    """``function(context, **arguments)``: a Query field's value, computed once per request
+    (the root form of :class:`BatchField`, whose one parent is the query)."""
+
+    function: Callable[..., Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -331,6 +343,41 @@ def batch_field(
     resolve.__module__ = function.__module__
     resolve.__name__ = resolve.__qualname__ = function.__name__
     return _field(resolve, declaration, description, metadata, name)
+
+
+def query_field(
+    function: Callable[..., Awaitable[Any]],
+    *,
+    description: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> Any:
+    """A Query field computed by one call of ``function(context, **arguments)`` per request;
+    its GraphQL type is the class attribute's annotation, its arguments the keyword parameters
+    of ``function`` after ``context``, as for :func:`batch_field`. ``function`` returns the
+    value (written as a batch function's values are) or raises, e.g. a ``query_error`` for a
+    bad argument: the field's error."""
+    declaration = QueryField(function)
+
+    async def resolve(info: Info, **arguments: Any):  # typed by the annotation
+        return await function(info.context, **arguments)
+
+    parameters = list(inspect.signature(function).parameters.values())[1:]
+    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
+            *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters),
+        ]
+    )
+    # The function's (string) annotations resolve in its own module.
+    resolve.__module__ = function.__module__
+    resolve.__name__ = resolve.__qualname__ = function.__name__
+    return strawberry.field(
+        resolver=resolve,
+        name=name,
+        description=description,
+        metadata={**(metadata or {}), CONTRACT: declaration},
+    )
 
 
 def request_time(

@@ -48,6 +48,7 @@ from crm_graph.schema.planner.relations import (
     Batch,
     ByKey,
     ChildPages,
+    Computed,
     Field,
     Paged,
     Relation,
@@ -66,7 +67,14 @@ from crm_graph.schema.planner.run import (
     fetch_tree,
 )
 from crm_graph.schema.planner.values import as_is, leaf
-from crm_graph.schema.plugin_fields import CONTRACT, BatchField, ListField, RowLookup, TableField
+from crm_graph.schema.plugin_fields import (
+    CONTRACT,
+    BatchField,
+    ListField,
+    QueryField,
+    RowLookup,
+    TableField,
+)
 
 RootWriter = Callable[[Run], Any]
 
@@ -77,13 +85,13 @@ def _contract(definition: GraphQLField) -> Any:
 
 
 def roots(graphql: Any) -> set[str]:
-    """The Query fields a plan starts from: the lists declared with ``list_field`` (the core's
-    and plugins'), lookups by ID (the core's and plugins' ``lookup_field``) and
-    ``node``/``nodes``."""
+    """The Query fields a plan starts from: the lists declared with ``list_field`` or
+    ``rows_field`` (the core's and plugins'), query fields, lookups by ID (the core's and
+    plugins' ``lookup_field``) and ``node``/``nodes``."""
     declared = {
         name
         for name, definition in graphql.query_type.fields.items()
-        if isinstance(_contract(definition), ListField | RowLookup)
+        if isinstance(_contract(definition), ListField | QueryField | RowLookup)
     }
     return {*declared, *bindings.LOOKUPS, "node", "nodes"}
 
@@ -409,11 +417,38 @@ class PlanBuilder:
                 return relation, lambda run: rows(run.found[id(relation)], run, ())
             write = self._connection(field, relation)
             return relation, lambda run: write(run.found[id(relation)], run, (key,))
+        if isinstance(declared, QueryField):
+            return self._query_field(key, field, declared)
         if isinstance(declared, RowLookup) or name in (*bindings.LOOKUPS, "node", "nodes"):
             return lookup_root(
                 self, key, field, declared if isinstance(declared, RowLookup) else None
             )
         raise Unsupported(f"Query.{name}")
+
+    def _query_field(
+        self, key: str, field: Field, declared: QueryField
+    ) -> tuple[Relation, RootWriter]:
+        """A query field: its function's value, written as a batch function's values are (its
+        objects' table-backed and batch fields read for all of them at once); the exception
+        it raises is the field's error."""
+        relation = Computed(field, declared, Level())
+        self.events.append(Event(1, self.graphql.query_type, False))  # after its one call
+        self.depth += 1
+        write = self.value(field.definition.type, field.nodes, relation.level)
+        self.depth -= 1
+        nullable = not is_non_null_type(field.definition.type)
+        nodes = field.nodes
+
+        def computed(run: Run) -> Any:
+            value = run.found[id(relation)]
+            if isinstance(value, Exception):
+                if not nullable:
+                    raise Fallback  # strawberry reports it and nulls data
+                run.error(value, nodes, (key,), 1)
+                return None
+            return write(value, run, (key,))
+
+        return relation, computed
 
     def _may_deny(self, name: str) -> Event | None:
         """The error ``node``/``nodes`` report, at run time, for an ID of a type the caller

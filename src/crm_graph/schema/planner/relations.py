@@ -330,14 +330,7 @@ class Batch(Relation):
             entry = run.batches[key] = (parents, await self._call(run, parents, kwargs))
         found = entry[1]
         run.found[id(self)] = found
-        if not self.level.relations:
-            return []
-        objects: dict[int, Any] = {}
-        for value in found.values():
-            for item in value if isinstance(value, list) else (value,):
-                if item is not None and not isinstance(item, Exception):
-                    objects[id(item)] = item
-        return [(self.level, list(objects.values()))]
+        return _level(self.level, found.values())
 
     async def _call(self, run: Run, parents: list[Any], kwargs: dict[str, Any]) -> dict[int, Any]:
         context = run.request_context()
@@ -349,6 +342,38 @@ class Batch(Relation):
         if len(values) != len(distinct):
             raise Fallback  # the loader's own error, reported by strawberry
         return {id(row): value for row, value in zip(distinct, values, strict=True)}
+
+
+def _level(level: Level, values: Any) -> list[tuple[Level, list[Any]]]:
+    """The objects among a function's ``values`` (each an object, a list of them, None or an
+    exception), once each, for fetching what their own fields read."""
+    if not level.relations:
+        return []
+    objects: dict[int, Any] = {}
+    for value in values:
+        for item in value if isinstance(value, list) else (value,):
+            if item is not None and not isinstance(item, Exception):
+                objects[id(item)] = item
+    return [(level, list(objects.values()))]
+
+
+class Computed(Relation):
+    """A plugin's query field: its function, called once per request with the field's
+    arguments; its value, or the exception it raised, is what was found. ``level`` as for
+    :class:`Batch`."""
+
+    def __init__(self, field: Field, declaration: Any, level: Level) -> None:
+        self.field, self.declaration, self.level = field, declaration, level
+        self.shapes = []
+
+    async def fetch(self, run: Run, _parents: Any) -> list[tuple[Any, list[Any]]]:
+        kwargs = self.field.arguments(run)
+        try:
+            value = await self.declaration.function(run.request_context(), **kwargs)
+        except Exception as exc:  # the field's error, as strawberry reports a resolver's
+            value = exc
+        run.found[id(self)] = value
+        return _level(self.level, [value])
 
 
 class Lookup(Relation):
