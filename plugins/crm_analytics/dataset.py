@@ -10,13 +10,13 @@ integer part.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Float, case, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_analytics.definitions import NOT_COUNTED, SECONDS_PER_DAY, to_days
 from crm_graph.plugin import (
@@ -29,6 +29,7 @@ from crm_graph.plugin import (
 )
 
 UNIX_EPOCH_JULIAN_DAY = 2440587.5
+PART_ROWS = 100_000  # rows turned into numbers at a time
 
 
 def from_days(days: float) -> datetime:
@@ -91,12 +92,17 @@ def _days(column: Any, dialect: str) -> Any:
     return func.date_part("epoch", column) / SECONDS_PER_DAY  # double precision
 
 
-def _columns(rows: Sequence[Any], width: int) -> np.ndarray:
-    """Rows of ``width`` numbers as a float array of shape (rows, width)."""
-    flat = np.fromiter(
-        itertools.chain.from_iterable(rows), dtype=np.float64, count=len(rows) * width
-    )
-    return flat.reshape(len(rows), width)
+async def _numbers(session: AsyncSession, statement: Any, width: int) -> np.ndarray:
+    """The rows of ``statement`` (``width`` numbers each) as a float array of shape
+    (rows, width), streamed in parts: never millions of row objects at once."""
+    result = await session.stream(statement)
+    parts = [
+        np.fromiter(
+            itertools.chain.from_iterable(rows), dtype=np.float64, count=len(rows) * width
+        ).reshape(len(rows), width)
+        async for rows in result.partitions(PART_ROWS)
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, width))
 
 
 async def load(app: AppContext, as_of: datetime, currency: str) -> Dataset:
@@ -106,15 +112,12 @@ async def load(app: AppContext, as_of: datetime, currency: str) -> Dataset:
     async with app.read() as session:
         dialect = session.bind.dialect.name
         placed = _days(OrderRow.placed_at, dialect)
-        orders = _columns(
-            (
-                await session.execute(
-                    select(OrderRow.customer_id, placed, cast(OrderRow.total, Float))
-                    .join(CustomerRow, CustomerRow.id == OrderRow.customer_id)
-                    .where(live, *counted, OrderRow.currency == currency)
-                    .order_by(OrderRow.id)
-                )
-            ).all(),
+        orders = await _numbers(
+            session,
+            select(OrderRow.customer_id, placed, cast(OrderRow.total, Float))
+            .join(CustomerRow, CustomerRow.id == OrderRow.customer_id)
+            .where(live, *counted, OrderRow.currency == currency)
+            .order_by(OrderRow.id),
             3,
         )
         other = await session.scalar(
@@ -123,16 +126,13 @@ async def load(app: AppContext, as_of: datetime, currency: str) -> Dataset:
             .join(CustomerRow, CustomerRow.id == OrderRow.customer_id)
             .where(live, *counted, OrderRow.currency != currency)
         )
-        lines = _columns(
-            (
-                await session.execute(
-                    select(OrderRow.customer_id, placed, OrderLineRow.product_id)
-                    .join(OrderRow, OrderRow.id == OrderLineRow.order_id)
-                    .join(CustomerRow, CustomerRow.id == OrderRow.customer_id)
-                    .where(live, *counted, OrderRow.currency == currency)
-                    .order_by(OrderLineRow.id)
-                )
-            ).all(),
+        lines = await _numbers(
+            session,
+            select(OrderRow.customer_id, placed, OrderLineRow.product_id)
+            .join(OrderRow, OrderRow.id == OrderLineRow.order_id)
+            .join(CustomerRow, CustomerRow.id == OrderRow.customer_id)
+            .where(live, *counted, OrderRow.currency == currency)
+            .order_by(OrderLineRow.id),
             3,
         )
         products = (
@@ -140,19 +140,16 @@ async def load(app: AppContext, as_of: datetime, currency: str) -> Dataset:
                 select(ProductRow.id, ProductRow.name, ProductRow.category).order_by(ProductRow.id)
             )
         ).all()
-        touches = _columns(
-            (
-                await session.execute(
-                    select(
-                        InteractionRow.customer_id,
-                        _days(InteractionRow.occurred_at, dialect),
-                        case((InteractionRow.direction == "inbound", 1.0), else_=0.0),
-                    )
-                    .join(CustomerRow, CustomerRow.id == InteractionRow.customer_id)
-                    .where(live, InteractionRow.occurred_at <= as_of)
-                    .order_by(InteractionRow.id)
-                )
-            ).all(),
+        touches = await _numbers(
+            session,
+            select(
+                InteractionRow.customer_id,
+                _days(InteractionRow.occurred_at, dialect),
+                case((InteractionRow.direction == "inbound", 1.0), else_=0.0),
+            )
+            .join(CustomerRow, CustomerRow.id == InteractionRow.customer_id)
+            .where(live, InteractionRow.occurred_at <= as_of)
+            .order_by(InteractionRow.id),
             3,
         )
     return Dataset(

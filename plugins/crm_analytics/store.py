@@ -172,9 +172,17 @@ async def _replace(session: AsyncSession, trained: Trained) -> None:
                 session,
                 table.__table__,
                 list(columns),
-                list(zip(*(c[start : start + BATCH] for c in columns.values()), strict=True)),
+                list(
+                    zip(*(_plain(c[start : start + BATCH]) for c in columns.values()), strict=True)
+                ),
                 audited=False,
             )
+
+
+def _plain(values: Any) -> list[Any]:
+    """Python values of a column's slice (numpy arrays become lists a batch at a time: a
+    million customers' scores are never all Python objects at once)."""
+    return values.tolist() if hasattr(values, "tolist") else values
 
 
 async def versions(session: AsyncSession) -> list[dict[str, Any]]:

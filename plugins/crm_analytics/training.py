@@ -46,14 +46,15 @@ class Config:
 @dataclass
 class Trained:
     """What a run stores: model and segment rows as column dicts; the per-customer scores and
-    similar products column by column (name -> one value per row), written in bulk."""
+    similar products column by column (name -> a numpy array or list, one value per row),
+    written in bulk."""
 
     as_of: datetime | None = None
     data_from: datetime | None = None  # the first order counted
     orders: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     models: list[dict[str, Any]] = field(default_factory=list)
-    scores: dict[str, list[Any]] = field(default_factory=dict)
+    scores: dict[str, Any] = field(default_factory=dict)
     segments: list[dict[str, Any]] = field(default_factory=list)
     item_weights: list[dict[str, Any]] = field(default_factory=list)
     popular_in_category: list[dict[str, Any]] = field(default_factory=list)
@@ -126,26 +127,26 @@ def fit_value(
         trained.model("rfm", False, data.as_of, metrics={"error": "no orders yet"})
     value = _fit_clv(summary, config, trained, data.as_of)
     trained.scores = {
-        "customer_id": base.customers.tolist(),
-        "recency_days": recency.tolist(),
-        "orders": orders.astype(np.int64).tolist(),
-        "revenue": revenue.tolist(),
-        "r": scored.r.tolist(),
-        "f": scored.f.tolist(),
-        "m": scored.m.tolist(),
-        "rfm_segment": list(scored.segment),
-        "frequency": summary.frequency.astype(np.float64).tolist(),
-        "recency": summary.recency.astype(np.float64).tolist(),
-        "age": summary.age.astype(np.float64).tolist(),
-        "repeat_mean": summary.monetary.astype(np.float64).tolist(),
+        "customer_id": base.customers,
+        "recency_days": recency,
+        "orders": orders.astype(np.int64),
+        "revenue": revenue,
+        "r": scored.r,
+        "f": scored.f,
+        "m": scored.m,
+        "rfm_segment": scored.segment,
+        "frequency": summary.frequency.astype(np.float64),
+        "recency": summary.recency.astype(np.float64),
+        "age": summary.age.astype(np.float64),
+        "repeat_mean": summary.monetary.astype(np.float64),
         "revenue_periods": periods,
     }
     if value is not None:
         trained.scores |= {
-            "expected_purchases": value.expected_purchases.tolist(),
-            "probability_alive": value.probability_alive.tolist(),
-            "expected_spend": value.expected_spend.tolist(),
-            "predicted_value": value.value.tolist(),
+            "expected_purchases": value.expected_purchases,
+            "probability_alive": value.probability_alive,
+            "expected_spend": value.expected_spend,
+            "predicted_value": value.value,
         }
     return base, None if value is None else value.value
 
@@ -254,8 +255,8 @@ def fit_churn(
     at = np.searchsorted(now.customers, trained.scores["customer_id"])
     probability = probability[at]
     trained.scores |= {
-        "churn_probability": probability.tolist(),
-        "churn_band": churn.band(probability).tolist(),
+        "churn_probability": probability,
+        "churn_band": churn.band(probability),
         "churn_factors": [factors[i] for i in at.tolist()],
     }
     trained.model(
@@ -297,7 +298,7 @@ def fit_segments(
             metrics={"error": "needs at least 3 customers with orders"},
         )
         return
-    trained.scores["segment"] = found.labels.tolist()
+    trained.scores["segment"] = found.labels
     trained.segments = [
         {
             "number": s.number,
