@@ -226,6 +226,12 @@ TICKET_LISTS = [
         )
         for state in ("BREACHED", "AT_RISK", "ON_TRACK", "MET")
     ),
+    # The customer of each linked interaction: a core reference inside a batch value.
+    (
+        """{ tickets(first: 10) { nodes { id interactions { id channel
+             customer { id name email lifecycleStage } } } } }""",
+        {},
+    ),
 ]
 
 
@@ -234,7 +240,9 @@ async def test_the_tickets_list_is_served_compiled_alike_for_every_role(
 ) -> None:
     """tickets(filter:, orderBy:) with status, priority and SLA state filters: the same answer
     on both paths, compiled, for every role; the sales role sees its customers' tickets only;
-    the SLA states move with the plugin's clock through one compiled statement."""
+    the SLA states move with the plugin's clock through one compiled statement; the customers
+    of the tickets' linked interactions are read in one more statement, masked without
+    pii:read."""
     compiled, fallback = desks
     seen: dict[Any, Any] = {}
     for moment in (NOW.replace(hour=16), NOW.replace(day=27, hour=9), NOW.replace(day=30)):
@@ -267,3 +275,9 @@ async def test_the_tickets_list_is_served_compiled_alike_for_every_role(
         for day in (25, 27, 30)
     }
     assert counts == {25: [0, 0, 3, 0], 27: [0, 1, 2, 0], 30: [3, 0, 0, 0]}
+    linked = [
+        i["customer"]
+        for t in seen[25, "admin", 7]["data"]["tickets"]["nodes"]
+        for i in t["interactions"]
+    ]
+    assert linked and all(c["name"] for c in linked)
