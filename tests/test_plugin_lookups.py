@@ -165,6 +165,10 @@ async def _records(client: GraphQLClient) -> dict[str, dict[str, str]]:
 async def apps(
     settings: Settings,
 ) -> AsyncIterator[tuple[GraphQLClient, GraphQLClient, dict[str, dict[str, str]]]]:
+    # A closer reads leads and deals, not quotes (see the last test).
+    settings = settings.model_copy(
+        update={"roles": {"closer": ["customers:read", "leads:read", "deals:read"]}}
+    )
     async with app_client(settings, plugins=PLUGINS) as compiled:
         records = await _records(compiled)
         plain = settings.model_copy(update={"compiled_reads": False})
@@ -250,3 +254,18 @@ async def test_bad_and_foreign_ids_are_the_same_errors_on_both_paths(apps: Any) 
     body, served = await same_answer(compiled, fallback, node("Deal"), {"id": pipeline})
     assert body["data"]["node"] == {"__typename": "SalesPipeline", "id": pipeline}
     assert served == COMPILED
+
+
+async def test_a_type_strawberry_must_resolve_leaves_only_its_ids_to_strawberry(apps: Any) -> None:
+    """For a caller reading deals but not quotes, a lead's converted deal's quotes are a
+    forbidden field inside a batch value, which the plan leaves to strawberry: a ``node``
+    query asking for them is answered by strawberry for a lead's ID and compiled for a deal's,
+    alike."""
+    compiled, fallback, records = apps
+    query = """query ($id: ID!) { node(id: $id) { __typename id
+      ... on Lead { name convertedDeal { quotes { id } } } ... on Deal { name } } }"""
+    closer = (compiled.acting_as("closer"), fallback.acting_as("closer"))
+    body, served = await same_answer(*closer, query, {"id": records["Deal"]["sam"]})
+    assert served == COMPILED and body["data"]["node"]["name"] == "sam deal"
+    body, served = await same_answer(*closer, query, {"id": records["Lead"]["sam"]})
+    assert served == FALLBACK and body["data"]["node"]["__typename"] == "Lead", body
