@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 from crm_analytics import recommend, recommenders
 
@@ -242,6 +243,9 @@ def beats(better: Figures, than: Figures, z: float = 2.0) -> bool:
     return float(gain.mean()) > z * float(gain.std(ddof=1)) / np.sqrt(len(gain))
 
 
+# One BLAS thread: on a machine busy with other work, OpenBLAS's threads wait on each other (EASE's
+# Cholesky solve of 3,000 items took 14.5 s with two threads and 3.5 s with one, at load 12).
+@threadpool_limits.wrap(limits=1)
 def choose(
     lines: Lines,
     items: np.ndarray,
