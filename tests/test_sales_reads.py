@@ -350,6 +350,14 @@ async def test_sales_query_fields_answer_alike_compiled_and_not(settings: Settin
                             errors = body.get("errors") or ()
                             if all(e["extensions"]["code"] == "FORBIDDEN" for e in errors):
                                 assert served == COMPILED, (role, query, variables)
+            # The board reads the pipelines and all their stages in two statements.
+            with count_statements(compiled.app) as statements:
+                response = await compiled.http.post(
+                    "/graphql", json={"query": BOARD}, headers=compiled.headers
+                )
+            assert response.headers["server-timing"] == COMPILED
+            assert len(response.json()["data"]["salesPipelines"]) == 2
+            assert len(beyond_authentication(statements)) == 2, statements
             admin = await _same_forms(compiled, fallback, FORMS, {})
             assert [f["name"] for f in admin[0]["data"]["salesWebForms"]] == ["Web", "Fair"]
             model = await compiled.data(SCORING)
