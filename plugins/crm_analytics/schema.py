@@ -3,8 +3,10 @@
 Every field reads stored scores, or (recommendations) computes them from the stored model. The
 fields on Customer and Product are batch fields (the field contract): one function per field
 scores all parents of a level from one read of each relation or, for recommendations, one
-statement. A field whose model has never been trained, or could not be at the last run, is null
-with a ``NOT_TRAINED`` error that says why and how to train.
+statement. The fields on Query are query fields, and the reports under ``analytics`` batch
+fields of its one object, so the compiled read path serves the web app's dashboard. A field
+whose model has never been trained, or could not be at the last run, is null with a
+``NOT_TRAINED`` error that says why and how to train.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from crm_graph.plugin import (
     money,
     perform,
     query_error,
+    query_field,
     requires,
     table_field,
     to_global_id,
@@ -256,113 +259,165 @@ class ClvBucket:
     total: MoneyType
 
 
+# The reports on ``analytics``: batch fields whose one parent is the namespace object the query
+# field returns, so each report is computed once per request, and only when selected.
+
+
+async def rfm_segment_totals(
+    reports: list[AnalyticsReport], context: RequestContext
+) -> list[list[RfmSegmentSummary]]:
+    model = await _model(context, "rfm", "rfmSegments")
+    async with context.app.read() as session:
+        totals = await queries.segment_totals(session)
+    currency = model.params.get("currency")
+    summaries = [
+        RfmSegmentSummary(
+            segment=name,
+            customers=totals.get(name, (0, 0.0))[0],
+            revenue=_money(context, totals.get(name, (0, 0.0))[1], currency),
+        )
+        for name in SEGMENTS
+    ]
+    return [summaries] * len(reports)
+
+
+async def churn_band_totals(
+    reports: list[AnalyticsReport], context: RequestContext
+) -> list[list[ChurnBandSummary]]:
+    await _model(context, "churn", "churnBands")
+    async with context.app.read() as session:
+        counts = await queries.churn_band_counts(session)
+    bands = [ChurnBandSummary(band=band, customers=counts.get(band.value, 0)) for band in ChurnBand]
+    return [bands] * len(reports)
+
+
+async def segment_profiles(
+    reports: list[AnalyticsReport], context: RequestContext
+) -> list[list[SegmentProfile]]:
+    await _model(context, "segments", "segmentProfiles")
+    async with context.app.read() as session:
+        segments = await queries.segments(session)
+    return [[_profile(context, segment) for segment in segments]] * len(reports)
+
+
+async def cohort_retention(
+    reports: list[AnalyticsReport],
+    context: RequestContext,
+    period: CohortPeriod = CohortPeriod.MONTH,
+) -> list[list[Cohort]]:
+    model = await _model(context, "reports", "cohortRetention")
+    cohorts = [
+        Cohort(
+            cohort=date.fromisoformat(row["cohort"]),
+            customers=row["customers"],
+            retention=row["retention"],
+        )
+        for row in model.params["cohorts"][period.value]
+    ]
+    return [cohorts] * len(reports)
+
+
+async def revenue_by_month(
+    reports: list[AnalyticsReport], context: RequestContext
+) -> list[list[MonthlyRevenue]]:
+    model = await _model(context, "reports", "revenueByMonth")
+    currency = model.params["currency"]
+    months = [
+        MonthlyRevenue(
+            month=row["month"],
+            revenue=_money(context, row["revenue"], currency),
+            orders=row["orders"],
+            customers=row["customers"],
+        )
+        for row in model.params["revenueByMonth"]
+    ]
+    return [months] * len(reports)
+
+
+async def retention_rate(
+    reports: list[AnalyticsReport],
+    context: RequestContext,
+    from_: Annotated[date, strawberry.argument(name="from")],
+    to: date,
+) -> list[float | None]:
+    if to <= from_:
+        raise query_error("INVALID_VALUE", "`to` must be after `from`", "to")
+    start = datetime.combine(from_, time(), UTC)
+    end = datetime.combine(to, time(), UTC)
+    async with context.app.read() as session:
+        base, kept = await queries.retention(session, start, end, _currency(context))
+    return [round(kept / base, 4) if base else None] * len(reports)
+
+
+async def repeat_purchase_rate(
+    reports: list[AnalyticsReport], context: RequestContext
+) -> list[float | None]:
+    model = await _model(context, "reports", "repeatPurchaseRate")
+    return [model.params["repeatPurchaseRate"]] * len(reports)
+
+
+async def clv_distribution(
+    reports: list[AnalyticsReport], context: RequestContext, buckets: int = 10
+) -> list[list[ClvBucket]]:
+    _bounded(buckets, 2, MAX_BUCKETS, "buckets")
+    model = await _model(context, "clv", "clvDistribution")
+    currency = model.params["currency"]
+    top = max(float(model.metrics["valueP99"]), 1e-9)
+    edges = [top * i / (buckets - 1) for i in range(buckets)]
+    async with context.app.read() as session:
+        histogram = await queries.value_histogram(session, edges)
+    found = [
+        ClvBucket(
+            lower=_money(context, edges[i], currency),
+            upper=_money(context, edges[i + 1], currency) if i + 1 < buckets else None,
+            customers=customers,
+            total=_money(context, total, currency),
+        )
+        for i, (customers, total) in enumerate(histogram)
+    ]
+    return [found] * len(reports)
+
+
 @strawberry.type(description="Business-level analytics, shaped for charts.")
 class AnalyticsReport:
-    @strawberry.field(description="Customers and revenue per RFM segment (every segment listed).")
-    async def rfm_segments(self, info: Info) -> list[RfmSegmentSummary]:
-        model = await _model(info.context, "rfm", "rfmSegments")
-        async with info.context.app.read() as session:
-            totals = await queries.segment_totals(session)
-        currency = model.params.get("currency")
-        return [
-            RfmSegmentSummary(
-                segment=name,
-                customers=totals.get(name, (0, 0.0))[0],
-                revenue=_money(info.context, totals.get(name, (0, 0.0))[1], currency),
-            )
-            for name in SEGMENTS
-        ]
-
-    @strawberry.field(description="Scored customers per churn risk band (every band, LOW first).")
-    async def churn_bands(self, info: Info) -> list[ChurnBandSummary]:
-        await _model(info.context, "churn", "churnBands")
-        async with info.context.app.read() as session:
-            counts = await queries.churn_band_counts(session)
-        return [
-            ChurnBandSummary(band=band, customers=counts.get(band.value, 0)) for band in ChurnBand
-        ]
-
-    @strawberry.field(
-        description="The customer segments (K-means) and their centres, largest first."
+    rfm_segments: list[RfmSegmentSummary] = batch_field(
+        rfm_segment_totals,
+        description="Customers and revenue per RFM segment (every segment listed).",
     )
-    async def segment_profiles(self, info: Info) -> list[SegmentProfile]:
-        await _model(info.context, "segments", "segmentProfiles")
-        async with info.context.app.read() as session:
-            segments = await queries.segments(session)
-        return [_profile(info.context, segment) for segment in segments]
-
-    @strawberry.field(description="Retention curves of the most recent cohorts (at most 24).")
-    async def cohort_retention(
-        self, info: Info, period: CohortPeriod = CohortPeriod.MONTH
-    ) -> list[Cohort]:
-        model = await _model(info.context, "reports", "cohortRetention")
-        return [
-            Cohort(
-                cohort=date.fromisoformat(row["cohort"]),
-                customers=row["customers"],
-                retention=row["retention"],
-            )
-            for row in model.params["cohorts"][period.value]
-        ]
-
-    @strawberry.field(description="Revenue, orders and buying customers per calendar month.")
-    async def revenue_by_month(self, info: Info) -> list[MonthlyRevenue]:
-        model = await _model(info.context, "reports", "revenueByMonth")
-        currency = model.params["currency"]
-        return [
-            MonthlyRevenue(
-                month=row["month"],
-                revenue=_money(info.context, row["revenue"], currency),
-                orders=row["orders"],
-                customers=row["customers"],
-            )
-            for row in model.params["revenueByMonth"]
-        ]
-
-    @strawberry.field(
+    churn_bands: list[ChurnBandSummary] = batch_field(
+        churn_band_totals,
+        description="Scored customers per churn risk band (every band, LOW first).",
+    )
+    segment_profiles: list[SegmentProfile] = batch_field(
+        segment_profiles,
+        description="The customer segments (K-means) and their centres, largest first.",
+    )
+    cohort_retention: list[Cohort] = batch_field(
+        cohort_retention,
+        description="Retention curves of the most recent cohorts (at most 24).",
+    )
+    revenue_by_month: list[MonthlyRevenue] = batch_field(
+        revenue_by_month,
+        description="Revenue, orders and buying customers per calendar month.",
+    )
+    retention_rate: float | None = batch_field(
+        retention_rate,
         description="Of the customers who ordered before `from`, the share who ordered again "
-        "in [from, to). Computed from the orders now; null when nobody ordered before `from`."
+        "in [from, to). Computed from the orders now; null when nobody ordered before `from`.",
     )
-    async def retention_rate(
-        self,
-        info: Info,
-        from_: Annotated[date, strawberry.argument(name="from")],
-        to: date,
-    ) -> float | None:
-        if to <= from_:
-            raise query_error("INVALID_VALUE", "`to` must be after `from`", "to")
-        start = datetime.combine(from_, time(), UTC)
-        end = datetime.combine(to, time(), UTC)
-        async with info.context.app.read() as session:
-            base, kept = await queries.retention(session, start, end, _currency(info.context))
-        return round(kept / base, 4) if base else None
-
-    @strawberry.field(description="Share of buying customers with more than one order.")
-    async def repeat_purchase_rate(self, info: Info) -> float | None:
-        model = await _model(info.context, "reports", "repeatPurchaseRate")
-        return model.params["repeatPurchaseRate"]
-
-    @strawberry.field(
+    repeat_purchase_rate: float | None = batch_field(
+        repeat_purchase_rate, description="Share of buying customers with more than one order."
+    )
+    clv_distribution: list[ClvBucket] = batch_field(
+        clv_distribution,
         description="Histogram of predicted lifetime value: equal buckets up to the 99th "
-        "percentile, the last one open-ended."
+        "percentile, the last one open-ended.",
     )
-    async def clv_distribution(self, info: Info, buckets: int = 10) -> list[ClvBucket]:
-        _bounded(buckets, 2, MAX_BUCKETS, "buckets")
-        model = await _model(info.context, "clv", "clvDistribution")
-        currency = model.params["currency"]
-        top = max(float(model.metrics["valueP99"]), 1e-9)
-        edges = [top * i / (buckets - 1) for i in range(buckets)]
-        async with info.context.app.read() as session:
-            histogram = await queries.value_histogram(session, edges)
-        return [
-            ClvBucket(
-                lower=_money(info.context, edges[i], currency),
-                upper=_money(info.context, edges[i + 1], currency) if i + 1 < buckets else None,
-                customers=customers,
-                total=_money(info.context, total, currency),
-            )
-            for i, (customers, total) in enumerate(histogram)
-        ]
+
+
+async def analytics_reports(context: RequestContext) -> AnalyticsReport:
+    """The namespace object alone: each report is its own field's work."""
+    return AnalyticsReport()
 
 
 @strawberry.type(name="AnalyticsJob", description="A training run and how far it got.")
@@ -609,45 +664,54 @@ class ProductAnalytics:
     )
 
 
+async def fitted_clv_model(context: RequestContext) -> ClvModel:
+    model = await _model(context, "clv", "clvModel")
+    p, m = model.params, model.metrics
+    return ClvModel(
+        bgnbd=BgNbdParameters(**p["bgnbd"]),
+        gamma_gamma=GammaGammaParameters(**p["gammaGamma"]),
+        time_unit_days=p["timeUnitDays"],
+        as_of=model.as_of,
+        customers=m["customers"],
+        trained_at=model.trained_at,
+        log_likelihood=m["logLikelihood"],
+    )
+
+
+async def training_job(context: RequestContext, id: strawberry.ID) -> AnalyticsJobType | None:
+    pk = id_arg(id, "AnalyticsJob")
+    async with context.app.read() as session:
+        return await session.get(AnalyticsJob, pk)  # type: ignore[return-value]
+
+
+async def model_metrics(context: RequestContext, history: bool = False) -> JSON:
+    async with context.app.read() as session:
+        found = await queries.model_metrics(session)
+        if history:
+            found["versions"] = await store.versions(session)
+        return found
+
+
 @strawberry.type
 class AnalyticsQuery:
-    @strawberry.field(metadata=READ, description="The fitted BG/NBD and Gamma-Gamma parameters.")
-    async def clv_model(self, info: Info) -> ClvModel | None:
-        model = await _model(info.context, "clv", "clvModel")
-        p, m = model.params, model.metrics
-        return ClvModel(
-            bgnbd=BgNbdParameters(**p["bgnbd"]),
-            gamma_gamma=GammaGammaParameters(**p["gammaGamma"]),
-            time_unit_days=p["timeUnitDays"],
-            as_of=model.as_of,
-            customers=m["customers"],
-            trained_at=model.trained_at,
-            log_likelihood=m["logLikelihood"],
-        )
+    clv_model: ClvModel | None = query_field(
+        fitted_clv_model, metadata=READ, description="The fitted BG/NBD and Gamma-Gamma parameters."
+    )
+    analytics: AnalyticsReport = query_field(
+        analytics_reports, metadata=READ, description="Business-level analytics for charts."
+    )
 
-    @strawberry.field(metadata=READ, description="Business-level analytics for charts.")
-    def analytics(self) -> AnalyticsReport:
-        return AnalyticsReport()
-
-    @strawberry.field(metadata=READ, description="A training job by ID.")
-    async def analytics_job(self, info: Info, id: strawberry.ID) -> AnalyticsJobType | None:
-        pk = id_arg(id, "AnalyticsJob")
-        async with info.context.app.read() as session:
-            return await session.get(AnalyticsJob, pk)  # type: ignore[return-value]
-
-    @strawberry.field(
+    analytics_job: AnalyticsJobType | None = query_field(
+        training_job, metadata=READ, description="A training job by ID."
+    )
+    analytics_models: JSON = query_field(
+        model_metrics,
         metadata=READ,
         description="Metrics of the served models (cross-validated AUC, the recommendation "
         "candidates' holdout figures, ...); with `history`, also `versions`: every training "
         "run, newest first, with its status (ACTIVE, RETIRED or REJECTED), data window, "
         "figures and timings.",
     )
-    async def analytics_models(self, info: Info, history: bool = False) -> JSON:
-        async with info.context.app.read() as session:
-            found = await queries.model_metrics(session)
-            if history:
-                found["versions"] = await store.versions(session)
-            return found
 
 
 @strawberry.input
