@@ -565,3 +565,27 @@ async def test_subscriptions_write_each_event_with_the_compiled_serializer(
         admin[0]["__typename"] == "Event" and admin[0]["payload"]["entity"]["email"] == "bob@x.io"
     )
     assert watcher[0]["payload"]["entity"]["email"] not in (None, "bob@x.io")
+
+
+async def test_queries_sent_by_get_are_served_compiled_as_posted_ones(apps: Any) -> None:
+    """Single-page apps' clients (urql, Apollo) send queries by GET with the query, its
+    variables (JSON) and operation name as parameters: answered from the plan, as by POST;
+    what strawberry refuses by GET (a mutation, variables that are not JSON) it still does."""
+    compiled, fallback = apps
+    query = "query Page($first: Int) { customers(first: $first) { nodes { id name } } }"
+    posted, how = await _post(compiled, query, {"first": 2})
+    assert how == COMPILED
+    sent = {"query": query, "variables": json.dumps({"first": 2}), "operationName": "Page"}
+    got = await compiled.http.get("/graphql", params=sent, headers=compiled.headers)
+    assert got.headers["server-timing"] == COMPILED
+    assert got.json() == posted
+    for refused in (
+        {"query": 'mutation { createCustomer(input: {name: "X"}) { errors { code } } }'},
+        {"query": query, "variables": "{not json"},
+    ):
+        ours = await compiled.http.get("/graphql", params=refused, headers=compiled.headers)
+        theirs = await fallback.http.get("/graphql", params=refused, headers=fallback.headers)
+        assert ours.headers["server-timing"] == FALLBACK
+        assert (ours.status_code, ours.text) == (theirs.status_code, theirs.text)
+        assert ours.status_code >= 400
+    assert (await compiled.data("{ customers { totalCount } }"))["customers"]["totalCount"] == 15
