@@ -21,14 +21,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from graphql import OperationDefinitionNode, OperationType, parse
 from playwright.async_api import (
     Browser,
     BrowserContext,
     Page,
+    Response,
     Route,
     WebSocketRoute,
     async_playwright,
@@ -44,6 +46,7 @@ CHROMIUM = Path(os.environ.get("CRM_TEST_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = ROOT / "screenshots" / "web-app"
 # Generous: the machine running the suite may be loaded many times over.
 WAIT_MS = 60_000
+COMPILED = 'plan;desc="compiled"'  # the Server-Timing of a response the compiled path wrote
 PAGE_SIZE = 20  # examples/spa/src/screens/Customers.tsx
 # axe-core, a locked dev dependency of the app (npm ci puts it there), checks each screen.
 AXE = ROOT / "examples" / "spa" / "node_modules" / "axe-core" / "axe.min.js"
@@ -154,6 +157,8 @@ class Served:
     browser: Browser
     shots: Path
     crashes: list[str] = field(default_factory=list)
+    # The app's queries strawberry answered: every one must be served compiled (issue 17).
+    fallbacks: list[str] = field(default_factory=list)
 
     def api(self, role: str, query: str, variables: dict[str, Any] | None = None) -> Any:
         """What the API answers ``role``'s key: the screens must show the same."""
@@ -184,6 +189,33 @@ class Served:
         )
         assert violations == [], f"{screen}: {violations}"
 
+    def _note_path(self, response: Response) -> None:
+        """Note a query the app sent (by GET, as urql sends them, or POST) that the compiled
+        read path did not serve, by its ``Server-Timing`` header; mutations are strawberry's."""
+        request = response.request
+        address = urlsplit(request.url)
+        if address.path != "/graphql" or response.status != 200:
+            return
+        if request.method == "GET":
+            sent = {key: values[0] for key, values in parse_qs(address.query).items()}
+        else:
+            sent = request.post_data_json or {}
+        if not isinstance(sent, dict) or "query" not in sent:
+            return  # strawberry's 400 for a request without a query
+        document = parse(sent["query"])
+        name = sent.get("operationName")
+        [operation] = [
+            d
+            for d in document.definitions
+            if isinstance(d, OperationDefinitionNode) and (name is None or d.name.value == name)
+        ]
+        roots = [getattr(s, "name", None) for s in operation.selection_set.selections]
+        if all(root and root.value.startswith("__") for root in roots):
+            return  # introspection (GraphiQL's), strawberry's by design
+        served = response.headers.get("server-timing")
+        if operation.operation is OperationType.QUERY and served != COMPILED:
+            self.fallbacks.append(name or sent["query"][:200])
+
     async def signed_in(
         self, role: str, prepare: Callable[[BrowserContext], Awaitable[None]] | None = None
     ) -> Page:
@@ -193,6 +225,7 @@ class Served:
         context.set_default_timeout(WAIT_MS)
         if prepare is not None:
             await prepare(context)
+        context.on("response", self._note_path)
         page = await context.new_page()
         page.on("pageerror", lambda error: self.crashes.append(str(error)))
         await page.goto(f"{self.url}/app/")
@@ -232,10 +265,12 @@ async def served(
 async def app(served: Served) -> AsyncIterator[Served]:
     """The shared app, checked after each test for uncaught errors in its pages."""
     served.crashes.clear()
+    served.fallbacks.clear()
     yield served
     for context in served.browser.contexts:
         await context.close()
     assert served.crashes == []
+    assert served.fallbacks == [], f"queries strawberry answered: {sorted(set(served.fallbacks))}"
 
 
 CUSTOMERS = """query ($after: String, $filter: CustomerFilter, $orderBy: CustomerOrderBy) {

@@ -27,6 +27,7 @@ from crm_graph.plugin import (
     lookup_field,
     perform,
     query_error,
+    query_field,
     requires,
     rows_field,
 )
@@ -235,8 +236,25 @@ class RefreshAudienceSegmentPayload:
     errors: list[UserError]
 
 
-def _context(info: Info) -> segments.FilterContext:
-    return segments.filter_context(info.context.app, info.context.principal.has("pii:read"))
+def _context(context: RequestContext) -> segments.FilterContext:
+    return segments.filter_context(context.app, context.principal.has("pii:read"))
+
+
+async def filter_preview(
+    context: RequestContext, filter: AudienceFilterInput, first: int = 10
+) -> AudienceFilterPreview:
+    """What a dynamic segment with ``filter`` would hold now, or the filter's user errors."""
+    _check_first(first)
+    try:
+        async with _evaluated(context.app) as session:
+            size, preview = await segments.evaluate(
+                session, filter_tree(filter), _context(context), first, "filter"
+            )
+    except ValidationFailed as exc:
+        return AudienceFilterPreview(
+            size=None, preview=[], errors=[UserError.from_domain(e) for e in exc.errors]
+        )
+    return AudienceFilterPreview(size=size, preview=preview, errors=[])  # type: ignore[arg-type]
 
 
 def _pk(value: str, *path: str) -> int:
@@ -256,26 +274,13 @@ class SegmentQueries:
         RowLookup(MarketingSegment, SEGMENTS_READ), description="One audience segment."
     )
 
-    @strawberry.field(
+    audience_filter_preview: AudienceFilterPreview = query_field(
+        filter_preview,
         description="Evaluate a filter tree without saving it: the size and first customers a "
         "dynamic segment with it would have now, or its user errors (for a segment builder's "
         "live preview).",
         metadata=requires(SEGMENTS_READ),
     )
-    async def audience_filter_preview(
-        self, info: Info, filter: AudienceFilterInput, first: int = 10
-    ) -> AudienceFilterPreview:
-        _check_first(first)
-        try:
-            async with _evaluated(info.context.app) as session:
-                size, preview = await segments.evaluate(
-                    session, filter_tree(filter), _context(info), first, "filter"
-                )
-        except ValidationFailed as exc:
-            return AudienceFilterPreview(
-                size=None, preview=[], errors=[UserError.from_domain(e) for e in exc.errors]
-            )
-        return AudienceFilterPreview(size=size, preview=preview, errors=[])  # type: ignore[arg-type]
 
 
 @strawberry.type
@@ -293,7 +298,7 @@ class SegmentMutations:
             lambda session: segments.create(
                 session,
                 info.context.app,
-                _context(info),
+                _context(info.context),
                 name=input.name,
                 description=input.description,
                 kind=input.kind.value,
@@ -314,7 +319,7 @@ class SegmentMutations:
         async def work(session: Any) -> MarketingSegment:
             return await segments.update(
                 session,
-                _context(info),
+                _context(info.context),
                 _pk(input.id, "input", "id"),
                 name=input.name,
                 description=input.description,

@@ -39,6 +39,7 @@ from crm_graph.plugin import (
     perform,
     personal_data,
     query_error,
+    query_field,
     request_time,
     requires,
     table_field,
@@ -622,6 +623,24 @@ def ticket_list(principal: Any, filter: TicketFilter | None, app: Any) -> Any:
     return statement
 
 
+async def service_periods(
+    context: RequestContext,
+    from_: Annotated[date, strawberry.argument(name="from")],
+    to: date,
+    team: strawberry.ID | None = None,
+    group_by: MetricsGrouping = MetricsGrouping.MONTH,
+) -> list[ServicePeriodType]:
+    """The service numbers of each period, computed once per request."""
+    if to < from_:
+        raise query_error("INVALID_ARGUMENT", "to is before from", "to")
+    if (to - from_).days > MAX_METRICS_DAYS:
+        raise query_error("INVALID_ARGUMENT", f"at most {MAX_METRICS_DAYS} days at a time", "to")
+    team_id = None if team is None else id_arg(team, "Team", "team")
+    async with context.app.read() as session:
+        found = await metrics.service_metrics(session, from_, to, group_by.value, team_id)
+    return [ServicePeriodType(**vars(period)) for period in found]
+
+
 @strawberry.type
 class ServiceQueries:
     # Attributes, not methods: strawberry lists method fields after attribute fields, and the
@@ -640,29 +659,12 @@ class ServiceQueries:
         description="Tickets by status, priority, assignee, team, tag and dates.",
     )
 
-    @strawberry.field(
+    service_metrics: list[ServicePeriodType] = query_field(
+        service_periods,
         description="Service numbers per day, ISO week or month of [from, to] (UTC dates, both "
         "included), optionally for one team's tickets.",
         metadata=requires(TICKETS_READ),
     )
-    async def service_metrics(
-        self,
-        info: Info,
-        from_: Annotated[date, strawberry.argument(name="from")],
-        to: date,
-        team: strawberry.ID | None = None,
-        group_by: MetricsGrouping = MetricsGrouping.MONTH,
-    ) -> list[ServicePeriodType]:
-        if to < from_:
-            raise query_error("INVALID_ARGUMENT", "to is before from", "to")
-        if (to - from_).days > MAX_METRICS_DAYS:
-            raise query_error(
-                "INVALID_ARGUMENT", f"at most {MAX_METRICS_DAYS} days at a time", "to"
-            )
-        team_id = None if team is None else id_arg(team, "Team", "team")
-        async with info.context.app.read() as session:
-            found = await metrics.service_metrics(session, from_, to, group_by.value, team_id)
-        return [ServicePeriodType(**vars(period)) for period in found]
 
     @strawberry.field(description="Contact forms, by name.", metadata=requires(TICKETS_ADMIN))
     async def web_forms(self, info: Info) -> list[WebFormType]:

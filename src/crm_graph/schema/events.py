@@ -18,7 +18,9 @@ from crm_graph.events.hub import EventFilter
 from crm_graph.events.models import EventRecord
 from crm_graph.events.service import EventService
 from crm_graph.events.store import CursorError
+from crm_graph.schema.context import RequestContext
 from crm_graph.schema.fanout import direct_sender
+from crm_graph.schema.plugin_fields import query_field
 from crm_graph.schema.types.common import Connection, Edge, PageInfo, id_arg, query_error
 
 DEFAULT_EVENTS_PAGE = 50
@@ -111,6 +113,17 @@ async def _position(info: Info, after: str | None, argument: str = "after") -> i
         raise cursor_error(exc, argument) from exc
 
 
+async def stream_bounds(context: RequestContext) -> EventStream:
+    """Where the stored log starts and ends, for a reader choosing its first cursor."""
+    log = context.app.events.log
+    state = await log.state()
+    return EventStream(
+        oldest_cursor=log.cursor(state.pruned_through),
+        latest_cursor=log.cursor(state.last_position),
+        retention_days=context.app.settings.event_retention_days,
+    )
+
+
 @strawberry.type
 class EventQueries:
     @strawberry.field(description="Stored events after a cursor, oldest first.", metadata=READ)
@@ -147,15 +160,9 @@ class EventQueries:
             count=count,
         )
 
-    @strawberry.field(description="The bounds of the stored event log.", metadata=READ)
-    async def event_stream(self, info: Info) -> EventStream:
-        service = _events(info)
-        state = await service.log.state()
-        return EventStream(
-            oldest_cursor=service.log.cursor(state.pruned_through),
-            latest_cursor=service.log.cursor(state.last_position),
-            retention_days=info.context.app.settings.event_retention_days,
-        )
+    event_stream: EventStream = query_field(
+        stream_bounds, description="The bounds of the stored event log.", metadata=READ
+    )
 
     @strawberry.field(
         description="Every event type of this server: core and plugins.", metadata=READ

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import cast
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,15 +21,17 @@ from crm_graph.auth.declare import AUTHENTICATED, requires
 from crm_graph.auth.guard import principal_of, require
 from crm_graph.auth.models import ApiKey, AuditEntry, CustomerConsent
 from crm_graph.auth.personal import PII_PERMISSION
+from crm_graph.auth.principal import Principal
 from crm_graph.auth.users import user_of
 from crm_graph.db import models
 from crm_graph.db.paging import Ordering
 from crm_graph.domain import api_keys, consent, customers, gdpr
 from crm_graph.ids import to_global_id
+from crm_graph.schema.context import RequestContext
 from crm_graph.schema.lists import connection
 from crm_graph.schema.mutations.base import perform
 from crm_graph.schema.mutations.customers import CustomerPayload
-from crm_graph.schema.plugin_fields import table_field
+from crm_graph.schema.plugin_fields import query_field, table_field
 from crm_graph.schema.types.common import (
     Connection,
     UserError,
@@ -144,19 +147,23 @@ class CustomerSecurityFields:
         return sorted(rows, key=lambda r: (r.recorded_at, r.id), reverse=True)
 
 
+async def viewer_of(context: RequestContext) -> Viewer:
+    """The caller, as its credential says: no read."""
+    principal = cast(Principal, context.principal)
+    return Viewer(
+        id=principal.id,
+        name=principal.name,
+        role=principal.role,
+        user_id=principal.user_id,
+        permissions=principal.permissions(context.app.auth.policy),
+    )
+
+
 @strawberry.type
 class SecurityQueries:
-    @strawberry.field(description="The caller.", metadata=requires(AUTHENTICATED))
-    def viewer(self, info: Info) -> Viewer:
-        principal = principal_of(info)
-        policy = info.context.app.auth.policy
-        return Viewer(
-            id=principal.id,
-            name=principal.name,
-            role=principal.role,
-            user_id=principal.user_id,
-            permissions=principal.permissions(policy),
-        )
+    viewer: Viewer = query_field(
+        viewer_of, description="The caller.", metadata=requires(AUTHENTICATED)
+    )
 
     @strawberry.field(description="API keys, oldest first.", metadata=requires("keys:manage"))
     async def api_keys(self, info: Info, include_revoked: bool = False) -> list[ApiKeyType]:
