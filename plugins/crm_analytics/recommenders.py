@@ -42,7 +42,7 @@ class Gram:
     matrix: sparse.csr_matrix  # customers x items, weights in (0, 1]
     co: sparse.csr_matrix  # items x items, X^T X (diagonal kept)
     counts: np.ndarray  # per item, sum of its column (buyers, decayed)
-    # RP3beta's random walk per alpha (its beta only scales the columns): one per grid's alpha
+    # RP3beta's random walk of the latest alpha (its beta only scales the columns)
     walks: dict[float, sparse.csr_matrix] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -137,8 +137,10 @@ def ease(gram: Gram, k: int = 500, l2: float = 200.0) -> sparse.csr_matrix:
 def _walk(gram: Gram, alpha: float) -> sparse.csr_matrix:
     """item -> customer (divide by the item's buyers) then customer -> item (by the basket
     size), each transition raised to alpha: (x_ui / n_i)^a (x_uj / d_u)^a summed over
-    customers u; kept on the Gram for the grid's other betas."""
+    customers u; kept on the Gram for the grid's other betas, which come together (one walk
+    at a time: at a million customers each holds hundreds of MB)."""
     if alpha not in gram.walks:
+        gram.walks.clear()
         x = gram.matrix
         degree = np.asarray((x > 0).sum(axis=1)).ravel().astype(np.float64)
         powered = x.copy()
