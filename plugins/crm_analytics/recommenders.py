@@ -53,9 +53,11 @@ class Gram:
 
 def top_k(weights: sparse.spmatrix, k: int, signed: bool = False) -> sparse.csr_matrix:
     """Each row cut to its ``k`` largest positive entries (argpartition per row); ``signed``
-    keeps the ``k`` largest in magnitude instead, negative ones included."""
-    w = sparse.csr_matrix(weights, dtype=np.float64, copy=True)
-    w.data[np.repeat(np.arange(w.shape[0]), np.diff(w.indptr)) == w.indices] = 0.0  # diagonal
+    keeps the ``k`` largest in magnitude instead, negative ones included. ``weights`` is a
+    matrix the caller made for this and is changed in place (at a million customers an item x
+    item matrix holds tens of millions of entries: no copy is made of it)."""
+    w = sparse.csr_matrix(weights, dtype=np.float64)
+    w.data[_rows(w) == w.indices] = 0.0  # the diagonal
     if not signed:
         w.data[w.data < 0] = 0.0
     w.eliminate_zeros()
@@ -67,8 +69,14 @@ def top_k(weights: sparse.spmatrix, k: int, signed: bool = False) -> sparse.csr_
         start, end = w.indptr[row], w.indptr[row + 1]
         drop = np.argpartition(-size[start:end], k)[k:]
         keep[start + drop] = False
-    rows = np.repeat(np.arange(w.shape[0]), lengths)[keep]
-    return sparse.csr_matrix((w.data[keep], (rows, w.indices[keep])), shape=w.shape)
+    # Kept entries stay in row order: the rows' new lengths give the structure directly.
+    indptr = np.r_[0, np.cumsum(np.minimum(lengths, k))].astype(w.indptr.dtype)
+    return sparse.csr_matrix((w.data[keep], w.indices[keep], indptr), shape=w.shape)
+
+
+def _rows(matrix: sparse.csr_matrix) -> np.ndarray:
+    """The row of every stored entry of a CSR matrix."""
+    return np.repeat(np.arange(matrix.shape[0], dtype=np.int32), np.diff(matrix.indptr))
 
 
 def _diag(gram: Gram) -> np.ndarray:
@@ -94,14 +102,19 @@ def cosine(gram: Gram, k: int = 20) -> sparse.csr_matrix:
 
 
 def knn(gram: Gram, k: int = 100, shrink: float = 10.0, damping: float = 0.0) -> sparse.csr_matrix:
-    co = gram.co.tocoo()
+    co = gram.co
     diag = _diag(gram)
-    denominator = np.sqrt(diag[co.row] * diag[co.col]) + shrink
-    damp = np.maximum(gram.counts, 1e-12) ** -damping
-    similarity = sparse.csr_matrix(
-        (co.data / denominator * damp[co.col], (co.row, co.col)), shape=co.shape
+    # co / (sqrt(n_i n_j) + shrink) * n_j^-damping, computed in place: one array of the size of
+    # the co-occurrences at a time besides the result.
+    similarity = diag[_rows(co)]
+    similarity *= diag[co.indices]
+    np.sqrt(similarity, out=similarity)
+    similarity += shrink
+    np.divide(co.data, similarity, out=similarity)
+    similarity *= (np.maximum(gram.counts, 1e-12) ** -damping)[co.indices]
+    return top_k(
+        sparse.csr_matrix((similarity, co.indices.copy(), co.indptr.copy()), shape=co.shape), k
     )
-    return top_k(similarity, k)
 
 
 def ease(gram: Gram, k: int = 500, l2: float = 200.0) -> sparse.csr_matrix:
