@@ -175,21 +175,21 @@ def _data(writers: list[tuple[str, Any]], clear: list[bool]) -> Any:
     errors only before their first read: otherwise the request falls back."""
 
     def write(run: Run) -> dict[str, Any] | None:
-        data, nulls, others = {}, [], []
+        data, nulls, spans = {}, [], []  # spans: each root's errors
         for index, (key, writer) in enumerate(writers):
             mark = len(run.errors)
             try:
                 data[key] = writer(run)
             except Null as failed:
                 nulls.append((failed.depth, index, failed))
-            others.append(range(mark, len(run.errors)))
+            spans.append(range(mark, len(run.errors)))
         if not nulls:
             return data
         depth, index, null = min(nulls, key=lambda found: found[:2])  # the fewest reads down
         if depth >= 1 and (
             len(nulls) > 1
             or not clear[index]
-            or any(run.depths[e] >= 1 for k, span in enumerate(others) if k != index for e in span)
+            or any(run.depths[e] >= 1 for k, span in enumerate(spans) if k != index for e in span)
         ):
             raise Fallback from null
         # Root fields all take their first step before any fails: errors there stay too.
