@@ -1298,6 +1298,72 @@ async def test_the_ticket_queue_shows_tickets_changed_elsewhere_live(app: Served
     await expect(subjects.filter(has_text=input["subject"])).to_have_count(0)
 
 
+CREATE_TASK = """mutation ($input: CreateSalesTaskInput!) { createSalesTask(input: $input) {
+  task { id } errors { code } } }"""
+CUSTOMER_TASKS = """query ($id: ID!) { salesTasks(filter: {customerId: $id}, first: 20) {
+  totalCount nodes { title } } }"""
+
+
+async def test_customer_360_shows_deals_tasks_and_tickets_changed_elsewhere_live(
+    app: Served,
+) -> None:
+    chosen = _listed(app)["nodes"][6]
+    stages = app.api("admin", BOARD)["salesPipelines"][0]["stages"]
+    open_stage = next(s for s in stages if s["kind"] == "OPEN")
+    page = await app.signed_in("admin")
+    await page.get_by_role("link", name=chosen["name"], exact=True).click()
+    await expect(page.locator("[data-live]")).to_have_text("Live")
+    # Each plugin section follows its own records' events.
+    await expect(page.locator("[data-live-status=live]")).to_have_count(3)
+
+    async def shows_the_apis() -> None:
+        seen = app.api("admin", CUSTOMER_360_PLUGINS, {"id": chosen["id"]})["customer"]
+        tasks = app.api("admin", CUSTOMER_TASKS, {"id": chosen["id"]})["salesTasks"]
+        await expect(page.locator("#deals-title")).to_have_text(f"Deals ({len(seen['deals'])})")
+        await expect(page.locator("#deals-title ~ table tbody td:first-child")).to_have_text(
+            [deal["name"] for deal in seen["deals"]]
+        )
+        await expect(page.locator("#tasks-title")).to_have_text(f"Tasks ({tasks['totalCount']})")
+        await expect(page.locator(".tasks li")).to_have_count(len(tasks["nodes"]))
+        await expect(page.locator("#tickets-title")).to_have_text(
+            f"Tickets ({len(seen['tickets'])}, {seen['openTicketCount']} open)"
+        )
+        await expect(page.locator("#tickets-title ~ table tbody td:first-child")).to_have_text(
+            [ticket["subject"] for ticket in seen["tickets"]]
+        )
+
+    # Created by another client for this customer: on the open 360 without a reload.
+    deal = {"name": "Live 360 deal", "customerId": chosen["id"], "amount": "320"}
+    made = app.api("admin", CREATE_DEAL, {"input": {**deal, "stageId": open_stage["id"]}})
+    assert made["createDeal"]["errors"] == []
+    due = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    task = {"title": "Live 360 task", "dueAt": due, "customerId": chosen["id"]}
+    assert app.api("admin", CREATE_TASK, {"input": task})["createSalesTask"]["errors"] == []
+    ticket = {"customerId": chosen["id"], "subject": "Live 360 ticket", "priority": "HIGH"}
+    opened = app.api("admin", CREATE_TICKET, {"input": ticket})["createTicket"]
+    assert opened["errors"] == []
+    await expect(page.locator("#deals-title ~ table tbody td:first-child")).to_contain_text(
+        [deal["name"]]
+    )
+    await expect(page.locator(".tasks li").filter(has_text=task["title"])).to_have_count(1)
+    await expect(page.locator("#tickets-title ~ table tbody td:first-child")).to_contain_text(
+        [ticket["subject"]]
+    )
+    await shows_the_apis()
+    await app.accessible(page, "28-customer-360-live")
+
+    # Resolved by another client: the ticket stays listed, no longer open.
+    resolved = app.api(
+        "admin",
+        CHANGE_TICKET_STATUS,
+        {"input": {"id": opened["ticket"]["id"], "status": "RESOLVED"}},
+    )
+    assert resolved["changeTicketStatus"]["errors"] == []
+    row = page.locator("#tickets-title ~ table tbody tr").filter(has_text=ticket["subject"])
+    await expect(row.locator("td").nth(1)).to_have_text("RESOLVED")
+    await shows_the_apis()
+
+
 IMPORT_CUSTOMERS = """mutation ($input: [ImportCustomerInput!]!) { importCustomers(input: $input) {
   inserted errors { code } } }"""
 BURST = 100

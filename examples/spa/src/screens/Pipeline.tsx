@@ -3,6 +3,7 @@ import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis } from "rec
 import { useClient, useMutation, useQuery } from "urql";
 import { Chart, DataTable } from "../charts";
 import { ErrorNote } from "../errors";
+import { DEAL_EVENTS } from "../eventTypes";
 import { isoDay, money } from "../format";
 import { graphql } from "../gql";
 import { LiveBadge, useRecordsRefresh } from "../live";
@@ -50,9 +51,6 @@ const StageDealsQuery = graphql(`
     }
   }
 `);
-
-/** What moves a deal on the board, adds one or changes its card. */
-const DEAL_EVENTS = ["deal.created", "deal.updated", "deal.stage_changed", "deal.won", "deal.lost"];
 
 /** Deals a stage shows at first, and how many more each "Show more" adds. */
 export const STAGE_PAGE = 10;

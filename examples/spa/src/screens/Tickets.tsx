@@ -3,6 +3,7 @@ import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "r
 import { useClient, useQuery } from "urql";
 import { Chart, DataTable } from "../charts";
 import { ErrorNote } from "../errors";
+import { TICKET_EVENTS } from "../eventTypes";
 import { isoDay, when } from "../format";
 import { graphql } from "../gql";
 import { LiveBadge, useRecordsRefresh } from "../live";
@@ -63,16 +64,6 @@ function countdown(minutes: number | null | undefined): string {
   const text = size >= 60 ? `${Math.floor(size / 60)} h ${size % 60} min` : `${size} min`;
   return minutes >= 0 ? `${text} left` : `${text} overdue`;
 }
-
-/** What changes a queued ticket, or which tickets are queued. */
-const TICKET_EVENTS = [
-  "ticket.created",
-  "ticket.status_changed",
-  "ticket.assigned",
-  "ticket.resolved",
-  "ticket.sla_warning",
-  "ticket.sla_breached",
-];
 
 /** Tickets the queue shows at first, and how many more each "Show more" adds. */
 export const QUEUE_PAGE = 25;

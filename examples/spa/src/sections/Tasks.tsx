@@ -1,7 +1,9 @@
-import { useQuery } from "urql";
+import { useClient, useQuery } from "urql";
 import { ErrorNote } from "../errors";
+import { TASK_EVENTS } from "../eventTypes";
 import { when } from "../format";
 import { graphql } from "../gql";
+import { useRecordsRefresh } from "../live";
 
 const CustomerTasksQuery = graphql(`
   query CustomerTasks($id: ID!) {
@@ -21,11 +23,17 @@ const CustomerTasksQuery = graphql(`
 /** The sales plugin's tasks about this customer (shown with tasks:read). */
 export function Tasks({ id }: { id: string }) {
   const [{ data, error }] = useQuery({ query: CustomerTasksQuery, variables: { id } });
+  // Any changed by anyone while shown (events:read): read again, coalesced. The events name the
+  // record, not its customer, so another customer's change costs a re-read here too.
+  const client = useClient();
+  const live = useRecordsRefresh(TASK_EVENTS, () =>
+    client.query(CustomerTasksQuery, { id }, { requestPolicy: "network-only" }).toPromise(),
+  );
   if (error) return <ErrorNote error={error} />;
   const tasks = data?.salesTasks;
   if (!tasks) return null;
   return (
-    <section aria-labelledby="tasks-title">
+    <section aria-labelledby="tasks-title" data-live-status={live.status}>
       <h2 id="tasks-title">Tasks ({tasks.totalCount})</h2>
       <ul className="tasks">
         {tasks.nodes.map((task) => (
