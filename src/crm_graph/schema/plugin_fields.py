@@ -262,9 +262,27 @@ async def load_related(context: Any, relation: Relation, keys: Sequence[Hashable
     return await context.loaders.fields.related(relation).load_many(keys)
 
 
+ROOT = inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+INFO = inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info)
+
+
+def _arguments_of(
+    function: Callable[..., Any], resolve: Callable[..., Any], *leading: inspect.Parameter
+) -> None:
+    """``resolve`` takes ``leading`` then, as GraphQL arguments, ``function``'s keyword
+    parameters after as many of its own (parents, context...); the function's (string)
+    annotations resolve in its own module."""
+    parameters = list(inspect.signature(function).parameters.values())[len(leading) :]
+    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [*leading, *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters)]
+    )
+    resolve.__module__ = function.__module__
+    resolve.__name__ = resolve.__qualname__ = function.__name__  # type: ignore[attr-defined]
+
+
 def _field(
     resolve: Callable[..., Awaitable[Any]],
-    declaration: TableField | BatchField,
+    declaration: TableField | BatchField | QueryField,
     description: str | None,
     metadata: dict[str, Any] | None,
     name: str | None,
@@ -331,17 +349,7 @@ def batch_field(
         context = info.context
         return await context.loaders.fields.batch(declaration, context, arguments).load(root)
 
-    parameters = list(inspect.signature(function).parameters.values())[2:]
-    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [
-            inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-            inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
-            *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters),
-        ]
-    )
-    # The function's (string) annotations resolve in its own module.
-    resolve.__module__ = function.__module__
-    resolve.__name__ = resolve.__qualname__ = function.__name__
+    _arguments_of(function, resolve, ROOT, INFO)
     return _field(resolve, declaration, description, metadata, name)
 
 
@@ -362,22 +370,8 @@ def query_field(
     async def resolve(info: Info, **arguments: Any):  # typed by the annotation
         return await function(info.context, **arguments)
 
-    parameters = list(inspect.signature(function).parameters.values())[1:]
-    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [
-            inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
-            *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters),
-        ]
-    )
-    # The function's (string) annotations resolve in its own module.
-    resolve.__module__ = function.__module__
-    resolve.__name__ = resolve.__qualname__ = function.__name__
-    return strawberry.field(
-        resolver=resolve,
-        name=name,
-        description=description,
-        metadata={**(metadata or {}), CONTRACT: declaration},
-    )
+    _arguments_of(function, resolve, INFO)
+    return _field(resolve, declaration, description, metadata, name)
 
 
 def request_time(
