@@ -14,14 +14,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from crm_analytics import queries, store
-from crm_analytics.definitions import SEGMENTS, to_days
+from crm_analytics.definitions import SEGMENTS, reason, to_days
 from crm_analytics.jobs import ABANDONED, Jobs, abandoned
 from crm_analytics.lazy import models_module
 from crm_analytics.relations import (
@@ -568,7 +568,7 @@ async def customer_recommendations(
     settings: AnalyticsSettings = context.app.plugin_settings(NAME)
     n = min(first, settings.recommendations)
     popular = [
-        Recommendation(product_id=p, score=round(s, 6), reason=POPULAR)
+        Recommendation(product_id=p, score=round(s, 6), reason=reason(None, None))
         for p, s in zip(params["popular"], params["popularScore"], strict=True)
     ][:n]
     async with context.app.read() as session:
@@ -588,7 +588,9 @@ async def customer_recommendations(
     return [
         [
             Recommendation(
-                product_id=r.product_id, score=round(r.score, 6), reason=_reason(r, names)
+                product_id=r.product_id,
+                score=round(r.score, 6),
+                reason=reason(names.get(r.because), r.category),
             )
             for r in served[customer.id]
         ]
@@ -596,18 +598,6 @@ async def customer_recommendations(
         else popular
         for customer in customers
     ]
-
-
-POPULAR = "popular with other customers"
-
-
-def _reason(served: Any, names: dict[int, str]) -> str:
-    """Why a product is recommended: the purchase that contributed most, else popularity."""
-    if served.because is not None:
-        return f"bought with {names[served.because]}"[:400]
-    if served.category is not None:
-        return f"popular in {served.category}"[:400]
-    return POPULAR
 
 
 async def similar_products(

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from crm_analytics import churn, clv, recommend, reports, rfm, segments, selection
+from crm_analytics import churn, clv, definitions, recommend, reports, rfm, segments, selection
 from crm_analytics.dataset import Dataset, from_days, load
 from crm_analytics.features import Features, churned, customer_features
 from crm_analytics.settings import AnalyticsSettings
@@ -389,11 +389,10 @@ def fit_recommendations(data: Dataset, config: Config, trained: Trained) -> None
     def reason(because: int, category_code: int) -> str:
         if because == recommend.CONTENT:
             return "similar in category and name"
-        if because != recommend.NO_ITEM:
-            return f"bought with {names[because]}"[:400]
-        if category_code != recommend.NO_ITEM:
-            return f"popular in {categories[category_code]}"[:400]
-        return "popular with other customers"
+        return definitions.reason(
+            names[because] if because != recommend.NO_ITEM else None,
+            categories[category_code] if category_code != recommend.NO_ITEM else None,
+        )
 
     alike = recommend.similar_items(choice.weights, s.recommendations, category, popular)
     unsold = np.flatnonzero(popular == 0)
